@@ -1,0 +1,170 @@
+//! The XenAPI object model: classes, fields, messages and enums as facts.
+//!
+//! The tables in `generated.rs` are produced from the upstream datamodel by
+//! `tests/schema_generated.rs` and checked in. This module parses their type
+//! strings once into [`Type`] trees and offers lookups; it does no I/O.
+
+mod generated;
+mod types;
+
+pub use types::{parse_type, Type};
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+/// Who may write a field, as the datamodel qualifies it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Qualifier {
+    /// Writable after creation (`RW`).
+    Rw,
+    /// Set by the constructor, read-only afterwards (`RO/constructor`).
+    RoConstructor,
+    /// Maintained by the server (`RO/runtime`).
+    RoRuntime,
+}
+
+/// Lifecycle state of a field or message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lifecycle {
+    Published,
+    Prototyped,
+    Deprecated,
+    Removed,
+}
+
+/// One field of a class, as generated.
+#[derive(Debug)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub ty: &'static str,
+    pub qualifier: Qualifier,
+    pub default: Option<&'static str>,
+    pub lifecycle: Lifecycle,
+}
+
+/// One message (RPC) of a class, as generated.
+#[derive(Debug)]
+pub struct MessageDef {
+    pub name: &'static str,
+    /// `(type, name)` pairs in wire order, `session_id` included.
+    pub params: &'static [(&'static str, &'static str)],
+    pub result: &'static str,
+    pub implicit: bool,
+    pub lifecycle: Lifecycle,
+}
+
+/// One class, as generated.
+#[derive(Debug)]
+pub struct ClassDef {
+    pub name: &'static str,
+    pub fields: &'static [FieldDef],
+    pub messages: &'static [MessageDef],
+}
+
+/// One enumeration, as generated.
+#[derive(Debug)]
+pub struct EnumDef {
+    pub name: &'static str,
+    pub values: &'static [&'static str],
+}
+
+/// A field with its type parsed.
+#[derive(Debug)]
+pub struct Field {
+    pub def: &'static FieldDef,
+    pub ty: Type,
+}
+
+impl Field {
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+}
+
+/// A class with parsed field types and name indexes.
+#[derive(Debug)]
+pub struct Class {
+    pub def: &'static ClassDef,
+    pub fields: Vec<Field>,
+    field_index: HashMap<&'static str, usize>,
+    message_index: HashMap<&'static str, usize>,
+}
+
+impl Class {
+    pub fn name(&self) -> &'static str {
+        self.def.name
+    }
+
+    /// Returns the position of a field in record order.
+    pub fn field_pos(&self, name: &str) -> Option<usize> {
+        self.field_index.get(name).copied()
+    }
+
+    pub fn field(&self, name: &str) -> Option<&Field> {
+        self.field_pos(name).map(|i| &self.fields[i])
+    }
+
+    pub fn message(&self, name: &str) -> Option<&'static MessageDef> {
+        self.message_index.get(name).map(|&i| &self.def.messages[i])
+    }
+
+    /// Whether the class has a `uuid` field (a few pseudo-classes do not).
+    pub fn has_uuid(&self) -> bool {
+        self.field_index.contains_key("uuid")
+    }
+}
+
+/// The whole API: every class and enum of the datamodel.
+#[derive(Debug)]
+pub struct Schema {
+    pub classes: Vec<Class>,
+    class_index: HashMap<String, usize>,
+    enum_index: HashMap<&'static str, &'static EnumDef>,
+}
+
+impl Schema {
+    /// Returns the schema, parsing the generated tables on first use.
+    pub fn get() -> &'static Schema {
+        static SCHEMA: OnceLock<Schema> = OnceLock::new();
+        SCHEMA.get_or_init(Schema::build)
+    }
+
+    fn build() -> Schema {
+        let mut classes = Vec::with_capacity(generated::CLASSES.len());
+        let mut class_index = HashMap::new();
+        for (i, def) in generated::CLASSES.iter().enumerate() {
+            let fields: Vec<Field> = def
+                .fields
+                .iter()
+                .map(|f| Field {
+                    def: f,
+                    // The generator test checks every type string parses.
+                    ty: parse_type(f.ty).unwrap_or(Type::String),
+                })
+                .collect();
+            let field_index = def.fields.iter().enumerate().map(|(i, f)| (f.name, i)).collect();
+            let message_index = def.messages.iter().enumerate().map(|(i, m)| (m.name, i)).collect();
+            class_index.insert(def.name.to_string(), i);
+            class_index.entry(def.name.to_ascii_lowercase()).or_insert(i);
+            classes.push(Class { def, fields, field_index, message_index });
+        }
+        let enum_index = generated::ENUMS.iter().map(|e| (e.name, e)).collect();
+        Schema { classes, class_index, enum_index }
+    }
+
+    /// Finds a class by its exact wire name, or case-insensitively.
+    pub fn class(&self, name: &str) -> Option<&Class> {
+        if let Some(&i) = self.class_index.get(name) {
+            return Some(&self.classes[i]);
+        }
+        self.class_index.get(&name.to_ascii_lowercase()).map(|&i| &self.classes[i])
+    }
+
+    pub fn enum_def(&self, name: &str) -> Option<&'static EnumDef> {
+        self.enum_index.get(name).copied()
+    }
+
+    pub fn enums(&self) -> &'static [EnumDef] {
+        generated::ENUMS
+    }
+}
