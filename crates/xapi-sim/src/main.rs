@@ -1,1 +1,139 @@
-fn main() {}
+//! `xapi-sim`: run a simulated XenServer pool on HTTP or HTTPS.
+
+use clap::Parser;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+use xapi_sim::fixtures::FixtureOptions;
+use xapi_sim::server::{self, SimOptions};
+use xapi_sim::Config;
+
+/// A XenAPI-compatible simulated pool: XML-RPC and JSON-RPC over HTTP(S).
+#[derive(Parser, Debug)]
+#[command(name = "xapi-sim", version)]
+struct Args {
+    /// Address to listen on; port 0 picks a free port.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR:PORT")]
+    listen: SocketAddr,
+    /// Accepted credentials; repeat for several users.
+    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user, default_value = "root:xenroot")]
+    users: Vec<(String, String)>,
+    /// Serve HTTPS (a self-signed certificate is generated unless --cert/--key are given).
+    #[arg(long)]
+    tls: bool,
+    /// PEM certificate for --tls.
+    #[arg(long, requires = "key", value_name = "FILE")]
+    cert: Option<PathBuf>,
+    /// PEM private key for --tls.
+    #[arg(long, requires = "cert", value_name = "FILE")]
+    key: Option<PathBuf>,
+    /// Keep the pool in FILE: every acknowledged change is durable; restart restores it.
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// Add N extra VMs (with a disk and a VIF each) to a new pool.
+    #[arg(long, default_value_t = 0, value_name = "N")]
+    vms: usize,
+    /// Seed for uuids and refs.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Sessions kept per originator before the least recently used is evicted.
+    #[arg(long, default_value_t = 500, value_name = "N")]
+    session_limit: usize,
+    /// Seconds of inactivity after which a session expires.
+    #[arg(long, default_value_t = 86_400, value_name = "SECONDS")]
+    session_idle: u64,
+    /// Seconds a finished task is kept.
+    #[arg(long, default_value_t = 3_600, value_name = "SECONDS")]
+    task_ttl: u64,
+    /// Multiplier for simulated operation durations (0 = instant).
+    #[arg(long, default_value_t = 1.0, value_name = "FACTOR")]
+    time_scale: f64,
+    /// Events kept for event.next before a slow client gets EVENTS_LOST.
+    #[arg(long, default_value_t = 20_000, value_name = "N")]
+    event_journal: usize,
+}
+
+fn parse_user(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((u, p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
+        _ => Err("expected NAME:PASSWORD".to_string()),
+    }
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let opts = SimOptions {
+        listen: args.listen,
+        config: Config {
+            users: args.users.clone(),
+            session_limit: args.session_limit,
+            session_idle: Duration::from_secs(args.session_idle),
+            task_ttl: Duration::from_secs(args.task_ttl),
+            time_scale: args.time_scale,
+            journal_capacity: args.event_journal,
+        },
+        tls: args.tls,
+        cert: args.cert.zip(args.key),
+        state: args.state,
+        fixture: FixtureOptions {
+            extra_vms: args.vms,
+            ..FixtureOptions::default()
+        },
+        seed: args.seed,
+    };
+    match run(opts, &args.users[0]) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xapi-sim: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(opts: SimOptions, user: &(String, String)) -> std::io::Result<()> {
+    server::install_crypto();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    rt.block_on(async move {
+        let core = server::build_core(&opts)?;
+        let listener = std::net::TcpListener::bind(opts.listen)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", opts.listen)))?;
+        let addr = listener.local_addr()?;
+        let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
+        let scheme = if opts.tls { "https" } else { "http" };
+        let nossl = if opts.tls { "" } else { ",nossl=true" };
+        println!(
+            "xapi-sim ready at {scheme}://{addr}/ XE_EXTRA_ARGS=server={},port={}{nossl},username={},password={}",
+            addr.ip(),
+            addr.port(),
+            user.0,
+            user.1
+        );
+        use std::io::Write;
+        let _ = std::io::stdout().flush();
+        server::serve(core, listener, tls, shutdown_signal()).await
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

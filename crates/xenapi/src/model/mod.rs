@@ -168,3 +168,76 @@ impl Schema {
         generated::ENUMS
     }
 }
+
+impl Field {
+    /// Returns the value a new object gets when the creator does not give one.
+    pub fn default_value(&self) -> Option<crate::Value> {
+        self.def.default.map(|d| parse_default(&self.ty, d))
+    }
+
+    /// Whether `create` must be given this field: writable or set by the
+    /// constructor, and without a datamodel default.
+    pub fn required_by_constructor(&self) -> bool {
+        self.def.qualifier != Qualifier::RoRuntime && self.def.default.is_none()
+    }
+}
+
+/// Interprets the datamodel's textual default for a field of type `ty`.
+fn parse_default(ty: &Type, text: &str) -> crate::Value {
+    use crate::Value;
+    let unquoted = text.strip_prefix('"').and_then(|t| t.strip_suffix('"'));
+    match ty {
+        Type::String | Type::Enum(_) => Value::String(unquoted.unwrap_or(text).to_string()),
+        Type::Ref(_) => {
+            if text.starts_with("OpaqueRef:") {
+                Value::String(text.to_string())
+            } else {
+                Value::String(crate::NULL_REF.to_string())
+            }
+        }
+        Type::Int => Value::Int(text.parse().unwrap_or(0)),
+        Type::Float => Value::Float(text.trim_end_matches('.').parse().unwrap_or(0.0)),
+        Type::Bool => Value::Bool(text == "true"),
+        Type::DateTime => Value::DateTime(crate::datetime::normalise(text).unwrap_or_else(|| crate::datetime::EPOCH.to_string())),
+        Type::Set(inner) => {
+            let body = text.trim().trim_start_matches('{').trim_end_matches('}').trim();
+            if body.is_empty() {
+                Value::Array(Vec::new())
+            } else {
+                Value::Array(body.split(',').map(|item| parse_default(inner, item.trim())).collect())
+            }
+        }
+        Type::Map(_, vty) => {
+            let body = text.trim().trim_start_matches('{').trim_end_matches('}').trim();
+            let mut members = Vec::new();
+            for pair in body.split(',').filter(|p| !p.trim().is_empty()) {
+                if let Some((k, v)) = pair.split_once("->") {
+                    let k = k.trim().trim_matches('"').to_string();
+                    members.push((k, parse_default(vty, v.trim())));
+                }
+            }
+            Value::Struct(members)
+        }
+        Type::Option(_) => Value::Array(Vec::new()),
+        Type::Void | Type::Record(_) => Value::zero(ty),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Value;
+
+    #[test]
+    fn defaults_follow_field_types() {
+        let s = Schema::get();
+        let vm = s.class("VM").unwrap();
+        assert_eq!(vm.field("power_state").unwrap().default_value(), Some(Value::str("Halted")));
+        assert_eq!(vm.field("HVM_shadow_multiplier").unwrap().default_value(), Some(Value::Float(1.0)));
+        assert_eq!(vm.field("generation_id").unwrap().default_value(), Some(Value::str("0:0")));
+        assert_eq!(vm.field("snapshot_of").unwrap().default_value(), Some(Value::str(crate::NULL_REF)));
+        assert_eq!(vm.field("tags").unwrap().default_value(), Some(Value::Array(vec![])));
+        assert!(vm.field("name_label").unwrap().def.qualifier == Qualifier::Rw);
+        assert!(s.class("vm").is_some());
+    }
+}

@@ -1,0 +1,93 @@
+//! `session.*`: login with the configured users, logout, and the
+//! per-originator session limit with least-recently-used eviction.
+
+use super::{master, Handler};
+use crate::core::SessionMeta;
+use crate::db::{ApiResult, Db, Failure};
+use crate::rpc::Call;
+use std::collections::HashMap;
+use std::time::Instant;
+use xenapi::Value;
+
+pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
+    t.insert("session.login_with_password", Handler::Sync(login));
+    t.insert(
+        "session.slave_local_login_with_password",
+        Handler::Sync(login),
+    );
+    t.insert("session.logout", Handler::Sync(logout));
+    t.insert("session.local_logout", Handler::Sync(logout));
+    t.insert(
+        "session.get_all_subject_identifiers",
+        Handler::Sync(|_, _| Ok(Value::Array(Vec::new()))),
+    );
+}
+
+fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let user = call.str(0);
+    let password = call.str(1);
+    let originator = call.str(3);
+    if !call
+        .core
+        .config
+        .users
+        .iter()
+        .any(|(u, p)| u == user && p == password)
+    {
+        return Err(Failure::new(
+            "SESSION_AUTHENTICATION_FAILED",
+            [user, "Authentication failure"],
+        ));
+    }
+    // xapi counts sessions per originator; clients that give none share one pool per user.
+    let key = if originator.is_empty() {
+        format!("user:{user}")
+    } else {
+        format!("originator:{originator}")
+    };
+    let mut sessions = call.core.sessions.lock();
+    let mine: Vec<(&String, &SessionMeta)> =
+        sessions.iter().filter(|(_, m)| m.key == key).collect();
+    if mine.len() >= call.core.config.session_limit.max(1) {
+        let oldest = mine
+            .iter()
+            .min_by_key(|(_, m)| m.last_active)
+            .map(|(r, _)| (*r).clone());
+        if let Some(r) = oldest {
+            sessions.remove(&r);
+            call.core.registrations.lock().remove(&r);
+            db.destroy(&r);
+        }
+    }
+    let c = db.class_index("session").expect("session class");
+    let now = (db.clock)();
+    let this_host = master(db);
+    let r = db.create(
+        c,
+        vec![
+            ("this_host", Value::String(this_host)),
+            ("last_active", Value::DateTime(now.clone())),
+            ("validation_time", Value::DateTime(now)),
+            ("originator", Value::str(originator)),
+            ("is_local_superuser", Value::Bool(true)),
+            ("auth_user_name", Value::str(user)),
+        ],
+    );
+    sessions.insert(
+        r.clone(),
+        SessionMeta {
+            key,
+            last_active: Instant::now(),
+        },
+    );
+    Ok(Value::String(r))
+}
+
+fn logout(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    if let Some(s) = &call.session {
+        call.core.sessions.lock().remove(s);
+        call.core.registrations.lock().remove(s);
+        db.destroy(s);
+    }
+    Ok(Value::str(""))
+}

@@ -1,0 +1,161 @@
+//! The simulator's shared state: the database behind a lock, sessions, event
+//! wake-ups and the journal writer. Every transport calls [`Core::call`].
+
+use crate::db::{ApiResult, Db, Failure};
+use crate::persist::Wal;
+use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+use xenapi::wire::Response;
+use xenapi::Value;
+
+/// Settings a simulator runs with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Accepted `(user, password)` pairs.
+    pub users: Vec<(String, String)>,
+    /// Sessions allowed per originator (or per user when there is none).
+    pub session_limit: usize,
+    /// A session unused for this long is invalid.
+    pub session_idle: Duration,
+    /// Finished tasks older than this are destroyed.
+    pub task_ttl: Duration,
+    /// Multiplier for simulated durations; 0 makes operations instant.
+    pub time_scale: f64,
+    /// Events kept for `event.next` before slow clients get EVENTS_LOST.
+    pub journal_capacity: usize,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            users: vec![("root".into(), "xenroot".into())],
+            session_limit: 500,
+            session_idle: Duration::from_secs(24 * 3600),
+            task_ttl: Duration::from_secs(3600),
+            time_scale: 1.0,
+            journal_capacity: crate::db::JOURNAL_CAPACITY,
+        }
+    }
+}
+
+/// What the server keeps about a session beyond its database record.
+#[derive(Debug, Clone)]
+pub struct SessionMeta {
+    pub key: String,
+    pub last_active: Instant,
+}
+
+/// An `event.register` subscription.
+#[derive(Debug, Clone, Default)]
+pub struct Registration {
+    pub classes: Vec<String>,
+    pub position: u64,
+}
+
+/// Shared simulator state.
+pub struct Core {
+    pub db: RwLock<Db>,
+    pub config: Config,
+    pub sessions: Mutex<HashMap<String, SessionMeta>>,
+    pub registrations: Mutex<HashMap<String, Registration>>,
+    events: watch::Sender<u64>,
+    wal: Option<Mutex<Wal>>,
+    /// Counts RPCs served, for benchmarks.
+    pub rpc_count: std::sync::atomic::AtomicU64,
+}
+
+impl Core {
+    /// Wraps a populated database.
+    pub fn new(mut db: Db, config: Config, wal: Option<Wal>) -> Arc<Core> {
+        db.journal_capacity = config.journal_capacity;
+        let (events, _) = watch::channel(db.event_id());
+        Arc::new(Core {
+            db: RwLock::new(db),
+            config,
+            sessions: Mutex::new(HashMap::new()),
+            registrations: Mutex::new(HashMap::new()),
+            events,
+            wal: wal.map(Mutex::new),
+            rpc_count: std::sync::atomic::AtomicU64::new(0),
+        })
+    }
+
+    /// Runs `f` with the database write-locked, then makes its changes durable
+    /// and wakes event waiters before anyone sees the result.
+    pub fn write<T>(&self, f: impl FnOnce(&mut Db) -> ApiResult<T>) -> ApiResult<T> {
+        let mut db = self.db.write();
+        let out = f(&mut db);
+        self.commit(&mut db)?;
+        out
+    }
+
+    /// Persists and announces whatever the locked database has changed.
+    pub fn commit(&self, db: &mut RwLockWriteGuard<'_, Db>) -> ApiResult<()> {
+        let dirty = db.take_dirty();
+        if !dirty.is_empty() {
+            if let Some(wal) = &self.wal {
+                if let Err(e) = wal.lock().append(db, &dirty) {
+                    return Err(Failure::new(
+                        "INTERNAL_ERROR",
+                        [format!("cannot write state: {e}")],
+                    ));
+                }
+            }
+        }
+        let id = db.event_id();
+        self.events.send_if_modified(|cur| {
+            let changed = *cur != id;
+            *cur = id;
+            changed
+        });
+        Ok(())
+    }
+
+    /// Returns a receiver that wakes when the event id moves.
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.events.subscribe()
+    }
+
+    /// Writes a full snapshot and truncates the journal (clean shutdown).
+    pub fn checkpoint(&self) -> std::io::Result<()> {
+        if let Some(wal) = &self.wal {
+            let db = self.db.read();
+            wal.lock().compact(&db)?;
+        }
+        Ok(())
+    }
+
+    /// Checks that a session is live and marks it used.
+    pub fn check_session(&self, session: &str) -> ApiResult<()> {
+        let mut sessions = self.sessions.lock();
+        match sessions.get_mut(session) {
+            Some(meta) if meta.last_active.elapsed() <= self.config.session_idle => {
+                meta.last_active = Instant::now();
+                Ok(())
+            }
+            Some(_) => {
+                sessions.remove(session);
+                drop(sessions);
+                let _ = self.write(|db| {
+                    db.destroy(session);
+                    Ok(())
+                });
+                Err(Failure::new("SESSION_INVALID", [session]))
+            }
+            None => Err(Failure::new("SESSION_INVALID", [session])),
+        }
+    }
+
+    /// Handles one call by wire name, for any transport.
+    pub async fn call(self: &Arc<Self>, method: &str, params: Vec<Value>) -> Response {
+        self.rpc_count
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        match crate::rpc::dispatch(self, method, params).await {
+            Ok(v) => Response::Success(v),
+            Err(Failure(e)) => Response::Failure(e),
+        }
+    }
+}

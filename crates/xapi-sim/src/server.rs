@@ -1,0 +1,284 @@
+//! HTTP and HTTPS transport: XML-RPC on `/` and `/RPC2`, JSON-RPC on
+//! `/jsonrpc`, with xapi's HTTP 500 page for malformed requests. [`Sim`]
+//! runs a whole simulator on a background thread for tests.
+
+use crate::core::{Config, Core};
+use crate::db::Db;
+use crate::fixtures::{self, FixtureOptions};
+use crate::persist::Wal;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use axum::Router;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use xenapi::wire::{jsonrpc, xmlrpc};
+
+/// xapi refuses RPC bodies larger than this.
+pub const MAX_BODY: usize = 300 * 1024;
+
+/// Everything needed to start a simulator.
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub listen: SocketAddr,
+    pub config: Config,
+    pub tls: bool,
+    /// PEM certificate and key; generated when absent.
+    pub cert: Option<(PathBuf, PathBuf)>,
+    pub state: Option<PathBuf>,
+    pub fixture: FixtureOptions,
+    pub seed: u64,
+}
+
+impl Default for SimOptions {
+    fn default() -> SimOptions {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            config: Config::default(),
+            tls: false,
+            cert: None,
+            state: None,
+            fixture: FixtureOptions::default(),
+            seed: 1,
+        }
+    }
+}
+
+/// Builds the core: loads `--state` when it exists, otherwise seeds the fixture.
+pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
+    let mut db = Db::new(opts.seed);
+    let wal = match &opts.state {
+        Some(path) => {
+            if !Wal::load(path, &mut db)? {
+                fixtures::seed(&mut db, &opts.fixture);
+                db.reindex_changes();
+            }
+            Some(Wal::open(path, &db)?)
+        }
+        None => {
+            fixtures::seed(&mut db, &opts.fixture);
+            db.reindex_changes();
+            None
+        }
+    };
+    Ok(Core::new(db, opts.config.clone(), wal))
+}
+
+/// The router serving both wire formats.
+pub fn router(core: Arc<Core>) -> Router {
+    Router::new()
+        .route("/", post(xml_rpc))
+        .route("/RPC2", post(xml_rpc))
+        .route("/jsonrpc", post(json_rpc))
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .with_state(core)
+}
+
+/// The page xapi sends for requests it cannot parse.
+fn internal_error(detail: &str) -> Response {
+    let escaped = detail
+        .replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;");
+    let body = format!(
+        "<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; \
+         please wait a while and try again. If the problem persists, please contact your \
+         support representative.<h1> Additional information </h1>{escaped}</body></html>"
+    );
+    (
+        StatusCode::INTERNAL_SERVER_ERROR,
+        [
+            (header::CONTENT_TYPE, "text/html"),
+            (header::CONNECTION, "close"),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn xml_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let (method, params) = match xmlrpc::decode_call(&body) {
+        Ok(call) => call,
+        Err(e) => return internal_error(&format!("Xmlrpc.Parse_error({e})")),
+    };
+    let resp = core.call(&method, params).await;
+    (
+        [(header::CONTENT_TYPE, "text/xml")],
+        xmlrpc::encode_response(&resp),
+    )
+        .into_response()
+}
+
+async fn json_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+    let call = match jsonrpc::decode_call(&body) {
+        Ok(call) => call,
+        Err(e) => return internal_error(&format!("Jsonrpc.Malformed_method_request({e})")),
+    };
+    let resp = core.call(&call.method, call.params).await;
+    (
+        [(header::CONTENT_TYPE, "application/json")],
+        jsonrpc::encode_response(&resp, &call.id, call.version),
+    )
+        .into_response()
+}
+
+/// Installs the ring crypto provider once per process.
+pub fn install_crypto() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+/// Reads the PEM pair, or generates a self-signed certificate for localhost.
+/// With a state file the generated pair is kept beside it and reused.
+pub fn tls_material(opts: &SimOptions) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
+    if let Some((cert, key)) = &opts.cert {
+        return Ok((std::fs::read(cert)?, std::fs::read(key)?));
+    }
+    let kept = opts
+        .state
+        .as_ref()
+        .map(|s| (with_suffix(s, ".crt"), with_suffix(s, ".key")));
+    if let Some((c, k)) = &kept {
+        if let (Ok(cert), Ok(key)) = (std::fs::read(c), std::fs::read(k)) {
+            return Ok((cert, key));
+        }
+    }
+    let names = vec![
+        "localhost".to_string(),
+        "127.0.0.1".to_string(),
+        "::1".to_string(),
+    ];
+    let ck = rcgen::generate_simple_self_signed(names).map_err(std::io::Error::other)?;
+    let cert = ck.cert.pem().into_bytes();
+    let key = ck.key_pair.serialize_pem().into_bytes();
+    if let Some((c, k)) = &kept {
+        std::fs::write(c, &cert)?;
+        write_private(k, &key)?;
+    }
+    Ok((cert, key))
+}
+
+fn with_suffix(p: &Path, suffix: &str) -> PathBuf {
+    let mut s = p.as_os_str().to_owned();
+    s.push(suffix);
+    PathBuf::from(s)
+}
+
+fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(data)
+}
+
+/// Serves until `shutdown` resolves, then checkpoints the state.
+pub async fn serve(
+    core: Arc<Core>,
+    listener: std::net::TcpListener,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+    let app = router(core.clone());
+    match tls {
+        None => {
+            let listener = tokio::net::TcpListener::from_std(listener)?;
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await?;
+        }
+        Some((cert, key)) => {
+            install_crypto();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key).await?;
+            let handle = axum_server::Handle::new();
+            let h = handle.clone();
+            tokio::spawn(async move {
+                shutdown.await;
+                h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
+            });
+            axum_server::from_tcp_rustls(listener, config)
+                .handle(handle)
+                .serve(app.into_make_service())
+                .await?;
+        }
+    }
+    core.checkpoint()
+}
+
+/// A simulator on a background thread, stopped on drop. For tests and demos.
+pub struct Sim {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub core: Arc<Core>,
+    /// PEM of the server certificate when serving HTTPS.
+    pub cert_pem: Option<Vec<u8>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Sim {
+    /// Starts a simulator; panics only if loopback cannot be bound (tests).
+    pub fn start(opts: SimOptions) -> std::io::Result<Sim> {
+        let core = build_core(&opts)?;
+        let listener = std::net::TcpListener::bind(opts.listen)?;
+        let addr = listener.local_addr()?;
+        let tls = if opts.tls {
+            Some(tls_material(&opts)?)
+        } else {
+            None
+        };
+        let cert_pem = tls.as_ref().map(|(c, _)| c.clone());
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let c = core.clone();
+        let thread = std::thread::Builder::new()
+            .name("xapi-sim".into())
+            .spawn(move || {
+                let rt = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(2)
+                    .enable_all()
+                    .build()
+                    .expect("tokio runtime");
+                rt.block_on(async move {
+                    let _ = serve(c, listener, tls, async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+                });
+            })?;
+        Ok(Sim {
+            addr,
+            tls: opts.tls,
+            core,
+            cert_pem,
+            stop: Some(stop),
+            thread: Some(thread),
+        })
+    }
+
+    /// The base URL, e.g. `http://127.0.0.1:41234`.
+    pub fn url(&self) -> String {
+        format!(
+            "{}://{}",
+            if self.tls { "https" } else { "http" },
+            self.addr
+        )
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! `Async.<Class>.<message>`: a task object tracks a call that runs in the
+//! background; its result is the XML-RPC encoding of the return value, as in
+//! xapi. Old finished tasks are collected.
+
+use crate::behaviour::task::new_task;
+use crate::core::Core;
+use crate::db::{ApiResult, Failure};
+use crate::rpc::{self, Call};
+use std::sync::Arc;
+use std::time::Duration;
+use xenapi::Value;
+
+/// Whether xapi offers an `Async.` form of this message: everything but
+/// session, task and event messages and field accessors.
+pub fn is_async_capable(call: &Call) -> bool {
+    let class = call.class.name();
+    if matches!(class, "session" | "task" | "event") {
+        return false;
+    }
+    !call.message.implicit || matches!(call.message.name, "create" | "destroy")
+}
+
+/// Creates the task, starts the call and returns the task's ref at once.
+pub fn spawn(call: Call) -> ApiResult<Value> {
+    let core = call.core.clone();
+    let label = format!("Async.{}", call.method);
+    let task = core.write(|db| Ok(new_task(db, &label, "", false)))?;
+    let task_ref = task.clone();
+    tokio::spawn(async move {
+        let result = rpc::run(call).await;
+        finish(&core, &task_ref, result);
+    });
+    Ok(Value::String(task))
+}
+
+/// Records the outcome of a task's call.
+pub fn finish(core: &Arc<Core>, task: &str, result: ApiResult<Value>) {
+    let _ = core.write(|db| {
+        if db.get(task).is_none() {
+            return Ok(());
+        }
+        let now = (db.clock)();
+        match result {
+            Ok(v) => {
+                let mut encoded = String::new();
+                if v.as_str() != Some("") {
+                    xenapi::wire::xmlrpc::encode_value(&mut encoded, &v);
+                }
+                db.set_named(task, "result", Value::String(encoded));
+                db.set_named(task, "progress", Value::Float(1.0));
+                db.set_named(task, "status", Value::str("success"));
+            }
+            Err(Failure(info)) => {
+                let cancelled = info.first().map(String::as_str) == Some("TASK_CANCELLED");
+                db.set_named(
+                    task,
+                    "error_info",
+                    Value::Array(info.into_iter().map(Value::String).collect()),
+                );
+                db.set_named(
+                    task,
+                    "status",
+                    Value::str(if cancelled { "cancelled" } else { "failure" }),
+                );
+            }
+        }
+        db.set_named(task, "allowed_operations", Value::Array(Vec::new()));
+        db.set_named(task, "finished", Value::DateTime(now));
+        Ok(())
+    });
+}
+
+/// Destroys finished tasks older than the configured time to live.
+pub async fn collect_garbage(core: Arc<Core>) {
+    let ttl = core.config.task_ttl;
+    let mut tick = tokio::time::interval(Duration::from_secs(ttl.as_secs().clamp(1, 60)));
+    loop {
+        tick.tick().await;
+        let cutoff =
+            xenapi::datetime::parse(&xenapi::datetime::now()).unwrap_or(0) - ttl.as_secs() as i64;
+        let _ = core.write(|db| {
+            let c = db.class_index("task").expect("task class");
+            let old: Vec<String> = db
+                .iter(c)
+                .filter(|(r, _)| {
+                    let status = db.field_str(r, "status");
+                    let finished =
+                        xenapi::datetime::parse(db.field_str(r, "finished")).unwrap_or(0);
+                    status != "pending" && status != "cancelling" && finished <= cutoff
+                })
+                .map(|(r, _)| r.clone())
+                .collect();
+            for r in old {
+                db.destroy(&r);
+            }
+            Ok(())
+        });
+    }
+}
