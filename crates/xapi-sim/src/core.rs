@@ -98,10 +98,7 @@ impl Core {
         if !dirty.is_empty() {
             if let Some(wal) = &self.wal {
                 if let Err(e) = wal.lock().append(db, &dirty) {
-                    return Err(Failure::new(
-                        "INTERNAL_ERROR",
-                        [format!("cannot write state: {e}")],
-                    ));
+                    return Err(Failure::new("INTERNAL_ERROR", [format!("cannot write state: {e}")]));
                 }
             }
         }
@@ -151,8 +148,7 @@ impl Core {
 
     /// Handles one call by wire name, for any transport.
     pub async fn call(self: &Arc<Self>, method: &str, params: Vec<Value>) -> Response {
-        self.rpc_count
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.rpc_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         match crate::rpc::dispatch(self, method, params).await {
             Ok(v) => Response::Success(v),
             Err(Failure(e)) => Response::Failure(e),

@@ -124,33 +124,17 @@ impl Db {
         let n = schema.classes.len();
         let mut relations = Vec::new();
         let mut rel_by_ref_class = vec![Vec::new(); n];
-        for Relation {
-            set_class,
-            set_field,
-            ref_class,
-            ref_field,
-        } in RELATIONS
-        {
+        for Relation { set_class, set_field, ref_class, ref_field } in RELATIONS {
             let pos = |c: &str, f: &str| {
                 let ci = class_index(schema, c)?;
                 Some((ci, schema.classes[ci].field_pos(f)?))
             };
-            if let (Some((sc, sf)), Some((rc, rf))) =
-                (pos(set_class, set_field), pos(ref_class, ref_field))
-            {
+            if let (Some((sc, sf)), Some((rc, rf))) = (pos(set_class, set_field), pos(ref_class, ref_field)) {
                 rel_by_ref_class[rc].push(relations.len());
-                relations.push(ResolvedRelation {
-                    set_class: sc,
-                    set_field: sf,
-                    ref_field: rf,
-                });
+                relations.push(ResolvedRelation { set_class: sc, set_field: sf, ref_field: rf });
             }
         }
-        let transient = schema
-            .classes
-            .iter()
-            .map(|c| TRANSIENT_CLASSES.contains(&c.name()))
-            .collect();
+        let transient = schema.classes.iter().map(|c| TRANSIENT_CLASSES.contains(&c.name())).collect();
         Db {
             schema,
             tables: (0..n).map(|_| IndexMap::new()).collect(),
@@ -229,11 +213,7 @@ impl Db {
 
     /// Returns a record with every field at its default (or zero) value.
     pub fn blank_record(&self, class: usize) -> Vec<Value> {
-        self.class(class)
-            .fields
-            .iter()
-            .map(|f| f.default_value().unwrap_or_else(|| Value::zero(&f.ty)))
-            .collect()
+        self.class(class).fields.iter().map(|f| f.default_value().unwrap_or_else(|| Value::zero(&f.ty))).collect()
     }
 
     /// Finds an object by ref.
@@ -246,10 +226,7 @@ impl Db {
     pub fn expect(&self, class: usize, r: &str) -> ApiResult<&Object> {
         match self.get(r) {
             Some((c, o)) if c == class => Ok(o),
-            _ => Err(Failure::new(
-                "HANDLE_INVALID",
-                [self.class(class).name(), r],
-            )),
+            _ => Err(Failure::new("HANDLE_INVALID", [self.class(class).name(), r])),
         }
     }
 
@@ -288,11 +265,7 @@ impl Db {
 
     /// Renders an object's fields as a wire record.
     pub fn record(&self, class: usize, fields: &[Value]) -> Value {
-        let names = self
-            .class(class)
-            .fields
-            .iter()
-            .map(|f| f.name().to_string());
+        let names = self.class(class).fields.iter().map(|f| f.name().to_string());
         Value::Struct(names.zip(fields.iter().cloned()).collect())
     }
 
@@ -308,22 +281,12 @@ impl Db {
         }
         let id = self.bump();
         self.class_of.insert(r.clone(), class);
-        self.tables[class].insert(
-            r.clone(),
-            Object {
-                fields,
-                created: id,
-                modified: id,
-            },
-        );
+        self.tables[class].insert(r.clone(), Object { fields, created: id, modified: id });
         self.changes.insert(id, r.clone());
         self.log(id, class, Operation::Add, &r);
         for i in 0..self.rel_by_ref_class[class].len() {
             let rel = self.relations[self.rel_by_ref_class[class][i]];
-            let target = self.tables[class][&r].fields[rel.ref_field]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
+            let target = self.tables[class][&r].fields[rel.ref_field].as_str().unwrap_or("").to_string();
             self.link(rel, &target, &r);
         }
         r
@@ -355,10 +318,7 @@ impl Db {
             .map(|&i| self.relations[i])
             .filter(|rel| rel.ref_field == pos)
             .collect();
-        let old = std::mem::replace(
-            &mut self.tables[class].get_mut(r).expect("live object").fields[pos],
-            v,
-        );
+        let old = std::mem::replace(&mut self.tables[class].get_mut(r).expect("live object").fields[pos], v);
         if pos == self.class(class).field_pos("uuid").unwrap_or(usize::MAX) {
             if let Some(o) = old.as_str() {
                 self.uuids.remove(o);
@@ -369,10 +329,7 @@ impl Db {
         }
         for rel in rels {
             self.unlink(rel, old.as_str().unwrap_or(""), r);
-            let new = self.tables[class][r].fields[pos]
-                .as_str()
-                .unwrap_or("")
-                .to_string();
+            let new = self.tables[class][r].fields[pos].as_str().unwrap_or("").to_string();
             self.link(rel, &new, r);
         }
         self.touch(r);
@@ -408,15 +365,8 @@ impl Db {
         self.changes.remove(&obj.modified);
         let id = self.bump();
         self.changes.insert(id, r.to_string());
-        self.tombstones.insert(
-            r.to_string(),
-            Tombstone {
-                class,
-                snapshot: obj.fields,
-                created: obj.created,
-                deleted: id,
-            },
-        );
+        self.tombstones
+            .insert(r.to_string(), Tombstone { class, snapshot: obj.fields, created: obj.created, deleted: id });
         self.log(id, class, Operation::Del, r);
         if self.tombstones.len() > TOMBSTONE_CAPACITY {
             self.prune_tombstones();
@@ -427,12 +377,8 @@ impl Db {
         let mut ids: Vec<u64> = self.tombstones.values().map(|t| t.deleted).collect();
         ids.sort_unstable();
         let cutoff = ids[ids.len() / 2];
-        let dead: Vec<String> = self
-            .tombstones
-            .iter()
-            .filter(|(_, t)| t.deleted < cutoff)
-            .map(|(r, _)| r.clone())
-            .collect();
+        let dead: Vec<String> =
+            self.tombstones.iter().filter(|(_, t)| t.deleted < cutoff).map(|(r, _)| r.clone()).collect();
         for r in dead {
             if let Some(t) = self.tombstones.remove(&r) {
                 self.changes.remove(&t.deleted);
@@ -444,9 +390,7 @@ impl Db {
         if target == NULL_REF || self.class_of.get(target) != Some(&rel.set_class) {
             return;
         }
-        let obj = self.tables[rel.set_class]
-            .get_mut(target)
-            .expect("live target");
+        let obj = self.tables[rel.set_class].get_mut(target).expect("live target");
         if let Value::Array(items) = &mut obj.fields[rel.set_field] {
             if !items.iter().any(|v| v.as_str() == Some(member)) {
                 items.push(Value::String(member.to_string()));
@@ -459,9 +403,7 @@ impl Db {
         if self.class_of.get(target) != Some(&rel.set_class) {
             return;
         }
-        let obj = self.tables[rel.set_class]
-            .get_mut(target)
-            .expect("live target");
+        let obj = self.tables[rel.set_class].get_mut(target).expect("live target");
         if let Value::Array(items) = &mut obj.fields[rel.set_field] {
             items.retain(|v| v.as_str() != Some(member));
         }
@@ -493,13 +435,7 @@ impl Db {
         if self.journal.len() >= self.journal_capacity.max(1) {
             self.journal.pop_front();
         }
-        self.journal.push_back(JournalEntry {
-            id,
-            class,
-            op,
-            obj_ref: r.to_string(),
-            timestamp: (self.clock)(),
-        });
+        self.journal.push_back(JournalEntry { id, class, op, obj_ref: r.to_string(), timestamp: (self.clock)() });
     }
 
     /// Returns and clears the refs of persistent objects changed since the last call.
@@ -520,20 +456,10 @@ impl Db {
         let mut out = Vec::new();
         for (&id, r) in self.changes.range(since + 1..) {
             if let Some((c, o)) = self.get(r) {
-                let op = if o.created > since {
-                    Operation::Add
-                } else {
-                    Operation::Mod
-                };
+                let op = if o.created > since { Operation::Add } else { Operation::Mod };
                 out.push((id, r.as_str(), c, op, o.fields.as_slice()));
             } else if let Some(t) = self.tombstones.get(r) {
-                out.push((
-                    id,
-                    r.as_str(),
-                    t.class,
-                    Operation::Del,
-                    t.snapshot.as_slice(),
-                ));
+                out.push((id, r.as_str(), t.class, Operation::Del, t.snapshot.as_slice()));
             }
         }
         out
@@ -555,9 +481,7 @@ impl Db {
         if let Some((c, o)) = self.get(r) {
             return Some((c, &o.fields));
         }
-        self.tombstones
-            .get(r)
-            .map(|t| (t.class, t.snapshot.as_slice()))
+        self.tombstones.get(r).map(|t| (t.class, t.snapshot.as_slice()))
     }
 
     /// Stores a record as it was persisted, replacing any current version,
@@ -570,14 +494,7 @@ impl Db {
         }
         self.class_of.insert(r.clone(), class);
         let id = self.event_id;
-        self.tables[class].insert(
-            r,
-            Object {
-                fields,
-                created: id,
-                modified: id,
-            },
-        );
+        self.tables[class].insert(r, Object { fields, created: id, modified: id });
     }
 
     /// Removes an object as a persisted deletion says, without events.
@@ -633,16 +550,10 @@ mod tests {
         let vm = db.create(vm_c, vec![("name_label", Value::str("a"))]);
         let vm2 = db.create(vm_c, vec![]);
         let vbd = db.create(vbd_c, vec![("VM", Value::str(vm.clone()))]);
-        assert_eq!(
-            db.field(&vm, "VBDs"),
-            Some(&Value::Array(vec![Value::str(vbd.clone())]))
-        );
+        assert_eq!(db.field(&vm, "VBDs"), Some(&Value::Array(vec![Value::str(vbd.clone())])));
         db.set_named(&vbd, "VM", Value::str(vm2.clone()));
         assert_eq!(db.field(&vm, "VBDs"), Some(&Value::Array(vec![])));
-        assert_eq!(
-            db.field(&vm2, "VBDs"),
-            Some(&Value::Array(vec![Value::str(vbd.clone())]))
-        );
+        assert_eq!(db.field(&vm2, "VBDs"), Some(&Value::Array(vec![Value::str(vbd.clone())])));
         db.destroy(&vbd);
         assert_eq!(db.field(&vm2, "VBDs"), Some(&Value::Array(vec![])));
     }

@@ -212,9 +212,7 @@ mod tests {
 
     #[test]
     fn parses_and_evaluates() {
-        let e =
-            parse(r#"field "power_state" = "Running" and not (field "is_a_template" = "true")"#)
-                .unwrap();
+        let e = parse(r#"field "power_state" = "Running" and not (field "is_a_template" = "true")"#).unwrap();
         let ps = Value::str("Running");
         let t = Value::Bool(false);
         let look = |n: &str| match n {

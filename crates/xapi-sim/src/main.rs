@@ -76,10 +76,7 @@ fn main() -> ExitCode {
         tls: args.tls,
         cert: args.cert.zip(args.key),
         state: args.state,
-        fixture: FixtureOptions {
-            extra_vms: args.vms,
-            ..FixtureOptions::default()
-        },
+        fixture: FixtureOptions { extra_vms: args.vms, ..FixtureOptions::default() },
         seed: args.seed,
     };
     match run(opts, &args.users[0]) {
@@ -93,9 +90,7 @@ fn main() -> ExitCode {
 
 fn run(opts: SimOptions, user: &(String, String)) -> std::io::Result<()> {
     server::install_crypto();
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
         let core = server::build_core(&opts)?;
         let listener = std::net::TcpListener::bind(opts.listen)
@@ -121,14 +116,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},

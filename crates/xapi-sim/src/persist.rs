@@ -33,12 +33,8 @@ impl Wal {
     pub fn load(state: &Path, db: &mut Db) -> io::Result<bool> {
         let mut loaded = false;
         if let Ok(text) = fs::read_to_string(state) {
-            let snap: serde_json::Value = serde_json::from_str(&text).map_err(|e| {
-                io::Error::new(
-                    io::ErrorKind::InvalidData,
-                    format!("{}: {e}", state.display()),
-                )
-            })?;
+            let snap: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", state.display())))?;
             apply(db, &snap);
             loaded = true;
         }
@@ -64,16 +60,8 @@ impl Wal {
             fs::create_dir_all(dir)?;
         }
         let journal_path = journal_path(state);
-        let journal = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&journal_path)?;
-        let mut wal = Wal {
-            snapshot: state.to_path_buf(),
-            journal_path,
-            journal,
-            written: 0,
-        };
+        let journal = OpenOptions::new().create(true).append(true).open(&journal_path)?;
+        let mut wal = Wal { snapshot: state.to_path_buf(), journal_path, journal, written: 0 };
         wal.compact(db)?;
         Ok(wal)
     }
@@ -175,9 +163,7 @@ fn to_value(j: &serde_json::Value) -> Value {
         },
         serde_json::Value::String(s) => Value::String(s.clone()),
         serde_json::Value::Array(a) => Value::Array(a.iter().map(to_value).collect()),
-        serde_json::Value::Object(m) => {
-            Value::Struct(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect())
-        }
+        serde_json::Value::Object(m) => Value::Struct(m.iter().map(|(k, v)| (k.clone(), to_value(v))).collect()),
     }
 }
 
@@ -189,11 +175,7 @@ fn apply(db: &mut Db, entry: &serde_json::Value) {
     if let Some(rng) = entry["rng"].as_u64() {
         db.set_rng_state(rng);
     }
-    for obj in entry["objects"]
-        .as_array()
-        .map(Vec::as_slice)
-        .unwrap_or(&[])
-    {
+    for obj in entry["objects"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
         let Some(r) = obj["ref"].as_str() else {
             continue;
         };

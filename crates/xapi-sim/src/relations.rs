@@ -16,12 +16,7 @@ const fn rel(
     ref_class: &'static str,
     ref_field: &'static str,
 ) -> Relation {
-    Relation {
-        set_class,
-        set_field,
-        ref_class,
-        ref_field,
-    }
+    Relation { set_class, set_field, ref_class, ref_field }
 }
 
 pub const RELATIONS: &[Relation] = &[
@@ -58,18 +53,8 @@ pub const RELATIONS: &[Relation] = &[
     rel("PIF", "VLAN_slave_of", "VLAN", "tagged_PIF"),
     rel("PIF", "tunnel_access_PIF_of", "tunnel", "access_PIF"),
     rel("PIF", "tunnel_transport_PIF_of", "tunnel", "transport_PIF"),
-    rel(
-        "PIF",
-        "sriov_physical_PIF_of",
-        "network_sriov",
-        "physical_PIF",
-    ),
-    rel(
-        "PIF",
-        "sriov_logical_PIF_of",
-        "network_sriov",
-        "logical_PIF",
-    ),
+    rel("PIF", "sriov_physical_PIF_of", "network_sriov", "physical_PIF"),
+    rel("PIF", "sriov_logical_PIF_of", "network_sriov", "logical_PIF"),
     rel("Bond", "slaves", "PIF", "bond_slave_of"),
     rel("SR", "VDIs", "VDI", "SR"),
     rel("SR", "PBDs", "PBD", "SR"),
@@ -97,28 +82,10 @@ mod tests {
     fn every_relation_names_real_fields_of_matching_types() {
         let s = Schema::get();
         for r in RELATIONS {
-            let set = s
-                .class(r.set_class)
-                .and_then(|c| c.field(r.set_field))
-                .expect(r.set_field);
-            let one = s
-                .class(r.ref_class)
-                .and_then(|c| c.field(r.ref_field))
-                .expect(r.ref_field);
-            assert_eq!(
-                set.ty,
-                Type::Set(Box::new(Type::Ref(r.ref_class.into()))),
-                "{}.{}",
-                r.set_class,
-                r.set_field
-            );
-            assert_eq!(
-                one.ty,
-                Type::Ref(r.set_class.into()),
-                "{}.{}",
-                r.ref_class,
-                r.ref_field
-            );
+            let set = s.class(r.set_class).and_then(|c| c.field(r.set_field)).expect(r.set_field);
+            let one = s.class(r.ref_class).and_then(|c| c.field(r.ref_field)).expect(r.ref_field);
+            assert_eq!(set.ty, Type::Set(Box::new(Type::Ref(r.ref_class.into()))), "{}.{}", r.set_class, r.set_field);
+            assert_eq!(one.ty, Type::Ref(r.set_class.into()), "{}.{}", r.ref_class, r.ref_field);
         }
     }
 }

@@ -75,10 +75,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
     let unknown = || Failure::new("MESSAGE_METHOD_UNKNOWN", [method]);
     let (class_name, msg_name) = method.split_once('.').ok_or_else(unknown)?;
     let schema = xenapi::model::Schema::get();
-    let class = schema
-        .class(class_name)
-        .filter(|c| c.name() == class_name)
-        .ok_or_else(unknown)?;
+    let class = schema.class(class_name).filter(|c| c.name() == class_name).ok_or_else(unknown)?;
     let message = class.message(msg_name).ok_or_else(unknown)?;
     if message.lifecycle == xenapi::model::Lifecycle::Removed {
         return Err(Failure::new::<&str>("MESSAGE_REMOVED", []));
@@ -97,10 +94,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
             [method.to_string(), expected.to_string(), got.to_string()],
         ));
     }
-    let takes_session = message
-        .params
-        .first()
-        .is_some_and(|(ty, _)| *ty == "session ref");
+    let takes_session = message.params.first().is_some_and(|(ty, _)| *ty == "session ref");
     let mut session = None;
     if takes_session && !SESSIONLESS.contains(&method) {
         let s = match params.remove(0) {
@@ -114,26 +108,12 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
     let mut args = Vec::with_capacity(params.len());
     for (v, (ty, name)) in params.into_iter().zip(declared) {
         let ty = xenapi::model::parse_type(ty).unwrap_or(Type::String);
-        let v = v
-            .coerce(&ty)
-            .map_err(|_| Failure::new("FIELD_TYPE_ERROR", [*name]))?;
+        let v = v.coerce(&ty).map_err(|_| Failure::new("FIELD_TYPE_ERROR", [*name]))?;
         check_enum(&v, &ty).map_err(|_| Failure::new("FIELD_TYPE_ERROR", [*name]))?;
         args.push(v);
     }
-    let class_idx = core
-        .db
-        .read()
-        .class_index(class.name())
-        .ok_or_else(unknown)?;
-    Ok(Call {
-        core: core.clone(),
-        class,
-        class_idx,
-        message,
-        method: method.to_string(),
-        session,
-        args,
-    })
+    let class_idx = core.db.read().class_index(class.name()).ok_or_else(unknown)?;
+    Ok(Call { core: core.clone(), class, class_idx, message, method: method.to_string(), session, args })
 }
 
 /// Checks enum members against the datamodel's value list.
@@ -146,9 +126,7 @@ fn check_enum(v: &Value, ty: &Type) -> Result<(), ()> {
                 _ => Ok(()),
             }
         }
-        (Type::Set(inner), Value::Array(items)) => {
-            items.iter().try_for_each(|i| check_enum(i, inner))
-        }
+        (Type::Set(inner), Value::Array(items)) => items.iter().try_for_each(|i| check_enum(i, inner)),
         (Type::Map(_, vt), Value::Struct(m)) => m.iter().try_for_each(|(_, i)| check_enum(i, vt)),
         _ => Ok(()),
     }
@@ -159,17 +137,12 @@ fn canonical_enum(v: Value, ty: &Type) -> Value {
     match (ty, v) {
         (Type::Enum(name), Value::String(s)) => {
             let schema = xenapi::model::Schema::get();
-            let canon = schema
-                .enum_def(name)
-                .and_then(|e| e.values.iter().find(|x| x.eq_ignore_ascii_case(&s)));
+            let canon = schema.enum_def(name).and_then(|e| e.values.iter().find(|x| x.eq_ignore_ascii_case(&s)));
             Value::String(canon.map_or(s, |c| c.to_string()))
         }
-        (Type::Set(inner), Value::Array(items)) => Value::Array(
-            items
-                .into_iter()
-                .map(|i| canonical_enum(i, inner))
-                .collect(),
-        ),
+        (Type::Set(inner), Value::Array(items)) => {
+            Value::Array(items.into_iter().map(|i| canonical_enum(i, inner)).collect())
+        }
         (_, v) => v,
     }
 }
@@ -182,9 +155,7 @@ fn implicit(call: &Call) -> ApiResult<Value> {
     match name {
         "get_all" => {
             let db = call.core.db.read();
-            Ok(Value::Array(
-                db.iter(c).map(|(r, _)| Value::String(r.clone())).collect(),
-            ))
+            Ok(Value::Array(db.iter(c).map(|(r, _)| Value::String(r.clone())).collect()))
         }
         "get_all_records" => {
             let db = call.core.db.read();
@@ -192,15 +163,10 @@ fn implicit(call: &Call) -> ApiResult<Value> {
         }
         "get_all_records_where" => {
             let e = expr::parse(call.str(0)).map_err(|why| {
-                Failure::new(
-                    "INVALID_VALUE",
-                    ["expr".to_string(), format!("{}: {why}", call.str(0))],
-                )
+                Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{}: {why}", call.str(0))])
             })?;
             let db = call.core.db.read();
-            Ok(all_records(&db, c, |fields| {
-                e.eval(&|f: &str| class.field_pos(f).and_then(|p| fields.get(p)))
-            }))
+            Ok(all_records(&db, c, |fields| e.eval(&|f: &str| class.field_pos(f).and_then(|p| fields.get(p)))))
         }
         "get_record" => {
             let db = call.core.db.read();
@@ -235,10 +201,7 @@ fn implicit(call: &Call) -> ApiResult<Value> {
 
 fn all_records(db: &Db, c: usize, keep: impl Fn(&[Value]) -> bool) -> Value {
     Value::Struct(
-        db.iter(c)
-            .filter(|(_, o)| keep(&o.fields))
-            .map(|(r, o)| (r.clone(), db.record(c, &o.fields)))
-            .collect(),
+        db.iter(c).filter(|(_, o)| keep(&o.fields)).map(|(r, o)| (r.clone(), db.record(c, &o.fields))).collect(),
     )
 }
 
@@ -254,10 +217,7 @@ fn create(db: &mut Db, call: &Call) -> ApiResult<Value> {
         }
         match members.iter().find(|(k, _)| k == f.name()) {
             Some((_, v)) => {
-                let v = v
-                    .clone()
-                    .coerce(&f.ty)
-                    .map_err(|_| Failure::new("FIELD_TYPE_ERROR", [f.name()]))?;
+                let v = v.clone().coerce(&f.ty).map_err(|_| Failure::new("FIELD_TYPE_ERROR", [f.name()]))?;
                 check_enum(&v, &f.ty).map_err(|_| Failure::new("FIELD_TYPE_ERROR", [f.name()]))?;
                 if let (Type::Ref(target), Some(r)) = (&f.ty, v.as_str()) {
                     let tc = db.class_index(target).unwrap_or(usize::MAX);
@@ -267,9 +227,7 @@ fn create(db: &mut Db, call: &Call) -> ApiResult<Value> {
                 }
                 fields[pos] = canonical_enum(v, &f.ty);
             }
-            None if f.required_by_constructor() => {
-                return Err(Failure::new("FIELD_TYPE_ERROR", [f.name()]))
-            }
+            None if f.required_by_constructor() => return Err(Failure::new("FIELD_TYPE_ERROR", [f.name()])),
             None => {}
         }
     }
@@ -283,9 +241,7 @@ fn field_message(call: &Call, name: &str) -> ApiResult<Value> {
     let c = call.class_idx;
     let target = call.str(0);
     let find = |field: &str| {
-        class
-            .field_pos(field)
-            .ok_or_else(|| Failure::new("MESSAGE_METHOD_UNKNOWN", [call.method.as_str()]))
+        class.field_pos(field).ok_or_else(|| Failure::new("MESSAGE_METHOD_UNKNOWN", [call.method.as_str()]))
     };
     if let Some(field) = name.strip_prefix("get_") {
         let pos = find(field)?;
@@ -304,10 +260,7 @@ fn field_message(call: &Call, name: &str) -> ApiResult<Value> {
         } else if let Some(f) = name.strip_prefix("remove_") {
             (find(f)?, Op::SetRemove)
         } else {
-            return Err(Failure::new(
-                "MESSAGE_METHOD_UNKNOWN",
-                [call.method.as_str()],
-            ));
+            return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [call.method.as_str()]));
         };
         let field = &class.fields[pos];
         let mut v = db.expect(c, target)?.fields[pos].clone();
@@ -317,15 +270,9 @@ fn field_message(call: &Call, name: &str) -> ApiResult<Value> {
                 let key = call.str(1).to_string();
                 if let Value::Struct(m) = &mut v {
                     if m.iter().any(|(k, _)| *k == key) {
-                        return Err(Failure::new(
-                            "MAP_DUPLICATE_KEY",
-                            [class.name(), field.name(), target, &key],
-                        ));
+                        return Err(Failure::new("MAP_DUPLICATE_KEY", [class.name(), field.name(), target, &key]));
                     }
-                    m.push((
-                        key,
-                        canonical_enum(call.args[2].clone(), map_value_type(&field.ty)),
-                    ));
+                    m.push((key, canonical_enum(call.args[2].clone(), map_value_type(&field.ty))));
                 }
             }
             Op::MapRemove => {

@@ -79,11 +79,7 @@ pub fn router(core: Arc<Core>) -> Router {
 
 /// The page xapi sends for requests it cannot parse.
 fn internal_error(detail: &str) -> Response {
-    let escaped = detail
-        .replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;");
+    let escaped = detail.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let body = format!(
         "<html><body><h1>HTTP 500 internal server error</h1>An unexpected error occurred; \
          please wait a while and try again. If the problem persists, please contact your \
@@ -107,11 +103,7 @@ async fn xml_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
         Err(e) => return internal_error(&format!("Xmlrpc.Parse_error({e})")),
     };
     let resp = core.call(&method, params).await;
-    (
-        [(header::CONTENT_TYPE, "text/xml")],
-        xmlrpc::encode_response(&resp),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/xml")], xmlrpc::encode_response(&resp)).into_response()
 }
 
 async fn json_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
@@ -120,10 +112,7 @@ async fn json_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
         Err(e) => return internal_error(&format!("Jsonrpc.Malformed_method_request({e})")),
     };
     let resp = core.call(&call.method, call.params).await;
-    (
-        [(header::CONTENT_TYPE, "application/json")],
-        jsonrpc::encode_response(&resp, &call.id, call.version),
-    )
+    ([(header::CONTENT_TYPE, "application/json")], jsonrpc::encode_response(&resp, &call.id, call.version))
         .into_response()
 }
 
@@ -138,20 +127,13 @@ pub fn tls_material(opts: &SimOptions) -> std::io::Result<(Vec<u8>, Vec<u8>)> {
     if let Some((cert, key)) = &opts.cert {
         return Ok((std::fs::read(cert)?, std::fs::read(key)?));
     }
-    let kept = opts
-        .state
-        .as_ref()
-        .map(|s| (with_suffix(s, ".crt"), with_suffix(s, ".key")));
+    let kept = opts.state.as_ref().map(|s| (with_suffix(s, ".crt"), with_suffix(s, ".key")));
     if let Some((c, k)) = &kept {
         if let (Ok(cert), Ok(key)) = (std::fs::read(c), std::fs::read(k)) {
             return Ok((cert, key));
         }
     }
-    let names = vec![
-        "localhost".to_string(),
-        "127.0.0.1".to_string(),
-        "::1".to_string(),
-    ];
+    let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
     let ck = rcgen::generate_simple_self_signed(names).map_err(std::io::Error::other)?;
     let cert = ck.cert.pem().into_bytes();
     let key = ck.key_pair.serialize_pem().into_bytes();
@@ -190,9 +172,7 @@ pub async fn serve(
     match tls {
         None => {
             let listener = tokio::net::TcpListener::from_std(listener)?;
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         }
         Some((cert, key)) => {
             install_crypto();
@@ -203,10 +183,7 @@ pub async fn serve(
                 shutdown.await;
                 h.graceful_shutdown(Some(std::time::Duration::from_secs(2)));
             });
-            axum_server::from_tcp_rustls(listener, config)
-                .handle(handle)
-                .serve(app.into_make_service())
-                .await?;
+            axum_server::from_tcp_rustls(listener, config).handle(handle).serve(app.into_make_service()).await?;
         }
     }
     core.checkpoint()
@@ -229,46 +206,29 @@ impl Sim {
         let core = build_core(&opts)?;
         let listener = std::net::TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
-        let tls = if opts.tls {
-            Some(tls_material(&opts)?)
-        } else {
-            None
-        };
+        let tls = if opts.tls { Some(tls_material(&opts)?) } else { None };
         let cert_pem = tls.as_ref().map(|(c, _)| c.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let c = core.clone();
-        let thread = std::thread::Builder::new()
-            .name("xapi-sim".into())
-            .spawn(move || {
-                let rt = tokio::runtime::Builder::new_multi_thread()
-                    .worker_threads(2)
-                    .enable_all()
-                    .build()
-                    .expect("tokio runtime");
-                rt.block_on(async move {
-                    let _ = serve(c, listener, tls, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-                });
-            })?;
-        Ok(Sim {
-            addr,
-            tls: opts.tls,
-            core,
-            cert_pem,
-            stop: Some(stop),
-            thread: Some(thread),
-        })
+        let thread = std::thread::Builder::new().name("xapi-sim".into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async move {
+                let _ = serve(c, listener, tls, async {
+                    let _ = stopped.await;
+                })
+                .await;
+            });
+        })?;
+        Ok(Sim { addr, tls: opts.tls, core, cert_pem, stop: Some(stop), thread: Some(thread) })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
-        format!(
-            "{}://{}",
-            if self.tls { "https" } else { "http" },
-            self.addr
-        )
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 }
 

@@ -52,16 +52,8 @@ pub fn finish(core: &Arc<Core>, task: &str, result: ApiResult<Value>) {
             }
             Err(Failure(info)) => {
                 let cancelled = info.first().map(String::as_str) == Some("TASK_CANCELLED");
-                db.set_named(
-                    task,
-                    "error_info",
-                    Value::Array(info.into_iter().map(Value::String).collect()),
-                );
-                db.set_named(
-                    task,
-                    "status",
-                    Value::str(if cancelled { "cancelled" } else { "failure" }),
-                );
+                db.set_named(task, "error_info", Value::Array(info.into_iter().map(Value::String).collect()));
+                db.set_named(task, "status", Value::str(if cancelled { "cancelled" } else { "failure" }));
             }
         }
         db.set_named(task, "allowed_operations", Value::Array(Vec::new()));
@@ -76,16 +68,14 @@ pub async fn collect_garbage(core: Arc<Core>) {
     let mut tick = tokio::time::interval(Duration::from_secs(ttl.as_secs().clamp(1, 60)));
     loop {
         tick.tick().await;
-        let cutoff =
-            xenapi::datetime::parse(&xenapi::datetime::now()).unwrap_or(0) - ttl.as_secs() as i64;
+        let cutoff = xenapi::datetime::parse(&xenapi::datetime::now()).unwrap_or(0) - ttl.as_secs() as i64;
         let _ = core.write(|db| {
             let c = db.class_index("task").expect("task class");
             let old: Vec<String> = db
                 .iter(c)
                 .filter(|(r, _)| {
                     let status = db.field_str(r, "status");
-                    let finished =
-                        xenapi::datetime::parse(db.field_str(r, "finished")).unwrap_or(0);
+                    let finished = xenapi::datetime::parse(db.field_str(r, "finished")).unwrap_or(0);
                     status != "pending" && status != "cancelling" && finished <= cutoff
                 })
                 .map(|(r, _)| r.clone())

@@ -9,9 +9,7 @@ use xenapi::wire::{jsonrpc, xmlrpc, Response};
 use xenapi::Value;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -20,11 +18,7 @@ fn s(x: &str) -> Value {
 }
 
 fn fields(v: &Value) -> Vec<(&str, &Value)> {
-    v.as_struct()
-        .unwrap()
-        .iter()
-        .map(|(k, v)| (k.as_str(), v))
-        .collect()
+    v.as_struct().unwrap().iter().map(|(k, v)| (k.as_str(), v)).collect()
 }
 
 /// What a value looks like after an XML-RPC round trip: ints become strings.
@@ -32,9 +26,7 @@ fn xml_view(v: &Value) -> Value {
     match v {
         Value::Int(i) => Value::String(i.to_string()),
         Value::Array(a) => Value::Array(a.iter().map(xml_view).collect()),
-        Value::Struct(m) => {
-            Value::Struct(m.iter().map(|(k, v)| (k.clone(), xml_view(v))).collect())
-        }
+        Value::Struct(m) => Value::Struct(m.iter().map(|(k, v)| (k.clone(), xml_view(v))).collect()),
         other => other.clone(),
     }
 }
@@ -47,41 +39,22 @@ fn json_view(v: &Value) -> Value {
         Value::Float(f) if f.is_nan() => s("NaN"),
         Value::Float(f) if f.is_infinite() => s(if *f > 0.0 { "+Infinity" } else { "-Infinity" }),
         Value::Array(a) => Value::Array(a.iter().map(json_view).collect()),
-        Value::Struct(m) => {
-            Value::Struct(m.iter().map(|(k, v)| (k.clone(), json_view(v))).collect())
-        }
+        Value::Struct(m) => Value::Struct(m.iter().map(|(k, v)| (k.clone(), json_view(v))).collect()),
         other => other.clone(),
     }
 }
 
 #[test]
 fn fixture_jsonrpc_special_values() {
-    let Ok(Response::Success(v)) =
-        jsonrpc::decode_response(&fixture("jsonrpc_v1_special_values.json"))
-    else {
+    let Ok(Response::Success(v)) = jsonrpc::decode_response(&fixture("jsonrpc_v1_special_values.json")) else {
         panic!("not a success")
     };
     let vm = |r: &str| v.get(r).unwrap().clone();
-    assert_eq!(
-        vm("OpaqueRef:vm-a").get("HVM_shadow_multiplier"),
-        Some(&Value::Float(f64::INFINITY))
-    );
-    assert_eq!(
-        vm("OpaqueRef:vm-a").get("name_label"),
-        Some(&s("Infinity and NaN stay text here"))
-    );
-    assert_eq!(
-        vm("OpaqueRef:vm-b").get("HVM_shadow_multiplier"),
-        Some(&s("+Infinity"))
-    );
-    assert_eq!(
-        vm("OpaqueRef:vm-c").get("HVM_shadow_multiplier"),
-        Some(&Value::Float(f64::NEG_INFINITY))
-    );
-    assert_eq!(
-        vm("OpaqueRef:vm-d").get("HVM_shadow_multiplier"),
-        Some(&s("-Infinity"))
-    );
+    assert_eq!(vm("OpaqueRef:vm-a").get("HVM_shadow_multiplier"), Some(&Value::Float(f64::INFINITY)));
+    assert_eq!(vm("OpaqueRef:vm-a").get("name_label"), Some(&s("Infinity and NaN stay text here")));
+    assert_eq!(vm("OpaqueRef:vm-b").get("HVM_shadow_multiplier"), Some(&s("+Infinity")));
+    assert_eq!(vm("OpaqueRef:vm-c").get("HVM_shadow_multiplier"), Some(&Value::Float(f64::NEG_INFINITY)));
+    assert_eq!(vm("OpaqueRef:vm-d").get("HVM_shadow_multiplier"), Some(&s("-Infinity")));
     assert!(matches!(vm("OpaqueRef:vm-d").get("value"), Some(Value::Float(f)) if f.is_nan()));
 
     // Every datetime spelling in the samples coerces to the wire form.
@@ -93,19 +66,9 @@ fn fixture_jsonrpc_special_values() {
         ("OpaqueRef:vm-c", "20240420T12:00:00Z"),
         ("OpaqueRef:vm-d", "20240420T12:00:00Z"),
     ] {
-        let t = vm(r)
-            .get("snapshot_time")
-            .unwrap()
-            .clone()
-            .coerce(&dt)
-            .unwrap();
+        let t = vm(r).get("snapshot_time").unwrap().clone().coerce(&dt).unwrap();
         assert_eq!(t, Value::DateTime(want.into()), "{r}");
-        let m = vm(r)
-            .get("HVM_shadow_multiplier")
-            .unwrap()
-            .clone()
-            .coerce(&float)
-            .unwrap();
+        let m = vm(r).get("HVM_shadow_multiplier").unwrap().clone().coerce(&float).unwrap();
         assert!(m.as_float().unwrap().is_infinite(), "{r}");
     }
 }
@@ -123,10 +86,7 @@ fn fixture_jsonrpc_errors() {
     );
     assert_eq!(
         jsonrpc::decode_response(&fixture("jsonrpc_v2_error_data_string.json")),
-        Ok(Response::Failure(vec![
-            "HANDLE_INVALID".into(),
-            "OpaqueRef:6ef08bce-0bf0-30ff-804f-5f0ee4bbdd13".into()
-        ]))
+        Ok(Response::Failure(vec!["HANDLE_INVALID".into(), "OpaqueRef:6ef08bce-0bf0-30ff-804f-5f0ee4bbdd13".into()]))
     );
     assert_eq!(
         jsonrpc::decode_response(&fixture("jsonrpc_v2_error_malformed.json")),
@@ -136,8 +96,7 @@ fn fixture_jsonrpc_errors() {
 
 #[test]
 fn fixture_jsonrpc_record_through_both_codecs() {
-    let Ok(Response::Success(v)) = jsonrpc::decode_response(&fixture("jsonrpc_v2_record.json"))
-    else {
+    let Ok(Response::Success(v)) = jsonrpc::decode_response(&fixture("jsonrpc_v2_record.json")) else {
         panic!("not a success")
     };
     let f = fields(&v);
@@ -151,19 +110,11 @@ fn fixture_jsonrpc_record_through_both_codecs() {
 
     for version in [jsonrpc::Version::V1, jsonrpc::Version::V2] {
         let body = jsonrpc::encode_response(&Response::Success(v.clone()), &json!(6), version);
-        assert_eq!(
-            jsonrpc::decode_response(body.as_bytes()),
-            Ok(Response::Success(v.clone()))
-        );
+        assert_eq!(jsonrpc::decode_response(body.as_bytes()), Ok(Response::Success(v.clone())));
     }
     let body = xmlrpc::encode_response(&Response::Success(v.clone()));
-    assert!(body.contains(
-        "<member><name>memory_overhead</name><value>9223372036854775807</value></member>"
-    ));
-    assert_eq!(
-        xmlrpc::decode_response(body.as_bytes()),
-        Ok(Response::Success(xml_view(&v)))
-    );
+    assert!(body.contains("<member><name>memory_overhead</name><value>9223372036854775807</value></member>"));
+    assert_eq!(xmlrpc::decode_response(body.as_bytes()), Ok(Response::Success(xml_view(&v))));
 }
 
 #[test]
@@ -173,33 +124,17 @@ fn fixture_jsonrpc_call() {
     assert_eq!(call.id, json!("call-7"));
     assert_eq!(call.version, jsonrpc::Version::V2);
     assert_eq!(call.params.len(), 7);
-    assert_eq!(
-        call.params[2],
-        Value::Struct(vec![("name_label".into(), s("host1"))])
-    );
+    assert_eq!(call.params[2], Value::Struct(vec![("name_label".into(), s("host1"))]));
     assert_eq!(call.params[3], Value::Bool(true));
     assert_eq!(call.params[6], Value::Float(600.0));
-    let reply = jsonrpc::encode_response(
-        &Response::Success(s("OpaqueRef:task")),
-        &call.id,
-        call.version,
-    );
-    assert_eq!(
-        reply,
-        r#"{"jsonrpc":"2.0","result":"OpaqueRef:task","id":"call-7"}"#
-    );
+    let reply = jsonrpc::encode_response(&Response::Success(s("OpaqueRef:task")), &call.id, call.version);
+    assert_eq!(reply, r#"{"jsonrpc":"2.0","result":"OpaqueRef:task","id":"call-7"}"#);
 
     // The same call over XML-RPC.
     let xml = xmlrpc::encode_call(&call.method, &call.params);
     assert_eq!(
         xmlrpc::decode_call(xml.as_bytes()),
-        Ok((
-            call.method.clone(),
-            xml_view(&Value::Array(call.params))
-                .as_array()
-                .unwrap()
-                .to_vec()
-        ))
+        Ok((call.method.clone(), xml_view(&Value::Array(call.params)).as_array().unwrap().to_vec()))
     );
 }
 
@@ -212,8 +147,7 @@ fn fixture_xmlrpc_call() {
 
 #[test]
 fn fixture_xmlrpc_responses() {
-    let Ok(Response::Success(v)) = xmlrpc::decode_response(&fixture("xmlrpc_response_success.xml"))
-    else {
+    let Ok(Response::Success(v)) = xmlrpc::decode_response(&fixture("xmlrpc_response_success.xml")) else {
         panic!("not a success")
     };
     assert_eq!(
@@ -224,20 +158,14 @@ fn fixture_xmlrpc_responses() {
             ("VCPUs_max", &Value::Int(2)),
             ("HVM_shadow_multiplier", &Value::Float(1.0)),
             ("is_a_template", &Value::Bool(false)),
-            (
-                "snapshot_time",
-                &Value::DateTime("20240420T12:00:00Z".into())
-            ),
+            ("snapshot_time", &Value::DateTime("20240420T12:00:00Z".into())),
             ("tags", &Value::Array(vec![])),
             ("other_config", &Value::Struct(vec![])),
             ("name_description", &s("")),
         ]
     );
     let int = xenapi::model::parse_type("int").unwrap();
-    assert_eq!(
-        v.get("memory_static_max").unwrap().clone().coerce(&int),
-        Ok(Value::Int(4294967296))
-    );
+    assert_eq!(v.get("memory_static_max").unwrap().clone().coerce(&int), Ok(Value::Int(4294967296)));
 
     assert_eq!(
         xmlrpc::decode_response(&fixture("xmlrpc_response_failure.xml")),
@@ -250,18 +178,14 @@ fn fixture_xmlrpc_responses() {
     );
     assert_eq!(
         xmlrpc::decode_response(&fixture("xmlrpc_fault.xml")),
-        Ok(Response::Failure(vec![
-            "method not found".into(),
-            "-32601".into()
-        ]))
+        Ok(Response::Failure(vec!["method not found".into(), "-32601".into()]))
     );
 }
 
 fn samples_dir() -> Option<PathBuf> {
     let dir = match std::env::var_os("XAPI_WIRE_SAMPLES") {
         Some(d) => PathBuf::from(d),
-        None => Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/reference/xapi-wire-samples"),
+        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/xapi-wire-samples"),
     };
     dir.is_dir().then_some(dir)
 }
@@ -285,54 +209,33 @@ fn xapi_wire_samples() {
     let mut checked = 0;
     for path in files {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
-        let doc = jsonrpc::decode_value(&std::fs::read(&path).unwrap())
-            .unwrap_or_else(|e| panic!("{name}: {e}"));
+        let doc = jsonrpc::decode_value(&std::fs::read(&path).unwrap()).unwrap_or_else(|e| panic!("{name}: {e}"));
         for (test, body) in doc.as_struct().unwrap() {
             let ctx = format!("{name}/{test}");
             let params = body.get("params").and_then(Value::as_struct).unwrap_or(&[]);
             for (method, args) in params {
                 let args = args.as_array().unwrap();
-                for (i, version) in [jsonrpc::Version::V1, jsonrpc::Version::V2]
-                    .into_iter()
-                    .enumerate()
-                {
-                    let call = jsonrpc::decode_call(
-                        jsonrpc::encode_call(method, args, i as u64, version).as_bytes(),
-                    )
-                    .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                for (i, version) in [jsonrpc::Version::V1, jsonrpc::Version::V2].into_iter().enumerate() {
+                    let call = jsonrpc::decode_call(jsonrpc::encode_call(method, args, i as u64, version).as_bytes())
+                        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
                     assert_eq!(
                         (&call.method, &call.params, &call.id),
-                        (
-                            method,
-                            &json_view(&Value::Array(args.to_vec()))
-                                .as_array()
-                                .unwrap()
-                                .to_vec(),
-                            &json!(i)
-                        ),
+                        (method, &json_view(&Value::Array(args.to_vec())).as_array().unwrap().to_vec(), &json!(i)),
                         "{ctx}"
                     );
                 }
                 let (m, p) = xmlrpc::decode_call(xmlrpc::encode_call(method, args).as_bytes())
                     .unwrap_or_else(|e| panic!("{ctx}: {e}"));
-                assert_eq!(
-                    (&m, Value::Array(p)),
-                    (method, xml_view(&Value::Array(args.to_vec()))),
-                    "{ctx}"
-                );
+                assert_eq!((&m, Value::Array(p)), (method, xml_view(&Value::Array(args.to_vec()))), "{ctx}");
             }
-            let expected = body
-                .get("expected_result")
-                .and_then(Value::as_struct)
-                .unwrap_or(&[]);
+            let expected = body.get("expected_result").and_then(Value::as_struct).unwrap_or(&[]);
             for (method, outcome) in expected {
                 let ctx = format!("{ctx}/{method}");
                 let mut envelope = outcome.as_struct().unwrap().to_vec();
                 envelope.push(("id".into(), Value::Int(1)));
                 let mut text = String::new();
                 jsonrpc::encode_value(&mut text, &Value::Struct(envelope));
-                let got = jsonrpc::decode_response(text.as_bytes())
-                    .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+                let got = jsonrpc::decode_response(text.as_bytes()).unwrap_or_else(|e| panic!("{ctx}: {e}"));
                 match outcome.get("error") {
                     None | Some(Value::Nil) => {
                         let result = outcome.get("result").unwrap();
@@ -345,23 +248,13 @@ fn xapi_wire_samples() {
                         );
                     }
                     Some(_) => {
-                        let Response::Failure(desc) = &got else {
-                            panic!("{ctx}: not a failure: {got:?}")
-                        };
+                        let Response::Failure(desc) = &got else { panic!("{ctx}: not a failure: {got:?}") };
                         assert!(!desc.is_empty(), "{ctx}");
                         let xml = xmlrpc::encode_response(&got);
-                        assert_eq!(
-                            xmlrpc::decode_response(xml.as_bytes()).as_ref(),
-                            Ok(&got),
-                            "{ctx}"
-                        );
+                        assert_eq!(xmlrpc::decode_response(xml.as_bytes()).as_ref(), Ok(&got), "{ctx}");
                         for version in [jsonrpc::Version::V1, jsonrpc::Version::V2] {
                             let body = jsonrpc::encode_response(&got, &json!("x"), version);
-                            assert_eq!(
-                                jsonrpc::decode_response(body.as_bytes()).as_ref(),
-                                Ok(&got),
-                                "{ctx}"
-                            );
+                            assert_eq!(jsonrpc::decode_response(body.as_bytes()).as_ref(), Ok(&got), "{ctx}");
                         }
                     }
                 }
@@ -370,42 +263,22 @@ fn xapi_wire_samples() {
         }
         match name.as_str() {
             "vm_special_value.json" => {
-                let r = doc
-                    .get("xapi-24/vm_special_value_13")
-                    .unwrap()
-                    .get("expected_result")
-                    .unwrap();
+                let r = doc.get("xapi-24/vm_special_value_13").unwrap().get("expected_result").unwrap();
                 let vms = r.get("VM.get_all_records").unwrap().get("result").unwrap();
-                let vm = vms
-                    .get("OpaqueRef:vmref009-7e0e-411f-1b6c-4308fd33b164")
-                    .unwrap();
-                assert_eq!(
-                    vm.get("HVM_shadow_multiplier"),
-                    Some(&Value::Float(f64::INFINITY))
-                );
+                let vm = vms.get("OpaqueRef:vmref009-7e0e-411f-1b6c-4308fd33b164").unwrap();
+                assert_eq!(vm.get("HVM_shadow_multiplier"), Some(&Value::Float(f64::INFINITY)));
             }
             "xapi_error.json" | "rpc_error.json" => {
                 let (test, body) = &doc.as_struct().unwrap()[0];
-                let outcome = body
-                    .get("expected_result")
-                    .unwrap()
-                    .get("VM.get_record")
-                    .unwrap();
+                let outcome = body.get("expected_result").unwrap().get("VM.get_record").unwrap();
                 let mut text = String::new();
                 jsonrpc::encode_value(&mut text, outcome);
                 let want = if name == "xapi_error.json" {
-                    vec![
-                        "HANDLE_INVALID".to_string(),
-                        "OpaqueRef:6ef08bce-0bf0-30ff-804f-5f0ee4bbdd13".to_string(),
-                    ]
+                    vec!["HANDLE_INVALID".to_string(), "OpaqueRef:6ef08bce-0bf0-30ff-804f-5f0ee4bbdd13".to_string()]
                 } else {
                     vec!["123456".to_string(), "2.0".to_string()]
                 };
-                assert_eq!(
-                    jsonrpc::decode_response(text.as_bytes()),
-                    Ok(Response::Failure(want)),
-                    "{test}"
-                );
+                assert_eq!(jsonrpc::decode_response(text.as_bytes()), Ok(Response::Failure(want)), "{test}");
             }
             _ => {}
         }

@@ -14,10 +14,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("event.next", Handler::Async(next));
     t.insert("event.register", Handler::Sync(subscribe));
     t.insert("event.unregister", Handler::Sync(unsubscribe));
-    t.insert(
-        "event.get_current_id",
-        Handler::Sync(|_, db| Ok(Value::Int(db.event_id() as i64))),
-    );
+    t.insert("event.get_current_id", Handler::Sync(|_, db| Ok(Value::Int(db.event_id() as i64))));
     t.insert("event.inject", Handler::Sync(inject));
 }
 
@@ -35,28 +32,16 @@ fn parse_filters(classes: &[Value]) -> Vec<Filter> {
         .iter()
         .filter_map(Value::as_str)
         .map(|s| match s.split_once('/') {
-            Some((c, r)) => Filter {
-                class: Some(c.to_ascii_lowercase()),
-                obj: Some(r.to_string()),
-            },
-            None if s == "*" => Filter {
-                class: None,
-                obj: None,
-            },
-            None => Filter {
-                class: Some(s.to_ascii_lowercase()),
-                obj: None,
-            },
+            Some((c, r)) => Filter { class: Some(c.to_ascii_lowercase()), obj: Some(r.to_string()) },
+            None if s == "*" => Filter { class: None, obj: None },
+            None => Filter { class: Some(s.to_ascii_lowercase()), obj: None },
         })
         .collect()
 }
 
 fn matches(filters: &[Filter], class: &str, r: &str) -> bool {
     filters.iter().any(|f| {
-        f.class
-            .as_deref()
-            .is_none_or(|c| c == class.to_ascii_lowercase())
-            && f.obj.as_deref().is_none_or(|o| o == r)
+        f.class.as_deref().is_none_or(|c| c == class.to_ascii_lowercase()) && f.obj.as_deref().is_none_or(|o| o == r)
     })
 }
 
@@ -69,30 +54,15 @@ fn parse_token(t: &str) -> ApiResult<u64> {
         return Ok(0);
     }
     // Accept our own tokens and xapi's "<id>,<id>" shape.
-    t.split(',')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .parse()
-        .map_err(|_| Failure::new("EVENT_FROM_TOKEN_PARSE_FAILURE", [t]))
+    t.split(',').next().unwrap_or("").trim().parse().map_err(|_| Failure::new("EVENT_FROM_TOKEN_PARSE_FAILURE", [t]))
 }
 
-fn event_record(
-    db: &Db,
-    id: u64,
-    class: usize,
-    op: Operation,
-    r: &str,
-    fields: Option<&[Value]>,
-) -> Value {
+fn event_record(db: &Db, id: u64, class: usize, op: Operation, r: &str, fields: Option<&[Value]>) -> Value {
     let cls = db.class(class);
     let mut m = vec![
         ("id".to_string(), Value::Int(id as i64)),
         ("timestamp".to_string(), Value::str((db.clock)())),
-        (
-            "class".to_string(),
-            Value::str(cls.name().to_ascii_lowercase()),
-        ),
+        ("class".to_string(), Value::str(cls.name().to_ascii_lowercase())),
         ("operation".to_string(), Value::str(op.as_str())),
         ("ref".to_string(), Value::str(r)),
     ];
@@ -159,16 +129,8 @@ fn from(call: Call) -> BoxFuture {
 fn subscribe(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let session = call.session.clone().unwrap_or_default();
     let mut regs = call.core.registrations.lock();
-    let reg = regs.entry(session).or_insert_with(|| Registration {
-        classes: Vec::new(),
-        position: db.event_id(),
-    });
-    for c in call.args[0]
-        .as_array()
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(Value::as_str)
-    {
+    let reg = regs.entry(session).or_insert_with(|| Registration { classes: Vec::new(), position: db.event_id() });
+    for c in call.args[0].as_array().unwrap_or(&[]).iter().filter_map(Value::as_str) {
         if !reg.classes.iter().any(|x| x.eq_ignore_ascii_case(c)) {
             reg.classes.push(c.to_string());
         }
@@ -180,14 +142,8 @@ fn unsubscribe(call: &Call, _db: &mut Db) -> ApiResult<Value> {
     let session = call.session.clone().unwrap_or_default();
     let mut regs = call.core.registrations.lock();
     if let Some(reg) = regs.get_mut(&session) {
-        let drop: Vec<&str> = call.args[0]
-            .as_array()
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(Value::as_str)
-            .collect();
-        reg.classes
-            .retain(|c| !drop.iter().any(|d| d.eq_ignore_ascii_case(c)));
+        let drop: Vec<&str> = call.args[0].as_array().unwrap_or(&[]).iter().filter_map(Value::as_str).collect();
+        reg.classes.retain(|c| !drop.iter().any(|d| d.eq_ignore_ascii_case(c)));
         if reg.classes.is_empty() {
             regs.remove(&session);
         }
@@ -206,18 +162,10 @@ fn next(call: Call) -> BoxFuture {
                     return Err(Failure::new("SESSION_NOT_REGISTERED", [session.as_str()]));
                 };
                 let db = call.core.db.read();
-                if db
-                    .journal_start()
-                    .is_some_and(|start| start > reg.position + 1)
-                {
+                if db.journal_start().is_some_and(|start| start > reg.position + 1) {
                     return Err(Failure::new::<&str>("EVENTS_LOST", []));
                 }
-                let filters = parse_filters(
-                    &reg.classes
-                        .iter()
-                        .map(|c| Value::str(c.as_str()))
-                        .collect::<Vec<_>>(),
-                );
+                let filters = parse_filters(&reg.classes.iter().map(|c| Value::str(c.as_str())).collect::<Vec<_>>());
                 let mut last = reg.position;
                 let mut out = Vec::new();
                 for e in db.journal_since(reg.position) {
@@ -243,9 +191,8 @@ fn next(call: Call) -> BoxFuture {
 }
 
 fn inject(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let class = db
-        .class_index(call.str(0))
-        .ok_or_else(|| Failure::new("HANDLE_INVALID", [call.str(0), call.str(1)]))?;
+    let class =
+        db.class_index(call.str(0)).ok_or_else(|| Failure::new("HANDLE_INVALID", [call.str(0), call.str(1)]))?;
     db.expect(class, call.str(1))?;
     db.touch(call.str(1));
     Ok(Value::String(token(db.event_id())))

@@ -11,48 +11,25 @@ use xenapi::Value;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("session.login_with_password", Handler::Sync(login));
-    t.insert(
-        "session.slave_local_login_with_password",
-        Handler::Sync(login),
-    );
+    t.insert("session.slave_local_login_with_password", Handler::Sync(login));
     t.insert("session.logout", Handler::Sync(logout));
     t.insert("session.local_logout", Handler::Sync(logout));
-    t.insert(
-        "session.get_all_subject_identifiers",
-        Handler::Sync(|_, _| Ok(Value::Array(Vec::new()))),
-    );
+    t.insert("session.get_all_subject_identifiers", Handler::Sync(|_, _| Ok(Value::Array(Vec::new()))));
 }
 
 fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let user = call.str(0);
     let password = call.str(1);
     let originator = call.str(3);
-    if !call
-        .core
-        .config
-        .users
-        .iter()
-        .any(|(u, p)| u == user && p == password)
-    {
-        return Err(Failure::new(
-            "SESSION_AUTHENTICATION_FAILED",
-            [user, "Authentication failure"],
-        ));
+    if !call.core.config.users.iter().any(|(u, p)| u == user && p == password) {
+        return Err(Failure::new("SESSION_AUTHENTICATION_FAILED", [user, "Authentication failure"]));
     }
     // xapi counts sessions per originator; clients that give none share one pool per user.
-    let key = if originator.is_empty() {
-        format!("user:{user}")
-    } else {
-        format!("originator:{originator}")
-    };
+    let key = if originator.is_empty() { format!("user:{user}") } else { format!("originator:{originator}") };
     let mut sessions = call.core.sessions.lock();
-    let mine: Vec<(&String, &SessionMeta)> =
-        sessions.iter().filter(|(_, m)| m.key == key).collect();
+    let mine: Vec<(&String, &SessionMeta)> = sessions.iter().filter(|(_, m)| m.key == key).collect();
     if mine.len() >= call.core.config.session_limit.max(1) {
-        let oldest = mine
-            .iter()
-            .min_by_key(|(_, m)| m.last_active)
-            .map(|(r, _)| (*r).clone());
+        let oldest = mine.iter().min_by_key(|(_, m)| m.last_active).map(|(r, _)| (*r).clone());
         if let Some(r) = oldest {
             sessions.remove(&r);
             call.core.registrations.lock().remove(&r);
@@ -73,13 +50,7 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
             ("auth_user_name", Value::str(user)),
         ],
     );
-    sessions.insert(
-        r.clone(),
-        SessionMeta {
-            key,
-            last_active: Instant::now(),
-        },
-    );
+    sessions.insert(r.clone(), SessionMeta { key, last_active: Instant::now() });
     Ok(Value::String(r))
 }
 

@@ -10,22 +10,10 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("task.create", Handler::Sync(create));
     t.insert("task.destroy", Handler::Sync(destroy));
     t.insert("task.cancel", Handler::Sync(cancel));
-    t.insert(
-        "task.set_status",
-        Handler::Sync(|c, db| set(c, db, "status")),
-    );
-    t.insert(
-        "task.set_progress",
-        Handler::Sync(|c, db| set(c, db, "progress")),
-    );
-    t.insert(
-        "task.set_result",
-        Handler::Sync(|c, db| set(c, db, "result")),
-    );
-    t.insert(
-        "task.set_error_info",
-        Handler::Sync(|c, db| set(c, db, "error_info")),
-    );
+    t.insert("task.set_status", Handler::Sync(|c, db| set(c, db, "status")));
+    t.insert("task.set_progress", Handler::Sync(|c, db| set(c, db, "progress")));
+    t.insert("task.set_result", Handler::Sync(|c, db| set(c, db, "result")));
+    t.insert("task.set_error_info", Handler::Sync(|c, db| set(c, db, "error_info")));
 }
 
 /// Creates a pending task owned by the calling session.
@@ -33,11 +21,7 @@ pub fn new_task(db: &mut Db, label: &str, description: &str, cancellable: bool) 
     let c = db.class_index("task").expect("task class");
     let now = (db.clock)();
     let host = master(db);
-    let ops = if cancellable {
-        vec![Value::str("cancel")]
-    } else {
-        Vec::new()
-    };
+    let ops = if cancellable { vec![Value::str("cancel")] } else { Vec::new() };
     db.create(
         c,
         vec![
@@ -70,10 +54,7 @@ fn cancel(call: &Call, db: &mut Db) -> ApiResult<Value> {
         .and_then(Value::as_array)
         .is_some_and(|ops| ops.iter().any(|o| o.as_str() == Some("cancel")));
     if db.field_str(r, "status") != "pending" || !cancellable {
-        return Err(Failure::new(
-            "OPERATION_NOT_ALLOWED",
-            ["The task cannot be cancelled in its current state"],
-        ));
+        return Err(Failure::new("OPERATION_NOT_ALLOWED", ["The task cannot be cancelled in its current state"]));
     }
     // The running operation notices "cancelling" at its next step and finishes the cancellation.
     db.set_named(r, "status", Value::str("cancelling"));

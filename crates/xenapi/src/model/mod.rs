@@ -4,6 +4,7 @@
 //! `tests/schema_generated.rs` and checked in. This module parses their type
 //! strings once into [`Type`] trees and offers lookups; it does no I/O.
 
+#[rustfmt::skip]
 mod generated;
 mod types;
 
@@ -198,7 +199,9 @@ fn parse_default(ty: &Type, text: &str) -> crate::Value {
         Type::Int => Value::Int(text.parse().unwrap_or(0)),
         Type::Float => Value::Float(text.trim_end_matches('.').parse().unwrap_or(0.0)),
         Type::Bool => Value::Bool(text == "true"),
-        Type::DateTime => Value::DateTime(crate::datetime::normalise(text).unwrap_or_else(|| crate::datetime::EPOCH.to_string())),
+        Type::DateTime => {
+            Value::DateTime(crate::datetime::normalise(text).unwrap_or_else(|| crate::datetime::EPOCH.to_string()))
+        }
         Type::Set(inner) => {
             let body = text.trim().trim_start_matches('{').trim_end_matches('}').trim();
             if body.is_empty() {

@@ -100,10 +100,7 @@ mod tests {
             Some(Type::Map(Box::new(Type::Int), Box::new(Type::Set(Box::new(Type::String)))))
         );
         assert_eq!(parse_type("VM ref set"), Some(Type::Set(Box::new(Type::Ref("VM".into())))));
-        assert_eq!(
-            parse_type("sr_stat record option"),
-            Some(Type::Option(Box::new(Type::Record("sr_stat".into()))))
-        );
+        assert_eq!(parse_type("sr_stat record option"), Some(Type::Option(Box::new(Type::Record("sr_stat".into())))));
         assert_eq!(parse_type("nonsense type"), None);
     }
 }

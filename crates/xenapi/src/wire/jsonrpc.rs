@@ -71,11 +71,7 @@ pub fn encode_value(out: &mut String, v: &Value) {
             if f.is_nan() {
                 out.push_str("\"NaN\"");
             } else if f.is_infinite() {
-                out.push_str(if *f > 0.0 {
-                    "\"+Infinity\""
-                } else {
-                    "\"-Infinity\""
-                });
+                out.push_str(if *f > 0.0 { "\"+Infinity\"" } else { "\"-Infinity\"" });
             } else {
                 let _ = write!(out, "{f:?}");
             }
@@ -181,9 +177,7 @@ fn push_str_lit(out: &mut String, s: &str) {
     out.push('"');
     let bytes = s.as_bytes();
     // Branch-free scan first: most strings need no escaping.
-    if !bytes.iter().fold(false, |acc, &b| {
-        acc | (b < 0x20) | (b == b'"') | (b == b'\\')
-    }) {
+    if !bytes.iter().fold(false, |acc, &b| acc | (b < 0x20) | (b == b'"') | (b == b'\\')) {
         out.push_str(s);
         out.push('"');
         return;
@@ -257,12 +251,7 @@ pub fn decode_call(body: &[u8]) -> Result<Call, DecodeError> {
     let version = match jsonrpc {
         None => Version::V1,
         Some(Value::String(s)) if s == "2.0" => Version::V2,
-        Some(other) => {
-            return Err(err(format!(
-                "unsupported jsonrpc version {}",
-                json_text(&other)
-            )))
-        }
+        Some(other) => return Err(err(format!("unsupported jsonrpc version {}", json_text(&other)))),
     };
     let method = match method {
         Some(Value::String(s)) if !s.is_empty() => s,
@@ -280,19 +269,9 @@ pub fn decode_call(body: &[u8]) -> Result<Call, DecodeError> {
         Some(Value::String(s)) => serde_json::Value::String(s),
         Some(Value::Int(i)) => serde_json::Value::from(i),
         Some(Value::Nil) | None => return Err(err("missing id (notifications are not supported)")),
-        Some(other) => {
-            return Err(err(format!(
-                "id is a {}, not a string or integer",
-                other.kind()
-            )))
-        }
+        Some(other) => return Err(err(format!("id is a {}, not a string or integer", other.kind()))),
     };
-    Ok(Call {
-        method,
-        params,
-        id,
-        version,
-    })
+    Ok(Call { method, params, id, version })
 }
 
 /// Parses a 1.0 or 2.0 response.
@@ -310,9 +289,9 @@ pub fn decode_response(body: &[u8]) -> Result<Response, DecodeError> {
         }
     }
     match error {
-        None | Some(Value::Nil) => result
-            .map(Response::Success)
-            .ok_or_else(|| err("response has neither result nor error")),
+        None | Some(Value::Nil) => {
+            result.map(Response::Success).ok_or_else(|| err("response has neither result nor error"))
+        }
         Some(Value::Array(items)) => Ok(Response::Failure(items.iter().map(json_text).collect())),
         Some(Value::Struct(obj)) => {
             let member = |name: &str| obj.iter().find(|(k, _)| k == name).map(|(_, v)| v);
@@ -339,9 +318,7 @@ pub fn decode_value(body: &[u8]) -> Result<Value, DecodeError> {
         Cow::Owned(b) => (Cow::Owned(b), true),
     };
     let mut de = serde_json::Deserializer::from_slice(&text);
-    let v = Seed { sentinels }
-        .deserialize(&mut de)
-        .map_err(|e| err(e.to_string()))?;
+    let v = Seed { sentinels }.deserialize(&mut de).map_err(|e| err(e.to_string()))?;
     de.end().map_err(|e| err(e.to_string()))?;
     Ok(v)
 }
@@ -393,9 +370,9 @@ fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
             }
             b'N' | b'I' | b'-' | b'+' if i == 0 || !ident(body[i - 1]) => {
                 let rest = &body[i..];
-                let hit = NON_FINITE.iter().find(|(tok, _, _)| {
-                    rest.starts_with(tok) && rest.get(tok.len()).is_none_or(|&b| !ident(b))
-                });
+                let hit = NON_FINITE
+                    .iter()
+                    .find(|(tok, _, _)| rest.starts_with(tok) && rest.get(tok.len()).is_none_or(|&b| !ident(b)));
                 match hit {
                     Some((tok, sentinel, _)) => {
                         let buf = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
@@ -453,9 +430,7 @@ impl<'de> Visitor<'de> for Seed {
     }
 
     fn visit_u64<E>(self, u: u64) -> Result<Value, E> {
-        Ok(i64::try_from(u)
-            .map(Value::Int)
-            .unwrap_or(Value::Float(u as f64)))
+        Ok(i64::try_from(u).map(Value::Int).unwrap_or(Value::Float(u as f64)))
     }
 
     fn visit_f64<E>(self, f: f64) -> Result<Value, E> {
@@ -525,10 +500,7 @@ mod tests {
     #[test]
     fn encodes_every_variant() {
         assert_eq!(enc(&Value::Nil), "null");
-        assert_eq!(
-            enc(&s("a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1f}é")),
-            r#""a\"b\\c\n\t\r\b\f\u0001\u001fé""#
-        );
+        assert_eq!(enc(&s("a\"b\\c\n\t\r\u{8}\u{c}\u{1}\u{1f}é")), r#""a\"b\\c\n\t\r\b\f\u0001\u001fé""#);
         assert_eq!(enc(&Value::Int(-42)), "-42");
         assert_eq!(enc(&Value::Int(i64::MAX)), "9223372036854775807");
         assert_eq!(enc(&Value::Float(1.0)), "1.0");
@@ -538,23 +510,13 @@ mod tests {
         assert_eq!(enc(&Value::Float(f64::INFINITY)), r#""+Infinity""#);
         assert_eq!(enc(&Value::Float(f64::NEG_INFINITY)), r#""-Infinity""#);
         assert_eq!(enc(&Value::Bool(true)), "true");
+        assert_eq!(enc(&Value::DateTime("20240101T00:00:00Z".into())), r#""20240101T00:00:00Z""#);
         assert_eq!(
-            enc(&Value::DateTime("20240101T00:00:00Z".into())),
-            r#""20240101T00:00:00Z""#
-        );
-        assert_eq!(
-            enc(&Value::Struct(vec![
-                ("b".into(), Value::Array(vec![])),
-                ("a\"".into(), Value::Struct(vec![]))
-            ])),
+            enc(&Value::Struct(vec![("b".into(), Value::Array(vec![])), ("a\"".into(), Value::Struct(vec![]))])),
             r#"{"b":[],"a\"":{}}"#
         );
         // What we emit is valid JSON.
-        let v = Value::Array(vec![
-            s("\u{0}\u{7f}\u{2028}"),
-            Value::Float(-1.5e-7),
-            Value::Float(f64::MAX),
-        ]);
+        let v = Value::Array(vec![s("\u{0}\u{7f}\u{2028}"), Value::Float(-1.5e-7), Value::Float(f64::MAX)]);
         let parsed: serde_json::Value = serde_json::from_str(&enc(&v)).unwrap();
         assert_eq!(parsed, json!(["\u{0}\u{7f}\u{2028}", -1.5e-7, f64::MAX]));
     }
@@ -570,10 +532,7 @@ mod tests {
             ("whole".into(), Value::Float(3.0)),
             ("b".into(), Value::Bool(false)),
             ("d".into(), Value::DateTime("20240420T12:00:00Z".into())),
-            (
-                "a".into(),
-                Value::Array(vec![Value::Array(vec![]), Value::Struct(vec![])]),
-            ),
+            ("a".into(), Value::Array(vec![Value::Array(vec![]), Value::Struct(vec![])])),
             ("dup".into(), Value::Int(1)),
             ("dup".into(), Value::Int(2)),
         ]);
@@ -581,20 +540,12 @@ mod tests {
         // Datetimes travel as strings.
         let mut want = v.as_struct().unwrap().to_vec();
         want[7].1 = s("20240420T12:00:00Z");
-        assert_eq!(
-            decode_response(body.as_bytes()),
-            Ok(Response::Success(Value::Struct(want.clone())))
-        );
+        assert_eq!(decode_response(body.as_bytes()), Ok(Response::Success(Value::Struct(want.clone()))));
         let body = encode_response(&Response::Success(v.clone()), &json!("x"), Version::V1);
-        assert_eq!(
-            decode_response(body.as_bytes()),
-            Ok(Response::Success(Value::Struct(want.clone())))
-        );
+        assert_eq!(decode_response(body.as_bytes()), Ok(Response::Success(Value::Struct(want.clone()))));
 
         for version in [Version::V1, Version::V2] {
-            let call =
-                decode_call(encode_call("VM.foo", &[v.clone(), Value::Nil], 7, version).as_bytes())
-                    .unwrap();
+            let call = decode_call(encode_call("VM.foo", &[v.clone(), Value::Nil], 7, version).as_bytes()).unwrap();
             assert_eq!(call.method, "VM.foo");
             assert_eq!(call.params, vec![Value::Struct(want.clone()), Value::Nil]);
             assert_eq!(call.id, json!(7));
@@ -602,16 +553,9 @@ mod tests {
         }
 
         // Non-finite floats go out as strings.
-        let body = encode_response(
-            &Response::Success(Value::Float(f64::NEG_INFINITY)),
-            &json!(1),
-            Version::V2,
-        );
+        let body = encode_response(&Response::Success(Value::Float(f64::NEG_INFINITY)), &json!(1), Version::V2);
         assert_eq!(body, r#"{"jsonrpc":"2.0","result":"-Infinity","id":1}"#);
-        assert_eq!(
-            decode_response(body.as_bytes()),
-            Ok(Response::Success(s("-Infinity")))
-        );
+        assert_eq!(decode_response(body.as_bytes()), Ok(Response::Success(s("-Infinity"))));
     }
 
     #[test]
@@ -626,10 +570,7 @@ mod tests {
             encode_response(&fail, &json!("xyz"), Version::V1),
             r#"{"result":null,"error":["SESSION_INVALID","OpaqueRef:9"],"id":"xyz"}"#
         );
-        assert_eq!(
-            encode_response(&ok, &json!(3), Version::V2),
-            r#"{"jsonrpc":"2.0","result":"OpaqueRef:1","id":3}"#
-        );
+        assert_eq!(encode_response(&ok, &json!(3), Version::V2), r#"{"jsonrpc":"2.0","result":"OpaqueRef:1","id":3}"#);
         assert_eq!(
             encode_response(&fail, &json!(3), Version::V2),
             r#"{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID","data":["OpaqueRef:9"]},"id":3}"#
@@ -639,34 +580,25 @@ mod tests {
             r#"{"jsonrpc":"2.0","error":{"code":1,"message":"","data":[]},"id":3}"#
         );
         for version in [Version::V1, Version::V2] {
-            assert_eq!(
-                decode_response(encode_response(&fail, &json!(3), version).as_bytes()),
-                Ok(fail.clone())
-            );
+            assert_eq!(decode_response(encode_response(&fail, &json!(3), version).as_bytes()), Ok(fail.clone()));
         }
     }
 
     #[test]
     fn encodes_calls() {
         assert_eq!(
-            encode_call(
-                "session.login_with_password",
-                &[s("root"), s("pw")],
-                0,
-                Version::V2
-            ),
+            encode_call("session.login_with_password", &[s("root"), s("pw")], 0, Version::V2),
             r#"{"jsonrpc":"2.0","method":"session.login_with_password","params":["root","pw"],"id":0}"#
         );
-        assert_eq!(
-            encode_call("a.b", &[], 12, Version::V1),
-            r#"{"method":"a.b","params":[],"id":12}"#
-        );
+        assert_eq!(encode_call("a.b", &[], 12, Version::V1), r#"{"method":"a.b","params":[],"id":12}"#);
     }
 
     #[test]
     fn decodes_calls_and_echoes_ids() {
-        let c = decode_call(br#"{"method":"host.get_resident_VMs","params":["OpaqueRef:a",1,2.5,true,null,{"k":[1]}],"id":"xyz"}"#)
-            .unwrap();
+        let c = decode_call(
+            br#"{"method":"host.get_resident_VMs","params":["OpaqueRef:a",1,2.5,true,null,{"k":[1]}],"id":"xyz"}"#,
+        )
+        .unwrap();
         assert_eq!(c.version, Version::V1);
         assert_eq!(c.id, json!("xyz"));
         assert_eq!(
@@ -683,8 +615,7 @@ mod tests {
         let resp = encode_response(&Response::Success(Value::Nil), &c.id, c.version);
         assert_eq!(resp, r#"{"result":null,"error":null,"id":"xyz"}"#);
 
-        let c = decode_call(br#" {"jsonrpc":"2.0","method":"VM.get_all","params":[],"id":3} "#)
-            .unwrap();
+        let c = decode_call(br#" {"jsonrpc":"2.0","method":"VM.get_all","params":[],"id":3} "#).unwrap();
         assert_eq!((c.version, c.id.clone()), (Version::V2, json!(3)));
         assert_eq!(
             encode_response(&Response::Success(Value::Array(vec![])), &c.id, c.version),
@@ -736,17 +667,15 @@ mod tests {
         ];
         for body in bad {
             let r = decode_call(body);
-            assert!(
-                r.is_err(),
-                "accepted {:?}: {r:?}",
-                String::from_utf8_lossy(body)
-            );
+            assert!(r.is_err(), "accepted {:?}: {r:?}", String::from_utf8_lossy(body));
         }
     }
 
     #[test]
     fn bare_tokens_only_outside_strings() {
-        let v = decode_value(br#"{"a":Infinity,"b":"Infinity","c":[-Infinity, +Infinity,NaN],"d":"x\" NaN \\","e":"NaN"}"#).unwrap();
+        let v =
+            decode_value(br#"{"a":Infinity,"b":"Infinity","c":[-Infinity, +Infinity,NaN],"d":"x\" NaN \\","e":"NaN"}"#)
+                .unwrap();
         assert_eq!(v.get("a"), Some(&Value::Float(f64::INFINITY)));
         assert_eq!(v.get("b"), Some(&s("Infinity")));
         let c = v.get("c").unwrap().as_array().unwrap();
@@ -756,10 +685,7 @@ mod tests {
         assert_eq!(v.get("d"), Some(&s("x\" NaN \\")));
         assert_eq!(v.get("e"), Some(&s("NaN")));
         // A real string that looks like a sentinel stays a string when there was no swap.
-        assert_eq!(
-            decode_value(br#""\u0000xenapi:NaN""#),
-            Ok(s("\u{0}xenapi:NaN"))
-        );
+        assert_eq!(decode_value(br#""\u0000xenapi:NaN""#), Ok(s("\u{0}xenapi:NaN")));
         assert_eq!(decode_value(b"Infinity"), Ok(Value::Float(f64::INFINITY)));
         assert!(decode_value(b"NaNa").is_err());
         assert!(decode_value(b"1Infinity").is_err());
@@ -796,44 +722,20 @@ mod tests {
             (br#"{"jsonrpc":"2.0","result":{"a":Infinity},"id":1}"#, Response::Success(Value::Struct(vec![("a".into(), Value::Float(f64::INFINITY))]))),
         ];
         for (body, want) in cases {
-            assert_eq!(
-                decode_response(body).as_ref(),
-                Ok(want),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
+            assert_eq!(decode_response(body).as_ref(), Ok(want), "{}", String::from_utf8_lossy(body));
         }
-        for body in [
-            &b"{}"[..],
-            b"{\"id\":1}",
-            b"[1]",
-            b"{\"result\":",
-            b"{\"error\":null}",
-        ] {
-            assert!(
-                decode_response(body).is_err(),
-                "{}",
-                String::from_utf8_lossy(body)
-            );
+        for body in [&b"{}"[..], b"{\"id\":1}", b"[1]", b"{\"result\":", b"{\"error\":null}"] {
+            assert!(decode_response(body).is_err(), "{}", String::from_utf8_lossy(body));
         }
     }
 
     #[test]
     fn never_panics_on_truncations_and_deep_nesting() {
         let v = Value::Struct(vec![
-            (
-                "a".into(),
-                Value::Array(vec![
-                    s("x\"\\y"),
-                    Value::Int(1),
-                    Value::Float(0.5),
-                    Value::Nil,
-                ]),
-            ),
+            ("a".into(), Value::Array(vec![s("x\"\\y"), Value::Int(1), Value::Float(0.5), Value::Nil])),
             ("b".into(), Value::Bool(true)),
         ]);
-        let body = encode_response(&Response::Success(v), &json!("id"), Version::V1)
-            .replace("0.5", "Infinity");
+        let body = encode_response(&Response::Success(v), &json!("id"), Version::V1).replace("0.5", "Infinity");
         for i in 0..body.len() {
             let _ = decode_response(&body.as_bytes()[..i]);
             let _ = decode_call(&body.as_bytes()[..i]);

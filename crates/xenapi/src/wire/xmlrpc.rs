@@ -64,9 +64,7 @@ pub fn encode_response(resp: &Response) -> String {
     const TAIL: &str = "</member></struct></value></param></params></methodResponse>";
     match resp {
         Response::Success(v) => {
-            let mut out = String::with_capacity(
-                XML_DECL.len() + HEAD.len() + TAIL.len() + 96 + encoded_len(v),
-            );
+            let mut out = String::with_capacity(XML_DECL.len() + HEAD.len() + TAIL.len() + 96 + encoded_len(v));
             out.push_str(XML_DECL);
             out.push_str(HEAD);
             out.push_str("<value>Success</value></member><member><name>Value</name>");
@@ -76,8 +74,7 @@ pub fn encode_response(resp: &Response) -> String {
         }
         Response::Failure(desc) => {
             let len: usize = desc.iter().map(|s| s.len() + 16).sum();
-            let mut out =
-                String::with_capacity(XML_DECL.len() + HEAD.len() + TAIL.len() + 160 + len);
+            let mut out = String::with_capacity(XML_DECL.len() + HEAD.len() + TAIL.len() + 160 + len);
             out.push_str(XML_DECL);
             out.push_str(HEAD);
             out.push_str("<value>Failure</value></member><member><name>ErrorDescription</name><value><array><data>");
@@ -112,11 +109,7 @@ fn encode_inner(out: &mut String, v: &Value) {
             push_double(out, *f);
             out.push_str("</double>");
         }
-        Value::Bool(b) => out.push_str(if *b {
-            "<boolean>1</boolean>"
-        } else {
-            "<boolean>0</boolean>"
-        }),
+        Value::Bool(b) => out.push_str(if *b { "<boolean>1</boolean>" } else { "<boolean>0</boolean>" }),
         Value::DateTime(d) => {
             out.push_str("<dateTime.iso8601>");
             escape_into(out, d);
@@ -156,9 +149,7 @@ fn encoded_len(v: &Value) -> usize {
         Value::Bool(_) => 35,
         Value::DateTime(d) => 51 + d.len(),
         Value::Array(items) => 37 + sampled_len(items, encoded_len),
-        Value::Struct(members) => {
-            31 + sampled_len(members, |(k, item)| 30 + k.len() + encoded_len(item))
-        }
+        Value::Struct(members) => 31 + sampled_len(members, |(k, item)| 30 + k.len() + encoded_len(item)),
     }
 }
 
@@ -213,9 +204,7 @@ fn push_double(out: &mut String, f: f64) {
 fn escape_into(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     // Branch-free scan first: most strings need no escaping.
-    if !bytes.iter().fold(false, |acc, &b| {
-        acc | (b == b'&') | (b == b'<') | (b == b'>')
-    }) {
+    if !bytes.iter().fold(false, |acc, &b| acc | (b == b'&') | (b == b'<') | (b == b'>')) {
         out.push_str(s);
         return;
     }
@@ -269,10 +258,7 @@ pub fn decode_response(body: &[u8]) -> Result<Response, DecodeError> {
         Tok::Start(Tag::Params) => {
             let mut params = p.params()?;
             if params.len() != 1 {
-                return Err(err(format!(
-                    "expected one response param, got {}",
-                    params.len()
-                )));
+                return Err(err(format!("expected one response param, got {}", params.len())));
             }
             status_struct(params.pop().unwrap_or(Value::Nil))?
         }
@@ -292,10 +278,7 @@ pub fn decode_response(body: &[u8]) -> Result<Response, DecodeError> {
 /// Interprets xapi's `{Status, Value | ErrorDescription}` struct.
 fn status_struct(v: Value) -> Result<Response, DecodeError> {
     let Value::Struct(members) = v else {
-        return Err(err(format!(
-            "response is a {}, not a Status struct",
-            v.kind()
-        )));
+        return Err(err(format!("response is a {}, not a Status struct", v.kind())));
     };
     let mut status = None;
     let mut value = None;
@@ -309,17 +292,10 @@ fn status_struct(v: Value) -> Result<Response, DecodeError> {
         }
     }
     match status.as_ref().and_then(Value::as_str) {
-        Some("Success") => value
-            .map(Response::Success)
-            .ok_or_else(|| err("Success response without Value")),
+        Some("Success") => value.map(Response::Success).ok_or_else(|| err("Success response without Value")),
         Some("Failure") => match desc {
-            Some(Value::Array(items)) => {
-                Ok(Response::Failure(items.iter().map(scalar_text).collect()))
-            }
-            Some(other) => Err(err(format!(
-                "ErrorDescription is a {}, not an array",
-                other.kind()
-            ))),
+            Some(Value::Array(items)) => Ok(Response::Failure(items.iter().map(scalar_text).collect())),
+            Some(other) => Err(err(format!("ErrorDescription is a {}, not an array", other.kind()))),
             None => Err(err("Failure response without ErrorDescription")),
         },
         Some(s) => Err(err(format!("unknown Status {s:?}"))),
@@ -461,10 +437,7 @@ impl<'a> Parser<'a> {
         cfg.expand_empty_elements = true;
         cfg.check_end_names = true;
         cfg.trim_text(false);
-        Parser {
-            reader,
-            peeked: None,
-        }
+        Parser { reader, peeked: None }
     }
 
     /// The next raw event, skipping declarations, comments and the like.
@@ -473,12 +446,10 @@ impl<'a> Parser<'a> {
             return Ok(e);
         }
         loop {
-            let e = self.reader.read_event().map_err(|e| {
-                err(format!(
-                    "malformed XML at byte {}: {e}",
-                    self.reader.buffer_position()
-                ))
-            })?;
+            let e = self
+                .reader
+                .read_event()
+                .map_err(|e| err(format!("malformed XML at byte {}: {e}", self.reader.buffer_position())))?;
             match e {
                 Event::Comment(_) | Event::PI(_) | Event::Decl(_) | Event::DocType(_) => continue,
                 e => return Ok(e),
@@ -490,12 +461,8 @@ impl<'a> Parser<'a> {
         let mut text: Option<Cow<'a, str>> = None;
         loop {
             let piece: Cow<'a, str> = match self.event()? {
-                Event::Text(t) => t
-                    .decode()
-                    .map_err(|e| err(format!("bad text encoding: {e}")))?,
-                Event::CData(t) => t
-                    .decode()
-                    .map_err(|e| err(format!("bad CDATA encoding: {e}")))?,
+                Event::Text(t) => t.decode().map_err(|e| err(format!("bad text encoding: {e}")))?,
+                Event::CData(t) => t.decode().map_err(|e| err(format!("bad CDATA encoding: {e}")))?,
                 Event::GeneralRef(r) => Cow::Owned(resolve_ref(&r)?.to_string()),
                 e => {
                     if let Some(t) = text {
@@ -590,9 +557,7 @@ impl<'a> Parser<'a> {
             _ => None,
         };
         match tok {
-            Tok::End(Tag::Value) => {
-                Ok(Value::String(text.map(Cow::into_owned).unwrap_or_default()))
-            }
+            Tok::End(Tag::Value) => Ok(Value::String(text.map(Cow::into_owned).unwrap_or_default())),
             Tok::Start(tag) => {
                 if let Some(t) = &text {
                     if !is_ws(t) {
@@ -624,9 +589,7 @@ impl<'a> Parser<'a> {
             Tag::Double => {
                 let t = self.text_until_end(tag.clone())?;
                 let t = t.trim();
-                Value::Float(
-                    crate::value::parse_float(t).ok_or_else(|| err(format!("bad double {t:?}")))?,
-                )
+                Value::Float(crate::value::parse_float(t).ok_or_else(|| err(format!("bad double {t:?}")))?)
             }
             Tag::DateTime => {
                 let t = self.text_until_end(tag.clone())?;
@@ -694,10 +657,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
             Ok(Some(c)) => Ok(c),
-            _ => Err(err(format!(
-                "bad character reference &{};",
-                String::from_utf8_lossy(r)
-            ))),
+            _ => Err(err(format!("bad character reference &{};", String::from_utf8_lossy(r)))),
         };
     }
     match &**r {
@@ -706,10 +666,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
         b"gt" => Ok('>'),
         b"quot" => Ok('"'),
         b"apos" => Ok('\''),
-        other => Err(err(format!(
-            "unknown entity &{};",
-            String::from_utf8_lossy(other)
-        ))),
+        other => Err(err(format!("unknown entity &{};", String::from_utf8_lossy(other)))),
     }
 }
 
@@ -766,7 +723,9 @@ mod tests {
     }
 
     fn call(params: &str) -> Vec<Value> {
-        let doc = format!("<?xml version=\"1.0\"?><methodCall><methodName>m</methodName><params>{params}</params></methodCall>");
+        let doc = format!(
+            "<?xml version=\"1.0\"?><methodCall><methodName>m</methodName><params>{params}</params></methodCall>"
+        );
         decode_call(doc.as_bytes()).unwrap().1
     }
 
@@ -796,10 +755,7 @@ mod tests {
              </struct></value></param></params></methodResponse>"
         );
         assert_eq!(
-            encode_response(&Response::Failure(vec![
-                "SESSION_INVALID".into(),
-                "OpaqueRef:x".into()
-            ])),
+            encode_response(&Response::Failure(vec!["SESSION_INVALID".into(), "OpaqueRef:x".into()])),
             "<?xml version=\"1.0\"?><methodResponse><params><param><value><struct>\
              <member><name>Status</name><value>Failure</value></member>\
              <member><name>ErrorDescription</name><value><array><data>\
@@ -818,51 +774,21 @@ mod tests {
         };
         assert_eq!(enc(Value::Nil), "<value><nil/></value>");
         assert_eq!(enc(s("x > y")), "<value>x &gt; y</value>");
-        assert_eq!(
-            enc(Value::Int(-9_000_000_000)),
-            "<value>-9000000000</value>"
-        );
-        assert_eq!(
-            enc(Value::Bool(true)),
-            "<value><boolean>1</boolean></value>"
-        );
-        assert_eq!(
-            enc(Value::Bool(false)),
-            "<value><boolean>0</boolean></value>"
-        );
-        assert_eq!(
-            enc(Value::Float(1.0)),
-            "<value><double>1.0</double></value>"
-        );
-        assert_eq!(
-            enc(Value::Float(0.25)),
-            "<value><double>0.25</double></value>"
-        );
-        assert_eq!(
-            enc(Value::Float(f64::NAN)),
-            "<value><double>NaN</double></value>"
-        );
-        assert_eq!(
-            enc(Value::Float(f64::INFINITY)),
-            "<value><double>Infinity</double></value>"
-        );
-        assert_eq!(
-            enc(Value::Float(f64::NEG_INFINITY)),
-            "<value><double>-Infinity</double></value>"
-        );
+        assert_eq!(enc(Value::Int(-9_000_000_000)), "<value>-9000000000</value>");
+        assert_eq!(enc(Value::Bool(true)), "<value><boolean>1</boolean></value>");
+        assert_eq!(enc(Value::Bool(false)), "<value><boolean>0</boolean></value>");
+        assert_eq!(enc(Value::Float(1.0)), "<value><double>1.0</double></value>");
+        assert_eq!(enc(Value::Float(0.25)), "<value><double>0.25</double></value>");
+        assert_eq!(enc(Value::Float(f64::NAN)), "<value><double>NaN</double></value>");
+        assert_eq!(enc(Value::Float(f64::INFINITY)), "<value><double>Infinity</double></value>");
+        assert_eq!(enc(Value::Float(f64::NEG_INFINITY)), "<value><double>-Infinity</double></value>");
         assert_eq!(
             enc(Value::DateTime("20240101T00:00:00Z".into())),
             "<value><dateTime.iso8601>20240101T00:00:00Z</dateTime.iso8601></value>"
         );
+        assert_eq!(enc(Value::Array(vec![])), "<value><array><data></data></array></value>");
         assert_eq!(
-            enc(Value::Array(vec![])),
-            "<value><array><data></data></array></value>"
-        );
-        assert_eq!(
-            enc(Value::Struct(vec![(
-                "a&b".into(),
-                Value::Array(vec![s("1")])
-            )])),
+            enc(Value::Struct(vec![("a&b".into(), Value::Array(vec![s("1")]))])),
             "<value><struct><member><name>a&amp;b</name><value><array><data><value>1</value>\
              </data></array></value></member></struct></value>"
         );
@@ -879,39 +805,28 @@ mod tests {
             ("inf".into(), Value::Float(f64::INFINITY)),
             ("t".into(), Value::Bool(true)),
             ("d".into(), Value::DateTime("20240420T12:00:00Z".into())),
-            (
-                "a".into(),
-                Value::Array(vec![Value::Array(vec![]), Value::Struct(vec![])]),
-            ),
+            ("a".into(), Value::Array(vec![Value::Array(vec![]), Value::Struct(vec![])])),
             ("ünï".into(), s("ç∂")),
         ]);
         let doc = encode_response(&Response::Success(v.clone()));
-        let Response::Success(back) = decode_response(doc.as_bytes()).unwrap() else {
-            panic!("failure")
-        };
+        let Response::Success(back) = decode_response(doc.as_bytes()).unwrap() else { panic!("failure") };
         // Ints travel as untyped strings, as xapi sends them.
         let mut want = v.as_struct().unwrap().to_vec();
         want[3].1 = s(&i64::MIN.to_string());
         assert_eq!(back, Value::Struct(want));
 
-        let (m, params) =
-            decode_call(encode_call("VM.foo", &[v.clone(), Value::Nil]).as_bytes()).unwrap();
+        let (m, params) = decode_call(encode_call("VM.foo", &[v.clone(), Value::Nil]).as_bytes()).unwrap();
         assert_eq!(m, "VM.foo");
         assert_eq!(params.len(), 2);
         assert_eq!(params[1], Value::Nil);
 
-        let nan =
-            decode_response(encode_response(&Response::Success(Value::Float(f64::NAN))).as_bytes());
+        let nan = decode_response(encode_response(&Response::Success(Value::Float(f64::NAN))).as_bytes());
         assert!(matches!(nan, Ok(Response::Success(Value::Float(f))) if f.is_nan()));
     }
 
     #[test]
     fn failure_round_trips() {
-        let r = Response::Failure(vec![
-            "MAP_DUPLICATE_KEY".into(),
-            "Customer".into(),
-            "eSpiel & Co <x>".into(),
-        ]);
+        let r = Response::Failure(vec!["MAP_DUPLICATE_KEY".into(), "Customer".into(), "eSpiel & Co <x>".into()]);
         assert_eq!(decode_response(encode_response(&r).as_bytes()), Ok(r));
     }
 
@@ -957,10 +872,7 @@ mod tests {
              <param><value><dateTime.iso8601>someday</dateTime.iso8601></value></param>",
         );
         let d = Value::DateTime("20240420T12:00:00Z".into());
-        assert_eq!(
-            p,
-            vec![d.clone(), d.clone(), d, Value::DateTime("someday".into())]
-        );
+        assert_eq!(p, vec![d.clone(), d.clone(), d, Value::DateTime("someday".into())]);
     }
 
     #[test]
@@ -1037,21 +949,14 @@ mod tests {
         ];
         for doc in bad {
             let r = decode_call(doc);
-            assert!(
-                r.is_err(),
-                "accepted {:?}: {r:?}",
-                String::from_utf8_lossy(doc)
-            );
+            assert!(r.is_err(), "accepted {:?}: {r:?}", String::from_utf8_lossy(doc));
         }
     }
 
     #[test]
     fn never_panics_on_truncations() {
         let v = Value::Struct(vec![
-            (
-                "a".into(),
-                Value::Array(vec![s("x&y"), Value::Int(1), Value::Float(0.5)]),
-            ),
+            ("a".into(), Value::Array(vec![s("x&y"), Value::Int(1), Value::Float(0.5)])),
             ("b".into(), Value::DateTime("20240101T00:00:00Z".into())),
             ("c".into(), Value::Nil),
             ("d".into(), Value::Bool(true)),
@@ -1103,11 +1008,7 @@ mod tests {
                    </data></array></value></member></struct></value></param></params></methodResponse>";
         assert_eq!(
             decode_response(doc.as_bytes()),
-            Ok(Response::Failure(vec![
-                "VM_IS_TEMPLATE".into(),
-                "OpaqueRef:X".into(),
-                "3".into()
-            ]))
+            Ok(Response::Failure(vec!["VM_IS_TEMPLATE".into(), "OpaqueRef:X".into(), "3".into()]))
         );
     }
 
@@ -1119,10 +1020,7 @@ mod tests {
                    </struct></value></fault></methodResponse>";
         assert_eq!(
             decode_response(doc.as_bytes()),
-            Ok(Response::Failure(vec![
-                "Too many parameters.".into(),
-                "4".into()
-            ]))
+            Ok(Response::Failure(vec!["Too many parameters.".into(), "4".into()]))
         );
     }
 
