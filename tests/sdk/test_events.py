@@ -9,7 +9,7 @@ import XenAPI
 
 def test_event_from_empty_token_lists_current_objects(session):
     x = session.xenapi
-    r = x.event.from_(["vm"], "", 0.0) if hasattr(x.event, "from_") else getattr(x.event, "from")(["vm"], "", 0.0)
+    r = event_from(x, ["vm"], "", 0.0)
     vms = x.VM.get_all()
     refs = {e["ref"] for e in r["events"]}
     assert refs == set(vms)

@@ -287,7 +287,7 @@ impl Db {
         for i in 0..self.rel_by_ref_class[class].len() {
             let rel = self.relations[self.rel_by_ref_class[class][i]];
             let target = self.tables[class][&r].fields[rel.ref_field].as_str().unwrap_or("").to_string();
-            self.link(rel, &target, &r);
+            self.link(rel, &target, &r, true);
         }
         r
     }
@@ -330,7 +330,7 @@ impl Db {
         for rel in rels {
             self.unlink(rel, old.as_str().unwrap_or(""), r);
             let new = self.tables[class][r].fields[pos].as_str().unwrap_or("").to_string();
-            self.link(rel, &new, r);
+            self.link(rel, &new, r, false);
         }
         self.touch(r);
     }
@@ -386,13 +386,14 @@ impl Db {
         }
     }
 
-    fn link(&mut self, rel: ResolvedRelation, target: &str, member: &str) {
+    /// Adds `member` to `target`'s set; a brand-new member cannot be there yet.
+    fn link(&mut self, rel: ResolvedRelation, target: &str, member: &str, fresh: bool) {
         if target == NULL_REF || self.class_of.get(target) != Some(&rel.set_class) {
             return;
         }
         let obj = self.tables[rel.set_class].get_mut(target).expect("live target");
         if let Value::Array(items) = &mut obj.fields[rel.set_field] {
-            if !items.iter().any(|v| v.as_str() == Some(member)) {
+            if fresh || !items.iter().any(|v| v.as_str() == Some(member)) {
                 items.push(Value::String(member.to_string()));
             }
         }

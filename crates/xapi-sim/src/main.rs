@@ -76,7 +76,7 @@ fn main() -> ExitCode {
         tls: args.tls,
         cert: args.cert.zip(args.key),
         state: args.state,
-        fixture: FixtureOptions { extra_vms: args.vms, ..FixtureOptions::default() },
+        fixture: FixtureOptions { extra_vms: args.vms },
         seed: args.seed,
     };
     match run(opts, &args.users[0]) {

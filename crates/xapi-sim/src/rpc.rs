@@ -66,8 +66,30 @@ pub async fn run(call: Call) -> ApiResult<Value> {
         }
         Some(Handler::Async(f)) => f(call).await,
         None if call.message.implicit => implicit(&call),
+        // Explicit setters of plain fields behave like implicit ones unless a
+        // behaviour adds rules (xapi validates some, e.g. memory limits).
+        None if is_plain_setter(&call) => field_message(&call, call.message.name),
         None => Err(Failure::new("NOT_IMPLEMENTED", [call.method.as_str()])),
     }
+}
+
+/// xapi serves `get_all_records_where` for every class with `get_all_records`,
+/// though the datamodel does not list it.
+fn synthesised(class: &Class, name: &str) -> Option<&'static MessageDef> {
+    static WHERE: MessageDef = MessageDef {
+        name: "get_all_records_where",
+        params: &[("session ref", "session_id"), ("string", "expr")],
+        result: "string",
+        implicit: true,
+        lifecycle: xenapi::model::Lifecycle::Published,
+    };
+    (name == "get_all_records_where" && class.message("get_all_records").is_some()).then_some(&WHERE)
+}
+
+fn is_plain_setter(call: &Call) -> bool {
+    call.message.name.strip_prefix("set_").and_then(|f| call.class.field(f)).is_some_and(|f| {
+        call.message.params.len() == 3 && xenapi::model::parse_type(call.message.params[2].0).as_ref() == Some(&f.ty)
+    })
 }
 
 /// Resolves the method, checks the parameter count, the session and the types.
@@ -76,7 +98,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
     let (class_name, msg_name) = method.split_once('.').ok_or_else(unknown)?;
     let schema = xenapi::model::Schema::get();
     let class = schema.class(class_name).filter(|c| c.name() == class_name).ok_or_else(unknown)?;
-    let message = class.message(msg_name).ok_or_else(unknown)?;
+    let message = class.message(msg_name).or_else(|| synthesised(class, msg_name)).ok_or_else(unknown)?;
     if message.lifecycle == xenapi::model::Lifecycle::Removed {
         return Err(Failure::new::<&str>("MESSAGE_REMOVED", []));
     }
