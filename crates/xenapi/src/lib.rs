@@ -1,6 +1,9 @@
 //! XenAPI for Rust: the object model generated from the datamodel, a dynamic
-//! [`Value`], and pure XML-RPC / JSON-RPC codecs. Nothing here prints or exits.
+//! [`Value`], pure XML-RPC / JSON-RPC codecs and, behind the `client` feature,
+//! a thin blocking client. Nothing here prints or exits.
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod datetime;
 pub mod model;
 pub mod value;

@@ -1,0 +1,330 @@
+//! Sessions: login, calls with the session ref prepended, one re-login on
+//! `SESSION_INVALID`, following `HOST_IS_SLAVE` to the pool master, and
+//! waiting for asynchronous tasks through `event.from`.
+
+use super::error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
+use super::Connection;
+use crate::wire::{xmlrpc, DecodeError};
+use crate::Value;
+use std::time::Duration;
+
+/// The API version sent with `session.login_with_password`.
+pub const API_VERSION: &str = "2.21";
+
+/// How many `HOST_IS_SLAVE` answers in a row are followed before giving up.
+const MAX_MASTER_HOPS: usize = 3;
+
+/// How long one `event.from` blocks on the server, in seconds.
+const EVENT_WAIT: f64 = 30.0;
+
+/// The read timeout of an `event.from` call: above [`EVENT_WAIT`] with a margin.
+const EVENT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often a task is polled when the server has no `event.from`.
+const POLL_INTERVAL: Duration = Duration::from_millis(500);
+
+/// A logged-in session. Dropping it does not log out: call [`Session::logout`].
+pub struct Session {
+    conn: Connection,
+    session_ref: String,
+    user: String,
+    password: String,
+    originator: String,
+    logged_out: bool,
+}
+
+impl std::fmt::Debug for Session {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Session")
+            .field("server", &self.conn.host_port())
+            .field("user", &self.user)
+            .field("originator", &self.originator)
+            .field("logged_out", &self.logged_out)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The master's address from a `HOST_IS_SLAVE` error, if that is what `e` is.
+fn master_address(e: &Error) -> Option<&str> {
+    match e {
+        Error::Api { code, params } if code == HOST_IS_SLAVE => {
+            params.first().map(String::as_str).filter(|a| !a.is_empty())
+        }
+        _ => None,
+    }
+}
+
+/// Logs in on `conn`, moving it to the master when the host is a pool member.
+fn login_following_master(conn: &mut Connection, user: &str, password: &str, originator: &str) -> Result<String> {
+    let params = [Value::str(user), Value::str(password), Value::str(API_VERSION), Value::str(originator)];
+    let mut hops = 0;
+    loop {
+        match conn.call("session.login_with_password", &params) {
+            Ok(Value::String(r)) => return Ok(r),
+            Ok(other) => {
+                return Err(Error::Protocol {
+                    url: conn.base_url().to_string(),
+                    method: "session.login_with_password".into(),
+                    reason: format!("expected a session ref, got a {}", other.kind()),
+                })
+            }
+            Err(e) => match master_address(&e) {
+                Some(master) if hops < MAX_MASTER_HOPS => {
+                    hops += 1;
+                    *conn = conn.to_host(master)?;
+                }
+                _ => return Err(e),
+            },
+        }
+    }
+}
+
+impl Session {
+    /// Logs in with `session.login_with_password(user, password, "2.21", originator)`,
+    /// following `HOST_IS_SLAVE` to the pool master.
+    pub fn login(conn: Connection, user: &str, password: &str, originator: &str) -> Result<Session> {
+        let mut conn = conn;
+        let session_ref = login_following_master(&mut conn, user, password, originator)?;
+        Ok(Session {
+            conn,
+            session_ref,
+            user: user.to_string(),
+            password: password.to_string(),
+            originator: originator.to_string(),
+            logged_out: false,
+        })
+    }
+
+    /// Returns the session ref (secret: it grants the user's rights until logout).
+    pub fn session_ref(&self) -> &str {
+        &self.session_ref
+    }
+
+    /// Returns the connection, which may have moved to the pool master since login.
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Removes and returns the notices queued for the user, see [`Connection::take_notices`].
+    pub fn take_notices(&self) -> Vec<String> {
+        self.conn.take_notices()
+    }
+
+    /// Calls `method` with the session ref followed by `args`.
+    ///
+    /// On `SESSION_INVALID` it logs in again once and retries once; on
+    /// `HOST_IS_SLAVE` it reconnects to the named master, logs in there and retries.
+    pub fn call(&mut self, method: &str, args: &[Value]) -> Result<Value> {
+        let timeout = self.conn.options().read_timeout;
+        self.call_inner(method, args, timeout)
+    }
+
+    /// Like [`Session::call`], waiting at most `timeout` for each answer.
+    pub fn call_with_timeout(&mut self, method: &str, args: &[Value], timeout: Duration) -> Result<Value> {
+        self.call_inner(method, args, Some(timeout))
+    }
+
+    fn call_inner(&mut self, method: &str, args: &[Value], timeout: Option<Duration>) -> Result<Value> {
+        if self.logged_out {
+            return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![self.session_ref.clone()] });
+        }
+        let mut params = Vec::with_capacity(args.len() + 1);
+        params.push(Value::str(self.session_ref.as_str()));
+        params.extend_from_slice(args);
+        let mut relogged = false;
+        let mut hops = 0;
+        loop {
+            let err = match self.conn.rpc(method, &params, timeout) {
+                Ok(v) => return Ok(v),
+                Err(e) => e,
+            };
+            if err.api_code() == Some(SESSION_INVALID) && !relogged {
+                relogged = true;
+            } else if let Some(master) = master_address(&err).filter(|_| hops < MAX_MASTER_HOPS) {
+                hops += 1;
+                self.conn = self.conn.to_host(master)?;
+            } else {
+                return Err(err);
+            }
+            self.session_ref = login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
+            params[0] = Value::str(self.session_ref.as_str());
+        }
+    }
+
+    /// Logs out. Later calls fail with `SESSION_INVALID` instead of logging in again.
+    pub fn logout(&mut self) -> Result<()> {
+        if self.logged_out {
+            return Ok(());
+        }
+        self.logged_out = true;
+        self.conn.call("session.logout", &[Value::str(self.session_ref.as_str())]).map(drop)
+    }
+
+    /// Asks the server to cancel a task.
+    pub fn cancel_task(&mut self, task: &str) -> Result<()> {
+        self.call("task.cancel", &[Value::str(task)]).map(drop)
+    }
+
+    /// Waits for a task to finish, reporting each progress change (0.0 to 1.0),
+    /// then destroys it and returns its result: the decoded value on success,
+    /// the task's [`Error::Api`] on failure, `TASK_CANCELLED` when cancelled.
+    pub fn wait_task(&mut self, task: &str, on_progress: &mut dyn FnMut(f64)) -> Result<Value> {
+        let record =
+            self.watch_task(task, on_progress).and_then(|()| self.call("task.get_record", &[Value::str(task)]));
+        // The task is ours to clean up whatever happened; a failure here changes nothing for the caller.
+        let _ = self.call("task.destroy", &[Value::str(task)]);
+        task_outcome(&self.conn, task, &record?)
+    }
+
+    /// Returns once the task is no longer pending (or is gone).
+    fn watch_task(&mut self, task: &str, on_progress: &mut dyn FnMut(f64)) -> Result<()> {
+        let filter = Value::Array(vec![Value::String(format!("task/{task}"))]);
+        let mut token = String::new();
+        let mut last = None;
+        loop {
+            let args = [filter.clone(), Value::str(token.as_str()), Value::Float(EVENT_WAIT)];
+            let batch = match self.call_with_timeout("event.from", &args, EVENT_READ_TIMEOUT) {
+                Err(e) if e.api_code() == Some("MESSAGE_METHOD_UNKNOWN") => return self.poll_task(task, on_progress),
+                other => other?,
+            };
+            let bad = |reason: &str| Error::Protocol {
+                url: self.conn.base_url().to_string(),
+                method: "event.from".into(),
+                reason: reason.to_string(),
+            };
+            token =
+                batch.get("token").and_then(Value::as_str).ok_or_else(|| bad("no token in the answer"))?.to_string();
+            let events = batch.get("events").and_then(Value::as_array).ok_or_else(|| bad("no events in the answer"))?;
+            for ev in events {
+                if ev.get("ref").and_then(Value::as_str) != Some(task) {
+                    continue;
+                }
+                let snapshot = match ev.get("snapshot") {
+                    Some(s) if ev.get("operation").and_then(Value::as_str) != Some("del") => s,
+                    // Destroyed under us: task.get_record reports it.
+                    _ => return Ok(()),
+                };
+                if report(snapshot, &mut last, on_progress) {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The fall-back for servers without `event.from`: polls the task record.
+    fn poll_task(&mut self, task: &str, on_progress: &mut dyn FnMut(f64)) -> Result<()> {
+        let mut last = None;
+        loop {
+            let record = self.call("task.get_record", &[Value::str(task)])?;
+            if report(&record, &mut last, on_progress) {
+                return Ok(());
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+}
+
+/// Reports a progress change from a task record; returns whether the task has finished.
+fn report(record: &Value, last: &mut Option<f64>, on_progress: &mut dyn FnMut(f64)) -> bool {
+    if let Some(p) = record.get("progress").and_then(Value::as_float) {
+        if *last != Some(p) {
+            *last = Some(p);
+            on_progress(p);
+        }
+    }
+    let status = record.get("status").and_then(Value::as_str).unwrap_or("pending");
+    !status.eq_ignore_ascii_case("pending") && !status.eq_ignore_ascii_case("cancelling")
+}
+
+fn strings(v: Option<&Value>) -> Vec<String> {
+    v.and_then(Value::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .map(|i| match i {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+/// Interprets a finished task's record.
+fn task_outcome(conn: &Connection, task: &str, record: &Value) -> Result<Value> {
+    let bad =
+        |reason: String| Error::Protocol { url: conn.base_url().to_string(), method: "task.get_record".into(), reason };
+    let status = record.get("status").and_then(Value::as_str).unwrap_or("").to_ascii_lowercase();
+    match status.as_str() {
+        "success" => {
+            let text = record.get("result").and_then(Value::as_str).unwrap_or("");
+            decode_task_result(text).map_err(|e| bad(format!("undecodable task result: {e}")))
+        }
+        "failure" => {
+            let info = strings(record.get("error_info"));
+            if info.is_empty() {
+                return Err(bad(format!("task {task} failed without error_info")));
+            }
+            Err(Error::api(info))
+        }
+        "cancelled" => {
+            let info = strings(record.get("error_info"));
+            if info.first().map(String::as_str) == Some(TASK_CANCELLED) {
+                Err(Error::api(info))
+            } else {
+                Err(Error::Api { code: TASK_CANCELLED.into(), params: vec![task.to_string()] })
+            }
+        }
+        other => Err(bad(format!("task {task} ended in status {other:?}"))),
+    }
+}
+
+/// Decodes a task's `result` field. xapi stores the XML-RPC encoding of the
+/// return value (`<value>OpaqueRef:..</value>`, `<value><array>..</array></value>`),
+/// or an empty string for void, which gives `Value::String("")`. Text that is
+/// not XML is returned as a string.
+pub fn decode_task_result(text: &str) -> Result<Value, DecodeError> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(Value::str(""));
+    }
+    if !t.starts_with('<') {
+        return Ok(Value::str(text));
+    }
+    // Wrapped as the single parameter of a call: the codec then checks the value is exactly one.
+    let doc = format!("<methodCall><methodName>result</methodName><params><param>{t}</param></params></methodCall>");
+    let (_, mut params) = xmlrpc::decode_call(doc.as_bytes())?;
+    match (params.pop(), params.is_empty()) {
+        (Some(v), true) => Ok(v),
+        _ => Err(DecodeError("task result is not a single value".into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_results_decode_from_xml_rpc_values() {
+        assert_eq!(decode_task_result("").unwrap(), Value::str(""));
+        assert_eq!(decode_task_result("<value>OpaqueRef:1</value>").unwrap(), Value::str("OpaqueRef:1"));
+        assert_eq!(
+            decode_task_result("<value><array><data><value>a</value><value>b</value></data></array></value>").unwrap(),
+            Value::Array(vec![Value::str("a"), Value::str("b")])
+        );
+        assert_eq!(decode_task_result("plain").unwrap(), Value::str("plain"));
+        assert!(decode_task_result("<value><array>").is_err());
+        assert!(decode_task_result("<value>x</value></param><param><value>y</value>").is_err());
+    }
+
+    #[test]
+    fn progress_is_reported_on_change_and_status_ends_the_wait() {
+        let mut seen = Vec::new();
+        let mut last = None;
+        let rec = |p: f64, s: &str| {
+            Value::Struct(vec![("progress".into(), Value::Float(p)), ("status".into(), Value::str(s))])
+        };
+        assert!(!report(&rec(0.0, "pending"), &mut last, &mut |p| seen.push(p)));
+        assert!(!report(&rec(0.0, "pending"), &mut last, &mut |p| seen.push(p)));
+        assert!(!report(&rec(0.5, "cancelling"), &mut last, &mut |p| seen.push(p)));
+        assert!(report(&rec(1.0, "success"), &mut last, &mut |p| seen.push(p)));
+        assert_eq!(seen, vec![0.0, 0.5, 1.0]);
+    }
+}
