@@ -1,0 +1,429 @@
+//! The seven generated commands of every generic class: `<class>-list`,
+//! `-param-list`, `-param-get`, `-param-set`, `-param-add`, `-param-remove`
+//! and `-param-clear`, with xe's rules on filters and read-only fields.
+
+use crate::context::{is_standard_key, Context};
+use crate::error::{CliError, CmdResult};
+use crate::facts::{op, Access, FieldFact, Setter};
+use crate::records::{self, ClassView, Filter, Obj};
+use crate::render;
+use xenapi::model::{parse_type, Schema, Type};
+use xenapi::{Value, NULL_REF};
+
+/// Generated operations and their op bits.
+pub const OPS: &[(&str, u8)] = &[
+    ("list", op::LIST),
+    ("param-list", op::PARAM_LIST),
+    ("param-get", op::PARAM_GET),
+    ("param-set", op::PARAM_SET),
+    ("param-add", op::PARAM_ADD),
+    ("param-remove", op::PARAM_REMOVE),
+    ("param-clear", op::PARAM_CLEAR),
+];
+
+/// Splits `vm-param-get` into (`vm`, `param-get`) when that generated command exists.
+pub fn split(command: &str) -> Option<(&'static crate::facts::ClassFact, &'static str)> {
+    for (name, bit) in OPS {
+        if let Some(cli) = command.strip_suffix(name).and_then(|c| c.strip_suffix('-')) {
+            if let Some(fact) = crate::facts::class(cli) {
+                if fact.ops & bit != 0 {
+                    return Some((fact, name));
+                }
+            }
+        }
+    }
+    None
+}
+
+/// Required and optional parameters of a generated command, as `xe help` shows them.
+pub fn params_of(cli: &str, operation: &str) -> (Vec<String>, Vec<String>) {
+    let view = ClassView::new(cli);
+    let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+    match operation {
+        "list" => {
+            let mut optn = vec!["params".to_string(), "database:".to_string()];
+            if let Some(view) = &view {
+                for f in view.visible() {
+                    optn.push(f.name.to_string());
+                }
+                for f in view.visible().filter(|f| matches!(f.access, Access::Sro | Access::Srw)) {
+                    optn.push(format!("{}:contains", f.name));
+                }
+            }
+            (vec![], optn)
+        }
+        "param-list" => (s(&["uuid"]), s(&["database:"])),
+        "param-get" => (s(&["uuid", "param-name"]), s(&["param-key", "database:"])),
+        "param-set" => {
+            let mut optn = Vec::new();
+            if let Some(view) = &view {
+                for f in view.visible() {
+                    if f.setters.iter().any(|(s, _)| *s == Setter::Set) {
+                        optn.push(f.name.to_string());
+                    } else if f
+                        .setters
+                        .iter()
+                        .any(|(s, _)| matches!(s, Setter::AddToMap | Setter::SetInMap | Setter::SetMap))
+                    {
+                        optn.push(format!("{}:", f.name));
+                    }
+                }
+            }
+            (s(&["uuid"]), optn)
+        }
+        "param-add" => (s(&["uuid", "param-name"]), s(&["param-key"])),
+        "param-remove" => (s(&["uuid", "param-name", "param-key"]), vec![]),
+        "param-clear" => (s(&["uuid", "param-name"]), vec![]),
+        _ => (vec![], vec![]),
+    }
+}
+
+/// Runs a generated command.
+pub fn run(ctx: &mut Context, cli: &str, operation: &str) -> CmdResult {
+    let view = ClassView::new(cli).ok_or_else(|| CliError::Internal(format!("no record for class {cli}")))?;
+    let (reqd, _) = params_of(cli, operation);
+    for r in &reqd {
+        ctx.params.required(r)?;
+    }
+    match operation {
+        "list" => list(ctx, &view),
+        "param-list" => param_list(ctx, &view),
+        "param-get" => param_get(ctx, &view),
+        "param-set" => param_set(ctx, &view),
+        "param-add" => param_add(ctx, &view),
+        "param-remove" => param_remove(ctx, &view),
+        _ => param_clear(ctx, &view),
+    }
+}
+
+/// The fields `params=` selects, in record order; hidden fields never show.
+pub fn selected_fields(view: &ClassView, params: Option<&str>) -> Vec<&'static FieldFact> {
+    match params {
+        Some("all") => view.visible().collect(),
+        Some(list) => {
+            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            view.visible().filter(|f| wanted.contains(&f.name)).collect()
+        }
+        None if view.fact.default_params.is_empty() => view.visible().collect(),
+        None => view.visible().filter(|f| view.fact.default_params.contains(&f.name)).collect(),
+    }
+}
+
+/// Filters from the command line, after the class's default filters.
+pub fn user_filters(ctx: &Context, view: &ClassView, skip: &[&str]) -> Vec<(String, String)> {
+    ctx.params
+        .iter()
+        .filter(|(k, _)| !is_standard_key(k) && !skip.contains(k))
+        .filter(|_| !view.fields.is_empty())
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let all = ctx.params.flag("all");
+    let objects = records::fetch(ctx, view)?;
+    let mut filters = Vec::new();
+    if !all {
+        for (k, v) in view.fact.default_filters {
+            filters.push(records::parse_filter(view, k, v)?);
+        }
+        for (k, v) in user_filters(ctx, view, &[]) {
+            match records::parse_filter(view, &k, &v) {
+                Ok(f) => filters.push(f),
+                // xe only complains about a bad filter when there was something to filter.
+                Err(e) if !objects.is_empty() => return Err(e),
+                Err(_) => {}
+            }
+        }
+    }
+    let chosen = records::select(ctx, view, &filters, objects)?;
+    let fields = selected_fields(view, ctx.params.get("params"));
+    let mut out = Vec::with_capacity(chosen.len());
+    for (r, rec) in &chosen {
+        out.push(records::build_record(ctx, view, &Obj { r, rec }, &fields, false)?);
+    }
+    ctx.printer.records(&out);
+    Ok(())
+}
+
+/// Finds the object named by `uuid=`.
+fn target(ctx: &mut Context, view: &ClassView) -> CmdResult<(String, Value)> {
+    let uuid = ctx.params.required("uuid")?.to_string();
+    let r = ctx.lookup_uuid(view.api(), &uuid)?;
+    let rec = ctx.call(&format!("{}.get_record", view.api()), vec![Value::str(r.as_str())])?;
+    Ok((r, rec))
+}
+
+fn param_list(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let (r, rec) = target(ctx, view)?;
+    let fields: Vec<&FieldFact> = view.visible().collect();
+    let record = records::build_record(ctx, view, &Obj { r: &r, rec: &rec }, &fields, true)?;
+    ctx.printer.records(&[record]);
+    Ok(())
+}
+
+/// xe's raw error for a `param-name` that is not a field.
+fn missing_parameter(name: &str) -> CliError {
+    CliError::Raw(format!("Error code: Missing parameter\nError parameters: {name}"))
+}
+
+fn param_field(ctx: &Context, view: &ClassView) -> CmdResult<&'static FieldFact> {
+    let name = ctx.params.required("param-name")?;
+    view.field(name).ok_or_else(|| missing_parameter(name))
+}
+
+fn param_get(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let field = param_field(ctx, view)?;
+    let (r, rec) = target(ctx, view)?;
+    let v = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
+    let text = match (ctx.params.get("param-key"), &v.map) {
+        (Some(key), Some(map)) => match map.iter().find(|(k, _)| k == key) {
+            Some((_, val)) => val.clone(),
+            None => return Err(CliError::failure(format!("Key '{key}' not found in map '{}'", field.name))),
+        },
+        _ => v.text,
+    };
+    ctx.printer.list(&[text]);
+    Ok(())
+}
+
+fn setter(field: &FieldFact, kind: Setter) -> Option<&'static str> {
+    field.setters.iter().find(|(s, _)| *s == kind).map(|(_, m)| *m)
+}
+
+fn is_map(f: &FieldFact) -> bool {
+    matches!(f.access, Access::Mro | Access::Mrw)
+}
+
+fn is_set(f: &FieldFact) -> bool {
+    matches!(f.access, Access::Sro | Access::Srw)
+}
+
+fn read_only(name: &str) -> CliError {
+    CliError::failure(format!("The field '{name}' is read-only"))
+}
+
+/// The datamodel type of the value argument of a setter call.
+fn setter_value_type(method: &str, index: usize) -> Option<Type> {
+    let (class, msg) = method.split_once('.')?;
+    let m = Schema::get().class(class)?.message(msg)?;
+    parse_type(m.params.get(index)?.0)
+}
+
+/// Converts a command-line text to the wire value a setter expects.
+fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdResult<Value> {
+    let bad =
+        |what: &str| CliError::failure(format!("Invalid value '{text}' for field '{}': expected {what}", field.name));
+    Ok(match ty {
+        Type::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
+        Type::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+        Type::Bool => match text {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => return Err(bad("'true' or 'false'")),
+        },
+        Type::Enum(name) => {
+            let values = Schema::get().enum_def(name).map(|e| e.values).unwrap_or(&[]);
+            let conv = field.render.split("enum:").nth(1).unwrap_or("").split_whitespace().next().unwrap_or("");
+            let wire = render::enum_from_text(conv, values, text).ok_or_else(|| {
+                let shown: Vec<String> = values.iter().map(|v| render::enum_text(conv, v)).collect();
+                bad(&format!("one of: {}", shown.join(", ")))
+            })?;
+            Value::String(wire)
+        }
+        Type::Ref(class) => {
+            if text.is_empty() || text == "<not in database>" {
+                Value::str(NULL_REF)
+            } else {
+                Value::String(ctx.lookup_uuid(class, text)?)
+            }
+        }
+        Type::Set(inner) => {
+            let items: CmdResult<Vec<Value>> = text
+                .split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| convert(ctx, field, inner, s))
+                .collect();
+            Value::Array(items?)
+        }
+        Type::DateTime => Value::DateTime(xenapi::datetime::normalise(text).ok_or_else(|| bad("a date"))?),
+        _ => Value::str(text),
+    })
+}
+
+fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let (r, _) = target(ctx, view)?;
+    let params: Vec<(String, String)> = ctx
+        .params
+        .iter()
+        .filter(|(k, _)| *k != "uuid" && !is_standard_key(k))
+        .map(|(k, v)| (k.into(), v.into()))
+        .collect();
+    // Fields with only `set_map` take every pair in one call at the end.
+    let mut whole_maps: Vec<(&'static str, Vec<(String, Value)>)> = Vec::new();
+    for (key, value) in params {
+        if let Some(field) = view.field(&key) {
+            if is_map(field) || is_set(field) {
+                return Err(CliError::failure(format!(
+                    "The field '{key}' is a {}; use '{key}:<key>=<value>'",
+                    if is_map(field) { "map" } else { "set" }
+                )));
+            }
+            let Some(method) = setter(field, Setter::Set) else { return Err(read_only(&key)) };
+            let ty = setter_value_type(method, 2).unwrap_or(Type::String);
+            let v = convert(ctx, field, &ty, &value)?;
+            ctx.call(method, vec![Value::str(r.as_str()), v])?;
+            continue;
+        }
+        let Some((name, mkey)) = key.split_once(':').or_else(|| legacy_map_key(view, &key)) else {
+            return Err(CliError::failure(format!("Unknown field '{key}'")));
+        };
+        let Some(field) = view.field(name) else { return Err(CliError::failure(format!("Unknown field '{key}'"))) };
+        if is_set(field) {
+            return Err(CliError::failure(format!("The field '{name}' is a set; use {}-param-add", view.fact.cli)));
+        }
+        if !is_map(field) {
+            return Err(CliError::failure(format!("The field '{name}' is not a map")));
+        }
+        if let Some(method) = setter(field, Setter::SetInMap) {
+            ctx.call(method, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
+        } else if let Some(method) = setter(field, Setter::SetMap) {
+            match whole_maps.iter_mut().find(|(m, _)| *m == method) {
+                Some((_, pairs)) => pairs.push((mkey.to_string(), Value::str(value))),
+                None => whole_maps.push((method, vec![(mkey.to_string(), Value::str(value))])),
+            }
+        } else if let (Some(add), Some(remove)) =
+            (setter(field, Setter::AddToMap), setter(field, Setter::RemoveFromMap))
+        {
+            let getter = add.replace(".add_to_", ".get_");
+            let now = ctx.call(&getter, vec![Value::str(r.as_str())])?;
+            if now.get(mkey).is_some() {
+                ctx.call(remove, vec![Value::str(r.as_str()), Value::str(mkey)])?;
+            }
+            ctx.call(add, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
+        } else {
+            return Err(read_only(name));
+        }
+    }
+    for (method, pairs) in whole_maps {
+        ctx.call(method, vec![Value::str(r.as_str()), Value::Struct(pairs)])?;
+    }
+    Ok(())
+}
+
+/// `other-config-foo` → (`other-config`, `foo`) for the longest map field name.
+fn legacy_map_key<'k>(view: &ClassView, key: &'k str) -> Option<(&'static str, &'k str)> {
+    view.fields
+        .iter()
+        .filter(|f| is_map(f) && key.len() > f.name.len() + 1 && key.starts_with(f.name))
+        .max_by_key(|f| f.name.len())
+        .map(|f| (f.name, &key[f.name.len() + 1..]))
+}
+
+fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let field = param_field(ctx, view)?;
+    let (r, _) = target(ctx, view)?;
+    if is_set(field) {
+        let Some(method) = setter(field, Setter::AddToSet) else { return Err(read_only(field.name)) };
+        let Some(member) = ctx.params.get("param-key").map(str::to_string) else {
+            return Err(CliError::failure(format!(
+                "Adding to the set '{}' needs the member to add: param-key=<value>",
+                field.name
+            )));
+        };
+        ctx.call(method, vec![Value::str(r.as_str()), Value::String(member)])?;
+        return Ok(());
+    }
+    if is_map(field) {
+        let Some(method) = setter(field, Setter::AddToMap) else { return Err(read_only(field.name)) };
+        let pairs: Vec<(String, String)> = ctx
+            .params
+            .iter()
+            .filter(|(k, _)| !matches!(*k, "uuid" | "param-name" | "param-key") && !is_standard_key(k))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        for (k, v) in pairs {
+            ctx.call(method, vec![Value::str(r.as_str()), Value::String(k), Value::String(v)])?;
+        }
+        return Ok(());
+    }
+    Err(CliError::failure(format!("The field '{}' is not a set or a map, so nothing can be added to it", field.name)))
+}
+
+fn param_remove(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let field = param_field(ctx, view)?;
+    let key = ctx.params.required("param-key")?.to_string();
+    let (r, rec) = target(ctx, view)?;
+    let current = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
+    if is_set(field) {
+        let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(read_only(field.name)) };
+        if !current.items.as_ref().is_some_and(|i| i.contains(&key)) {
+            return Err(CliError::failure(format!("'{key}' is not in the set '{}'", field.name)));
+        }
+        ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
+        return Ok(());
+    }
+    if is_map(field) {
+        let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(read_only(field.name)) };
+        if !current.map.as_ref().is_some_and(|m| m.iter().any(|(k, _)| *k == key)) {
+            return Err(CliError::failure(format!("Key '{key}' is not in the map '{}'", field.name)));
+        }
+        ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
+        return Ok(());
+    }
+    Err(CliError::failure(format!(
+        "The field '{}' is not a set or a map, so nothing can be removed from it",
+        field.name
+    )))
+}
+
+fn param_clear(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    let field = param_field(ctx, view)?;
+    let (r, rec) = target(ctx, view)?;
+    let this = Value::str(r.as_str());
+    if is_set(field) {
+        let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(only_rw(field)) };
+        let getter = method.replace(".remove_", ".get_");
+        let members = ctx.call(&getter, vec![this.clone()])?;
+        for m in members.as_array().unwrap_or(&[]) {
+            ctx.call(method, vec![this.clone(), m.clone()])?;
+        }
+        return Ok(());
+    }
+    if is_map(field) {
+        if let Some(method) = setter(field, Setter::ClearMap).or_else(|| setter(field, Setter::SetMap)) {
+            ctx.call(method, vec![this, Value::Struct(Vec::new())])?;
+            return Ok(());
+        }
+        let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(only_rw(field)) };
+        let current = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
+        for (k, _) in current.map.unwrap_or_default() {
+            ctx.call(method, vec![this.clone(), Value::String(k)])?;
+        }
+        return Ok(());
+    }
+    let Some(method) = setter(field, Setter::Set) else { return Err(only_rw(field)) };
+    let ty = setter_value_type(method, 2).unwrap_or(Type::String);
+    let empty = match ty {
+        Type::String => Value::str(""),
+        Type::Ref(_) => Value::str(NULL_REF),
+        _ => return Err(CliError::failure(format!("The field '{}' cannot be cleared", field.name))),
+    };
+    ctx.call(method, vec![this, empty])
+        .map_err(|_| CliError::failure(format!("The field '{}' cannot be cleared", field.name)))?;
+    Ok(())
+}
+
+fn only_rw(field: &FieldFact) -> CliError {
+    CliError::failure(format!("The field '{}' is read-only; only read-write fields can be cleared", field.name))
+}
+
+/// Unused filter keys are an error only for list-like commands.
+pub fn filters_for(ctx: &Context, view: &ClassView, own: &[&str]) -> CmdResult<Vec<Filter>> {
+    let mut out = Vec::new();
+    for (k, v) in user_filters(ctx, view, own) {
+        out.push(records::parse_filter(view, &k, &v)?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,79 @@
+//! The command table: explicit commands (a spec and a function each), the
+//! generated commands of every generic class, and lookup by name.
+
+pub mod generic;
+pub mod help;
+pub mod sim;
+
+use crate::context::Context;
+use crate::error::{CliError, CmdResult};
+
+/// An explicit command we implement.
+pub struct CommandSpec {
+    pub name: &'static str,
+    /// Our own one-line description for `xe help <command>`.
+    pub help: &'static str,
+    pub run: fn(&mut Context) -> CmdResult,
+}
+
+/// Commands of ours that the real xe does not have (parameters listed here).
+pub struct ExtraSpec {
+    pub spec: CommandSpec,
+    pub reqd: &'static [&'static str],
+    pub optn: &'static [&'static str],
+}
+
+/// Every explicit command this xe implements.
+pub const COMMANDS: &[&CommandSpec] = &[&help::SPEC];
+
+/// Commands that exist only in this xe.
+pub const EXTRAS: &[&ExtraSpec] = &[&sim::STOP, &sim::LIST];
+
+/// How a command name resolves.
+pub enum Resolved {
+    Explicit(&'static CommandSpec),
+    Generated(&'static crate::facts::ClassFact, &'static str),
+    /// Known to the real xe but not implemented here.
+    Unsupported(&'static crate::facts::CommandFact),
+}
+
+/// Resolves a command name.
+pub fn resolve(name: &str) -> Option<Resolved> {
+    if let Some(spec) = COMMANDS.iter().find(|c| c.name == name) {
+        return Some(Resolved::Explicit(spec));
+    }
+    if let Some(extra) = EXTRAS.iter().find(|c| c.spec.name == name) {
+        return Some(Resolved::Explicit(&extra.spec));
+    }
+    // Explicit commands win over generated ones of the same name.
+    if let Some(fact) = crate::facts::command(name) {
+        return Some(Resolved::Unsupported(fact));
+    }
+    generic::split(name).map(|(fact, op)| Resolved::Generated(fact, op))
+}
+
+/// Required parameters of an explicit command, from xe's table (or ours).
+pub fn required_params(name: &str) -> &'static [&'static str] {
+    if let Some(extra) = EXTRAS.iter().find(|c| c.spec.name == name) {
+        return extra.reqd;
+    }
+    crate::facts::command(name).map(|c| c.reqd).unwrap_or(&[])
+}
+
+/// Runs the command in the context.
+pub fn dispatch(ctx: &mut Context) -> CmdResult {
+    let name = ctx.command.clone();
+    match resolve(&name) {
+        Some(Resolved::Explicit(spec)) => {
+            for p in required_params(&name) {
+                ctx.params.required(p)?;
+            }
+            (spec.run)(ctx)
+        }
+        Some(Resolved::Generated(fact, op)) => generic::run(ctx, fact.cli, op),
+        Some(Resolved::Unsupported(fact)) => {
+            Err(CliError::failure(format!("The command '{}' is not supported by this version of xe yet", fact.name)))
+        }
+        None => Err(CliError::UnknownCommand(name)),
+    }
+}

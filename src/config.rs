@@ -1,0 +1,289 @@
+//! Connection settings from every source, in xe's precedence:
+//! command line > `XE_EXTRA_ARGS` > `~/.xe` > defaults; a password file
+//! (`-pwf`) is read last and sets both username and password.
+//!
+//! This is the only module that reads the environment or `~/.xe`.
+
+use crate::argv::{self, Globals, Invocation};
+use crate::error::CliError;
+use std::path::{Path, PathBuf};
+
+/// What the process environment contributes.
+#[derive(Debug, Clone, Default)]
+pub struct Environment {
+    pub extra_args: Option<String>,
+    pub rc_path: Option<PathBuf>,
+    pub rc_text: Option<String>,
+    /// Whether `~/.xe` can be read by group or others.
+    pub rc_shared: bool,
+    pub traceparent: Option<String>,
+    pub stdin_is_tty: bool,
+}
+
+impl Environment {
+    /// Reads the real environment.
+    #[allow(clippy::disallowed_methods)]
+    pub fn from_process() -> Environment {
+        let rc_path = dirs::home_dir().map(|h| h.join(".xe"));
+        let rc_text = rc_path.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+        let rc_shared = rc_path.as_deref().is_some_and(shared_file);
+        Environment {
+            extra_args: std::env::var("XE_EXTRA_ARGS").ok(),
+            rc_path,
+            rc_text,
+            rc_shared,
+            traceparent: std::env::var("TRACEPARENT").ok(),
+            stdin_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdin()),
+        }
+    }
+}
+
+#[cfg(unix)]
+fn shared_file(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(p).is_ok_and(|m| m.permissions().mode() & 0o044 != 0)
+}
+
+#[cfg(not(unix))]
+fn shared_file(_: &Path) -> bool {
+    false
+}
+
+/// Resolved connection settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Settings {
+    pub server: String,
+    pub port: u16,
+    pub tls: bool,
+    pub username: String,
+    /// None when no source gave one (the caller may prompt).
+    pub password: Option<String>,
+    pub debug: bool,
+    pub debug_on_fail: bool,
+    pub insecure: bool,
+    pub traceparent: Option<String>,
+}
+
+/// Settings plus warnings to show the user.
+#[derive(Debug)]
+pub struct Resolved {
+    pub settings: Settings,
+    pub invocation: Invocation,
+    pub warnings: Vec<String>,
+}
+
+/// Splits `~/.xe`: recognised keys become options, others extra arguments.
+/// A non-blank line without `=` makes xe ignore the whole file.
+fn parse_rc(text: &str) -> Result<(Globals, Vec<(String, String)>), ()> {
+    let mut g = Globals::default();
+    let mut params = Vec::new();
+    for line in text.lines() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let Some((k, v)) = line.split_once('=') else { return Err(()) };
+        if !g.set(k, v) {
+            params.push((k.to_string(), v.to_string()));
+        }
+    }
+    Ok((g, params))
+}
+
+/// Interprets `XE_EXTRA_ARGS` tokens like command-line tokens.
+fn parse_extra(text: &str) -> Result<(Globals, Vec<(String, String)>), CliError> {
+    let tokens = argv::split_extra_args(text);
+    let mut g = Globals::default();
+    let mut params = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let t = &tokens[i];
+        match t.as_str() {
+            "-s" | "-h" | "-p" | "-u" | "-pw" | "-pwf" => {
+                let v = tokens.get(i + 1).ok_or(CliError::Syntax)?;
+                let key = match t.as_str() {
+                    "-s" | "-h" => "server",
+                    "-p" => "port",
+                    "-u" => "username",
+                    "-pw" => "password",
+                    _ => "passwordfile",
+                };
+                g.set(key, v);
+                i += 2;
+                continue;
+            }
+            "--nossl" => g.nossl = Some(true),
+            "--insecure" => g.insecure = Some(true),
+            "--debug" => g.debug = Some(true),
+            _ => {
+                if let Some(flag) = t.strip_prefix("--") {
+                    params.push((flag.to_string(), "true".to_string()));
+                } else {
+                    let (k, v) = t.split_once('=').unwrap_or((t.as_str(), ""));
+                    if !g.set(k, v) {
+                        params.push((k.to_string(), v.to_string()));
+                    }
+                }
+            }
+        }
+        i += 1;
+    }
+    Ok((g, params))
+}
+
+/// Reads a password file: line 1 the username, line 2 the password.
+fn read_password_file(path: &str) -> Result<(String, String), CliError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| CliError::failure(format!("Failed to read password file '{path}': {e}")))?;
+    let mut lines = text.lines();
+    match (lines.next(), lines.next()) {
+        (Some(u), Some(p)) => Ok((u.trim_end_matches('\r').to_string(), p.trim_end_matches('\r').to_string())),
+        _ => Err(CliError::failure(format!(
+            "Password file '{path}' must contain the username on line 1 and the password on line 2"
+        ))),
+    }
+}
+
+/// Combines every source into settings.
+pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliError> {
+    let mut warnings = Vec::new();
+    let mut globals = Globals::default();
+    let mut trailing: Vec<(String, String)> = Vec::new();
+    let mut rc_params = Vec::new();
+    if let Some(text) = &env.rc_text {
+        match parse_rc(text) {
+            Ok((g, p)) => {
+                if env.rc_shared && g.password.is_some() {
+                    let path = env.rc_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+                    warnings.push(format!(
+                        "Warning: {path} contains a password and can be read by other users; run `chmod 600 {path}`"
+                    ));
+                }
+                globals.overlay(g);
+                rc_params = p;
+            }
+            Err(()) => {
+                let path = env.rc_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
+                warnings.push(format!("Warning: ignoring {path}: every line must have the form key=value"));
+            }
+        }
+    }
+    if let Some(text) = &env.extra_args {
+        let (g, p) = parse_extra(text)?;
+        globals.overlay(g);
+        trailing.extend(p);
+    }
+    if env.traceparent.is_some() {
+        globals.traceparent = env.traceparent.clone();
+    }
+    globals.overlay(std::mem::take(&mut inv.globals));
+    // Command-line parameters come first, so they win ("first occurrence wins").
+    trailing.extend(rc_params);
+    inv.params.extend(trailing);
+
+    let server = globals.server.clone().unwrap_or_else(|| "127.0.0.1".to_string());
+    // xe talks plain HTTP to the literal 127.0.0.1 (it is the host itself).
+    let tls = !globals.nossl.unwrap_or(false) && server != "127.0.0.1" && !server.starts_with("sim://");
+    let port = match &globals.port {
+        Some(p) => p.parse::<u16>().map_err(|_| CliError::Raw(format!("Invalid port: {p}")))?,
+        None if tls => 443,
+        None => 80,
+    };
+    let (mut username, mut password) = (globals.username.clone(), globals.password.clone());
+    if let Some(pwf) = &globals.passwordfile {
+        let (u, p) = read_password_file(pwf)?;
+        username = Some(u);
+        password = Some(p);
+    }
+    let settings = Settings {
+        server,
+        port,
+        tls,
+        username: username.unwrap_or_else(|| "root".to_string()),
+        password,
+        debug: globals.debug.unwrap_or(false),
+        debug_on_fail: globals.debug_on_fail.unwrap_or(false),
+        insecure: globals.insecure.unwrap_or(false),
+        traceparent: globals.traceparent.clone(),
+    };
+    Ok(Resolved { settings, invocation: inv, warnings })
+}
+
+/// Where this tool keeps its own files (known hosts, simulators).
+#[allow(clippy::disallowed_methods)]
+pub fn data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("XE_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    dirs::data_local_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join("xe-rs")
+}
+
+/// The file of pinned server certificates.
+#[allow(clippy::disallowed_methods)]
+pub fn known_hosts_path() -> PathBuf {
+    if let Some(p) = std::env::var_os("XE_KNOWN_HOSTS") {
+        return PathBuf::from(p);
+    }
+    dirs::config_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join("xe-rs").join("known_hosts")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inv(args: &str) -> Invocation {
+        argv::parse(&args.split_whitespace().map(String::from).collect::<Vec<_>>()).unwrap()
+    }
+
+    #[test]
+    fn command_line_beats_env_beats_rc() {
+        let env = Environment {
+            rc_text: Some("server=rc\nport=1\nusername=rcuser\nsr-uuid=abc\n".into()),
+            extra_args: Some("server=env,port=2".into()),
+            ..Environment::default()
+        };
+        let r = resolve(inv("vm-list -p 3"), &env).unwrap();
+        assert_eq!(r.settings.server, "env");
+        assert_eq!(r.settings.port, 3);
+        assert_eq!(r.settings.username, "rcuser");
+        assert_eq!(r.invocation.params, vec![("sr-uuid".to_string(), "abc".to_string())]);
+    }
+
+    #[test]
+    fn first_occurrence_wins_for_parameters() {
+        let env = Environment { extra_args: Some("sr-uuid=env".into()), ..Environment::default() };
+        let r = resolve(inv("vdi-create sr-uuid=cli"), &env).unwrap();
+        assert_eq!(r.invocation.params[0], ("sr-uuid".into(), "cli".into()));
+    }
+
+    #[test]
+    fn bad_rc_line_ignores_the_file() {
+        let env = Environment { rc_text: Some("server=x\njunk\n".into()), ..Environment::default() };
+        let r = resolve(inv("vm-list"), &env).unwrap();
+        assert_eq!(r.settings.server, "127.0.0.1");
+        assert_eq!(r.warnings.len(), 1);
+    }
+
+    #[test]
+    fn defaults_and_ssl_rules() {
+        let r = resolve(inv("vm-list -s host1"), &Environment::default()).unwrap();
+        assert!(r.settings.tls);
+        assert_eq!(r.settings.port, 443);
+        let r = resolve(inv("vm-list -s host1 --nossl"), &Environment::default()).unwrap();
+        assert_eq!((r.settings.tls, r.settings.port), (false, 80));
+        let r = resolve(inv("vm-list"), &Environment::default()).unwrap();
+        assert_eq!((r.settings.server.as_str(), r.settings.tls), ("127.0.0.1", false));
+        assert_eq!(r.settings.password, None);
+    }
+
+    #[test]
+    fn password_file_overrides_everything() {
+        let dir = std::env::temp_dir().join(format!("xe-pwf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let f = dir.join("pw");
+        std::fs::write(&f, "admin\nsecret\n").unwrap();
+        let r = resolve(inv(&format!("vm-list -u x -pw y -pwf {}", f.display())), &Environment::default()).unwrap();
+        assert_eq!((r.settings.username.as_str(), r.settings.password.as_deref()), ("admin", Some("secret")));
+        std::fs::write(&f, "only-user").unwrap();
+        assert!(resolve(inv(&format!("vm-list -pwf {}", f.display())), &Environment::default()).is_err());
+    }
+}

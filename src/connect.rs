@@ -1,0 +1,161 @@
+//! The bridge between the CLI and `xenapi::client`: opens the connection and
+//! session on first use (prompting for a password on a terminal), maps
+//! client errors to xe's messages, shows TLS notices, logs out at the end.
+
+use crate::config::Settings;
+use crate::error::CliError;
+use crate::output::Printer;
+use std::sync::Mutex;
+use xenapi::client::{Connection, Error, Options, Session, Tls};
+use xenapi::Value;
+
+/// A failed call: an API error to be described, or an error already in xe's terms.
+#[derive(Debug)]
+pub enum CallError {
+    Api(String, Vec<String>),
+    Cli(CliError),
+}
+
+/// The session to log out if the user interrupts the command.
+static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
+
+/// Logs out the active session, if any (used by the Ctrl-C handler).
+pub fn logout_active() {
+    let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
+    if let Some((conn, session)) = taken {
+        let _ = conn.call("session.logout", &[Value::String(session)]);
+    }
+}
+
+/// Opens the session lazily and keeps it for the command's lifetime.
+pub struct Connector {
+    settings: Settings,
+    session: Option<Session>,
+    /// Set when the login failed, so later calls fail the same way.
+    failed: Option<CliError>,
+}
+
+/// Formats the base URL, bracketing IPv6 literals.
+pub fn base_url(tls: bool, server: &str, port: u16) -> String {
+    let host =
+        if server.contains(':') && !server.starts_with('[') { format!("[{server}]") } else { server.to_string() };
+    format!("{}://{host}:{port}", if tls { "https" } else { "http" })
+}
+
+/// Maps a client error that is not an API error to xe's one-line messages.
+pub fn describe_error(e: &Error) -> CliError {
+    match e {
+        Error::Api { code, params } => CliError::Api { code: code.clone(), params: params.clone() },
+        other => CliError::Connection(other.to_string()),
+    }
+}
+
+impl Connector {
+    pub fn new(settings: Settings) -> Connector {
+        Connector { settings, session: None, failed: None }
+    }
+
+    fn open(&mut self, printer: &mut Printer) -> Result<Session, CliError> {
+        let s = &self.settings;
+        let (url, user, password) = if let Some(name) = s.server.strip_prefix("sim://") {
+            let sim = crate::commands::sim::ensure_running(name, printer)?;
+            (base_url(false, "127.0.0.1", sim.port), sim.username, Some(sim.password))
+        } else {
+            (base_url(s.tls, &s.server, s.port), s.username.clone(), s.password.clone())
+        };
+        if user.is_empty() {
+            return Err(CliError::MissingCredentials);
+        }
+        let password = match password {
+            Some(p) => p,
+            None if crate::config::Environment::from_process().stdin_is_tty => rpassword::prompt_password("Password: ")
+                .map_err(|e| CliError::failure(format!("cannot read password: {e}")))?,
+            // The real xe sends the literal default when nothing else is known.
+            None => "null".to_string(),
+        };
+        let tls =
+            if s.insecure { Tls::Insecure } else { Tls::Verify { known_hosts: crate::config::known_hosts_path() } };
+        let conn = Connection::new(&url, Options::new(tls)).map_err(|e| describe_error(&e))?;
+        let session = match Session::login(conn, &user, &password, "xe-rs") {
+            Ok(s) => s,
+            Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => {
+                return Err(CliError::AuthFailed)
+            }
+            Err(e) => return Err(describe_error(&e)),
+        };
+        for notice in session.take_notices() {
+            printer.err_always(&notice);
+        }
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = Some((session.connection().clone(), session.session_ref().to_string()));
+        }
+        Ok(session)
+    }
+
+    fn session(&mut self, printer: &mut Printer) -> Result<&mut Session, CliError> {
+        if let Some(e) = &self.failed {
+            return Err(e.clone());
+        }
+        if self.session.is_none() {
+            match self.open(printer) {
+                Ok(s) => self.session = Some(s),
+                Err(e) => {
+                    self.failed = Some(e.clone());
+                    return Err(e);
+                }
+            }
+        }
+        Ok(self.session.as_mut().expect("session just opened"))
+    }
+
+    /// Calls `method` with the session prepended.
+    pub fn call(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        session.call(method, &args).map_err(|e| match e {
+            Error::Api { code, params } => CallError::Api(code, params),
+            other => CallError::Cli(describe_error(&other)),
+        })
+    }
+
+    /// Calls `Async.<method>` and waits for the task, with a progress bar on a terminal.
+    pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let show = !printer.minimal() && std::io::IsTerminal::is_terminal(&std::io::stderr());
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        let task = session.call(&format!("Async.{method}"), &args).map_err(|e| match e {
+            Error::Api { code, params } => CallError::Api(code, params),
+            other => CallError::Cli(describe_error(&other)),
+        })?;
+        let task = task.as_str().unwrap_or("").to_string();
+        let bar = show.then(|| {
+            let b = indicatif::ProgressBar::new(100);
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos:>3}%")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
+            b.set_message(method.to_string());
+            b
+        });
+        let result = session.wait_task(&task, &mut |p| {
+            if let Some(b) = &bar {
+                b.set_position((p * 100.0).round().clamp(0.0, 100.0) as u64);
+            }
+        });
+        if let Some(b) = bar {
+            b.finish_and_clear();
+        }
+        result.map_err(|e| match e {
+            Error::Api { code, params } => CallError::Api(code, params),
+            other => CallError::Cli(describe_error(&other)),
+        })
+    }
+
+    /// Logs out when a session was opened; errors are ignored.
+    pub fn logout(&mut self) {
+        if let Some(mut s) = self.session.take() {
+            let _ = s.logout();
+        }
+        if let Ok(mut a) = ACTIVE.lock() {
+            *a = None;
+        }
+    }
+}

@@ -1,0 +1,243 @@
+//! The [`Context`] every command gets: parameters, the printer, and a lazily
+//! opened session with a per-command cache of records fetched by class.
+
+use crate::argv::parse_bool;
+use crate::config::Settings;
+use crate::connect::Connector;
+use crate::error::{CliError, CmdResult};
+use crate::output::Printer;
+use crate::render::RefLookup;
+use std::collections::HashMap;
+use xenapi::{Value, NULL_REF};
+
+/// Keys that are never filters or fields (xe's standard keys, plus ours).
+pub const STANDARD_KEYS: &[&str] = &[
+    "server",
+    "password",
+    "port",
+    "username",
+    "minimal",
+    "force",
+    "multiple",
+    "all",
+    "message-priority",
+    "trace",
+    "params",
+    "json",
+    "table",
+    "insecure",
+    "progress",
+    "debug",
+];
+
+/// Whether a parameter key is one of the standard keys (or `database:*`).
+pub fn is_standard_key(k: &str) -> bool {
+    STANDARD_KEYS.contains(&k) || k.starts_with("database:")
+}
+
+/// A command's parameters; the first occurrence of a key wins.
+#[derive(Debug, Clone, Default)]
+pub struct Params {
+    items: Vec<(String, String)>,
+}
+
+impl Params {
+    pub fn new(items: Vec<(String, String)>) -> Params {
+        Params { items }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.items.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+    }
+
+    pub fn has(&self, key: &str) -> bool {
+        self.items.iter().any(|(k, _)| k == key)
+    }
+
+    /// A boolean parameter, absent meaning false.
+    pub fn flag(&self, key: &str) -> bool {
+        self.get(key).and_then(parse_bool).unwrap_or(false)
+    }
+
+    /// A required parameter.
+    pub fn required(&self, key: &str) -> CmdResult<&str> {
+        self.get(key).ok_or_else(|| CliError::MissingParam(key.to_string()))
+    }
+
+    /// Every parameter, first occurrences only, in the order given.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        let mut seen: Vec<&str> = Vec::new();
+        self.items.iter().filter_map(move |(k, v)| {
+            if seen.contains(&k.as_str()) {
+                None
+            } else {
+                seen.push(k);
+                Some((k.as_str(), v.as_str()))
+            }
+        })
+    }
+
+    /// Entries of a map parameter: `name:key=value` (and legacy `name-key=value`).
+    pub fn map(&self, name: &str) -> Vec<(String, String)> {
+        self.iter()
+            .filter_map(|(k, v)| {
+                let rest = k.strip_prefix(name)?;
+                let mut chars = rest.chars();
+                let sep = chars.next()?;
+                let key = chars.as_str();
+                ((sep == ':' || sep == '-') && !key.is_empty()).then(|| (key.to_string(), v.to_string()))
+            })
+            .collect()
+    }
+}
+
+/// Everything a command needs.
+pub struct Context {
+    pub settings: Settings,
+    pub printer: Printer,
+    pub params: Params,
+    pub command: String,
+    connector: Connector,
+    /// Records fetched with `<Class>.get_all_records`, by class.
+    all: HashMap<String, HashMap<String, Value>>,
+}
+
+impl Context {
+    pub fn new(settings: Settings, printer: Printer, params: Params, command: String) -> Context {
+        let connector = Connector::new(settings.clone());
+        Context { settings, printer, params, command, connector, all: HashMap::new() }
+    }
+
+    /// Calls a XenAPI method with the session prepended.
+    pub fn call(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Value> {
+        match self.connector.call(&mut self.printer, method, args) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
+    /// Calls an `Async.` method and waits for its task, showing progress on a terminal.
+    pub fn call_async(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Value> {
+        match self.connector.call_async(&mut self.printer, method, args) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
+    /// Logs out if a session was opened.
+    pub fn finish(&mut self) {
+        self.connector.logout();
+    }
+
+    /// Builds the printable form of an API error: refs shown as `uuid (name)`.
+    pub fn api_error(&mut self, code: &str, params: Vec<String>) -> CliError {
+        let labels = crate::facts::error(code).map(|f| f.params).unwrap_or(&[]);
+        let mut shown = Vec::with_capacity(params.len());
+        for (i, p) in params.iter().enumerate() {
+            if p.starts_with("OpaqueRef:") && p != NULL_REF {
+                let hint = labels.get(i).copied().unwrap_or("");
+                shown.push(self.describe_ref(hint, p).unwrap_or_else(|| p.clone()));
+            } else {
+                shown.push(p.clone());
+            }
+        }
+        CliError::Api { code: code.to_string(), params: shown }
+    }
+
+    /// `uuid (name)` for a ref, trying the class the label suggests first.
+    fn describe_ref(&mut self, hint: &str, r: &str) -> Option<String> {
+        const CLASSES: &[&str] = &[
+            "VM", "host", "SR", "VDI", "VBD", "VIF", "network", "PIF", "PBD", "pool", "task", "Bond", "VLAN", "SM",
+            "console",
+        ];
+        let hinted = CLASSES.iter().find(|c| c.eq_ignore_ascii_case(hint.trim()));
+        let order: Vec<&str> =
+            hinted.into_iter().chain(CLASSES.iter().filter(|c| Some(*c) != hinted)).copied().collect();
+        for class in order {
+            let Ok(uuid) = self.connector.call(&mut self.printer, &format!("{class}.get_uuid"), vec![Value::str(r)])
+            else {
+                continue;
+            };
+            let uuid = uuid.as_str().unwrap_or("").to_string();
+            let name = self
+                .connector
+                .call(&mut self.printer, &format!("{class}.get_name_label"), vec![Value::str(r)])
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            return Some(if name.is_empty() { uuid } else { format!("{uuid} ({name})") });
+        }
+        None
+    }
+
+    /// All records of a class, fetched once per command.
+    pub fn all_records(&mut self, class: &str) -> CmdResult<&HashMap<String, Value>> {
+        if !self.all.contains_key(class) {
+            let v = self.call(&format!("{class}.get_all_records"), vec![])?;
+            let map = match v {
+                Value::Struct(m) => m.into_iter().collect(),
+                _ => HashMap::new(),
+            };
+            self.all.insert(class.to_string(), map);
+        }
+        Ok(&self.all[class])
+    }
+
+    /// One record by ref, from the cache when present.
+    pub fn record(&mut self, class: &str, r: &str) -> Option<Value> {
+        if r == NULL_REF || r.is_empty() {
+            return None;
+        }
+        if let Some(m) = self.all.get(class) {
+            return m.get(r).cloned();
+        }
+        self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
+    }
+
+    /// Looks an object up by uuid; unknown uuids give xe's UUID_INVALID error.
+    pub fn lookup_uuid(&mut self, class: &str, uuid: &str) -> CmdResult<String> {
+        let v = self.call(&format!("{class}.get_by_uuid"), vec![Value::str(uuid)])?;
+        Ok(v.as_str().unwrap_or("").to_string())
+    }
+}
+
+impl RefLookup for Context {
+    fn uuid(&mut self, class: &str, r: &str) -> Option<String> {
+        if r == NULL_REF || r.is_empty() {
+            return None;
+        }
+        let recs = self.all_records(class).ok()?;
+        recs.get(r).and_then(|rec| rec.get("uuid")).and_then(Value::as_str).map(str::to_string)
+    }
+
+    fn name_label(&mut self, class: &str, r: &str) -> Option<String> {
+        if r == NULL_REF || r.is_empty() {
+            return None;
+        }
+        let recs = self.all_records(class).ok()?;
+        recs.get(r).and_then(|rec| rec.get("name_label")).and_then(Value::as_str).map(str::to_string)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn first_occurrence_wins_and_maps_parse() {
+        let p = Params::new(vec![
+            ("a".into(), "1".into()),
+            ("a".into(), "2".into()),
+            ("device-config:server".into(), "s".into()),
+            ("device-config-serverpath".into(), "/p".into()),
+        ]);
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.iter().count(), 3);
+        assert_eq!(
+            p.map("device-config"),
+            vec![("server".to_string(), "s".to_string()), ("serverpath".to_string(), "/p".to_string())]
+        );
+    }
+}

@@ -1,0 +1,89 @@
+//! `xe`: a client-side reimplementation of the XenServer / XCP-ng command line.
+//!
+//! [`run`] is the whole program: parse the line ([`argv`]), resolve settings
+//! ([`config`]), run the command ([`commands`]) through a [`context::Context`]
+//! that owns the session and the [`output::Printer`], then render any
+//! [`error::CliError`] the way xe does.
+
+pub mod argv;
+pub mod commands;
+pub mod config;
+pub mod connect;
+pub mod context;
+pub mod error;
+pub mod facts;
+pub mod output;
+pub mod records;
+pub mod render;
+
+use error::CliError;
+use output::{Mode, Printer};
+use std::process::ExitCode;
+
+/// Runs one `xe` command line (without the program name) and returns the exit status.
+pub fn run(args: Vec<String>) -> ExitCode {
+    let _ = ctrlc::set_handler(|| {
+        connect::logout_active();
+        #[allow(clippy::disallowed_methods)]
+        std::process::exit(130);
+    });
+    let inv = match argv::parse(&args) {
+        Ok(inv) => inv,
+        Err(argv::ArgError::Syntax) => return fail(&CliError::Syntax),
+        Err(argv::ArgError::BadPort(p)) => {
+            // xe reports a bad port with the usage and still exits 0.
+            eprint!("Invalid port: {p}\n{}", commands::help::usage());
+            return ExitCode::SUCCESS;
+        }
+    };
+    if inv.version {
+        println!("ThinCLI protocol: 0.2");
+        return ExitCode::SUCCESS;
+    }
+    if inv.help || inv.command.is_none() {
+        eprint!("{}", commands::help::usage());
+        return ExitCode::SUCCESS;
+    }
+    let env = config::Environment::from_process();
+    let resolved = match config::resolve(inv, &env) {
+        Ok(r) => r,
+        Err(e) => return fail(&e),
+    };
+    let params = context::Params::new(resolved.invocation.params.clone());
+    let mode = if params.flag("minimal") {
+        Mode::Minimal
+    } else if params.flag("json") {
+        Mode::Json
+    } else if params.flag("table") {
+        Mode::Table
+    } else {
+        Mode::Normal
+    };
+    let mut printer = Printer::new(mode);
+    for w in &resolved.warnings {
+        printer.err_always(w);
+    }
+    let command = resolved.invocation.command.clone().unwrap_or_default();
+    let mut ctx = context::Context::new(resolved.settings, printer, params, command);
+    let result = commands::dispatch(&mut ctx);
+    ctx.finish();
+    match result {
+        Ok(()) => {
+            ctx.printer.finish();
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Text already written (e.g. partial listings) stays; the minimal line does not.
+            fail(&e)
+        }
+    }
+}
+
+fn fail(e: &CliError) -> ExitCode {
+    let (err, out) = e.render();
+    if !out.is_empty() {
+        print!("{out}");
+    }
+    eprint!("{err}");
+    ExitCode::from(1)
+}

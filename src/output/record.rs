@@ -1,0 +1,113 @@
+//! xe's record blocks, byte for byte (xen-api `Cli_printer.multi_line_record`):
+//! width = 4 + longest key; the first key left-aligned, every other key
+//! right-aligned; `key: value`; two empty lines after every record.
+
+use crate::facts::Access;
+
+/// One printed field: the key with its marker, the text and a typed JSON value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Field {
+    /// CLI field name, e.g. `name-label`.
+    pub name: String,
+    /// Printed key, e.g. `name-label ( RW)` or `ha-always-run ( RW) [DEPRECATED]`.
+    pub key: String,
+    pub text: String,
+    pub json: serde_json::Value,
+}
+
+impl Field {
+    pub fn new(name: &str, access: Access, deprecated: bool, text: String, json: serde_json::Value) -> Field {
+        let mut key = format!("{name} {}", access.marker());
+        if deprecated {
+            key.push_str(" [DEPRECATED]");
+        }
+        Field { name: name.to_string(), key, text, json }
+    }
+
+    /// A field printed without a marker (help records, listings of our own).
+    pub fn plain(key: &str, text: String) -> Field {
+        Field { name: key.to_string(), key: key.to_string(), json: serde_json::Value::String(text.clone()), text }
+    }
+}
+
+/// One record.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Record {
+    pub fields: Vec<Field>,
+}
+
+impl Record {
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::Value::Object(self.fields.iter().map(|f| (f.name.clone(), f.json.clone())).collect())
+    }
+}
+
+/// Appends one record block to `out`.
+pub fn render_record(rec: &Record, out: &mut String) {
+    let width = 4 + rec.fields.iter().map(|f| f.key.chars().count()).max().unwrap_or(0);
+    for (i, f) in rec.fields.iter().enumerate() {
+        if i == 0 {
+            out.push_str(&format!("{:<width$}: {}\n", f.key, f.text));
+        } else {
+            out.push_str(&format!("{:>width$}: {}\n", f.key, f.text));
+        }
+    }
+    out.push_str("\n\n");
+}
+
+/// Renders records as an aligned table fitted to the terminal (our `--table`).
+pub fn render_table(records: &[Record]) -> String {
+    let mut table = comfy_table::Table::new();
+    table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
+    let mut headers: Vec<&str> = Vec::new();
+    for r in records {
+        for f in &r.fields {
+            if !headers.contains(&f.name.as_str()) {
+                headers.push(&f.name);
+            }
+        }
+    }
+    table.set_header(headers.clone());
+    for r in records {
+        let row: Vec<String> = headers
+            .iter()
+            .map(|h| r.fields.iter().find(|f| f.name == *h).map(|f| f.text.clone()).unwrap_or_default())
+            .collect();
+        table.add_row(row);
+    }
+    format!("{table}\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_matches_xe() {
+        let rec = Record {
+            fields: vec![
+                Field::new("uuid", Access::Ro, false, "5d1e".into(), serde_json::json!("5d1e")),
+                Field::new("name-label", Access::Rw, false, "db,01".into(), serde_json::json!("db,01")),
+                Field::new("tags", Access::Srw, false, "prod, eu".into(), serde_json::json!(["prod", "eu"])),
+                Field::new("ha-always-run", Access::Rw, true, "false".into(), serde_json::json!(false)),
+            ],
+        };
+        let mut s = String::new();
+        render_record(&rec, &mut s);
+        assert_eq!(
+            s,
+            "uuid ( RO)                          : 5d1e\n                    name-label ( RW): db,01\n                          tags (SRW): prod, eu\n    ha-always-run ( RW) [DEPRECATED]: false\n\n\n"
+        );
+    }
+
+    #[test]
+    fn empty_value_keeps_the_space() {
+        let rec = Record {
+            fields: vec![Field::new("name-description", Access::Rw, false, String::new(), serde_json::json!(""))],
+        };
+        let mut s = String::new();
+        render_record(&rec, &mut s);
+        assert_eq!(s, "name-description ( RW)    : \n\n\n");
+    }
+}
