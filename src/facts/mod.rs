@@ -4,6 +4,7 @@
 
 #[rustfmt::skip]
 mod generated;
+pub mod command_help;
 pub mod error_text;
 
 pub use generated::{CLASSES, COMMANDS, ERRORS, FIELDS};

@@ -1,0 +1,581 @@
+//! Our own one-line description of every explicit xe command, for `xe help <command>`.
+//!
+//! Each sentence is written for this project (not taken from upstream help), in the
+//! imperative mood, and mentions the quirks a user most needs (what `--force` does,
+//! confirmation prompts, deprecations). A sentence holds a single period, at its end,
+//! because bash completion shows the description up to the first period.
+
+/// Command names and their descriptions, sorted bytewise by name.
+static DESCRIPTIONS: &[(&str, &str)] = &[
+    (
+        "appliance-assert-can-be-recovered",
+        "Check that the SRs needed to recover an appliance from a disaster-recovery database are present.",
+    ),
+    ("appliance-create", "Create a VM appliance (a group of VMs started and stopped together) and print its UUID."),
+    ("appliance-destroy", "Destroy a VM appliance record; its VMs are kept."),
+    (
+        "appliance-recover",
+        "Recover an appliance and its VMs from a disaster-recovery database; --force replaces newer copies.",
+    ),
+    ("appliance-shutdown", "Shut down every VM of an appliance in order; --force does a hard shutdown."),
+    ("appliance-start", "Start every VM of an appliance in order, optionally leaving them paused."),
+    ("audit-log-get", "Download the pool's audit log to a local file, optionally only the entries since a given time."),
+    ("blob-create", "Create an empty binary blob attached to a VM, host, SR, network or pool and print its UUID."),
+    ("blob-get", "Download the contents of a blob into a local file."),
+    ("blob-put", "Upload a local file as the contents of a blob."),
+    ("bond-create", "Bond several PIFs into one interface on a network and print the new bond's UUID."),
+    ("bond-destroy", "Destroy a bond, returning its member PIFs to independent use."),
+    ("bond-set-mode", "Change the bonding mode of a bond (balance-slb, active-backup or lacp)."),
+    ("caller-create", "Register an API caller, identified by user agent and client IP, and print its UUID."),
+    ("caller-destroy", "Remove a registered API caller."),
+    ("caller-list-usage", "List the API usage recorded for every registered caller."),
+    ("caller-query-usage", "Show the API usage recorded for one caller or for a group of callers."),
+    ("cd-list", "List the CD images available in the ISO storage repositories."),
+    ("cluster-create", "Create a cluster with one host's PIF as its first member and print its UUID."),
+    ("cluster-destroy", "Destroy a cluster together with its last remaining member."),
+    ("cluster-host-create", "Add a host to a cluster, using one of the host's PIFs, and print the member's UUID."),
+    ("cluster-host-destroy", "Remove a host from its cluster."),
+    ("cluster-host-disable", "Stop a host from taking part in its cluster without removing it."),
+    ("cluster-host-enable", "Let a disabled cluster member take part in its cluster again."),
+    ("cluster-host-force-destroy", "Forcibly remove a host from its cluster, even when it cannot be contacted."),
+    ("cluster-pool-create", "Create a cluster spanning every host of the pool over a network and print its UUID."),
+    ("cluster-pool-destroy", "Remove every host from a pool-wide cluster and destroy the cluster."),
+    (
+        "cluster-pool-force-destroy",
+        "Forcibly remove every member of a cluster and destroy it, even if some hosts are unreachable.",
+    ),
+    ("cluster-pool-resync", "Create and plug any cluster members missing from hosts of the pool."),
+    ("console", "Attach to the text console of a VM; press Ctrl+] to leave."),
+    ("diagnostic-compact", "Compact the memory heap of the toolstack on a host."),
+    ("diagnostic-db-stats", "Print lock statistics of the pool database."),
+    ("diagnostic-gc-stats", "Print the garbage collector statistics of the toolstack on a host."),
+    ("diagnostic-license-status", "Show the license edition, features and expiry of every host in the pool."),
+    ("diagnostic-net-stats", "Print statistics about the network requests handled by the toolstack on a host."),
+    ("diagnostic-timing-stats", "Print API call timing statistics for every host in the pool."),
+    ("diagnostic-vdi-status", "Show a VDI's sharing and locking state and the VBDs that use it."),
+    ("diagnostic-vm-status", "Check whether a VM's disks can be attached and on which hosts it could start."),
+    (
+        "drtask-create",
+        "Probe storage for SRs holding disaster-recovery metadata, attach them and print the task's UUID.",
+    ),
+    ("drtask-destroy", "Destroy a disaster-recovery task, detaching the SRs it attached."),
+    ("event-wait", "Block until an object of a class satisfies every field=value (or field=/=value) condition."),
+    ("gpu-group-create", "Create a GPU group and print its UUID."),
+    ("gpu-group-destroy", "Destroy a GPU group."),
+    ("gpu-group-get-remaining-capacity", "Print how many more vGPUs of a given type a GPU group can host."),
+    ("host-all-editions", "List the license editions available on the host you are connected to."),
+    ("host-apply-edition", "Switch a host to a license edition, optionally setting the license server to use."),
+    (
+        "host-apply-updates",
+        "Apply updates from the enabled repositories to a host; hash is the one printed by pool-sync-updates.",
+    ),
+    ("host-backup", "Download a backup of a host's control domain into a local file."),
+    ("host-bugreport-upload", "Collect a host status report and upload it to a URL."),
+    (
+        "host-call-plugin",
+        "Call a function of a plugin on a host, passing args:key=value arguments, and print the result.",
+    ),
+    ("host-compute-free-memory", "Print how much memory of a host is free for starting VMs."),
+    ("host-compute-memory-overhead", "Print the memory a host uses for virtualisation overhead."),
+    ("host-cpu-info", "Show the CPU details of a host, by default the one you are connected to."),
+    ("host-crashdump-destroy", "Delete a host crash dump."),
+    ("host-crashdump-upload", "Upload a host crash dump to a URL."),
+    ("host-data-source-forget", "Discard the recorded history of a host data source."),
+    ("host-data-source-list", "List the data sources that can be recorded for a host."),
+    ("host-data-source-query", "Print the latest value of a host data source."),
+    ("host-data-source-record", "Start recording a host data source."),
+    (
+        "host-declare-dead",
+        "Declare an offline host dead so its VMs can restart elsewhere; asks for confirmation unless --force.",
+    ),
+    ("host-disable", "Disable a host so that no new VMs start on it, typically before maintenance."),
+    ("host-disable-display", "Turn off the host's physical display console from its next boot."),
+    ("host-disable-external-auth", "Disable external authentication on one host only, for recovery; requires --force."),
+    ("host-disable-local-storage-caching", "Stop a host from caching VM disks on local storage."),
+    ("host-disable-ssh", "Disable SSH access to a host."),
+    ("host-dmesg", "Print the kernel message buffer of a host."),
+    (
+        "host-emergency-clear-mandatory-guidance",
+        "Clear the pending mandatory update guidance of this host, using a local session.",
+    ),
+    (
+        "host-emergency-disable-tls-verification",
+        "Turn off TLS certificate checks on this host in an emergency, using a local session.",
+    ),
+    ("host-emergency-ha-disable", "Disable HA on this host in an emergency, using a local session; requires --force."),
+    (
+        "host-emergency-management-reconfigure",
+        "Move this host's management interface to a network device in an emergency, using a local session.",
+    ),
+    (
+        "host-emergency-reenable-tls-verification",
+        "Turn TLS certificate checks back on after an emergency disable, using a local session.",
+    ),
+    (
+        "host-emergency-reset-server-certificate",
+        "Replace this host's TLS certificate with a new self-signed one, using a local session.",
+    ),
+    ("host-enable", "Re-enable a disabled host so that VMs can start on it again."),
+    ("host-enable-display", "Turn on the host's physical display console from its next boot."),
+    ("host-enable-external-auth", "Enable external authentication on one host only, for recovery; requires --force."),
+    ("host-enable-local-storage-caching", "Let a host cache VM disks on the given local SR."),
+    ("host-enable-ssh", "Enable SSH access to a host."),
+    ("host-evacuate", "Live-migrate every VM off a host, optionally over a chosen network and in batches."),
+    ("host-external-auth-set-ldaps", "Turn LDAPS on or off for the external authentication of one host."),
+    ("host-forget", "Remove an unrecoverable host from the pool database; asks for confirmation unless --force."),
+    ("host-get-cpu-features", "Print the CPU feature masks of a host, by default the one you are connected to."),
+    ("host-get-server-certificate", "Print the TLS server certificate of a host."),
+    ("host-get-sm-diagnostics", "Print storage manager diagnostics for a host."),
+    ("host-get-system-status", "Download a host status report into a local file, optionally limited to some entries."),
+    ("host-get-system-status-capabilities", "List the kinds of data a host status report can contain."),
+    ("host-get-thread-diagnostics", "Print diagnostics about the threads of the toolstack on a host."),
+    (
+        "host-get-vms-which-prevent-evacuation",
+        "List the VMs that stop a host from being evacuated, with the reason for each.",
+    ),
+    ("host-ha-xapi-healthcheck", "Check that the local toolstack is healthy, as the HA watchdog does."),
+    (
+        "host-is-in-emergency-mode",
+        "Print true if this host's toolstack is in emergency mode (cut off from its master).",
+    ),
+    ("host-license-add", "Apply a license file from the client to a host, by default the one you are connected to."),
+    ("host-license-remove", "Remove the license of a host, by default the one you are connected to."),
+    ("host-license-view", "Show the license details of a host, by default the one you are connected to."),
+    ("host-logs-download", "Download the logs of a host into a local file."),
+    ("host-management-disable", "Turn off the management interface of this host."),
+    ("host-management-reconfigure", "Move a host's management interface to the given PIF."),
+    ("host-notify", "Send an internal notification of a given type to the local toolstack."),
+    ("host-power-on", "Power on a host remotely using its configured power-on mode."),
+    ("host-prepare-for-poweroff", "Do the preparation a host needs before it is powered off."),
+    ("host-reboot", "Reboot a host; it must be disabled and have no running VMs."),
+    ("host-refresh-pack-info", "Refresh the list of supplemental packs installed on a host."),
+    (
+        "host-refresh-server-certificate",
+        "Replace a host's internal self-signed TLS certificate with a newly generated one.",
+    ),
+    ("host-reset-server-certificate", "Replace a host's TLS server certificate with a new self-signed one."),
+    ("host-restore", "Upload a control-domain backup from a local file to a host so it can be restored."),
+    (
+        "host-retrieve-wlb-evacuate-recommendations",
+        "Ask Workload Balancing where to move the VMs of a host before evacuating it.",
+    ),
+    ("host-send-debug-keys", "Send debug key presses to the hypervisor of a host."),
+    (
+        "host-server-certificate-install",
+        "Install a TLS server certificate and private key, with an optional chain, on a host.",
+    ),
+    ("host-set-hostname-live", "Change a host's hostname immediately, both in the database and on the system."),
+    ("host-set-power-on-mode", "Choose how a host is powered on remotely (wake-on-lan, iLO, DRAC or a custom script)."),
+    ("host-shutdown", "Shut down a host; it must be disabled and have no running VMs."),
+    ("host-shutdown-agent", "Stop the toolstack daemon on this host."),
+    (
+        "host-signal-networking-change",
+        "Tell the local toolstack that the network configuration of the host has changed.",
+    ),
+    ("host-sm-dp-destroy", "Destroy a storage datapath on a host; allow-leak forgets it even if cleanup fails."),
+    ("host-sync-data", "Copy non-database data such as messages and RRDs between the master and a host."),
+    ("host-syslog-reconfigure", "Re-apply the syslog configuration of a host."),
+    ("host-update-firewalld-service-status", "Update the firewall of this host to match which services are enabled."),
+    ("hostdriver-deselect", "Clear the variant selected for a host driver; requires --force."),
+    ("hostdriver-rescan", "Rescan a host for drivers and their variants."),
+    ("hostdriver-select", "Select a named variant of a host driver."),
+    ("hostdriver-variant-select", "Select this variant for the host driver it belongs to."),
+    (
+        "lvhd-enable-thin-provisioning",
+        "Enable thin provisioning on an LVM-based SR with the given initial allocation and quantum.",
+    ),
+    ("message-create", "Create a message about a VM, host, SR or pool with a name, priority and body."),
+    ("message-destroy", "Delete one message (uuid) or a comma-separated list of messages (uuids)."),
+    (
+        "message-destroy-all",
+        "Delete all messages, optionally only those before or after a time or of a given priority.",
+    ),
+    ("network-attach", "Make a network available on a host right away."),
+    ("network-create", "Create a network and print its UUID."),
+    ("network-destroy", "Destroy a network."),
+    ("network-sriov-create", "Enable SR-IOV on a PIF for a network and print the new object's UUID."),
+    ("network-sriov-destroy", "Disable SR-IOV by destroying a network SR-IOV object."),
+    ("observer-create", "Create an observer that exports tracing data to endpoints and print its UUID."),
+    ("observer-destroy", "Destroy an observer."),
+    ("patch-apply", "Apply an uploaded legacy patch to one host."),
+    ("patch-clean", "Delete the files of a legacy patch from the host, keeping its record."),
+    ("patch-destroy", "Delete an unapplied legacy patch and its files from the pool."),
+    ("patch-pool-apply", "Apply a legacy patch to every host in the pool."),
+    ("patch-pool-clean", "Delete the files of a legacy patch from every host, keeping its record."),
+    ("patch-precheck", "Check whether a legacy patch can be applied to a host."),
+    ("patch-upload", "Upload a legacy patch file to the pool and print its UUID."),
+    ("pbd-create", "Create a PBD connecting a host to an SR with a device configuration and print its UUID."),
+    ("pbd-destroy", "Destroy a PBD."),
+    ("pbd-plug", "Attach an SR to a host through a PBD."),
+    ("pbd-unplug", "Detach an SR from a host through a PBD."),
+    ("pci-disable-dom0-access", "Stop the control domain from using a PCI device, from the next boot."),
+    ("pci-enable-dom0-access", "Let the control domain use a PCI device again, from the next boot."),
+    ("pci-get-dom0-access-status", "Print whether the control domain may use a PCI device."),
+    ("pgpu-disable-dom0-access", "Stop the control domain from using a physical GPU, from the next boot."),
+    ("pgpu-enable-dom0-access", "Let the control domain use a physical GPU again, from the next boot."),
+    ("pif-db-forget", "Delete the database record of a PIF without touching the host."),
+    ("pif-forget", "Remove a PIF from the database."),
+    ("pif-introduce", "Create a PIF for a network device of a host and print its UUID."),
+    ("pif-plug", "Bring a PIF up."),
+    ("pif-reconfigure-ip", "Set the IPv4 mode (none, dhcp or static) and addresses of a PIF."),
+    ("pif-reconfigure-ipv6", "Set the IPv6 mode (none, dhcp, static or autoconf) and addresses of a PIF."),
+    ("pif-scan", "Scan a host for network devices and create PIFs for new ones."),
+    ("pif-set-primary-address-type", "Choose whether a PIF's primary address is IPv4 or IPv6."),
+    ("pif-unplug", "Bring a PIF down."),
+    (
+        "pool-apply-edition",
+        "Switch every host of the pool to a license edition, optionally setting the license server.",
+    ),
+    ("pool-certificate-install", "Deprecated, use pool-install-ca-certificate: install a CA certificate for the pool."),
+    (
+        "pool-certificate-list",
+        "Deprecated, use certificate-list type=ca: list the CA certificates installed in the pool.",
+    ),
+    ("pool-certificate-sync", "Copy the CA certificates and revocation lists of the master to every other host."),
+    (
+        "pool-certificate-uninstall",
+        "Deprecated, use pool-uninstall-ca-certificate: remove a CA certificate from the pool.",
+    ),
+    ("pool-configure-repository-proxy", "Set the proxy, with optional credentials, used to reach update repositories."),
+    ("pool-configure-update-sync", "Schedule automatic update synchronisation daily, or weekly on a given day."),
+    ("pool-crl-install", "Install a certificate revocation list file in the pool."),
+    ("pool-crl-list", "List the certificate revocation lists installed in the pool."),
+    ("pool-crl-uninstall", "Remove a certificate revocation list from the pool."),
+    ("pool-deconfigure-wlb", "Disconnect the pool from its Workload Balancing server and drop the configuration."),
+    ("pool-designate-new-master", "Hand the master role over to another host of the pool."),
+    ("pool-disable-binary-storage", "Stop storing large objects such as RRDs, messages and blobs on every host."),
+    ("pool-disable-client-certificate-auth", "Stop accepting client certificates for authentication to the pool."),
+    ("pool-disable-external-auth", "Disable external authentication, such as Active Directory, for the pool."),
+    ("pool-disable-local-storage-caching", "Stop every host of the pool from caching VM disks on local storage."),
+    ("pool-disable-redo-log", "Stop keeping a redo log of the pool database."),
+    ("pool-disable-repository-proxy", "Stop using a proxy to reach update repositories."),
+    ("pool-disable-ssh", "Disable SSH access to every host of the pool."),
+    ("pool-disable-ssl-legacy", "Deprecated with no replacement: legacy SSL has been removed, so this does nothing."),
+    ("pool-dump-database", "Download a copy of the pool database into a local file."),
+    ("pool-eject", "Remove a host from the pool, wiping its local SRs; asks for confirmation unless --force."),
+    ("pool-emergency-reset-master", "Point this host at a new master address after the old master is lost."),
+    (
+        "pool-emergency-transition-to-master",
+        "Make this host the master after the old one is lost; needs --force if already master.",
+    ),
+    ("pool-enable-binary-storage", "Store large objects such as RRDs, messages and blobs on every host."),
+    (
+        "pool-enable-client-certificate-auth",
+        "Accept client certificates issued for the given name for authentication to the pool.",
+    ),
+    ("pool-enable-external-auth", "Enable external authentication, such as Active Directory, for the pool."),
+    ("pool-enable-local-storage-caching", "Let every host of the pool cache VM disks on its local storage."),
+    ("pool-enable-redo-log", "Keep a redo log of the pool database on the given SR."),
+    ("pool-enable-ssh", "Enable SSH access to every host of the pool."),
+    ("pool-enable-tls-verification", "Turn on TLS certificate checks between the hosts of the pool."),
+    ("pool-external-auth-set-ldaps", "Turn LDAPS on or off for the external authentication of the pool."),
+    ("pool-get-cpu-features", "Print the CPU feature masks common to the pool."),
+    ("pool-get-guest-secureboot-readiness", "Report whether the pool is ready to run guests with Secure Boot."),
+    (
+        "pool-ha-compute-hypothetical-max-host-failures-to-tolerate",
+        "Compute how many host failures HA could survive with the given VM restart priorities.",
+    ),
+    (
+        "pool-ha-compute-max-host-failures-to-tolerate",
+        "Compute how many host failures HA can survive with the current configuration.",
+    ),
+    (
+        "pool-ha-compute-vm-failover-plan",
+        "Show where HA would restart the VMs of the given hosts if those hosts failed.",
+    ),
+    ("pool-ha-disable", "Disable high availability for the pool."),
+    ("pool-ha-enable", "Enable high availability for the pool, using the given heartbeat SRs."),
+    ("pool-ha-prevent-restarts-for", "Stop HA from restarting VMs for the given number of seconds."),
+    ("pool-initialize-wlb", "Connect the pool to a Workload Balancing server."),
+    ("pool-install-ca-certificate", "Install a CA certificate file that the pool trusts."),
+    ("pool-install-trusted-certificate", "Install a trusted certificate file, CA or not, for the given purposes."),
+    ("pool-join", "Make this host join the pool of the given master; --force skips compatibility checks."),
+    ("pool-management-reconfigure", "Move the management interface of every host of the pool to the given network."),
+    ("pool-recover-slaves", "Reclaim members stuck in emergency mode and print the UUIDs of those recovered."),
+    ("pool-reset-telemetry-uuid", "Give the pool's telemetry data a new UUID."),
+    (
+        "pool-restore-database",
+        "Restore the pool database from a backup, making this host master; needs --force unless dry-run.",
+    ),
+    ("pool-retrieve-wlb-configuration", "Show the Workload Balancing configuration of the pool."),
+    ("pool-retrieve-wlb-diagnostics", "Download Workload Balancing diagnostics into a local file."),
+    ("pool-retrieve-wlb-recommendations", "Show the VM migrations that Workload Balancing recommends for the pool."),
+    ("pool-retrieve-wlb-report", "Download a named Workload Balancing report into a local file."),
+    ("pool-secret-rotate", "Replace the secret that hosts of the pool use to trust each other."),
+    ("pool-send-test-post", "Send a test body over HTTPS to a host and port and print the reply."),
+    ("pool-send-wlb-configuration", "Send optimisation settings to the Workload Balancing server."),
+    ("pool-set-update-sync-enabled", "Turn automatic update synchronisation on or off."),
+    ("pool-set-vswitch-controller", "Set the address of the vSwitch controller used by the pool."),
+    ("pool-sync-bundle", "Upload an update bundle file and synchronise it into the pool's bundle repository."),
+    ("pool-sync-database", "Copy the pool database to every host now."),
+    ("pool-sync-updates", "Synchronise updates from the enabled repositories and print the resulting hash."),
+    ("pool-uninstall-ca-certificate", "Remove a CA certificate from the pool."),
+    ("pool-uninstall-trusted-certificate", "Remove a trusted certificate from the pool."),
+    ("pool-vlan-create", "Create a VLAN on the device of a PIF on every host of the pool and print the new PIFs."),
+    ("pusb-scan", "Scan a host for physical USB devices."),
+    ("pvs-cache-storage-create", "Reserve space on a host's SR as the cache of a PVS site and print its UUID."),
+    ("pvs-cache-storage-destroy", "Release the cache storage of a PVS site."),
+    ("pvs-proxy-create", "Make a VIF use the proxy of a PVS site and print the proxy's UUID."),
+    ("pvs-proxy-destroy", "Stop a VIF from using its PVS proxy."),
+    ("pvs-server-forget", "Remove a PVS server from its site."),
+    ("pvs-server-introduce", "Register a PVS server's addresses and port range with a site and print its UUID."),
+    ("pvs-site-forget", "Remove a PVS site."),
+    ("pvs-site-introduce", "Register a PVS site and print its UUID."),
+    ("rate-limit-add-caller", "Put a registered caller under a rate limit."),
+    (
+        "rate-limit-create",
+        "Create a rate limit with a burst size and fill rate, optionally for some callers, and print its UUID.",
+    ),
+    ("rate-limit-destroy", "Destroy a rate limit."),
+    ("rate-limit-remove-caller", "Take a caller out of a rate limit."),
+    ("repository-forget", "Remove an update repository from the pool."),
+    ("repository-introduce", "Add an update repository with binary and source URLs and print its UUID."),
+    ("repository-introduce-bundle", "Add a repository for updates delivered as bundle files and print its UUID."),
+    (
+        "repository-introduce-remote-pool",
+        "Add a repository that takes updates from another pool, trusting its certificate, and print its UUID.",
+    ),
+    ("repository-set-gpgkey-path", "Set the GPG key file used to check packages from a repository."),
+    ("sdn-controller-forget", "Remove an SDN controller from the pool."),
+    ("sdn-controller-introduce", "Register an SDN controller with the pool and print its UUID."),
+    ("secret-create", "Store a secret value and print its UUID."),
+    ("secret-destroy", "Delete a stored secret."),
+    ("session-subject-identifier-list", "List the subject identifiers of all users with open sessions."),
+    ("session-subject-identifier-logout", "Log out every session of a subject identifier, except your own."),
+    ("session-subject-identifier-logout-all", "Log out the sessions of every subject identifier, except your own."),
+    ("snapshot-clone", "Clone a snapshot into a new template, using fast disk clones, and print its UUID."),
+    ("snapshot-copy", "Copy a snapshot into a new template with full disk copies, optionally on another SR."),
+    ("snapshot-destroy", "Destroy a snapshot record, leaving its disks in place."),
+    ("snapshot-disk-list", "List the disks of a snapshot with their VBD and VDI details."),
+    ("snapshot-export-to-template", "Export a snapshot to a local XVA file that can be imported as a template."),
+    ("snapshot-reset-powerstate", "Mark a snapshot halted in the database without any other check; requires --force."),
+    ("snapshot-revert", "Revert a VM to the state stored in one of its snapshots."),
+    ("snapshot-uninstall", "Destroy a snapshot and the disks it owns; asks for confirmation unless --force."),
+    ("sr-create", "Create a storage repository of the given type and print its UUID."),
+    ("sr-data-source-forget", "Discard the recorded history of an SR data source."),
+    ("sr-data-source-list", "List the data sources that can be recorded for an SR."),
+    ("sr-data-source-query", "Print the latest value of an SR data source."),
+    ("sr-data-source-record", "Start recording an SR data source."),
+    ("sr-destroy", "Destroy an SR and delete all the data stored on it."),
+    ("sr-disable-database-replication", "Stop replicating the pool database to an SR."),
+    ("sr-enable-database-replication", "Replicate the pool database to an SR, for disaster recovery."),
+    ("sr-forget", "Remove an SR from the pool database, leaving its contents intact."),
+    ("sr-introduce", "Create a database record for an existing SR; PBDs are still needed to use it."),
+    ("sr-probe", "Ask a storage backend what it finds for a device configuration and print the reply."),
+    (
+        "sr-probe-ext",
+        "Ask a storage backend what it finds for a device configuration and list SRs and usable configurations.",
+    ),
+    ("sr-scan", "Rescan an SR for VDIs and size changes made outside the toolstack."),
+    ("sr-update", "Refresh the fields of an SR, such as its sizes, from the storage backend."),
+    ("subject-add", "Give a user or group from the external directory access to the pool and print its UUID."),
+    ("subject-remove", "Revoke the access of a user or group from the external directory."),
+    ("subject-role-add", "Give a subject a role, named by role-name or role-uuid."),
+    ("subject-role-remove", "Take a role, named by role-name or role-uuid, away from a subject."),
+    ("task-cancel", "Ask a task to cancel; it may still complete or fail normally."),
+    ("template-export", "Export a template to a local XVA file."),
+    ("template-uninstall", "Destroy a template and the disks it owns; asks for confirmation unless --force."),
+    ("tunnel-create", "Create a tunnel on a transport PIF for a network and print the UUID of its access PIF."),
+    ("tunnel-destroy", "Destroy a tunnel."),
+    ("update-apply", "Apply an update to the selected hosts."),
+    ("update-destroy", "Delete an update from the pool."),
+    ("update-introduce", "Register an update stored in a VDI and print its UUID."),
+    ("update-pool-apply", "Apply an update to every host in the pool."),
+    ("update-pool-clean", "Delete the files of an update from every host, keeping its record."),
+    ("update-precheck", "Check whether an update can be applied to the selected hosts and whether a reboot is needed."),
+    ("update-resync-host", "Refresh the record of which updates are applied on a host."),
+    ("update-upload", "Upload an update file to an SR, by default the pool default SR, and print its UUID."),
+    ("user-password-change", "Change the password of the user you are logged in as."),
+    ("vbd-create", "Create a VBD linking a VM to a VDI, or an empty CD drive, without plugging it; print its UUID."),
+    ("vbd-destroy", "Destroy a VBD, leaving its VDI in place."),
+    ("vbd-eject", "Eject the media from a removable drive, leaving it empty."),
+    ("vbd-insert", "Insert a VDI into an empty removable drive."),
+    ("vbd-pause", "Pause the I/O of a VBD and print the token needed to unpause it."),
+    ("vbd-plug", "Hot-plug a VBD into its running VM."),
+    ("vbd-unpause", "Resume the I/O of a paused VBD, given the token from vbd-pause."),
+    (
+        "vbd-unplug",
+        "Hot-unplug a VBD from its running VM; --force forces it and timeout= retries while the guest refuses.",
+    ),
+    ("vdi-clone", "Clone a VDI, using a fast storage clone where possible, and print the new VDI's UUID."),
+    ("vdi-copy", "Copy a VDI to an SR, or into an existing VDI, optionally only the blocks changed since a base."),
+    ("vdi-create", "Create a VDI of a given size on an SR and print its UUID."),
+    ("vdi-data-destroy", "Delete the data of a snapshot VDI but keep its changed block tracking metadata."),
+    ("vdi-destroy", "Destroy a VDI and delete its data."),
+    ("vdi-disable-cbt", "Turn off changed block tracking for a VDI."),
+    ("vdi-enable-cbt", "Turn on changed block tracking for a VDI."),
+    (
+        "vdi-export",
+        "Export the contents of a VDI into a local file, optionally in a given format or as a delta from a base.",
+    ),
+    ("vdi-forget", "Remove a VDI from the database without deleting its data."),
+    ("vdi-generate-config", "Print the configuration a host needs to attach a VDI."),
+    ("vdi-import", "Import a local file into an existing VDI, optionally in a given format."),
+    ("vdi-introduce", "Create a record for an existing disk at a location on an SR and print its UUID."),
+    ("vdi-list-changed-blocks", "Print the bitmap of blocks that differ between two VDIs."),
+    ("vdi-pool-migrate", "Move a VDI, even one in use by a running VM, to another SR and print the new UUID."),
+    ("vdi-resize", "Change the size of a VDI; online=true resizes it while attached."),
+    ("vdi-snapshot", "Take a snapshot of a VDI and print the snapshot's UUID."),
+    ("vdi-unlock", "Release the lock on a VDI by force; requires --force."),
+    ("vdi-update", "Ask the storage backend to refresh the fields of a VDI."),
+    ("vgpu-create", "Give a VM a virtual GPU from a GPU group, optionally of a given type, and print its UUID."),
+    ("vgpu-destroy", "Remove a virtual GPU."),
+    ("vif-configure-ipv4", "Set the static IPv4 address and gateway that the guest should use on a VIF."),
+    ("vif-configure-ipv6", "Set the static IPv6 address and gateway that the guest should use on a VIF."),
+    ("vif-create", "Create a VIF connecting a VM to a network without plugging it, and print its UUID."),
+    ("vif-destroy", "Destroy a VIF."),
+    ("vif-move", "Move a VIF to another network, even while its VM is running."),
+    ("vif-plug", "Hot-plug a VIF into its running VM."),
+    ("vif-unplug", "Hot-unplug a VIF from its running VM; --force forces it."),
+    ("vlan-create", "Create a VLAN on a PIF for a network and print the UUID of the new VLAN PIF."),
+    ("vlan-destroy", "Destroy a VLAN, given its UUID or the UUID of its VLAN PIF."),
+    (
+        "vm-assert-can-be-recovered",
+        "Check that the SRs needed to recover a VM from a disaster-recovery database are present.",
+    ),
+    ("vm-call-host-plugin", "Call a host plugin function on behalf of a VM, passing args:key=value arguments."),
+    ("vm-call-plugin", "Call a plugin function for a VM, passing args:key=value arguments, and print the result."),
+    ("vm-cd-add", "Add a CD drive holding a named ISO from the CD library to a VM at the given device position."),
+    ("vm-cd-eject", "Eject the disc from the only CD drive of a VM."),
+    ("vm-cd-insert", "Insert a named ISO from the CD library into the only empty CD drive of a VM."),
+    ("vm-cd-list", "List the CD drives of a VM and the discs in them."),
+    ("vm-cd-remove", "Remove the CD drive holding a named disc from a VM."),
+    ("vm-checkpoint", "Snapshot a VM's disks and memory together and print the checkpoint's UUID."),
+    ("vm-clone", "Clone a VM or template, using fast disk clones where possible, and print the new UUID."),
+    ("vm-compute-maximum-memory", "Print the largest memory a VM could be given from a total, allowing for overhead."),
+    ("vm-compute-memory-overhead", "Print the virtualisation memory overhead of a VM."),
+    ("vm-copy", "Copy a VM or template with full disk copies, optionally to another SR, and print the new UUID."),
+    ("vm-copy-bios-strings", "Copy the BIOS strings of a host into a VM."),
+    ("vm-crashdump-list", "List the crash dumps recorded for a VM."),
+    ("vm-create", "Create a bare halted VM record with no devices and print its UUID."),
+    ("vm-data-source-forget", "Discard the recorded history of a VM data source."),
+    ("vm-data-source-list", "List the data sources that can be recorded for a VM."),
+    ("vm-data-source-query", "Print the latest value of a VM data source."),
+    ("vm-data-source-record", "Start recording a VM data source."),
+    ("vm-destroy", "Destroy a VM record, leaving its disks in place."),
+    ("vm-disk-add", "Create a new disk of a given size and attach it to a VM at the given device position."),
+    ("vm-disk-list", "List the disks of a VM with their VBD and VDI details."),
+    ("vm-disk-remove", "Detach the disk at a device position from a VM and destroy it."),
+    ("vm-export", "Export a VM to a local XVA file, or only its metadata with metadata=true."),
+    ("vm-get-secureboot-readiness", "Report whether a UEFI VM is ready to boot with Secure Boot."),
+    ("vm-group-create", "Create a VM group with a placement policy (normal or anti-affinity) and print its UUID."),
+    ("vm-group-destroy", "Destroy a VM group."),
+    ("vm-import", "Import VMs from a local file or a URL and print their UUIDs."),
+    ("vm-install", "Create a VM from a template, provisioning its disks, and print its UUID."),
+    ("vm-is-bios-customized", "Report whether a VM's BIOS strings are unset, generic or customised."),
+    ("vm-memory-balloon", "Deprecated, use vm-memory-dynamic-range-set: set the memory target of a VM."),
+    ("vm-memory-dynamic-range-set", "Set the dynamic minimum and maximum memory of a VM, live if it is running."),
+    ("vm-memory-limits-set", "Set the static and dynamic memory limits of a VM in one step."),
+    ("vm-memory-set", "Set a VM's static maximum and both dynamic limits to the same amount of memory."),
+    ("vm-memory-shadow-multiplier-set", "Change the shadow memory multiplier of a running VM."),
+    ("vm-memory-static-range-set", "Set the static minimum and maximum memory of a halted VM."),
+    ("vm-memory-target-set", "Set a VM's memory target by setting its dynamic minimum and maximum to it."),
+    ("vm-memory-target-wait", "Wait until a running VM's memory use reaches its target."),
+    ("vm-migrate", "Migrate a VM to another host, or with remote-master to another pool, moving disks when needed."),
+    ("vm-pause", "Pause a running VM."),
+    ("vm-query-services", "List the system services advertised by a system domain."),
+    ("vm-reboot", "Reboot a VM cleanly; --force does a hard reboot."),
+    ("vm-recover", "Recover a VM from a disaster-recovery database; --force replaces a newer copy."),
+    ("vm-reset-powerstate", "Mark a VM halted in the database without touching it; requires --force."),
+    ("vm-restart-device-models", "Restart the device model processes of a running VM."),
+    ("vm-resume", "Resume a suspended VM, optionally on a chosen host; --force skips safety checks."),
+    ("vm-retrieve-wlb-recommendations", "Ask Workload Balancing which hosts are best suited to a VM."),
+    ("vm-set-uefi-mode", "Put the UEFI firmware of a VM into setup or user mode."),
+    ("vm-shutdown", "Shut down a VM cleanly; --force does a hard shutdown instead."),
+    ("vm-snapshot", "Snapshot the disks of a VM, optionally skipping some VDIs, and print the snapshot's UUID."),
+    (
+        "vm-snapshot-with-quiesce",
+        "Snapshot the disks of a VM after quiescing them through the guest and print the UUID.",
+    ),
+    ("vm-start", "Start a VM, optionally paused or on a chosen host; --force skips safety checks."),
+    ("vm-suspend", "Suspend a running VM to disk."),
+    ("vm-sysprep", "Run Windows sysprep in a VM with an unattend file from the client, waiting up to a timeout."),
+    ("vm-uninstall", "Destroy a VM, its snapshots and the disks they own; asks for confirmation unless --force."),
+    ("vm-unpause", "Unpause a paused VM."),
+    (
+        "vm-update-secureboot-certificates-on-boot",
+        "Mark a VM (mark=true) or unmark it to update its Secure Boot certificates at its next boot.",
+    ),
+    ("vm-vcpu-hotplug", "Change the number of vCPUs of a running VM."),
+    ("vm-vif-list", "List the VIFs of the selected VMs."),
+    ("vmss-create", "Create a VM snapshot schedule and print its UUID."),
+    ("vmss-destroy", "Destroy a VM snapshot schedule."),
+    ("vtpm-create", "Add a virtual TPM to a VM and print its UUID."),
+    ("vtpm-destroy", "Remove a virtual TPM from a VM; requires --force."),
+    ("vusb-create", "Pass a USB group through to a VM as a virtual USB device and print its UUID."),
+    ("vusb-destroy", "Remove a virtual USB device from a VM."),
+    ("vusb-unplug", "Hot-unplug a virtual USB device from its running VM."),
+];
+
+/// Returns the description of an explicit command, or a neutral sentence for names we do not know.
+pub fn describe(name: &str) -> &'static str {
+    match DESCRIPTIONS.binary_search_by(|(n, _)| (*n).cmp(name)) {
+        Ok(i) => DESCRIPTIONS[i].1,
+        Err(_) => "No description available.",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::COMMANDS;
+    use super::*;
+    use std::collections::BTreeSet;
+
+    #[test]
+    fn every_command_is_described() {
+        for c in COMMANDS {
+            assert!(DESCRIPTIONS.iter().any(|(n, _)| *n == c.name), "{} has no description", c.name);
+            assert_ne!(describe(c.name), "No description available.", "{}", c.name);
+        }
+    }
+
+    #[test]
+    fn every_entry_names_a_real_command() {
+        let names: BTreeSet<&str> = COMMANDS.iter().map(|c| c.name).collect();
+        for (n, _) in DESCRIPTIONS {
+            assert!(names.contains(n), "{n} is not an explicit xe command");
+        }
+        assert_eq!(DESCRIPTIONS.len(), names.len());
+    }
+
+    #[test]
+    fn entries_are_sorted_and_unique() {
+        for w in DESCRIPTIONS.windows(2) {
+            assert!(w[0].0 < w[1].0, "{} must come before {}", w[1].0, w[0].0);
+        }
+    }
+
+    #[test]
+    fn sentences_are_single_short_lines() {
+        for (n, text) in DESCRIPTIONS {
+            assert!(text.ends_with('.'), "{n}: {text:?} does not end with a period");
+            assert_eq!(text.matches('.').count(), 1, "{n}: completion cuts at the first period");
+            assert!(!text.contains('\n') && !text.contains('\r'), "{n}: newline in text");
+            assert!(text.len() < 110, "{n}: {} characters", text.len());
+            assert!(text.starts_with(|c: char| c.is_ascii_uppercase()), "{n}: {text:?}");
+        }
+    }
+
+    #[test]
+    fn deprecated_commands_name_their_replacement() {
+        for c in COMMANDS.iter().filter(|c| c.flags & super::super::flag::DEPRECATED != 0) {
+            assert!(describe(c.name).starts_with("Deprecated"), "{}: {}", c.name, describe(c.name));
+        }
+        assert!(describe("vm-memory-balloon").contains("vm-memory-dynamic-range-set"));
+        assert!(describe("pool-certificate-install").contains("pool-install-ca-certificate"));
+        assert!(describe("pool-certificate-list").contains("certificate-list type=ca"));
+        assert!(describe("pool-certificate-uninstall").contains("pool-uninstall-ca-certificate"));
+    }
+
+    #[test]
+    fn lookup() {
+        assert_eq!(describe("vm-shutdown"), "Shut down a VM cleanly; --force does a hard shutdown instead.");
+        assert!(describe("vm-start").contains("--force skips safety checks"));
+        assert!(describe("vm-uninstall").contains("confirmation unless --force"));
+        assert!(describe("event-wait").starts_with("Block until"));
+        assert_eq!(describe("appliance-assert-can-be-recovered"), DESCRIPTIONS[0].1);
+        assert_eq!(describe("vm-list"), "No description available.");
+        assert_eq!(describe(""), "No description available.");
+        assert_eq!(describe("no-such-command"), "No description available.");
+    }
+}
