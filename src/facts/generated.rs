@@ -1,7 +1,7 @@
 // @generated from the xe CLI reference tables (commands.tsv, generic-classes.tsv,
-// record-fields.tsv, errors.tsv) by tests/facts_generated.rs. Facts only (names,
+// record-fields.tsv, errors.tsv) by tests/common/facts_generated.rs. Facts only (names,
 // parameters, flags, labels). Do not edit by hand:
-// run `XE_BLESS=1 cargo test --test facts_generated`.
+// run `XE_BLESS=1 cargo test --test cli facts`.
 
 use super::flag::*;
 use super::op::*;

@@ -157,9 +157,9 @@ fn setters(v: &str) -> String {
 fn render(commands: &Table, classes: &Table, fields: &Table, errors: &Table) -> String {
     let mut out = String::new();
     out.push_str("// @generated from the xe CLI reference tables (commands.tsv, generic-classes.tsv,\n");
-    out.push_str("// record-fields.tsv, errors.tsv) by tests/facts_generated.rs. Facts only (names,\n");
+    out.push_str("// record-fields.tsv, errors.tsv) by tests/common/facts_generated.rs. Facts only (names,\n");
     out.push_str("// parameters, flags, labels). Do not edit by hand:\n");
-    out.push_str("// run `XE_BLESS=1 cargo test --test facts_generated`.\n\n");
+    out.push_str("// run `XE_BLESS=1 cargo test --test cli facts`.\n\n");
     out.push_str("use super::flag::*;\nuse super::op::*;\nuse super::Access::*;\nuse super::Setter::*;\n");
     out.push_str("use super::{Access, ClassFact, CommandFact, ErrorFact, FieldFact, Setter};\n\n");
 
@@ -337,7 +337,7 @@ fn generated_facts_are_fresh() {
             std::fs::write(&target, want).unwrap();
             return;
         }
-        panic!("{} is stale; regenerate it with `XE_BLESS=1 cargo test --test facts_generated`", target.display());
+        panic!("{} is stale; regenerate it with `XE_BLESS=1 cargo test --test cli facts`", target.display());
     }
 }
 

@@ -1,0 +1,314 @@
+//! Golden transcripts: `$ xe ...` lines followed by the exact stdout, an
+//! optional `------- stderr -------` section and an optional
+//! `[exit status: N]` line (absent means 0).
+//!
+//! Directives (lines starting `#!`) before or between commands:
+//! - `#! tls` — the simulator serves HTTPS, reached as `localhost` (xe never uses TLS for `127.0.0.1`);
+//! - `#! no-defaults` — do not point `xe` at the simulator through `XE_EXTRA_ARGS`;
+//! - `#! env KEY=VALUE` — set an environment variable for later commands;
+//! - `#! file PATH` ... `#! end` — write a file under the test's home directory;
+//! - `#! chmod MODE PATH` — change a file's mode (octal).
+//!
+//! `{port}` and `{home}` are substituted in commands, env values and files.
+//! Output is redacted: the home directory becomes `[HOME]`, the port `[PORT]`,
+//! SHA-256 fingerprints `[FINGERPRINT]`. Plain `#` lines are comments.
+//! `XE_BLESS=1` rewrites the files with the actual output.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+struct Case {
+    command: String,
+    expected: String,
+}
+
+enum Item {
+    Directive(String),
+    FileBlock(String, String),
+    Comment(String),
+    Case(Case),
+}
+
+fn parse(text: &str) -> Vec<Item> {
+    let mut items = Vec::new();
+    let mut lines = text.split_inclusive('\n').peekable();
+    while let Some(line) = lines.next() {
+        let trimmed = line.trim_end_matches('\n');
+        if let Some(path) = trimmed.strip_prefix("#! file ") {
+            let mut body = String::new();
+            for l in lines.by_ref() {
+                if l.trim_end_matches('\n') == "#! end" {
+                    break;
+                }
+                body.push_str(l);
+            }
+            items.push(Item::FileBlock(path.to_string(), body));
+        } else if let Some(d) = trimmed.strip_prefix("#! ") {
+            items.push(Item::Directive(d.to_string()));
+        } else if let Some(cmd) = trimmed.strip_prefix("$ ") {
+            let mut expected = String::new();
+            while let Some(next) = lines.peek() {
+                if next.starts_with("$ ") || next.starts_with("#!") {
+                    break;
+                }
+                expected.push_str(lines.next().unwrap());
+            }
+            items.push(Item::Case(Case { command: cmd.to_string(), expected }));
+        } else {
+            items.push(Item::Comment(line.to_string()));
+        }
+    }
+    items
+}
+
+/// Splits a command line like a shell would, for simple quoting only.
+fn split_words(s: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut in_word = false;
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' => {
+                in_word = true;
+                for q in chars.by_ref() {
+                    if q == '\'' {
+                        break;
+                    }
+                    cur.push(q);
+                }
+            }
+            '"' => {
+                in_word = true;
+                while let Some(q) = chars.next() {
+                    match q {
+                        '"' => break,
+                        '\\' => {
+                            if let Some(n) = chars.next() {
+                                cur.push(n);
+                            }
+                        }
+                        _ => cur.push(q),
+                    }
+                }
+            }
+            '\\' => {
+                in_word = true;
+                if let Some(n) = chars.next() {
+                    cur.push(n);
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut cur));
+                    in_word = false;
+                }
+            }
+            c => {
+                in_word = true;
+                cur.push(c);
+            }
+        }
+    }
+    if in_word {
+        words.push(cur);
+    }
+    words
+}
+
+fn render_output(stdout: &str, stderr: &str, code: i32) -> String {
+    let mut s = stdout.to_string();
+    if !stderr.is_empty() {
+        if !s.is_empty() && !s.ends_with('\n') {
+            s.push('\n');
+        }
+        s.push_str("------- stderr -------\n");
+        s.push_str(stderr);
+        if !s.ends_with('\n') {
+            s.push('\n');
+        }
+    }
+    if code != 0 {
+        s.push_str(&format!("[exit status: {code}]\n"));
+    }
+    s
+}
+
+fn redact(text: &str, home: &str, port: u16) -> String {
+    let mut t = text.replace(home, "[HOME]").replace(&format!(":{port}"), ":[PORT]");
+    // SHA-256 fingerprints: 32 colon-separated hex pairs.
+    let bytes: Vec<char> = t.chars().collect();
+    let mut out = String::with_capacity(t.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let candidate: String = bytes[i..bytes.len().min(i + 95)].iter().collect();
+        if candidate.len() == 95
+            && candidate.chars().enumerate().all(|(j, c)| if j % 3 == 2 { c == ':' } else { c.is_ascii_hexdigit() })
+        {
+            out.push_str("[FINGERPRINT]");
+            i += 95;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    t = out;
+    t
+}
+
+/// Runs one golden file; returns the re-rendered file and whether it matched.
+fn run_file(path: &Path) -> (String, bool) {
+    let text = std::fs::read_to_string(path).unwrap();
+    let items = parse(&text);
+    let tls = items.iter().any(|i| matches!(i, Item::Directive(d) if d == "tls"));
+    let defaults = !items.iter().any(|i| matches!(i, Item::Directive(d) if d == "no-defaults"));
+    let sim = super::start_sim(tls);
+    let port = sim.addr.port();
+    let home = tempdir(path);
+    let home_s = home.display().to_string();
+    let subst = |s: &str| s.replace("{port}", &port.to_string()).replace("{home}", &home_s);
+    let mut env: BTreeMap<String, String> = BTreeMap::new();
+    if defaults {
+        let extra = if tls {
+            format!("server=localhost,port={port},password=xenroot")
+        } else {
+            format!("server=127.0.0.1,port={port},password=xenroot,nossl=true")
+        };
+        env.insert("XE_EXTRA_ARGS".into(), extra);
+    }
+    let mut out = String::new();
+    let mut ok = true;
+    for item in items {
+        match item {
+            Item::Comment(c) => out.push_str(&c),
+            Item::Directive(d) => {
+                out.push_str(&format!("#! {d}\n"));
+                if let Some(kv) = d.strip_prefix("env ") {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    if v.is_empty() {
+                        env.remove(k);
+                    } else {
+                        env.insert(k.to_string(), subst(v));
+                    }
+                } else if let Some(rest) = d.strip_prefix("chmod ") {
+                    let (mode, p) = rest.split_once(' ').unwrap();
+                    #[cfg(unix)]
+                    {
+                        use std::os::unix::fs::PermissionsExt;
+                        let mode = u32::from_str_radix(mode, 8).unwrap();
+                        std::fs::set_permissions(home.join(p), std::fs::Permissions::from_mode(mode)).unwrap();
+                    }
+                }
+            }
+            Item::FileBlock(p, body) => {
+                out.push_str(&format!("#! file {p}\n{body}#! end\n"));
+                let target = home.join(&p);
+                std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+                std::fs::write(&target, subst(&body)).unwrap();
+                #[cfg(unix)]
+                {
+                    use std::os::unix::fs::PermissionsExt;
+                    std::fs::set_permissions(&target, std::fs::Permissions::from_mode(0o600)).unwrap();
+                }
+            }
+            Item::Case(case) => {
+                let words = split_words(&subst(&case.command));
+                assert_eq!(words.first().map(String::as_str), Some("xe"), "{}: commands start with xe", path.display());
+                let output = Command::new(env!("CARGO_BIN_EXE_xe"))
+                    .args(&words[1..])
+                    .env_clear()
+                    .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+                    .env("HOME", &home)
+                    .env("XE_DATA_DIR", home.join(".local/share/xe-rs"))
+                    .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
+                    .env("RUST_BACKTRACE", "0")
+                    .envs(&env)
+                    .stdin(std::process::Stdio::null())
+                    .output()
+                    .expect("xe runs");
+                let actual = render_output(
+                    &String::from_utf8_lossy(&output.stdout),
+                    &String::from_utf8_lossy(&output.stderr),
+                    output.status.code().unwrap_or(-1),
+                );
+                let actual = redact(&actual, &home_s, port);
+                if actual != case.expected {
+                    ok = false;
+                    eprintln!(
+                        "--- {}\n$ {}\n--- expected\n{}--- actual\n{}",
+                        path.display(),
+                        case.command,
+                        case.expected,
+                        actual
+                    );
+                }
+                out.push_str(&format!("$ {}\n{actual}", case.command));
+            }
+        }
+    }
+    let _ = std::fs::remove_dir_all(&home);
+    (out, ok)
+}
+
+fn tempdir(path: &Path) -> PathBuf {
+    let stem = path.file_stem().unwrap().to_string_lossy();
+    let parent = path.parent().unwrap().file_name().unwrap().to_string_lossy();
+    let dir = std::env::temp_dir().join(format!("xe-golden-{}-{parent}-{stem}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "txt") {
+            out.push(p);
+        }
+    }
+}
+
+/// Runs every transcript (optionally only those whose path contains `XE_GOLDEN`).
+pub fn run_all() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
+    let mut all = Vec::new();
+    files(&root, &mut all);
+    let only = std::env::var("XE_GOLDEN").ok();
+    let bless = std::env::var_os("XE_BLESS").is_some();
+    let mut failed = Vec::new();
+    for path in all {
+        if only.as_deref().is_some_and(|o| !path.display().to_string().contains(o)) {
+            continue;
+        }
+        let (rendered, ok) = run_file(&path);
+        if !ok {
+            if bless {
+                std::fs::write(&path, rendered).unwrap();
+            } else {
+                failed.push(path.display().to_string());
+            }
+        }
+    }
+    assert!(failed.is_empty(), "golden transcripts differ (rerun with XE_BLESS=1 to rewrite): {failed:#?}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_split_like_a_shell() {
+        assert_eq!(split_words(r#"xe a="b c" 'd e' f\ g"#), vec!["xe", "a=b c", "d e", "f g"]);
+        assert_eq!(split_words(r#"xe name-label="x,\\y""#), vec!["xe", r"name-label=x,\y"]);
+    }
+
+    #[test]
+    fn output_rendering() {
+        assert_eq!(render_output("a\n", "b\n", 1), "a\n------- stderr -------\nb\n[exit status: 1]\n");
+        assert_eq!(render_output("", "", 0), "");
+    }
+}
