@@ -96,7 +96,7 @@ pub fn description(name: &str) -> String {
             _ => format!("Clear a writable field of a {class}."),
         };
     }
-    String::from("PENDING_COMMAND_HELP") // PENDING: facts::command_help::describe(name)
+    crate::facts::command_help::describe(name).to_string()
 }
 
 fn help_record(name: &str) -> Option<Record> {
