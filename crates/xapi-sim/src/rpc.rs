@@ -28,6 +28,8 @@ pub struct Call {
     pub session: Option<String>,
     /// Parameters after the session, coerced to their declared types.
     pub args: Vec<Value>,
+    /// The task tracking this call when it was made through `Async.`.
+    pub task: Option<String>,
 }
 
 impl Call {
@@ -135,7 +137,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
         args.push(v);
     }
     let class_idx = core.db.read().class_index(class.name()).ok_or_else(unknown)?;
-    Ok(Call { core: core.clone(), class, class_idx, message, method: method.to_string(), session, args })
+    Ok(Call { core: core.clone(), class, class_idx, message, method: method.to_string(), session, args, task: None })
 }
 
 /// Checks enum members against the datamodel's value list.

@@ -21,11 +21,12 @@ pub fn is_async_capable(call: &Call) -> bool {
 }
 
 /// Creates the task, starts the call and returns the task's ref at once.
-pub fn spawn(call: Call) -> ApiResult<Value> {
+pub fn spawn(mut call: Call) -> ApiResult<Value> {
     let core = call.core.clone();
     let label = format!("Async.{}", call.method);
-    let task = core.write(|db| Ok(new_task(db, &label, "", false)))?;
+    let task = core.write(|db| Ok(new_task(db, &label, "", true)))?;
     let task_ref = task.clone();
+    call.task = Some(task.clone());
     tokio::spawn(async move {
         let result = rpc::run(call).await;
         finish(&core, &task_ref, result);
@@ -60,6 +61,33 @@ pub fn finish(core: &Arc<Core>, task: &str, result: ApiResult<Value>) {
         db.set_named(task, "finished", Value::DateTime(now));
         Ok(())
     });
+}
+
+/// Simulates `seconds` of work (scaled by `--time-scale`) for a call: the
+/// task's progress moves from `from` to `to`, and a `task.cancel` ends the
+/// work with TASK_CANCELLED. Synchronous calls just wait.
+pub async fn work(call: &Call, seconds: f64, from: f64, to: f64) -> ApiResult<()> {
+    let total = Duration::from_secs_f64((seconds * call.core.config.time_scale).max(0.0));
+    let steps = if total.is_zero() { 1 } else { 10 };
+    for i in 1..=steps {
+        if !total.is_zero() {
+            tokio::time::sleep(total / steps).await;
+        }
+        if let Some(task) = &call.task {
+            let cancelled = call.core.write(|db| {
+                if db.field_str(task, "status") == "cancelling" {
+                    return Ok(true);
+                }
+                let p = from + (to - from) * f64::from(i) / f64::from(steps);
+                db.set_named(task, "progress", Value::Float(p));
+                Ok(false)
+            })?;
+            if cancelled {
+                return Err(Failure::new("TASK_CANCELLED", [task.as_str()]));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Destroys finished tasks older than the configured time to live.

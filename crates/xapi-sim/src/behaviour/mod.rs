@@ -2,8 +2,11 @@
 //! A message that is neither here nor implicit answers NOT_IMPLEMENTED.
 
 mod event;
+mod network;
 mod session;
+mod storage;
 pub mod task;
+mod vm;
 
 use crate::db::{ApiResult, Db};
 use crate::rpc::Call;
@@ -32,6 +35,9 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         session::register(&mut t);
         event::register(&mut t);
         task::register(&mut t);
+        vm::register(&mut t);
+        storage::register(&mut t);
+        network::register(&mut t);
         t
     })
 }
