@@ -9,6 +9,11 @@ use xapi_sim::fixtures::FixtureOptions;
 use xapi_sim::server::{self, SimOptions};
 use xapi_sim::Config;
 
+// glibc keeps a freed arena per worker thread; big record dumps then pin
+// hundreds of MB. mimalloc hands memory back.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// A XenAPI-compatible simulated pool: XML-RPC and JSON-RPC over HTTP(S).
 #[derive(Parser, Debug)]
 #[command(name = "xapi-sim", version)]
