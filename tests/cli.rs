@@ -24,3 +24,47 @@ fn every_test_file_is_included() {
         }
     }
 }
+
+/// `-s sim://NAME` starts a background simulator once, reuses it, and `sim-stop` ends it.
+#[test]
+fn sim_scheme_starts_reuses_and_stops_a_simulator() {
+    let home = std::env::temp_dir().join(format!("xe-sim-scheme-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let xe = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+            .args(args)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", &home)
+            .env("XE_DATA_DIR", home.join("data"))
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let first = xe(&["host-list", "-s", "sim://t1", "params=name-label", "--minimal"]);
+    assert_eq!(String::from_utf8_lossy(&first.stdout), "xs-host-1,xs-host-2,xs-host-3\n");
+    assert!(String::from_utf8_lossy(&first.stderr).is_empty(), "--minimal hides the start notice");
+    let info = std::fs::read_to_string(home.join("data/sims/t1/info")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(home.join("data/sims/t1/info")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "credentials are private");
+    }
+    let second = xe(&["vm-list", "-s", "sim://t1", "name-label=web01", "params=power-state", "--minimal"]);
+    assert_eq!(String::from_utf8_lossy(&second.stdout), "running\n");
+    assert_eq!(std::fs::read_to_string(home.join("data/sims/t1/info")).unwrap(), info, "the same simulator is reused");
+    let listed = xe(&["sim-list", "--minimal"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).starts_with("t1 http://127.0.0.1:"));
+    let stop = xe(&["sim-stop", "name=t1"]);
+    assert!(stop.status.success(), "{}", String::from_utf8_lossy(&stop.stderr));
+    let pid: u32 = info.lines().find_map(|l| l.strip_prefix("pid=")).unwrap().parse().unwrap();
+    assert!(!std::path::Path::new(&format!("/proc/{pid}")).exists(), "the simulator has exited");
+    let again = xe(&["sim-stop", "name=t1"]);
+    assert_eq!(String::from_utf8_lossy(&again.stderr), "Error: No simulated pool named 't1' is running\n");
+    let bad = xe(&["vm-list", "-s", "sim://bad/name"]);
+    assert_eq!(bad.status.code(), Some(1));
+    let _ = std::fs::remove_dir_all(&home);
+}

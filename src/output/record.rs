@@ -58,7 +58,7 @@ pub fn render_record(rec: &Record, out: &mut String) {
 /// Renders records as an aligned table fitted to the terminal (our `--table`).
 pub fn render_table(records: &[Record]) -> String {
     let mut table = comfy_table::Table::new();
-    table.load_preset(comfy_table::presets::UTF8_HORIZONTAL_ONLY);
+    table.load_preset(comfy_table::presets::NOTHING);
     table.set_content_arrangement(comfy_table::ContentArrangement::Dynamic);
     let mut headers: Vec<&str> = Vec::new();
     for r in records {
