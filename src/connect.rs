@@ -16,6 +16,38 @@ pub enum CallError {
     Cli(CliError),
 }
 
+/// Calls that commands make, whether from the main thread (with progress
+/// bars) or from a `--multiple` worker.
+pub trait Api {
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError>;
+    /// Calls `Async.<method>` and waits for its task.
+    fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError>;
+}
+
+fn map_err(e: Error) -> CallError {
+    match e {
+        Error::Api { code, params } => CallError::Api(code, params),
+        other => CallError::Cli(describe_error(&other)),
+    }
+}
+
+/// A handle on the command's session for a worker thread.
+pub struct Worker {
+    session: Session,
+}
+
+impl Api for Worker {
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        self.session.call(method, &args).map_err(map_err)
+    }
+
+    fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let task = self.session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
+        let task = task.as_str().unwrap_or("").to_string();
+        self.session.wait_task(&task, &mut |_| {}).map_err(map_err)
+    }
+}
+
 /// The session to log out if the user interrupts the command.
 static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
 
@@ -111,20 +143,14 @@ impl Connector {
     /// Calls `method` with the session prepended.
     pub fn call(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let session = self.session(printer).map_err(CallError::Cli)?;
-        session.call(method, &args).map_err(|e| match e {
-            Error::Api { code, params } => CallError::Api(code, params),
-            other => CallError::Cli(describe_error(&other)),
-        })
+        session.call(method, &args).map_err(map_err)
     }
 
     /// Calls `Async.<method>` and waits for the task, with a progress bar on a terminal.
     pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let show = !printer.minimal() && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let session = self.session(printer).map_err(CallError::Cli)?;
-        let task = session.call(&format!("Async.{method}"), &args).map_err(|e| match e {
-            Error::Api { code, params } => CallError::Api(code, params),
-            other => CallError::Cli(describe_error(&other)),
-        })?;
+        let task = session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
         let task = task.as_str().unwrap_or("").to_string();
         let bar = show.then(|| {
             let b = indicatif::ProgressBar::new(100);
@@ -143,10 +169,12 @@ impl Connector {
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        result.map_err(|e| match e {
-            Error::Api { code, params } => CallError::Api(code, params),
-            other => CallError::Cli(describe_error(&other)),
-        })
+        result.map_err(map_err)
+    }
+
+    /// A worker handle on the same session (opening it if needed).
+    pub fn worker(&mut self, printer: &mut Printer) -> Result<Worker, CliError> {
+        Ok(Worker { session: self.session(printer)?.share() })
     }
 
     /// Logs out when a session was opened; errors are ignored.

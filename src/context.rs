@@ -126,6 +126,19 @@ impl Context {
         }
     }
 
+    /// A worker handle on this command's session, for `--multiple`.
+    pub fn worker(&mut self) -> CmdResult<crate::connect::Worker> {
+        self.connector.worker(&mut self.printer)
+    }
+
+    /// Turns a raw call error into what the user sees.
+    pub fn describe(&mut self, e: crate::connect::CallError) -> CliError {
+        match e {
+            crate::connect::CallError::Api(code, params) => self.api_error(&code, params),
+            crate::connect::CallError::Cli(e) => e,
+        }
+    }
+
     /// Logs out if a session was opened.
     pub fn finish(&mut self) {
         self.connector.logout();
@@ -200,6 +213,16 @@ impl Context {
     pub fn lookup_uuid(&mut self, class: &str, uuid: &str) -> CmdResult<String> {
         let v = self.call(&format!("{class}.get_by_uuid"), vec![Value::str(uuid)])?;
         Ok(v.as_str().unwrap_or("").to_string())
+    }
+}
+
+impl crate::connect::Api for Context {
+    fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, crate::connect::CallError> {
+        self.connector.call(&mut self.printer, method, args)
+    }
+
+    fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, crate::connect::CallError> {
+        self.connector.call_async(&mut self.printer, method, args)
     }
 }
 

@@ -27,6 +27,8 @@ pub enum CliError {
     Multiple(Vec<(String, String)>),
     /// A bug of ours, never an xe message.
     Internal(String),
+    /// Our own `timeout=` expired (exit status 124, like `timeout(1)`).
+    Timeout(String),
 }
 
 /// Why a command failed, as a result type.
@@ -77,11 +79,22 @@ impl CliError {
                     let _ = writeln!(out, "operation failed on {uuid}: {}", msg.trim_end());
                 }
             }
+            CliError::Timeout(m) => {
+                let _ = writeln!(err, "Error: {m}");
+            }
             CliError::Internal(m) => {
                 let _ = writeln!(err, "Internal error in xe (please report this bug): {m}");
             }
         }
         (err, out)
+    }
+
+    /// The process exit status for this error.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Timeout(_) => 124,
+            _ => 1,
+        }
     }
 
     /// The one-paragraph message used after `operation failed on <uuid>:`.

@@ -85,5 +85,5 @@ fn fail(e: &CliError) -> ExitCode {
         print!("{out}");
     }
     eprint!("{err}");
-    ExitCode::from(1)
+    ExitCode::from(e.exit_code())
 }

@@ -79,6 +79,9 @@ pub fn command_params(name: &str) -> Option<(Vec<String>, Vec<String>)> {
 
 /// Our description of a command.
 pub fn description(name: &str) -> String {
+    if facts::command(name).is_some() {
+        return crate::facts::command_help::describe(name).to_string();
+    }
     if let Some(Resolved::Explicit(spec)) = super::resolve(name) {
         return spec.help.to_string();
     }

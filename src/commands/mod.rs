@@ -1,9 +1,15 @@
 //! The command table: explicit commands (a spec and a function each), the
 //! generated commands of every generic class, and lookup by name.
 
+pub mod event;
 pub mod generic;
 pub mod help;
+pub mod install;
+pub mod select;
 pub mod sim;
+pub mod sizes;
+pub mod uninstall;
+pub mod vm;
 
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
@@ -24,7 +30,32 @@ pub struct ExtraSpec {
 }
 
 /// Every explicit command this xe implements.
-pub const COMMANDS: &[&CommandSpec] = &[&help::SPEC];
+pub const COMMANDS: &[&CommandSpec] = &[
+    &help::SPEC,
+    &event::SPEC,
+    &install::SPEC,
+    &uninstall::VM,
+    &uninstall::TEMPLATE,
+    &uninstall::SNAPSHOT,
+    &vm::START,
+    &vm::SHUTDOWN,
+    &vm::REBOOT,
+    &vm::SUSPEND,
+    &vm::RESUME,
+    &vm::PAUSE,
+    &vm::UNPAUSE,
+    &vm::RESET_POWERSTATE,
+    &vm::CLONE,
+    &vm::COPY,
+    &vm::SNAPSHOT,
+    &vm::CHECKPOINT,
+    &vm::MIGRATE,
+    &vm::COMPUTE_MAX_MEMORY,
+    &vm::DESTROY,
+    &vm::SNAPSHOT_REVERT,
+    &vm::SNAPSHOT_CLONE,
+    &vm::SNAPSHOT_COPY,
+];
 
 /// Commands that exist only in this xe.
 pub const EXTRAS: &[&ExtraSpec] = &[&sim::STOP, &sim::LIST];

@@ -190,7 +190,9 @@ fn implicit(call: &Call) -> ApiResult<Value> {
                 Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{}: {why}", call.str(0))])
             })?;
             let db = call.core.db.read();
-            Ok(all_records(&db, c, |fields| e.eval(&|f: &str| class.field_pos(f).and_then(|p| fields.get(p)))))
+            // xapi's database spells namespaced fields `name__label`.
+            let pos = |f: &str| class.field_pos(f).or_else(|| class.field_pos(&f.replace("__", "_")));
+            Ok(all_records(&db, c, |fields| e.eval(&|f: &str| pos(f).and_then(|p| fields.get(p)))))
         }
         "get_record" => {
             let db = call.core.db.read();

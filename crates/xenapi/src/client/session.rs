@@ -95,6 +95,19 @@ impl Session {
         })
     }
 
+    /// Returns a second handle on the same session for another thread (its
+    /// connection shares the pool). Log out through the original only.
+    pub fn share(&self) -> Session {
+        Session {
+            conn: self.conn.clone(),
+            session_ref: self.session_ref.clone(),
+            user: self.user.clone(),
+            password: self.password.clone(),
+            originator: self.originator.clone(),
+            logged_out: self.logged_out,
+        }
+    }
+
     /// Returns the session ref (secret: it grants the user's rights until logout).
     pub fn session_ref(&self) -> &str {
         &self.session_ref
