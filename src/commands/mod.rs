@@ -5,9 +5,11 @@ pub mod event;
 pub mod generic;
 pub mod help;
 pub mod install;
+pub mod network;
 pub mod select;
 pub mod sim;
 pub mod sizes;
+pub mod storage;
 pub mod uninstall;
 pub mod vm;
 
@@ -55,6 +57,51 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &vm::SNAPSHOT_REVERT,
     &vm::SNAPSHOT_CLONE,
     &vm::SNAPSHOT_COPY,
+    &storage::SR_CREATE,
+    &storage::SR_INTRODUCE,
+    &storage::SR_FORGET,
+    &storage::SR_DESTROY,
+    &storage::SR_SCAN,
+    &storage::SR_PROBE,
+    &storage::PBD_CREATE,
+    &storage::PBD_PLUG,
+    &storage::PBD_UNPLUG,
+    &storage::PBD_DESTROY,
+    &storage::VDI_CREATE,
+    &storage::VDI_DESTROY,
+    &storage::VDI_CLONE,
+    &storage::VDI_SNAPSHOT,
+    &storage::VDI_COPY,
+    &storage::VDI_RESIZE,
+    &storage::VDI_INTRODUCE,
+    &storage::VDI_FORGET,
+    &storage::VBD_CREATE,
+    &storage::VBD_PLUG,
+    &storage::VBD_UNPLUG,
+    &storage::VBD_DESTROY,
+    &storage::VBD_EJECT,
+    &storage::VBD_INSERT,
+    &storage::VM_DISK_ADD,
+    &storage::VM_DISK_LIST,
+    &storage::VM_DISK_REMOVE,
+    &storage::VM_CD_ADD,
+    &storage::VM_CD_LIST,
+    &storage::VM_CD_REMOVE,
+    &storage::VM_CD_INSERT,
+    &storage::VM_CD_EJECT,
+    &storage::CD_LIST,
+    &network::NETWORK_CREATE,
+    &network::NETWORK_DESTROY,
+    &network::VIF_CREATE,
+    &network::VIF_PLUG,
+    &network::VIF_UNPLUG,
+    &network::VIF_DESTROY,
+    &network::VM_VIF_LIST,
+    &network::PIF_PLUG,
+    &network::PIF_UNPLUG,
+    &network::PIF_RECONFIGURE_IP,
+    &network::VLAN_CREATE,
+    &network::VLAN_DESTROY,
 ];
 
 /// Commands that exist only in this xe.
@@ -106,5 +153,23 @@ pub fn dispatch(ctx: &mut Context) -> CmdResult {
             Err(CliError::failure(format!("The command '{}' is not supported by this version of xe yet", fact.name)))
         }
         None => Err(CliError::UnknownCommand(name)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_command_is_an_xe_command_and_unique() {
+        let mut seen = std::collections::HashSet::new();
+        for c in COMMANDS {
+            assert!(seen.insert(c.name), "{} registered twice", c.name);
+            assert!(c.name == "help" || crate::facts::command(c.name).is_some(), "{} is not an xe command", c.name);
+        }
+        for e in EXTRAS {
+            assert!(crate::facts::command(e.spec.name).is_none(), "{} shadows an xe command", e.spec.name);
+            assert!(!e.spec.help.is_empty());
+        }
     }
 }
