@@ -209,6 +209,12 @@ impl Context {
         self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
     }
 
+    /// Looks up the object whose uuid the required parameter `key` gives.
+    pub fn lookup_param(&mut self, class: &str, key: &str) -> CmdResult<String> {
+        let uuid = self.params.required(key)?.to_string();
+        self.lookup_uuid(class, &uuid)
+    }
+
     /// Looks an object up by uuid; unknown uuids give xe's UUID_INVALID error.
     pub fn lookup_uuid(&mut self, class: &str, uuid: &str) -> CmdResult<String> {
         let v = self.call(&format!("{class}.get_by_uuid"), vec![Value::str(uuid)])?;

@@ -81,8 +81,8 @@ fn random_mac() -> String {
 pub const VIF_CREATE: CommandSpec = CommandSpec { name: "vif-create", help: "", run: vif_create };
 
 fn vif_create(ctx: &mut Context) -> CmdResult {
-    let vm = ctx.lookup_uuid("VM", &ctx.params.required("vm-uuid")?.to_string())?;
-    let net = ctx.lookup_uuid("network", &ctx.params.required("network-uuid")?.to_string())?;
+    let vm = ctx.lookup_param("VM", "vm-uuid")?;
+    let net = ctx.lookup_param("network", "network-uuid")?;
     let mtu = ctx.call("network.get_MTU", vec![s(&net)])?;
     let mac = match ctx.params.get("mac") {
         Some("random") => random_mac(),
@@ -111,7 +111,7 @@ pub const PIF_RECONFIGURE_IP: CommandSpec =
     CommandSpec { name: "pif-reconfigure-ip", help: "", run: pif_reconfigure_ip };
 
 fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
-    let pif = ctx.lookup_uuid("PIF", &ctx.params.required("uuid")?.to_string())?;
+    let pif = ctx.lookup_param("PIF", "uuid")?;
     let mode = match ctx.params.required("mode")?.to_ascii_lowercase().as_str() {
         "none" => "None",
         "dhcp" => "DHCP",
@@ -127,8 +127,8 @@ fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
 pub const VLAN_CREATE: CommandSpec = CommandSpec { name: "vlan-create", help: "", run: vlan_create };
 
 fn vlan_create(ctx: &mut Context) -> CmdResult {
-    let pif = ctx.lookup_uuid("PIF", &ctx.params.required("pif-uuid")?.to_string())?;
-    let net = ctx.lookup_uuid("network", &ctx.params.required("network-uuid")?.to_string())?;
+    let pif = ctx.lookup_param("PIF", "pif-uuid")?;
+    let net = ctx.lookup_param("network", "network-uuid")?;
     let tag = ctx.params.required("vlan")?;
     let tag: i64 =
         tag.parse().map_err(|_| CliError::failure(format!("Invalid VLAN tag '{tag}': expected an integer")))?;

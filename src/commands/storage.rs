@@ -159,8 +159,8 @@ fn sr_probe(ctx: &mut Context) -> CmdResult {
 pub const PBD_CREATE: CommandSpec = CommandSpec { name: "pbd-create", help: "", run: pbd_create };
 
 fn pbd_create(ctx: &mut Context) -> CmdResult {
-    let host = ctx.lookup_uuid("host", &ctx.params.required("host-uuid")?.to_string())?;
-    let sr = ctx.lookup_uuid("SR", &ctx.params.required("sr-uuid")?.to_string())?;
+    let host = ctx.lookup_param("host", "host-uuid")?;
+    let sr = ctx.lookup_param("SR", "sr-uuid")?;
     let rec = Value::Struct(vec![
         ("host".into(), s(&host)),
         ("SR".into(), s(&sr)),
@@ -174,7 +174,7 @@ fn pbd_create(ctx: &mut Context) -> CmdResult {
 pub const VDI_CREATE: CommandSpec = CommandSpec { name: "vdi-create", help: "", run: vdi_create };
 
 fn vdi_create(ctx: &mut Context) -> CmdResult {
-    let sr = ctx.lookup_uuid("SR", &ctx.params.required("sr-uuid")?.to_string())?;
+    let sr = ctx.lookup_param("SR", "sr-uuid")?;
     let size = parse_size(ctx.params.required("virtual-size")?)?;
     let ty = ctx.params.get("type").unwrap_or("user").to_ascii_lowercase();
     if !["system", "user", "suspend", "crashdump"].contains(&ty.as_str()) {
@@ -202,7 +202,7 @@ fn vdi_create(ctx: &mut Context) -> CmdResult {
 pub const VDI_CLONE: CommandSpec = CommandSpec { name: "vdi-clone", help: "", run: vdi_clone };
 
 fn vdi_clone(ctx: &mut Context) -> CmdResult {
-    let vdi = ctx.lookup_uuid("VDI", &ctx.params.required("uuid")?.to_string())?;
+    let vdi = ctx.lookup_param("VDI", "uuid")?;
     let new = ctx.call_async("VDI.clone", vec![s(&vdi), map(ctx.params.map("driver-params"))])?;
     if let Some(name) = ctx.params.get("new-name-label").map(str::to_string) {
         ctx.call("VDI.set_name_label", vec![new.clone(), Value::String(name)])?;
@@ -216,7 +216,7 @@ fn vdi_clone(ctx: &mut Context) -> CmdResult {
 pub const VDI_SNAPSHOT: CommandSpec = CommandSpec { name: "vdi-snapshot", help: "", run: vdi_snapshot };
 
 fn vdi_snapshot(ctx: &mut Context) -> CmdResult {
-    let vdi = ctx.lookup_uuid("VDI", &ctx.params.required("uuid")?.to_string())?;
+    let vdi = ctx.lookup_param("VDI", "uuid")?;
     let new = ctx.call_async("VDI.snapshot", vec![s(&vdi), map(ctx.params.map("driver-params"))])?;
     print_uuid(ctx, "VDI", &new)
 }
@@ -224,7 +224,7 @@ fn vdi_snapshot(ctx: &mut Context) -> CmdResult {
 pub const VDI_COPY: CommandSpec = CommandSpec { name: "vdi-copy", help: "", run: vdi_copy };
 
 fn vdi_copy(ctx: &mut Context) -> CmdResult {
-    let vdi = ctx.lookup_uuid("VDI", &ctx.params.required("uuid")?.to_string())?;
+    let vdi = ctx.lookup_param("VDI", "uuid")?;
     let lookup = |ctx: &mut Context, key: &str, class: &str| -> CmdResult<String> {
         match ctx.params.get(key).map(str::to_string) {
             Some(u) => ctx.lookup_uuid(class, &u),
@@ -244,7 +244,7 @@ fn vdi_copy(ctx: &mut Context) -> CmdResult {
 pub const VDI_RESIZE: CommandSpec = CommandSpec { name: "vdi-resize", help: "", run: vdi_resize };
 
 fn vdi_resize(ctx: &mut Context) -> CmdResult {
-    let vdi = ctx.lookup_uuid("VDI", &ctx.params.required("uuid")?.to_string())?;
+    let vdi = ctx.lookup_param("VDI", "uuid")?;
     let size = parse_size(ctx.params.required("disk-size")?)?;
     let method = if bool_param(ctx, "online", false)? { "VDI.resize_online" } else { "VDI.resize" };
     ctx.call_async(method, vec![s(&vdi), Value::Int(size)])?;
@@ -254,7 +254,7 @@ fn vdi_resize(ctx: &mut Context) -> CmdResult {
 pub const VDI_INTRODUCE: CommandSpec = CommandSpec { name: "vdi-introduce", help: "", run: vdi_introduce };
 
 fn vdi_introduce(ctx: &mut Context) -> CmdResult {
-    let sr = ctx.lookup_uuid("SR", &ctx.params.required("sr-uuid")?.to_string())?;
+    let sr = ctx.lookup_param("SR", "sr-uuid")?;
     let ty = ctx.params.required("type")?.to_ascii_lowercase();
     let args = vec![
         s(ctx.params.required("uuid")?),
@@ -283,7 +283,7 @@ fn vdi_introduce(ctx: &mut Context) -> CmdResult {
 pub const VBD_CREATE: CommandSpec = CommandSpec { name: "vbd-create", help: "", run: vbd_create };
 
 fn vbd_create(ctx: &mut Context) -> CmdResult {
-    let vm = ctx.lookup_uuid("VM", &ctx.params.required("vm-uuid")?.to_string())?;
+    let vm = ctx.lookup_param("VM", "vm-uuid")?;
     let vdi = match ctx.params.get("vdi-uuid").map(str::to_string) {
         Some(u) => Some(ctx.lookup_uuid("VDI", &u)?),
         None => None,
@@ -324,7 +324,7 @@ fn vbd_create(ctx: &mut Context) -> CmdResult {
 pub const VBD_UNPLUG: CommandSpec = CommandSpec { name: "vbd-unplug", help: "", run: vbd_unplug };
 
 fn vbd_unplug(ctx: &mut Context) -> CmdResult {
-    let vbd = ctx.lookup_uuid("VBD", &ctx.params.required("uuid")?.to_string())?;
+    let vbd = ctx.lookup_param("VBD", "uuid")?;
     let method = if ctx.params.flag("force") { "VBD.unplug_force" } else { "VBD.unplug" };
     let timeout = match ctx.params.get("timeout") {
         Some(t) => t
@@ -360,8 +360,8 @@ fn vbd_unplug(ctx: &mut Context) -> CmdResult {
 pub const VBD_INSERT: CommandSpec = CommandSpec { name: "vbd-insert", help: "", run: vbd_insert };
 
 fn vbd_insert(ctx: &mut Context) -> CmdResult {
-    let vbd = ctx.lookup_uuid("VBD", &ctx.params.required("uuid")?.to_string())?;
-    let vdi = ctx.lookup_uuid("VDI", &ctx.params.required("vdi-uuid")?.to_string())?;
+    let vbd = ctx.lookup_param("VBD", "uuid")?;
+    let vdi = ctx.lookup_param("VDI", "vdi-uuid")?;
     ctx.call("VBD.insert", vec![s(&vbd), s(&vdi)])?;
     Ok(())
 }
