@@ -535,7 +535,8 @@ fn cd_list(ctx: &mut Context) -> CmdResult {
 pub const VM_CD_ADD: CommandSpec = CommandSpec { name: "vm-cd-add", help: "", run: vm_cd_add };
 
 fn vm_cd_add(ctx: &mut Context) -> CmdResult {
-    let cd = cd_named(ctx, &ctx.params.required("cd-name")?.to_string())?;
+    let name = ctx.params.required("cd-name")?.to_string();
+    let cd = cd_named(ctx, &name)?;
     let device = ctx.params.required("device")?.to_string();
     let vms = select::select(ctx, Selector::VM)?;
     select::run_each(ctx, &vms, |api, vm| {
@@ -566,7 +567,8 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
 pub const VM_CD_REMOVE: CommandSpec = CommandSpec { name: "vm-cd-remove", help: "", run: vm_cd_remove };
 
 fn vm_cd_remove(ctx: &mut Context) -> CmdResult {
-    let cd = cd_named(ctx, &ctx.params.required("cd-name")?.to_string())?;
+    let name = ctx.params.required("cd-name")?.to_string();
+    let cd = cd_named(ctx, &name)?;
     let vms = select::select(ctx, Selector::VM)?;
     for vm in &vms {
         for (vbd, rec) in vbds_of(ctx, vm, "CD")? {
@@ -584,7 +586,8 @@ fn vm_cd_remove(ctx: &mut Context) -> CmdResult {
 pub const VM_CD_INSERT: CommandSpec = CommandSpec { name: "vm-cd-insert", help: "", run: vm_cd_insert };
 
 fn vm_cd_insert(ctx: &mut Context) -> CmdResult {
-    let cd = cd_named(ctx, &ctx.params.required("cd-name")?.to_string())?;
+    let name = ctx.params.required("cd-name")?.to_string();
+    let cd = cd_named(ctx, &name)?;
     let vms = select::select(ctx, Selector::VM)?;
     for vm in &vms {
         let drives = vbds_of(ctx, vm, "CD")?;
