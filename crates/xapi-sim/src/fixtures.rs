@@ -121,7 +121,7 @@ fn sset(items: &[&str]) -> Value {
 }
 
 /// Xen's per-domain memory overhead, roughly: shadow/p2m pages plus a little per vCPU.
-fn vm_overhead(memory: i64, vcpus: i64) -> i64 {
+pub fn vm_overhead(memory: i64, vcpus: i64) -> i64 {
     (memory / MIB / 128 + 1 + vcpus) * MIB
 }
 

@@ -1,0 +1,196 @@
+//! Queries and settings around the lifecycle: free device numbers, possible
+//! hosts, memory overhead and limits, vCPU counts, operation checks.
+
+use super::{
+    assert_operation_valid, expect_host, expect_vm, get_i, get_s, get_set, place, set, update_allowed_operations,
+    valid, void, Handler,
+};
+use crate::db::{ApiResult, Db, Failure};
+use crate::rpc::Call;
+use std::collections::HashMap;
+use xenapi::Value;
+
+pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
+    t.insert("VM.get_allowed_VBD_devices", Handler::Sync(|c, db| free_devices(c, db, "VBDs", "userdevice", 16)));
+    t.insert("VM.get_allowed_VIF_devices", Handler::Sync(|c, db| free_devices(c, db, "VIFs", "device", 7)));
+    t.insert("VM.get_possible_hosts", Handler::Sync(get_possible_hosts));
+    t.insert("VM.assert_can_boot_here", Handler::Sync(assert_can_boot_here));
+    t.insert("VM.compute_memory_overhead", Handler::Sync(compute_memory_overhead));
+    t.insert("VM.maximise_memory", Handler::Sync(maximise_memory));
+    t.insert("VM.get_cooperative", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| Value::Bool(true))));
+    t.insert(
+        "VM.assert_operation_valid",
+        Handler::Sync(|c, db| assert_operation_valid(db, c.str(0), c.str(1)).map(|()| void())),
+    );
+    t.insert(
+        "VM.update_allowed_operations",
+        Handler::Sync(|c, db| {
+            expect_vm(db, c.str(0))?;
+            update_allowed_operations(db, c.str(0));
+            Ok(void())
+        }),
+    );
+    t.insert("VM.set_memory_limits", Handler::Sync(|c, db| limits(c, db, [Some(1), Some(2), Some(3), Some(4)])));
+    t.insert("VM.set_memory_static_range", Handler::Sync(|c, db| limits(c, db, [Some(1), Some(2), None, None])));
+    t.insert("VM.set_memory_dynamic_range", Handler::Sync(|c, db| limits(c, db, [None, None, Some(1), Some(2)])));
+    t.insert("VM.set_memory_static_min", Handler::Sync(|c, db| limits(c, db, [Some(1), None, None, None])));
+    t.insert("VM.set_memory_static_max", Handler::Sync(|c, db| limits(c, db, [None, Some(1), None, None])));
+    t.insert("VM.set_memory_dynamic_min", Handler::Sync(|c, db| limits(c, db, [None, None, Some(1), None])));
+    t.insert("VM.set_memory_dynamic_max", Handler::Sync(|c, db| limits(c, db, [None, None, None, Some(1)])));
+    t.insert("VM.set_memory", Handler::Sync(|c, db| limits(c, db, [None, Some(1), Some(1), Some(1)])));
+    t.insert("VM.set_VCPUs_max", Handler::Sync(set_vcpus_max));
+    t.insert("VM.set_VCPUs_at_startup", Handler::Sync(set_vcpus_at_startup));
+    t.insert("VM.set_VCPUs_number_live", Handler::Sync(set_vcpus_number_live));
+}
+
+/// Device numbers from `0..count` no VBD (VIF) of the VM uses.
+fn free_devices(call: &Call, db: &mut Db, set_field: &str, device_field: &str, count: u32) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let used: Vec<String> = get_set(db, vm, set_field).iter().map(|d| get_s(db, d, device_field)).collect();
+    Ok(Value::Array((0..count).map(|n| n.to_string()).filter(|n| !used.contains(n)).map(Value::String).collect()))
+}
+
+fn get_possible_hosts(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    Ok(Value::Array(place::possible_hosts(db, vm).into_iter().map(Value::String).collect()))
+}
+
+fn assert_can_boot_here(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    expect_host(db, call.str(1))?;
+    place::assert_can_boot_here(db, vm, call.str(1), true)?;
+    Ok(void())
+}
+
+fn compute_memory_overhead(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_vm(db, call.str(0))?;
+    Ok(Value::Int(place::overhead(db, call.str(0))))
+}
+
+/// The largest `memory_static_max` whose domain (with overhead) fits in
+/// `total`, rounded down to a MiB; `approximate` assumes the most vCPUs.
+fn maximise_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let total = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
+    let vcpus = if call.bool(2) { 64 } else { get_i(db, vm, "VCPUs_max").max(1) };
+    let fits = |m: i64| m + crate::fixtures::vm_overhead(m, vcpus) <= total;
+    let (mut lo, mut hi) = (0i64, total.max(0));
+    if !fits(lo) {
+        return Ok(Value::Int(0));
+    }
+    while lo < hi {
+        let mid = lo + (hi - lo + 1) / 2;
+        if fits(mid) {
+            lo = mid;
+        } else {
+            hi = mid - 1;
+        }
+    }
+    Ok(Value::Int(lo / (1 << 20) * (1 << 20)))
+}
+
+/// Sets some of the four memory limits (`which` names the argument holding
+/// static_min, static_max, dynamic_min, dynamic_max), as xapi validates them:
+/// static changes need a halted VM, dynamic ones a halted or running one, and
+/// the order static_min ≤ dynamic_min ≤ dynamic_max ≤ static_max must hold.
+fn limits(call: &Call, db: &mut Db, which: [Option<usize>; 4]) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let names = ["memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max"];
+    let mut values = names.map(|n| get_i(db, vm, n));
+    for (i, arg) in which.iter().enumerate() {
+        if let Some(a) = arg {
+            values[i] = call.args.get(*a).and_then(Value::as_int).unwrap_or(0);
+        }
+    }
+    let statics = which[0].is_some() || which[1].is_some();
+    let op = match (statics, which.iter().all(Option::is_some)) {
+        (true, true) => "changing_memory_limits",
+        (true, false) => "changing_static_range",
+        _ => "changing_dynamic_range",
+    };
+    assert_operation_valid(db, vm, op)?;
+    let [smin, smax, dmin, dmax] = values;
+    if !(smin <= dmin && dmin <= dmax && dmax <= smax) {
+        return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
+    }
+    let running = matches!(db.field_str(vm, "power_state"), "Running" | "Paused");
+    let host = get_s(db, vm, "resident_on");
+    let old_dmax = get_i(db, vm, "memory_dynamic_max");
+    if running && dmax > old_dmax && valid(db, &host, "host") {
+        let free = place::host_free(db, &host);
+        if dmax - old_dmax > free {
+            return Err(Failure::new("HOST_NOT_ENOUGH_FREE_MEMORY", [(dmax - old_dmax).to_string(), free.to_string()]));
+        }
+    }
+    for (n, v) in names.iter().zip(values) {
+        set(db, vm, n, Value::Int(v));
+    }
+    if running {
+        set(db, vm, "memory_target", Value::Int(dmax));
+        let m = get_s(db, vm, "metrics");
+        if valid(db, &m, "VM_metrics") {
+            set(db, &m, "memory_actual", Value::Int(dmax));
+        }
+        place::refresh_host(db, &host);
+    } else {
+        let overhead = place::overhead(db, vm);
+        set(db, vm, "memory_overhead", Value::Int(overhead));
+    }
+    Ok(void())
+}
+
+fn vcpu_arg(call: &Call, name: &str) -> ApiResult<i64> {
+    let n = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
+    if n < 1 {
+        return Err(Failure::new("INVALID_VALUE", [name.to_string(), n.to_string()]));
+    }
+    Ok(n)
+}
+
+fn set_vcpus_max(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let n = vcpu_arg(call, "VCPUs_max")?;
+    assert_operation_valid(db, vm, "changing_VCPUs")?;
+    if get_i(db, vm, "VCPUs_at_startup") > n {
+        return Err(Failure::new("INVALID_VALUE", ["VCPUs_max".to_string(), n.to_string()]));
+    }
+    set(db, vm, "VCPUs_max", Value::Int(n));
+    let overhead = place::overhead(db, vm);
+    set(db, vm, "memory_overhead", Value::Int(overhead));
+    Ok(void())
+}
+
+fn set_vcpus_at_startup(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let n = vcpu_arg(call, "VCPUs_at_startup")?;
+    assert_operation_valid(db, vm, "changing_VCPUs")?;
+    if n > get_i(db, vm, "VCPUs_max") {
+        return Err(Failure::new("INVALID_VALUE", ["VCPUs_at_startup".to_string(), n.to_string()]));
+    }
+    set(db, vm, "VCPUs_at_startup", Value::Int(n));
+    Ok(void())
+}
+
+/// Hot-plugs or unplugs vCPUs of a running VM, up to `VCPUs_max`.
+fn set_vcpus_number_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let n = vcpu_arg(call, "nvcpu")?;
+    assert_operation_valid(db, vm, "changing_VCPUs_live")?;
+    if n > get_i(db, vm, "VCPUs_max") {
+        return Err(Failure::new("INVALID_VALUE", ["nvcpu".to_string(), n.to_string()]));
+    }
+    set(db, vm, "VCPUs_at_startup", Value::Int(n));
+    let m = get_s(db, vm, "metrics");
+    if valid(db, &m, "VM_metrics") {
+        set(db, &m, "VCPUs_number", Value::Int(n));
+    }
+    Ok(void())
+}

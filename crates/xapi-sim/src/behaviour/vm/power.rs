@@ -1,0 +1,522 @@
+//! The power-state machine: start, shutdown, reboot, suspend, resume, pause,
+//! migration and `power_state_reset`, with host placement, memory accounting,
+//! domids, metrics, devices, consoles and the guest agent kept in step.
+
+use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, unplug_all};
+use super::{
+    cls, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now, null, place, run_op, set, smap, sset,
+    update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS, MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS,
+    RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+};
+use crate::behaviour::BoxFuture;
+use crate::core::Core;
+use crate::db::{ApiResult, Db, Failure};
+use crate::rpc::Call;
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, Weak};
+use xenapi::Value;
+
+pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
+    t.insert("VM.start", Handler::Async(start));
+    t.insert("VM.start_on", Handler::Async(start_on));
+    t.insert("VM.clean_shutdown", Handler::Async(|c| Box::pin(async move { halt(&c, "clean_shutdown").await })));
+    t.insert("VM.hard_shutdown", Handler::Async(|c| Box::pin(async move { halt(&c, "hard_shutdown").await })));
+    t.insert("VM.shutdown", Handler::Async(|c| Box::pin(async move { halt(&c, "shutdown").await })));
+    t.insert("VM.clean_reboot", Handler::Async(|c| Box::pin(async move { reboot(&c, "clean_reboot").await })));
+    t.insert("VM.hard_reboot", Handler::Async(|c| Box::pin(async move { reboot(&c, "hard_reboot").await })));
+    t.insert("VM.suspend", Handler::Async(suspend));
+    t.insert("VM.resume", Handler::Async(|c| Box::pin(async move { resume(&c, None).await })));
+    t.insert(
+        "VM.resume_on",
+        Handler::Async(|c| {
+            Box::pin(async move {
+                let host = c.str(1).to_string();
+                resume(&c, Some(host)).await
+            })
+        }),
+    );
+    t.insert("VM.pause", Handler::Async(|c| Box::pin(async move { pause(&c, "pause").await })));
+    t.insert("VM.unpause", Handler::Async(|c| Box::pin(async move { pause(&c, "unpause").await })));
+    t.insert("VM.pool_migrate", Handler::Async(pool_migrate));
+    t.insert("VM.power_state_reset", Handler::Sync(power_state_reset));
+}
+
+// --- domids ------------------------------------------------------------------
+
+type DomidTable = Vec<(Weak<Core>, HashMap<String, i64>)>;
+
+/// Next domid per host and simulator: Xen counts up and never reuses a domid
+/// while running. A restarted simulator continues after its resident VMs.
+fn next_domid(core: &Arc<Core>, db: &Db, host: &str) -> i64 {
+    static TABLE: OnceLock<Mutex<DomidTable>> = OnceLock::new();
+    let mut table = TABLE.get_or_init(|| Mutex::new(Vec::new())).lock();
+    table.retain(|(w, _)| w.strong_count() > 0);
+    let pos = match table.iter().position(|(w, _)| std::ptr::eq(w.as_ptr(), Arc::as_ptr(core))) {
+        Some(p) => p,
+        None => {
+            table.push((Arc::downgrade(core), HashMap::new()));
+            table.len() - 1
+        }
+    };
+    let counters = &mut table[pos].1;
+    let highest = get_set(db, host, "resident_VMs").iter().map(|vm| get_i(db, vm, "domid")).max().unwrap_or(0);
+    let next = counters.get(host).copied().unwrap_or(1).max(highest + 1);
+    counters.insert(host.to_string(), next + 1);
+    next
+}
+
+// --- domain bookkeeping ------------------------------------------------------
+
+/// The VM's metrics object, created when missing (xapi makes one per VM).
+pub(super) fn ensure_metrics(db: &mut Db, vm: &str) -> String {
+    let m = get_s(db, vm, "metrics");
+    if valid(db, &m, "VM_metrics") {
+        return m;
+    }
+    let c = cls(db, "VM_metrics");
+    let m = db.create(
+        c,
+        vec![
+            ("VCPUs_CPU", Value::Struct(Vec::new())),
+            ("VCPUs_params", smap::<&str, &str>(&[])),
+            ("VCPUs_flags", Value::Struct(Vec::new())),
+            ("state", sset::<&str>(&[])),
+            ("install_time", now(db)),
+            ("last_updated", now(db)),
+            ("current_domain_type", Value::str("unspecified")),
+        ],
+    );
+    set(db, vm, "metrics", Value::String(m.clone()));
+    m
+}
+
+fn is_hvm(db: &Db, vm: &str) -> bool {
+    match db.field_str(vm, "domain_type") {
+        "hvm" => true,
+        "pv" | "pvh" | "pv_in_pvh" => false,
+        _ => !db.field_str(vm, "HVM_boot_policy").is_empty(),
+    }
+}
+
+/// Fills the metrics of a domain just created on `host` with `domid`.
+fn domain_metrics(db: &mut Db, vm: &str, domid: i64, paused: bool, fresh_boot: bool) {
+    let m = ensure_metrics(db, vm);
+    let vcpus = get_i(db, vm, "VCPUs_at_startup").max(1);
+    let hvm = is_hvm(db, vm);
+    let domain_type = match db.field_str(vm, "domain_type") {
+        "" | "unspecified" if hvm => "hvm".to_string(),
+        "" | "unspecified" => "pv".to_string(),
+        other => other.to_string(),
+    };
+    let pcpus = 16;
+    let cpus = Value::Struct((0..vcpus).map(|i| (i.to_string(), Value::Int((domid * 3 + i) % pcpus))).collect());
+    set(db, &m, "memory_actual", Value::Int(get_i(db, vm, "memory_dynamic_max")));
+    set(db, &m, "VCPUs_number", Value::Int(vcpus));
+    set(db, &m, "VCPUs_CPU", cpus);
+    set(db, &m, "state", sset(&[if paused { "paused" } else { "running" }]));
+    set(db, &m, "hvm", Value::Bool(hvm));
+    set(db, &m, "current_domain_type", Value::String(domain_type));
+    if fresh_boot {
+        set(db, &m, "start_time", now(db));
+    }
+    set(db, &m, "last_updated", now(db));
+}
+
+/// Metrics of a VM without a domain.
+fn no_domain_metrics(db: &mut Db, vm: &str) {
+    let m = get_s(db, vm, "metrics");
+    if !valid(db, &m, "VM_metrics") {
+        return;
+    }
+    set(db, &m, "memory_actual", Value::Int(0));
+    set(db, &m, "VCPUs_number", Value::Int(0));
+    set(db, &m, "VCPUs_CPU", Value::Struct(Vec::new()));
+    set(db, &m, "state", sset::<&str>(&[]));
+    set(db, &m, "hvm", Value::Bool(false));
+    set(db, &m, "current_domain_type", Value::str("unspecified"));
+    set(db, &m, "last_updated", now(db));
+}
+
+/// The CPU flags the host offers the guest at boot.
+fn boot_cpu_flags(db: &Db, vm: &str, host: &str) -> Value {
+    let info = get_map(db, host, "cpu_info");
+    let get = |k: &str| info.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()).unwrap_or_default();
+    let features = get(if is_hvm(db, vm) { "features_hvm" } else { "features_pv" });
+    smap(&[("vendor", get("vendor")), ("features", features)])
+}
+
+/// Creates the VM's domain on `host`: state, residence, memory, devices, console.
+fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bool, fresh_boot: bool) {
+    let domid = next_domid(core, db, host);
+    let overhead = place::overhead(db, vm);
+    let target = get_i(db, vm, "memory_dynamic_max");
+    set(db, vm, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
+    set(db, vm, "resident_on", Value::str(host));
+    set(db, vm, "scheduled_to_be_resident_on", null());
+    set(db, vm, "domid", Value::Int(domid));
+    set(db, vm, "memory_overhead", Value::Int(overhead));
+    set(db, vm, "memory_target", Value::Int(target));
+    if fresh_boot {
+        let flags = boot_cpu_flags(db, vm, host);
+        set(db, vm, "last_boot_CPU_flags", flags);
+    }
+    domain_metrics(db, vm, domid, paused, fresh_boot);
+    plug_all(db, vm, host);
+    destroy_consoles(db, vm);
+    create_console(db, vm, host);
+    place::refresh_host(db, host);
+}
+
+/// Tears the VM's domain down, leaving it `state` ("Halted" or "Suspended").
+fn destroy_domain(db: &mut Db, vm: &str, state: &str) {
+    let host = get_s(db, vm, "resident_on");
+    set(db, vm, "power_state", Value::str(state));
+    set(db, vm, "resident_on", null());
+    set(db, vm, "scheduled_to_be_resident_on", null());
+    set(db, vm, "domid", Value::Int(-1));
+    no_domain_metrics(db, vm);
+    unplug_all(db, vm);
+    destroy_consoles(db, vm);
+    if state == "Halted" {
+        set(db, vm, "memory_target", Value::Int(0));
+        set(db, vm, "requires_reboot", Value::Bool(false));
+        guest::forget(db, vm);
+        drop_suspend_image(db, vm);
+    }
+    place::refresh_host(db, &host);
+}
+
+/// Halts a VM at once, whatever its state (a revert's first step).
+pub(super) fn force_halt(db: &mut Db, vm: &str) {
+    destroy_domain(db, vm, "Halted");
+}
+
+/// Destroys the VM's suspend image, if it has one.
+fn drop_suspend_image(db: &mut Db, vm: &str) {
+    let vdi = get_s(db, vm, "suspend_VDI");
+    if valid(db, &vdi, "VDI") {
+        disks::destroy_vdi(db, &vdi);
+    }
+    if db.field_str(vm, "suspend_VDI") != xenapi::NULL_REF {
+        set(db, vm, "suspend_VDI", null());
+    }
+}
+
+fn power(db: &Db, vm: &str) -> String {
+    get_s(db, vm, "power_state")
+}
+
+fn bad_power(vm: &str, expected: &str, actual: &str) -> Failure {
+    Failure::new("VM_BAD_POWER_STATE", [vm, expected, &actual.to_ascii_lowercase()])
+}
+
+// --- start -------------------------------------------------------------------
+
+fn start(call: Call) -> BoxFuture {
+    Box::pin(async move {
+        let paused = call.bool(1);
+        boot(&call, None, paused).await
+    })
+}
+
+fn start_on(call: Call) -> BoxFuture {
+    Box::pin(async move {
+        let host = call.str(1).to_string();
+        let paused = call.bool(2);
+        boot(&call, Some(host), paused).await
+    })
+}
+
+async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Value> {
+    let vm = call.str(0).to_string();
+    let op = if host.is_some() { "start_on" } else { "start" };
+    let core = call.core.clone();
+    run_op(
+        call,
+        &[(&vm, op)],
+        START_SECS,
+        |db| {
+            let host = match host {
+                Some(h) => {
+                    place::assert_can_boot_here(db, &vm, &h, true)?;
+                    h
+                }
+                None => place::choose_host(db, &vm)?,
+            };
+            place::reserve(db, &vm, &host);
+            Ok(host)
+        },
+        |db, host| {
+            if power(db, &vm) != "Halted" {
+                return Err(bad_power(&vm, "halted", &power(db, &vm)));
+            }
+            create_domain(&core, db, &vm, &host, paused, true);
+            if guest::immediate(&core) {
+                guest::report(db, &vm);
+            }
+            Ok(())
+        },
+        |db, _| place::unreserve(db, &vm),
+    )
+    .await?;
+    guest::schedule(&call.core, &vm);
+    Ok(void())
+}
+
+// --- shutdown ----------------------------------------------------------------
+
+async fn halt(call: &Call, op: &'static str) -> ApiResult<Value> {
+    let vm = call.str(0).to_string();
+    let seconds = match op {
+        "hard_shutdown" => HARD_SHUTDOWN_SECS,
+        _ => SHUTDOWN_SECS,
+    };
+    run_op(
+        call,
+        &[(&vm, op)],
+        seconds,
+        |_| Ok(()),
+        |db, ()| {
+            super::expect_vm(db, &vm)?;
+            // A hard shutdown may have overtaken a clean one: the VM is down either way.
+            if power(db, &vm) != "Halted" {
+                destroy_domain(db, &vm, "Halted");
+            }
+            Ok(())
+        },
+        |_, ()| {},
+    )
+    .await?;
+    Ok(void())
+}
+
+// --- reboot ------------------------------------------------------------------
+
+async fn reboot(call: &Call, op: &'static str) -> ApiResult<Value> {
+    let vm = call.str(0).to_string();
+    let core = call.core.clone();
+    run_op(
+        call,
+        &[(&vm, op)],
+        REBOOT_SECS,
+        |_| Ok(()),
+        |db, ()| {
+            super::expect_vm(db, &vm)?;
+            let host = get_s(db, &vm, "resident_on");
+            if !matches!(power(db, &vm).as_str(), "Running" | "Paused") || !valid(db, &host, "host") {
+                let expected = if op == "clean_reboot" { "running" } else { "paused, running" };
+                return Err(bad_power(&vm, expected, &power(db, &vm)));
+            }
+            guest::forget(db, &vm);
+            create_domain(&core, db, &vm, &host, false, true);
+            if guest::immediate(&core) {
+                guest::report(db, &vm);
+            }
+            Ok(())
+        },
+        |_, ()| {},
+    )
+    .await?;
+    guest::schedule(&call.core, &vm);
+    Ok(void())
+}
+
+// --- suspend / resume ----------------------------------------------------------
+
+/// The SR a suspend image goes to: the VM's, the pool's or the host's, as xapi chooses.
+pub(super) fn suspend_sr(db: &Db, vm: &str) -> ApiResult<String> {
+    let pool_c = cls(db, "pool");
+    let pool_sr = db.iter(pool_c).next().map(|(p, _)| get_s(db, p, "suspend_image_SR")).unwrap_or_default();
+    let host = get_s(db, vm, "resident_on");
+    let host_sr = if valid(db, &host, "host") { get_s(db, &host, "suspend_image_sr") } else { String::new() };
+    [get_s(db, vm, "suspend_SR"), pool_sr, host_sr]
+        .into_iter()
+        .find(|sr| valid(db, sr, "SR"))
+        .ok_or_else(|| Failure::new("VM_NO_SUSPEND_SR", [vm]))
+}
+
+/// Size of a suspend image: the VM's memory and a little for device state.
+pub(super) fn suspend_image_size(db: &Db, vm: &str) -> i64 {
+    get_i(db, vm, "memory_static_max") + (4 << 20)
+}
+
+/// Writes a suspend image for `vm` on `sr`.
+pub(super) fn write_suspend_image(db: &mut Db, vm: &str, sr: &str) -> String {
+    let size = suspend_image_size(db, vm);
+    let d = disks::NewVdi {
+        sr,
+        label: "Suspend image",
+        description: "Suspend image",
+        ty: "suspend",
+        virtual_size: size,
+        physical: size,
+        sm_config: Vec::new(),
+    };
+    disks::create_vdi(db, d)
+}
+
+fn suspend(call: Call) -> BoxFuture {
+    Box::pin(async move {
+        let vm = call.str(0).to_string();
+        run_op(
+            &call,
+            &[(&vm, "suspend")],
+            SUSPEND_SECS,
+            |db| {
+                let sr = suspend_sr(db, &vm)?;
+                disks::assert_space(db, &[(sr.clone(), suspend_image_size(db, &vm))])?;
+                Ok(sr)
+            },
+            |db, sr| {
+                super::expect_vm(db, &vm)?;
+                if power(db, &vm) != "Running" {
+                    return Err(bad_power(&vm, "running", &power(db, &vm)));
+                }
+                let image = write_suspend_image(db, &vm, &sr);
+                set(db, &vm, "suspend_VDI", Value::String(image));
+                destroy_domain(db, &vm, "Suspended");
+                Ok(())
+            },
+            |_, _| {},
+        )
+        .await?;
+        Ok(void())
+    })
+}
+
+async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
+    let vm = call.str(0).to_string();
+    let paused = call.bool(if host.is_some() { 2 } else { 1 });
+    let op = if host.is_some() { "resume_on" } else { "resume" };
+    let core = call.core.clone();
+    run_op(
+        call,
+        &[(&vm, op)],
+        RESUME_SECS,
+        |db| {
+            if !valid(db, &get_s(db, &vm, "suspend_VDI"), "VDI") {
+                return Err(Failure::new("VM_HAS_NO_SUSPEND_VDI", [vm.as_str()]));
+            }
+            let host = match host {
+                Some(h) => {
+                    place::assert_can_boot_here(db, &vm, &h, true)?;
+                    h
+                }
+                None => place::choose_host(db, &vm)?,
+            };
+            place::reserve(db, &vm, &host);
+            Ok(host)
+        },
+        |db, host| {
+            if power(db, &vm) != "Suspended" {
+                return Err(bad_power(&vm, "suspended", &power(db, &vm)));
+            }
+            drop_suspend_image(db, &vm);
+            create_domain(&core, db, &vm, &host, paused, false);
+            if guest::immediate(&core) {
+                guest::report(db, &vm);
+            }
+            Ok(())
+        },
+        |db, _| place::unreserve(db, &vm),
+    )
+    .await?;
+    guest::schedule(&call.core, &vm);
+    Ok(void())
+}
+
+// --- pause -------------------------------------------------------------------
+
+async fn pause(call: &Call, op: &'static str) -> ApiResult<Value> {
+    let vm = call.str(0).to_string();
+    let (from, to, state) =
+        if op == "pause" { ("Running", "Paused", "paused") } else { ("Paused", "Running", "running") };
+    run_op(
+        call,
+        &[(&vm, op)],
+        PAUSE_SECS,
+        |_| Ok(()),
+        |db, ()| {
+            super::expect_vm(db, &vm)?;
+            if power(db, &vm) != from {
+                return Err(bad_power(&vm, &from.to_ascii_lowercase(), &power(db, &vm)));
+            }
+            set(db, &vm, "power_state", Value::str(to));
+            let m = ensure_metrics(db, &vm);
+            set(db, &m, "state", sset(&[state]));
+            set(db, &m, "last_updated", now(db));
+            Ok(())
+        },
+        |_, ()| {},
+    )
+    .await?;
+    Ok(void())
+}
+
+// --- migration -----------------------------------------------------------------
+
+fn pool_migrate(call: Call) -> BoxFuture {
+    Box::pin(async move {
+        let vm = call.str(0).to_string();
+        let host = call.str(1).to_string();
+        let core = call.core.clone();
+        run_op(
+            &call,
+            &[(&vm, "pool_migrate")],
+            MIGRATE_SECS,
+            |db| {
+                expect_host(db, &host)?;
+                // A localhost migration needs no more memory than the VM has already.
+                let same = db.field_str(&vm, "resident_on") == host;
+                place::assert_can_boot_here(db, &vm, &host, !same)?;
+                if !same {
+                    place::reserve(db, &vm, &host);
+                }
+                Ok(())
+            },
+            |db, ()| {
+                super::expect_vm(db, &vm)?;
+                if power(db, &vm) != "Running" {
+                    place::unreserve(db, &vm);
+                    return Err(bad_power(&vm, "running", &power(db, &vm)));
+                }
+                let from = get_s(db, &vm, "resident_on");
+                let domid = next_domid(&core, db, &host);
+                set(db, &vm, "resident_on", Value::str(&host));
+                set(db, &vm, "scheduled_to_be_resident_on", null());
+                set(db, &vm, "domid", Value::Int(domid));
+                disks::move_all(db, &vm, &host);
+                move_consoles(db, &vm, &host);
+                let m = ensure_metrics(db, &vm);
+                set(db, &m, "last_updated", now(db));
+                place::refresh_host(db, &from);
+                place::refresh_host(db, &host);
+                Ok(())
+            },
+            |db, ()| place::unreserve(db, &vm),
+        )
+        .await?;
+        Ok(void())
+    })
+}
+
+// --- power_state_reset ---------------------------------------------------------
+
+/// Forces a VM to Halted whatever xapi thought it was doing, as after a host crash.
+fn power_state_reset(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    super::expect_vm(db, vm)?;
+    if get_b(db, vm, "is_control_domain") {
+        return Err(Failure::new("CANNOT_RESET_CONTROL_DOMAIN", [vm]));
+    }
+    set(db, vm, "current_operations", Value::Struct(Vec::new()));
+    if power(db, vm) == "Halted" {
+        drop_suspend_image(db, vm);
+        unplug_all(db, vm);
+    } else {
+        destroy_domain(db, vm, "Halted");
+    }
+    update_allowed_operations(db, vm);
+    Ok(void())
+}
