@@ -17,6 +17,10 @@ def test_changes_survive_kill_9(tmp_path):
                             "other_config": {"a": "b"}})
     gone = x.network.get_by_name_label("Internal network")
     for n in gone:
+        # xapi refuses to destroy a network with plugged VIFs (NETWORK_CONTAINS_VIF).
+        for v in x.network.get_VIFs(n):
+            if x.VIF.get_currently_attached(v):
+                x.VIF.unplug(v)
         x.network.destroy(n)
     before = {c: getattr(x, c).get_all_records() for c in ("VM", "network", "SR", "VDI", "host")}
     sim.stop(signal.SIGKILL)

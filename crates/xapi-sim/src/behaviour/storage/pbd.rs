@@ -1,0 +1,137 @@
+//! `PBD.*`: one host's connection to an SR. Plugging runs the driver's
+//! device_config checks; unplugging is refused while the host's running VMs
+//! use disks of the SR.
+
+use super::common::*;
+use super::{refresh_sr_ops, sm, Handler};
+use crate::db::{ApiResult, Db, Failure};
+use crate::rpc::Call;
+use std::collections::HashMap;
+use xenapi::Value;
+
+pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
+    t.insert("PBD.create", Handler::Sync(create));
+    t.insert("PBD.destroy", Handler::Sync(destroy));
+    t.insert("PBD.plug", Handler::Sync(plug));
+    t.insert("PBD.unplug", Handler::Sync(unplug));
+    t.insert("PBD.set_device_config", Handler::Sync(set_device_config));
+}
+
+/// The `SRmaster` key is the pool's to set, never a client's.
+pub(super) fn assert_no_srmaster(dc: &[(String, String)]) -> ApiResult<()> {
+    match dc.iter().find(|(k, _)| k == "SRmaster") {
+        Some((k, v)) => {
+            Err(Failure::new("VALUE_NOT_SUPPORTED", [k.as_str(), v.as_str(), "This key is for internal use only"]))
+        }
+        None => Ok(()),
+    }
+}
+
+/// Creates an unplugged PBD record.
+pub(super) fn make(db: &mut Db, sr: &str, host: &str, dc: &[(String, String)], other_config: Value) -> String {
+    let mut rec = Rec::blank(db, cls(db, "PBD"));
+    rec.set("SR", Value::str(sr))
+        .set("host", Value::str(host))
+        .set("device_config", smap(dc))
+        .set("currently_attached", Value::Bool(false))
+        .set("other_config", other_config);
+    rec.insert(db)
+}
+
+fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let rec = parse_record(db, cls(db, "PBD"), &call.args[0])?;
+    let (sr, host) = (rec.str("SR").to_string(), rec.str("host").to_string());
+    handle(db, "host", &host)?;
+    handle(db, "SR", &sr)?;
+    if let Some(p) = refs(db, &sr, "PBDs").into_iter().find(|p| db.field_str(p, "host") == host) {
+        return Err(Failure::new("PBD_EXISTS", [sr, host, p]));
+    }
+    let dc = pairs(rec.get("device_config"));
+    assert_no_srmaster(&dc)?;
+    let p = make(db, &sr, &host, &dc, rec.get("other_config").clone());
+    refresh_sr_ops(db, &sr);
+    Ok(Value::String(p))
+}
+
+fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let p = call.str(0);
+    handle(db, "PBD", p)?;
+    if flag(db, p, "currently_attached") {
+        return Err(Failure::new("OPERATION_NOT_ALLOWED", ["PBD is currently attached"]));
+    }
+    let sr = s(db, p, "SR");
+    db.destroy(p);
+    if is(db, "SR", &sr) {
+        refresh_sr_ops(db, &sr);
+    }
+    Ok(Value::str(""))
+}
+
+fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let p = call.str(0);
+    handle(db, "PBD", p)?;
+    if flag(db, p, "currently_attached") {
+        return Ok(Value::str(""));
+    }
+    let sr = s(db, p, "SR");
+    handle(db, "SR", &sr)?;
+    let host = s(db, p, "host");
+    if !flag(db, &sr, "shared") {
+        let elsewhere = refs(db, &sr, "PBDs")
+            .into_iter()
+            .find(|o| flag(db, o, "currently_attached") && db.field_str(o, "host") != host);
+        if let Some(o) = elsewhere {
+            return Err(Failure::new("SR_NOT_SHARABLE", [sr, s(db, &o, "host")]));
+        }
+    }
+    let dc = db.field(p, "device_config").map(pairs).unwrap_or_default();
+    sm::check_device_config(db.field_str(&sr, "type"), &dc)?;
+    db.set_named(p, "currently_attached", Value::Bool(true));
+    refresh_sr_ops(db, &sr);
+    Ok(Value::str(""))
+}
+
+/// Disks of the PBD's SR in use by VMs running on the PBD's host.
+fn active_vdis(db: &Db, p: &str) -> Vec<String> {
+    let sr = db.field_str(p, "SR");
+    let host = db.field_str(p, "host");
+    let mut out = Vec::new();
+    for vm in refs(db, host, "resident_VMs") {
+        for vbd in refs(db, &vm, "VBDs") {
+            if !flag(db, &vbd, "currently_attached") || flag(db, &vbd, "empty") {
+                continue;
+            }
+            let vdi = s(db, &vbd, "VDI");
+            if db.field_str(&vdi, "SR") == sr && db.field_str(&vdi, "type") != "metadata" && !out.contains(&vdi) {
+                out.push(vdi);
+            }
+        }
+    }
+    out
+}
+
+fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let p = call.str(0);
+    handle(db, "PBD", p)?;
+    if !flag(db, p, "currently_attached") {
+        return Ok(Value::str(""));
+    }
+    let in_use = active_vdis(db, p);
+    if !in_use.is_empty() {
+        return Err(Failure::new("VDI_IN_USE", in_use));
+    }
+    db.set_named(p, "currently_attached", Value::Bool(false));
+    let sr = s(db, p, "SR");
+    if is(db, "SR", &sr) {
+        refresh_sr_ops(db, &sr);
+    }
+    Ok(Value::str(""))
+}
+
+fn set_device_config(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let p = call.str(0);
+    handle(db, "PBD", p)?;
+    assert_no_srmaster(&pairs(&call.args[1]))?;
+    db.set_named(p, "device_config", call.args[1].clone());
+    Ok(Value::str(""))
+}

@@ -1,0 +1,431 @@
+//! What the SM drivers would do: which device_config keys each SR type needs
+//! (and the SR_BACKEND_FAILURE_<n> codes of XE_SR_ERRORCODES.xml they raise),
+//! how big disks are on each kind of storage, probing, and the "disks on
+//! the storage" that outlive `SR.forget`/`VDI.forget`.
+
+use super::common::*;
+use crate::core::Core;
+use crate::db::{ApiResult, Db, Failure};
+use parking_lot::Mutex;
+use std::collections::HashMap;
+use std::sync::{Arc, Weak};
+use xenapi::Value;
+
+pub(crate) const MIB: i64 = 1 << 20;
+pub(crate) const GIB: i64 = 1 << 30;
+const TIB: i64 = 1 << 40;
+/// VHD data block: virtual sizes are whole blocks.
+const VHD_BLOCK: i64 = 2 * MIB;
+/// LVM extent: logical volumes are whole extents.
+const LVM_EXTENT: i64 = 4 * MIB;
+/// vhdutil.MAX_VHD_SIZE.
+pub(crate) const MAX_VHD_SIZE: i64 = 2040 * GIB;
+/// vhdutil.MAX_CHAIN_SIZE.
+pub(crate) const MAX_CHAIN: usize = 30;
+
+/// How an SR type stores a disk.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum Alloc {
+    /// VHD on logical volumes: leaves take their full size (LVHD, thick).
+    Lvhd,
+    /// VHD files: only written blocks take space.
+    VhdFile,
+    /// Plain files or devices of exactly the requested size (ISO, udev).
+    Exact,
+    /// Nothing is stored (the dummy SR).
+    Nothing,
+}
+
+/// One SR type's rules.
+pub(crate) struct Kind {
+    pub ty: &'static str,
+    /// device_config keys that must be present: (key, error code, description).
+    required: &'static [(&'static str, u32, &'static str)],
+    pub alloc: Alloc,
+    /// Size of a new SR when SR.create is given none.
+    pub default_size: i64,
+}
+
+const DEVICE: (&str, u32, &str) = ("device", 90, "The request is missing the device parameter");
+const LOCATION: (&str, u32, &str) = ("location", 94, "The request is missing the location parameter");
+const SERVER: (&str, u32, &str) = ("server", 102, "The request is missing the server parameter");
+const SERVERPATH: (&str, u32, &str) = ("serverpath", 101, "The request is missing the serverpath parameter");
+const TARGET: (&str, u32, &str) = ("target", 95, "The request is missing the target parameter");
+const TARGET_IQN: (&str, u32, &str) =
+    ("targetIQN", 96, "The request is missing or has an incorrect target IQN parameter");
+const SCSI_ID: (&str, u32, &str) = ("SCSIid", 107, "The SCSIid parameter is missing or incorrect");
+const ISO_LOCATION: (&str, u32, &str) =
+    ("location", 220, "'Location' parameter must be specified in Device Configuration");
+
+const KINDS: &[Kind] = &[
+    Kind { ty: "lvm", required: &[DEVICE], alloc: Alloc::Lvhd, default_size: 500 * GIB },
+    Kind { ty: "ext", required: &[DEVICE], alloc: Alloc::VhdFile, default_size: 500 * GIB },
+    Kind { ty: "nfs", required: &[SERVER, SERVERPATH], alloc: Alloc::VhdFile, default_size: 2 * TIB },
+    Kind { ty: "smb", required: &[SERVER], alloc: Alloc::VhdFile, default_size: 2 * TIB },
+    Kind { ty: "file", required: &[LOCATION], alloc: Alloc::VhdFile, default_size: 100 * GIB },
+    Kind { ty: "iso", required: &[ISO_LOCATION], alloc: Alloc::Exact, default_size: TIB },
+    Kind { ty: "udev", required: &[LOCATION], alloc: Alloc::Exact, default_size: 0 },
+    Kind { ty: "lvmoiscsi", required: &[TARGET, TARGET_IQN, SCSI_ID], alloc: Alloc::Lvhd, default_size: TIB },
+    Kind { ty: "lvmohba", required: &[SCSI_ID], alloc: Alloc::Lvhd, default_size: TIB },
+    Kind { ty: "dummy", required: &[], alloc: Alloc::Nothing, default_size: TIB },
+];
+
+/// Types known to the pool but not to this table behave like plain VHD files.
+const GENERIC: Kind = Kind { ty: "", required: &[], alloc: Alloc::VhdFile, default_size: TIB };
+
+/// The rules of an SR type.
+pub(crate) fn kind(ty: &str) -> &'static Kind {
+    KINDS.iter().find(|k| k.ty == ty).unwrap_or(&GENERIC)
+}
+
+/// The rules that apply to an existing SR: LVHD SRs may be thin-provisioned.
+pub(crate) fn alloc_of(db: &Db, sr: &str) -> Alloc {
+    let k = kind(db.field_str(sr, "type"));
+    if k.alloc == Alloc::Lvhd && map_get(db, sr, "sm_config", "allocation").as_deref() == Some("thin") {
+        return Alloc::VhdFile;
+    }
+    k.alloc
+}
+
+/// The SR types the pool has drivers for (its SM objects).
+pub(crate) fn supported_types(db: &Db) -> Vec<String> {
+    all(db, "SM").iter().map(|r| s(db, r, "type")).collect()
+}
+
+/// Whether the SM driver of a type advertises a feature.
+pub(crate) fn has_feature(db: &Db, ty: &str, feature: &str) -> bool {
+    all(db, "SM")
+        .iter()
+        .find(|r| db.field_str(r, "type") == ty)
+        .and_then(|r| db.field(r, "features"))
+        .is_some_and(|f| f.get(feature).is_some())
+}
+
+/// An SM driver failure: `SR_BACKEND_FAILURE_<code>` ["", reason, stderr].
+pub(crate) fn backend(code: u32, reason: &str, stderr: &str) -> Failure {
+    Failure::new(&format!("SR_BACKEND_FAILURE_{code}"), ["", reason, stderr])
+}
+
+fn dc_get<'a>(dc: &'a [(String, String)], key: &str) -> Option<&'a str> {
+    dc.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str()).filter(|v| !v.is_empty())
+}
+
+/// What an iSCSI target reports on discovery, as the SM prints it.
+fn iscsi_targets_xml(target: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" ?>\n<iscsi-target-iqns>\n\t<TGT>\n\t\t<Index>0</Index>\n\t\t<IPAddress>{target}</IPAddress>\
+\n\t\t<TargetIQN>{}</TargetIQN>\n\t</TGT>\n</iscsi-target-iqns>\n",
+        target_iqn(target)
+    )
+}
+
+fn target_iqn(target: &str) -> String {
+    format!("iqn.2024-12.com.example:storage.{}", target.replace(['.', ':'], "-"))
+}
+
+/// The SCSI id of the simulated LUN behind a target (or HBA).
+fn lun_scsi_id(seed: &str) -> String {
+    let h = seed.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    format!("36001405{h:016x}")
+}
+
+fn luns_xml(seed: &str, wrapper: &str) -> String {
+    format!(
+        "<?xml version=\"1.0\" ?>\n<{wrapper}>\n\t<LUN>\n\t\t<vendor>LIO-ORG</vendor>\n\t\t<serial>{}</serial>\n\
+\t\t<LUNid>0</LUNid>\n\t\t<size>{}</size>\n\t\t<SCSIid>{}</SCSIid>\n\t</LUN>\n</{wrapper}>\n",
+        &lun_scsi_id(seed)[8..],
+        TIB,
+        lun_scsi_id(seed)
+    )
+}
+
+/// Checks a device_config the way the driver's load/attach does.
+pub(crate) fn check_device_config(ty: &str, dc: &[(String, String)]) -> ApiResult<()> {
+    for (key, code, why) in kind(ty).required {
+        if dc_get(dc, key).is_some() {
+            continue;
+        }
+        let stderr = match (*key, dc_get(dc, "target")) {
+            ("targetIQN", Some(t)) => iscsi_targets_xml(t),
+            ("SCSIid", Some(t)) => luns_xml(t, "iscsi-target"),
+            ("SCSIid", None) => luns_xml("hba", "Devlist"),
+            _ => String::new(),
+        };
+        return Err(backend(*code, why, &stderr));
+    }
+    if ty == "lvmoiscsi" {
+        if let Some(port) = dc_get(dc, "port") {
+            if !port.parse::<u32>().is_ok_and(|p| (1..=65535).contains(&p)) {
+                return Err(backend(142, "Incorrect value for iSCSI port, must be a number between 1 and 65535", ""));
+            }
+        }
+    }
+    if ty == "iso" {
+        let loc = dc_get(dc, "location").unwrap_or("");
+        let bad = match dc_get(dc, "type") {
+            Some("nfs_iso") => !loc.contains(':'),
+            Some("cifs") => !(loc.starts_with("//") || loc.starts_with("\\\\")),
+            _ => false,
+        };
+        if bad {
+            let why = "Incorrect Location string format. String must be in the format SERVER:PATH for NFS targets, \
+or \\\\SERVER\\PATH for CIFS targets";
+            return Err(backend(225, why, ""));
+        }
+    }
+    Ok(())
+}
+
+fn roundup(q: i64, n: i64) -> i64 {
+    (n.max(0) + q - 1) / q * q
+}
+
+/// vhdutil.calcOverheadEmpty: footer, header, BAT and BATMAP.
+fn overhead_empty(virt: i64) -> i64 {
+    let size_mb = virt / MIB;
+    let mut o = 3 * 1024 + (size_mb / 2) * 4;
+    o = roundup(512, o);
+    o += (size_mb / 2) / 8;
+    roundup(4096, o)
+}
+
+/// vhdutil.calcOverheadBitmap: a sector bitmap per data block.
+fn overhead_bitmap(virt: i64) -> i64 {
+    (virt + VHD_BLOCK - 1) / VHD_BLOCK * 4096
+}
+
+/// The virtual size a driver gives a disk asked to be `size` bytes.
+pub(crate) fn round_virtual(alloc: Alloc, size: i64) -> i64 {
+    match alloc {
+        Alloc::Lvhd | Alloc::VhdFile => roundup(VHD_BLOCK, size),
+        Alloc::Exact | Alloc::Nothing => size,
+    }
+}
+
+/// Checks a requested virtual size against the VHD limits.
+pub(crate) fn check_size(alloc: Alloc, size: i64) -> ApiResult<()> {
+    if size < 0 {
+        return Err(backend(79, "VDI Invalid size [opterr=size must be positive]", ""));
+    }
+    if matches!(alloc, Alloc::Lvhd | Alloc::VhdFile) && size > MAX_VHD_SIZE {
+        let why = format!("VDI Invalid size [opterr=VDI size must be <= {} MB]", MAX_VHD_SIZE / MIB);
+        return Err(backend(79, &why, ""));
+    }
+    Ok(())
+}
+
+/// Space a writable leaf of `virt` bytes takes: LVHD leaves are inflated
+/// to their full size, VHD files start with just their metadata.
+pub(crate) fn leaf_size(alloc: Alloc, virt: i64) -> i64 {
+    match alloc {
+        Alloc::Lvhd => roundup(LVM_EXTENT, virt + overhead_empty(virt) + overhead_bitmap(virt)),
+        Alloc::VhdFile => overhead_empty(virt),
+        Alloc::Exact => virt,
+        Alloc::Nothing => 0,
+    }
+}
+
+/// Space a read-only snapshot leaf takes: LVHD deflates it to its metadata.
+pub(crate) fn snapshot_leaf_size(alloc: Alloc, virt: i64) -> i64 {
+    match alloc {
+        Alloc::Lvhd => roundup(LVM_EXTENT, overhead_empty(virt)),
+        other => leaf_size(other, virt),
+    }
+}
+
+/// Space a disk takes after growing from `old_virt` to `new_virt` bytes.
+pub(crate) fn resized_size(alloc: Alloc, old_virt: i64, new_virt: i64, old_phys: i64) -> i64 {
+    match alloc {
+        Alloc::Lvhd | Alloc::VhdFile => old_phys + leaf_size(alloc, new_virt) - leaf_size(alloc, old_virt),
+        Alloc::Exact => new_virt,
+        Alloc::Nothing => 0,
+    }
+}
+
+/// Space a full copy of a disk with `data` bytes written takes.
+pub(crate) fn copy_size(alloc: Alloc, virt: i64, data: i64) -> i64 {
+    match alloc {
+        Alloc::Lvhd => leaf_size(alloc, virt),
+        Alloc::VhdFile => (overhead_empty(virt) + data).min(virt + overhead_empty(virt) + overhead_bitmap(virt)),
+        Alloc::Exact => virt,
+        Alloc::Nothing => 0,
+    }
+}
+
+// --- disks that outlive their records ----------------------------------------
+
+/// A VDI as it sits on storage after its record is forgotten.
+#[derive(Clone)]
+pub(crate) struct StoredVdi {
+    pub fields: Vec<Value>,
+    /// uuid of the VDI it is a snapshot of, resolved again on rediscovery.
+    pub snapshot_of: String,
+}
+
+/// An SR's on-storage identity and contents after `SR.forget`.
+#[derive(Clone, Default)]
+pub(crate) struct StoredSr {
+    pub ty: String,
+    pub device_config: Vec<(String, String)>,
+    pub physical_size: i64,
+    pub vdis: Vec<StoredVdi>,
+}
+
+type Stores = Vec<(Weak<Core>, HashMap<String, StoredSr>)>;
+
+static STORES: Mutex<Stores> = Mutex::new(Vec::new());
+
+/// Runs `f` on this simulator's storage contents, keyed by SR uuid.
+pub(crate) fn with_store<T>(core: &Arc<Core>, f: impl FnOnce(&mut HashMap<String, StoredSr>) -> T) -> T {
+    let mut stores = STORES.lock();
+    stores.retain(|(w, _)| w.strong_count() > 0);
+    let me = Arc::downgrade(core);
+    let i = match stores.iter().position(|(w, _)| w.ptr_eq(&me)) {
+        Some(i) => i,
+        None => {
+            stores.push((me, HashMap::new()));
+            stores.len() - 1
+        }
+    };
+    f(&mut stores[i].1)
+}
+
+/// A VDI record as stored: relation sets emptied, snapshot_of by uuid.
+pub(crate) fn stored_vdi(db: &Db, vdi: &str) -> Option<StoredVdi> {
+    let rec = Rec::of(db, vdi)?;
+    let snapshot_of = s(db, rec.str("snapshot_of"), "uuid");
+    Some(StoredVdi { fields: rec.fields, snapshot_of })
+}
+
+/// The device_config an SR's PBDs use (the first one found).
+pub(crate) fn sr_device_config(db: &Db, sr: &str) -> Vec<(String, String)> {
+    refs(db, sr, "PBDs").first().and_then(|p| db.field(p, "device_config")).map(pairs).unwrap_or_default()
+}
+
+/// Whether an SR with this device_config lives where a probe looks.
+fn probe_matches(ty: &str, probe: &[(String, String)], dc: &[(String, String)]) -> bool {
+    let same = |k: &str| dc_get(probe, k).is_some() && dc_get(probe, k) == dc_get(dc, k);
+    match ty {
+        "nfs" => same("server") && same("serverpath"),
+        "smb" => same("server"),
+        "lvm" | "ext" => same("device"),
+        "file" | "iso" | "udev" => same("location"),
+        "lvmoiscsi" | "lvmohba" => same("SCSIid"),
+        _ => false,
+    }
+}
+
+/// `SR.probe`: the SRs found with a device_config, as the driver's XML.
+pub(crate) fn probe(core: &Arc<Core>, db: &Db, ty: &str, dc: &[(String, String)]) -> ApiResult<String> {
+    if !has_feature(db, ty, "SR_PROBE") {
+        return Err(Failure::new("UNIMPLEMENTED_IN_SM_BACKEND", ["sr_probe"]));
+    }
+    match ty {
+        "nfs" if dc_get(dc, "server").is_some() && dc_get(dc, "serverpath").is_none() => {
+            let server = dc_get(dc, "server").unwrap_or_default();
+            return Err(backend(101, SERVERPATH.2, &nfs_exports_xml(core, db, server)));
+        }
+        _ => {}
+    }
+    check_device_config(ty, dc)?;
+    let mut found: Vec<String> = Vec::new();
+    for sr in all(db, "SR") {
+        if db.field_str(&sr, "type") == ty
+            && refs(db, &sr, "PBDs")
+                .iter()
+                .any(|p| probe_matches(ty, dc, &db.field(p, "device_config").map(pairs).unwrap_or_default()))
+        {
+            found.push(s(db, &sr, "uuid"));
+        }
+    }
+    with_store(core, |store| {
+        for (uuid, st) in store.iter() {
+            if st.ty == ty && probe_matches(ty, dc, &st.device_config) && !found.contains(uuid) {
+                found.push(uuid.clone());
+            }
+        }
+    });
+    let mut xml = String::from("<?xml version=\"1.0\" ?>\n<SRlist>\n");
+    for uuid in found {
+        xml.push_str(&format!("\t<SR>\n\t\t<UUID>{uuid}</UUID>\n\t</SR>\n"));
+    }
+    xml.push_str("</SRlist>\n");
+    Ok(xml)
+}
+
+/// The exports an NFS server offers: the paths the pool already uses there.
+fn nfs_exports_xml(core: &Arc<Core>, db: &Db, server: &str) -> String {
+    let mut paths: Vec<String> = Vec::new();
+    let add = |paths: &mut Vec<String>, p: String| {
+        if !paths.contains(&p) {
+            paths.push(p);
+        }
+    };
+    for pbd in all(db, "PBD") {
+        let dc = db.field(&pbd, "device_config").map(pairs).unwrap_or_default();
+        if dc_get(&dc, "server") == Some(server) {
+            if let Some(p) = dc_get(&dc, "serverpath") {
+                add(&mut paths, p.to_string());
+            }
+        }
+        if let Some((host, path)) = dc_get(&dc, "location").and_then(|l| l.split_once(':')) {
+            if host == server {
+                add(&mut paths, path.to_string());
+            }
+        }
+    }
+    with_store(core, |store| {
+        for st in store.values() {
+            if dc_get(&st.device_config, "server") == Some(server) {
+                if let Some(p) = dc_get(&st.device_config, "serverpath") {
+                    add(&mut paths, p.to_string());
+                }
+            }
+        }
+    });
+    if paths.is_empty() {
+        add(&mut paths, "/export".to_string());
+    }
+    let mut xml = String::from("<?xml version=\"1.0\" ?>\n<nfs-exports>\n");
+    for p in paths {
+        xml.push_str(&format!(
+            "\t<Export>\n\t\t<Target>{server}</Target>\n\t\t<Path>{p}</Path>\n\t\t<Accesslist>*</Accesslist>\n\t</Export>\n"
+        ));
+    }
+    xml.push_str("</nfs-exports>\n");
+    xml
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vhd_sizes_round_like_the_drivers() {
+        assert_eq!(round_virtual(Alloc::VhdFile, 1), 2 * MIB);
+        assert_eq!(round_virtual(Alloc::Lvhd, 10 * GIB), 10 * GIB);
+        assert_eq!(round_virtual(Alloc::Exact, 12345), 12345);
+        // An empty 10 GiB VHD file: 3 KiB + a 20 KiB BAT, rounded to 4 KiB.
+        assert_eq!(leaf_size(Alloc::VhdFile, 10 * GIB), 24 * 1024);
+        // LVHD leaves are whole 4 MiB extents holding data plus metadata.
+        let l = leaf_size(Alloc::Lvhd, 10 * GIB);
+        assert!(l > 10 * GIB && l % (4 * MIB) == 0 && l - 10 * GIB <= 32 * MIB);
+        assert_eq!(snapshot_leaf_size(Alloc::Lvhd, 10 * GIB), 4 * MIB);
+        assert!(check_size(Alloc::VhdFile, 3 * TIB).is_err());
+        assert!(check_size(Alloc::Exact, 3 * TIB).is_ok());
+    }
+
+    #[test]
+    fn missing_device_config_keys_fail_with_driver_codes() {
+        let dc = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let e = check_device_config("nfs", &dc(&[("serverpath", "/x")])).unwrap_err();
+        assert_eq!(e.0, vec!["SR_BACKEND_FAILURE_102", "", "The request is missing the server parameter", ""]);
+        let e = check_device_config("nfs", &dc(&[("server", "a")])).unwrap_err();
+        assert_eq!(e.code(), "SR_BACKEND_FAILURE_101");
+        let e = check_device_config("lvmoiscsi", &dc(&[("target", "10.0.0.5")])).unwrap_err();
+        assert_eq!(e.code(), "SR_BACKEND_FAILURE_96");
+        assert!(e.0[3].contains("<TargetIQN>"));
+        assert!(check_device_config("dummy", &[]).is_ok());
+        assert!(check_device_config("lvm", &dc(&[("device", "/dev/sdb")])).is_ok());
+    }
+}
