@@ -67,6 +67,7 @@ impl Kind {
 }
 
 /// What a duplication will do to each of the source's VBDs.
+#[derive(Clone)]
 enum Plan {
     /// Duplicate the disk (onto this SR for copies).
     Disk(String, Option<String>),
@@ -74,6 +75,7 @@ enum Plan {
     Same(String),
 }
 
+#[derive(Clone)]
 struct Duplication {
     vbds: Vec<(String, Plan)>,
     suspend_sr: Option<String>,
@@ -426,6 +428,7 @@ fn apply_revert(db: &mut Db, snapshot: &str, vm: &str) {
 // --- provision -------------------------------------------------------------------
 
 /// One `<disk .../>` of a template's provisioning XML.
+#[derive(Clone)]
 struct DiskSpec {
     device: String,
     size: i64,

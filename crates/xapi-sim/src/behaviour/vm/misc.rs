@@ -16,6 +16,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.get_possible_hosts", Handler::Sync(get_possible_hosts));
     t.insert("VM.assert_can_boot_here", Handler::Sync(assert_can_boot_here));
     t.insert("VM.compute_memory_overhead", Handler::Sync(compute_memory_overhead));
+    t.insert("host.compute_free_memory", Handler::Sync(compute_free_memory));
     t.insert("VM.maximise_memory", Handler::Sync(maximise_memory));
     t.insert("VM.get_cooperative", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| Value::Bool(true))));
     t.insert(
@@ -68,6 +69,13 @@ fn assert_can_boot_here(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn compute_memory_overhead(call: &Call, db: &mut Db) -> ApiResult<Value> {
     expect_vm(db, call.str(0))?;
     Ok(Value::Int(place::overhead(db, call.str(0))))
+}
+
+/// Memory a host can still give domains: free memory less what starting
+/// or arriving VMs have reserved.
+fn compute_free_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_host(db, call.str(0))?;
+    Ok(Value::Int(place::host_free(db, call.str(0))))
 }
 
 /// The largest `memory_static_max` whose domain (with overhead) fits in

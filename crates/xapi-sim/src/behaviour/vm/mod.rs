@@ -393,7 +393,8 @@ fn leave(db: &mut Db, vm: &str, task: &str) {
 /// Runs one VM operation the way xapi does: check and mark the operation on
 /// every target (the first is the VM the call is about), run `prepare` under
 /// the same lock, simulate `seconds` of work (cancellable), then `apply` the
-/// result atomically, or `undo` what `prepare` reserved when the work failed.
+/// result atomically, or `undo` what `prepare` reserved when the work or the
+/// change failed.
 pub(super) async fn run_op<P, T>(
     call: &Call,
     targets: &[(&str, &'static str)],
@@ -403,7 +404,7 @@ pub(super) async fn run_op<P, T>(
     undo: impl FnOnce(&mut Db, P),
 ) -> ApiResult<T>
 where
-    P: Send,
+    P: Send + Clone,
 {
     let core = call.core.clone();
     let (task, prepared) = core.write(|db| {
@@ -427,7 +428,13 @@ where
     let worked = crate::tasks::work(call, seconds, 0.0, 0.9).await;
     core.write(|db| {
         let out = match worked {
-            Ok(()) => apply(db, prepared),
+            Ok(()) => match apply(db, prepared.clone()) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    undo(db, prepared);
+                    Err(e)
+                }
+            },
             Err(e) => {
                 undo(db, prepared);
                 Err(e)

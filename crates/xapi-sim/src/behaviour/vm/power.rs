@@ -228,6 +228,24 @@ fn start_on(call: Call) -> BoxFuture {
     })
 }
 
+/// The configuration checks xapi makes before building a domain.
+fn validate_for_boot(db: &Db, vm: &str) -> ApiResult<()> {
+    let vcpus = get_i(db, vm, "VCPUs_at_startup");
+    if vcpus < 1 {
+        return Err(Failure::new("VM_NO_VCPUS", [vm]));
+    }
+    if vcpus > get_i(db, vm, "VCPUs_max") {
+        return Err(Failure::new("INVALID_VALUE", ["VCPUs_at_startup".to_string(), vcpus.to_string()]));
+    }
+    let [smin, smax, dmin, dmax] =
+        ["memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max"]
+            .map(|f| get_i(db, vm, f));
+    if !(smin <= dmin && dmin <= dmax && dmax <= smax) {
+        return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
+    }
+    Ok(())
+}
+
 async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Value> {
     let vm = call.str(0).to_string();
     let op = if host.is_some() { "start_on" } else { "start" };
@@ -237,6 +255,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
         &[(&vm, op)],
         START_SECS,
         |db| {
+            validate_for_boot(db, &vm)?;
             let host = match host {
                 Some(h) => {
                     place::assert_can_boot_here(db, &vm, &h, true)?;
