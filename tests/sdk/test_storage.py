@@ -4,7 +4,7 @@ accounting, VHD chains, copies, CD media, detach rejections)."""
 
 import pytest
 import XenAPI
-from conftest import wait_for
+from conftest import Sim, wait_for
 
 GIB = 1 << 30
 MIB = 1 << 20
@@ -486,6 +486,17 @@ def test_supported_types_and_probe(session):
         "UNIMPLEMENTED_IN_SM_BACKEND"
     d = fails("SR_BACKEND_FAILURE_96", x.SR.probe, host, {"target": "192.0.2.50"}, "lvmoiscsi", {})
     assert "<TargetIQN>" in d[3]
+    # probe_ext answers with records instead of XML and errors.
+    [found] = x.SR.probe_ext(host, {"server": dc["server"], "serverpath": dc["serverpath"]}, "nfs", {})
+    assert found["complete"] is True and found["configuration"]["serverpath"] == dc["serverpath"]
+    [stat] = found["sr"]
+    assert stat["uuid"] == [x.SR.get_uuid(nfs)] and stat["total_space"] == x.SR.get_physical_size(nfs)
+    assert stat["health"] == "healthy"
+    choices = x.SR.probe_ext(host, {"server": dc["server"]}, "nfs", {})
+    assert {c["configuration"]["serverpath"] for c in choices} >= {dc["serverpath"]}
+    assert all(c["complete"] is False and c["sr"] == [] for c in choices)
+    [new] = x.SR.probe_ext(host, {"server": "nfs09.example.com", "serverpath": "/fresh"}, "nfs", {})
+    assert new["complete"] is True and new["sr"] == []
 
 
 def test_sr_create_validates_device_config(session):
@@ -642,3 +653,23 @@ def test_dummy_sr_takes_introduced_vdis(fresh_sim):
     assert fails("SR_OPERATION_NOT_SUPPORTED", x.VDI.introduce, "", "", "", nfs, "user", False, False, {}, "l",
                  {}, {}, True, "0", "0", NULL, False, "19700101T00:00:00Z", NULL) == \
         ["SR_OPERATION_NOT_SUPPORTED", nfs]
+
+
+def test_copy_takes_time_and_can_be_cancelled():
+    sim = Sim("--time-scale", "0.1")
+    try:
+        x = sim.session().xenapi
+        data = next(iter(x.VDI.get_by_name_label("db01 data")))  # ~41 GiB written: ~4 s to copy at this scale
+        nfs = default_sr(x)
+        count = len(x.SR.get_VDIs(nfs))
+        before = usage(x, nfs)
+        task = x.Async.VDI.copy(data, nfs, NULL, NULL)
+        assert wait_for(lambda: float(x.task.get_progress(task)) > 0, timeout=10)
+        assert x.task.get_status(task) == "pending"
+        assert len(x.SR.get_VDIs(nfs)) == count + 1  # the destination exists while data moves
+        x.task.cancel(task)
+        assert wait_for(lambda: x.task.get_status(task) != "cancelling", timeout=10)
+        assert x.task.get_status(task) == "cancelled"
+        assert len(x.SR.get_VDIs(nfs)) == count and usage(x, nfs) == before
+    finally:
+        sim.stop()

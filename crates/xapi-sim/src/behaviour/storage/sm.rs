@@ -266,6 +266,8 @@ pub(crate) struct StoredVdi {
 #[derive(Clone, Default)]
 pub(crate) struct StoredSr {
     pub ty: String,
+    pub name_label: String,
+    pub name_description: String,
     pub device_config: Vec<(String, String)>,
     pub physical_size: i64,
     pub vdis: Vec<StoredVdi>,
@@ -315,46 +317,138 @@ fn probe_matches(ty: &str, probe: &[(String, String)], dc: &[(String, String)]) 
     }
 }
 
-/// `SR.probe`: the SRs found with a device_config, as the driver's XML.
-pub(crate) fn probe(core: &Arc<Core>, db: &Db, ty: &str, dc: &[(String, String)]) -> ApiResult<String> {
+/// An SR a probe finds on storage.
+pub(crate) struct FoundSr {
+    pub uuid: String,
+    pub name_label: String,
+    pub name_description: String,
+    pub total: i64,
+    pub free: i64,
+}
+
+/// What a probe learns: the SRs where a complete device_config points, or
+/// (when a key that discovery can fill in is missing) the driver's error
+/// and the complete device_configs to choose from.
+pub(crate) enum Probed {
+    Srs(Vec<FoundSr>),
+    Choices(Failure, Vec<Vec<(String, String)>>),
+}
+
+/// Probes storage with a device_config, as the type's driver would.
+pub(crate) fn probe(core: &Arc<Core>, db: &Db, ty: &str, dc: &[(String, String)]) -> ApiResult<Probed> {
     if !has_feature(db, ty, "SR_PROBE") {
         return Err(Failure::new("UNIMPLEMENTED_IN_SM_BACKEND", ["sr_probe"]));
     }
+    let with = |k: &str, v: &str| {
+        let mut c: Vec<(String, String)> = dc.iter().filter(|(key, _)| key != k).cloned().collect();
+        c.push((k.to_string(), v.to_string()));
+        c
+    };
+    let target = dc_get(dc, "target");
     match ty {
         "nfs" if dc_get(dc, "server").is_some() && dc_get(dc, "serverpath").is_none() => {
             let server = dc_get(dc, "server").unwrap_or_default();
-            return Err(backend(101, SERVERPATH.2, &nfs_exports_xml(core, db, server)));
+            let paths = nfs_exports(core, db, server);
+            let xml = nfs_exports_xml(server, &paths);
+            let choices = paths.iter().map(|p| with("serverpath", p)).collect();
+            return Ok(Probed::Choices(backend(101, SERVERPATH.2, &xml), choices));
+        }
+        "lvmoiscsi" if target.is_some() && dc_get(dc, "targetIQN").is_none() => {
+            let t = target.unwrap_or_default();
+            let f = backend(TARGET_IQN.1, TARGET_IQN.2, &iscsi_targets_xml(t));
+            return Ok(Probed::Choices(f, vec![with("targetIQN", &target_iqn(t))]));
+        }
+        "lvmoiscsi" if target.is_some() && dc_get(dc, "SCSIid").is_none() => {
+            let t = target.unwrap_or_default();
+            let f = backend(SCSI_ID.1, SCSI_ID.2, &luns_xml(t, "iscsi-target"));
+            return Ok(Probed::Choices(f, vec![with("SCSIid", &lun_scsi_id(t))]));
+        }
+        "lvmohba" if dc_get(dc, "SCSIid").is_none() => {
+            let f = backend(SCSI_ID.1, SCSI_ID.2, &luns_xml("hba", "Devlist"));
+            return Ok(Probed::Choices(f, vec![with("SCSIid", &lun_scsi_id("hba"))]));
         }
         _ => {}
     }
     check_device_config(ty, dc)?;
-    let mut found: Vec<String> = Vec::new();
+    let mut found: Vec<FoundSr> = Vec::new();
     for sr in all(db, "SR") {
-        if db.field_str(&sr, "type") == ty
-            && refs(db, &sr, "PBDs")
-                .iter()
-                .any(|p| probe_matches(ty, dc, &db.field(p, "device_config").map(pairs).unwrap_or_default()))
-        {
-            found.push(s(db, &sr, "uuid"));
+        let here = refs(db, &sr, "PBDs")
+            .iter()
+            .any(|p| probe_matches(ty, dc, &db.field(p, "device_config").map(pairs).unwrap_or_default()));
+        if db.field_str(&sr, "type") == ty && here {
+            let total = int(db, &sr, "physical_size");
+            found.push(FoundSr {
+                uuid: s(db, &sr, "uuid"),
+                name_label: s(db, &sr, "name_label"),
+                name_description: s(db, &sr, "name_description"),
+                total,
+                free: (total - int(db, &sr, "physical_utilisation").max(0)).max(0),
+            });
         }
     }
+    let phys_pos = db.class(cls(db, "VDI")).field_pos("physical_utilisation").expect("VDI.physical_utilisation");
     with_store(core, |store| {
         for (uuid, st) in store.iter() {
-            if st.ty == ty && probe_matches(ty, dc, &st.device_config) && !found.contains(uuid) {
-                found.push(uuid.clone());
+            if st.ty == ty && probe_matches(ty, dc, &st.device_config) && !found.iter().any(|f| &f.uuid == uuid) {
+                let used: i64 = st.vdis.iter().filter_map(|v| v.fields[phys_pos].as_int()).sum();
+                found.push(FoundSr {
+                    uuid: uuid.clone(),
+                    name_label: st.name_label.clone(),
+                    name_description: st.name_description.clone(),
+                    total: st.physical_size,
+                    free: (st.physical_size - used).max(0),
+                });
             }
         }
     });
-    let mut xml = String::from("<?xml version=\"1.0\" ?>\n<SRlist>\n");
-    for uuid in found {
-        xml.push_str(&format!("\t<SR>\n\t\t<UUID>{uuid}</UUID>\n\t</SR>\n"));
+    Ok(Probed::Srs(found))
+}
+
+/// `SR.probe`'s answer: the driver's SRlist XML.
+pub(crate) fn probe_xml(probed: Probed) -> ApiResult<String> {
+    match probed {
+        Probed::Choices(f, _) => Err(f),
+        Probed::Srs(found) => {
+            let mut xml = String::from("<?xml version=\"1.0\" ?>\n<SRlist>\n");
+            for sr in found {
+                xml.push_str(&format!("\t<SR>\n\t\t<UUID>{}</UUID>\n\t</SR>\n", sr.uuid));
+            }
+            xml.push_str("</SRlist>\n");
+            Ok(xml)
+        }
     }
-    xml.push_str("</SRlist>\n");
-    Ok(xml)
+}
+
+/// `SR.probe_ext`'s answer: probe_result records.
+pub(crate) fn probe_records(probed: Probed, dc: &[(String, String)]) -> Value {
+    let result = |config: &[(String, String)], complete: bool, sr: Option<&FoundSr>| {
+        let stat = sr.map(|sr| {
+            Value::Struct(vec![
+                ("uuid".into(), Value::Array(vec![Value::str(&sr.uuid)])),
+                ("name_label".into(), Value::str(&sr.name_label)),
+                ("name_description".into(), Value::str(&sr.name_description)),
+                ("free_space".into(), Value::Int(sr.free)),
+                ("total_space".into(), Value::Int(sr.total)),
+                ("clustered".into(), Value::Bool(false)),
+                ("health".into(), Value::str("healthy")),
+            ])
+        });
+        Value::Struct(vec![
+            ("configuration".into(), smap(config)),
+            ("complete".into(), Value::Bool(complete)),
+            ("sr".into(), Value::Array(stat.into_iter().collect())),
+            ("extra_info".into(), Value::Struct(Vec::new())),
+        ])
+    };
+    match probed {
+        Probed::Choices(_, configs) => Value::Array(configs.iter().map(|c| result(c, false, None)).collect()),
+        Probed::Srs(found) if found.is_empty() => Value::Array(vec![result(dc, true, None)]),
+        Probed::Srs(found) => Value::Array(found.iter().map(|sr| result(dc, true, Some(sr))).collect()),
+    }
 }
 
 /// The exports an NFS server offers: the paths the pool already uses there.
-fn nfs_exports_xml(core: &Arc<Core>, db: &Db, server: &str) -> String {
+fn nfs_exports(core: &Arc<Core>, db: &Db, server: &str) -> Vec<String> {
     let mut paths: Vec<String> = Vec::new();
     let add = |paths: &mut Vec<String>, p: String| {
         if !paths.contains(&p) {
@@ -386,6 +480,11 @@ fn nfs_exports_xml(core: &Arc<Core>, db: &Db, server: &str) -> String {
     if paths.is_empty() {
         add(&mut paths, "/export".to_string());
     }
+    paths
+}
+
+/// The driver's XML list of NFS exports.
+fn nfs_exports_xml(server: &str, paths: &[String]) -> String {
     let mut xml = String::from("<?xml version=\"1.0\" ?>\n<nfs-exports>\n");
     for p in paths {
         xml.push_str(&format!(

@@ -20,6 +20,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("SR.scan", Handler::Sync(scan));
     t.insert("SR.update", Handler::Sync(update));
     t.insert("SR.probe", Handler::Sync(probe));
+    t.insert("SR.probe_ext", Handler::Sync(probe_ext));
     t.insert("SR.get_supported_types", Handler::Sync(|_, db| Ok(strs(&sm::supported_types(db)))));
     t.insert("SR.set_shared", Handler::Sync(set_shared));
 }
@@ -134,6 +135,8 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let uuid = s(db, sr, "uuid");
     let stored = StoredSr {
         ty: s(db, sr, "type"),
+        name_label: s(db, sr, "name_label"),
+        name_description: s(db, sr, "name_description"),
         device_config: sm::sr_device_config(db, sr),
         physical_size: int(db, sr, "physical_size"),
         vdis: refs(db, sr, "VDIs").iter().filter_map(|v| sm::stored_vdi(db, v)).collect(),
@@ -237,7 +240,14 @@ fn probe(call: &Call, db: &mut Db) -> ApiResult<Value> {
     handle(db, "host", call.str(0))?;
     let ty = driver(db, call.str(2))?;
     let dc = pairs(&call.args[1]);
-    sm::probe(&call.core, db, &ty, &dc).map(Value::String)
+    sm::probe(&call.core, db, &ty, &dc).and_then(sm::probe_xml).map(Value::String)
+}
+
+fn probe_ext(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    handle(db, "host", call.str(0))?;
+    let ty = driver(db, call.str(2))?;
+    let dc = pairs(&call.args[1]);
+    sm::probe(&call.core, db, &ty, &dc).map(|p| sm::probe_records(p, &dc))
 }
 
 fn set_shared(call: &Call, db: &mut Db) -> ApiResult<Value> {
