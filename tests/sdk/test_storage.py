@@ -410,6 +410,31 @@ def test_snapshot_rules(session):
     assert fails("SR_OPERATION_NOT_SUPPORTED", x.VDI.clone, iso, {})[0] == "SR_OPERATION_NOT_SUPPORTED"
 
 
+def test_cbt_and_reset_on_boot(session):
+    x = session.xenapi
+    sr = default_sr(x)
+    vdi = new_vdi(x, sr)
+    x.VDI.enable_cbt(vdi)
+    assert x.VDI.get_cbt_enabled(vdi) is True
+    assert fails("VDI_CBT_ENABLED", x.VDI.set_on_boot, vdi, "reset") == ["VDI_CBT_ENABLED", vdi]
+    x.VDI.disable_cbt(vdi)
+    x.VDI.set_on_boot(vdi, "reset")
+    assert x.VDI.get_on_boot(vdi) == "reset"
+    assert fails("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", x.VDI.snapshot, vdi, {}) == \
+        ["VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION"]
+    assert fails("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", x.VDI.enable_cbt, vdi)[0] == \
+        "VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION"
+    x.VDI.set_on_boot(vdi, "persist")
+    statefile = new_vdi(x, sr, 1 << 30, "statefile", type="ha_statefile")
+    assert fails("VDI_INCOMPATIBLE_TYPE", x.VDI.enable_cbt, statefile) == \
+        ["VDI_INCOMPATIBLE_TYPE", statefile, "ha_statefile"]
+    iso_sr = next(iter(x.SR.get_by_name_label("ISO library")))
+    assert fails("SR_OPERATION_NOT_SUPPORTED", x.VDI.set_on_boot, x.SR.get_VDIs(iso_sr)[0], "reset") == \
+        ["SR_OPERATION_NOT_SUPPORTED", iso_sr]
+    for v in [vdi, statefile]:
+        x.VDI.destroy(v)
+
+
 def test_copy_to_another_sr(session):
     x = session.xenapi
     nfs = default_sr(x)
@@ -667,9 +692,14 @@ def test_copy_takes_time_and_can_be_cancelled():
         assert wait_for(lambda: float(x.task.get_progress(task)) > 0, timeout=10)
         assert x.task.get_status(task) == "pending"
         assert len(x.SR.get_VDIs(nfs)) == count + 1  # the destination exists while data moves
+        assert x.VDI.get_current_operations(data) == {task: "copy"}
+        assert fails("OTHER_OPERATION_IN_PROGRESS", x.VDI.snapshot, data, {}) == \
+            ["OTHER_OPERATION_IN_PROGRESS", "VDI", data, "copy", task]
         x.task.cancel(task)
         assert wait_for(lambda: x.task.get_status(task) != "cancelling", timeout=10)
         assert x.task.get_status(task) == "cancelled"
         assert len(x.SR.get_VDIs(nfs)) == count and usage(x, nfs) == before
+        assert x.VDI.get_current_operations(data) == {}
+        assert "snapshot" in x.VDI.get_allowed_operations(data)
     finally:
         sim.stop()

@@ -21,6 +21,8 @@ use xenapi::Value;
 
 #[allow(unused_imports)]
 pub(crate) use vbd::{allowed_vbd_devices, mark_vbd_attached, refresh_vbd_ops};
+#[allow(unused_imports)]
+pub(crate) use vdi::snapshot_vdi;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     sr::register(t);
@@ -145,7 +147,7 @@ pub(crate) fn active_vbds(db: &Db, vdi: &str) -> Vec<String> {
 /// Recomputes a VDI's allowed operations from its SR and its use.
 pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
     let sr = s(db, vdi, "SR");
-    let ops: Vec<&str> = if !flag(db, vdi, "managed") {
+    let mut ops: Vec<&str> = if !flag(db, vdi, "managed") {
         Vec::new()
     } else if flag(db, &sr, "is_tools_sr") {
         vec!["copy"]
@@ -153,24 +155,22 @@ pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
         match db.field_str(&sr, "type") {
             "udev" => vec!["forget", "update"],
             "iso" => vec!["copy", "destroy", "forget", "update"],
-            _ => {
-                let in_use = !active_vbds(db, vdi).is_empty();
-                let mut ops = if in_use { VDI_IN_USE_OPS.to_vec() } else { VDI_IDLE_OPS.to_vec() };
-                if flag(db, vdi, "sharable") || db.field_str(vdi, "on_boot") == "reset" {
-                    ops.retain(|o| *o != "snapshot");
-                }
-                let sr_ops = refs(db, &sr, "allowed_operations");
-                let supported = |op: &str| sr_ops.iter().any(|o| o == op);
-                ops.retain(|o| match *o {
-                    "clone" => supported("vdi_clone"),
-                    "snapshot" => supported("vdi_snapshot"),
-                    "destroy" => supported("vdi_destroy"),
-                    "resize" => supported("vdi_resize"),
-                    _ => true,
-                });
-                ops
-            }
+            _ if !active_vbds(db, vdi).is_empty() => VDI_IN_USE_OPS.to_vec(),
+            _ => VDI_IDLE_OPS.to_vec(),
         }
     };
+    if flag(db, vdi, "sharable") || db.field_str(vdi, "on_boot") == "reset" {
+        ops.retain(|o| *o != "snapshot");
+    }
+    // What the SR's driver cannot do is not allowed on its disks either.
+    let sr_ops = refs(db, &sr, "allowed_operations");
+    let supported = |op: &str| sr_ops.iter().any(|o| o == op);
+    ops.retain(|o| match *o {
+        "clone" => supported("vdi_clone"),
+        "snapshot" => supported("vdi_snapshot"),
+        "destroy" => supported("vdi_destroy"),
+        "resize" => supported("vdi_resize"),
+        _ => true,
+    });
     db.set_named(vdi, "allowed_operations", strs(&ops));
 }

@@ -24,6 +24,9 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VDI.introduce", Handler::Sync(introduce));
     t.insert("VDI.forget", Handler::Sync(forget));
     t.insert("VDI.update", Handler::Sync(update));
+    t.insert("VDI.enable_cbt", Handler::Sync(|c, db| set_cbt(c, db, true)));
+    t.insert("VDI.disable_cbt", Handler::Sync(|c, db| set_cbt(c, db, false)));
+    t.insert("VDI.set_on_boot", Handler::Sync(set_on_boot));
 }
 
 /// Types a VDI may not be copied as.
@@ -34,6 +37,13 @@ const COPY_RATE: f64 = (1u64 << 30) as f64;
 /// xapi's VDI operation checks (check_operation_error) plus the SR's
 /// support for the operation.
 fn check(db: &Db, vdi: &str, op: &str) -> ApiResult<()> {
+    // Any operation in progress on the disk excludes all others.
+    if let Some((task, current)) =
+        db.field(vdi, "current_operations").and_then(Value::as_struct).and_then(|m| m.first())
+    {
+        let current = current.as_str().unwrap_or("");
+        return Err(Failure::new("OTHER_OPERATION_IN_PROGRESS", ["VDI", vdi, current, task.as_str()]));
+    }
     let sr = s(db, vdi, "SR");
     let sr_op = match op {
         "destroy" => Some("vdi_destroy"),
@@ -205,7 +215,12 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 }
 
 fn snapshot_or_clone(call: &Call, db: &mut Db, clone: bool) -> ApiResult<Value> {
-    let vdi = call.str(0);
+    snapshot_vdi(db, call.str(0), clone).map(Value::String)
+}
+
+/// `VDI.snapshot` (or `VDI.clone`) of one disk, with all of xapi's checks;
+/// returns the new VDI. VM snapshot and clone code may call this too.
+pub(crate) fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
     handle(db, "VDI", vdi)?;
     check(db, vdi, if clone { "clone" } else { "snapshot" })?;
     let sr = s(db, vdi, "SR");
@@ -270,21 +285,48 @@ fn snapshot_or_clone(call: &Call, db: &mut Db, clone: bool) -> ApiResult<Value> 
         let now = now(db);
         new.set("is_a_snapshot", Value::Bool(true)).set("snapshot_of", Value::str(vdi)).set("snapshot_time", now);
     }
-    Ok(Value::String(store(db, new)))
+    Ok(store(db, new))
 }
 
 /// What a copy will do, decided under the lock before the data moves.
 struct CopyPlan {
+    src: String,
     dst: String,
     created: bool,
     seconds: f64,
 }
 
+/// Marks (or clears) an operation in progress on a VDI, as xapi does while
+/// data moves: other operations fail with OTHER_OPERATION_IN_PROGRESS.
+fn mark_busy(db: &mut Db, vdi: &str, task: &str, op: Option<&str>) {
+    if !is(db, "VDI", vdi) {
+        return;
+    }
+    match op {
+        Some(op) => {
+            db.set_named(vdi, "current_operations", Value::Struct(vec![(task.to_string(), Value::str(op))]));
+            db.set_named(vdi, "allowed_operations", Value::Array(Vec::new()));
+        }
+        None => {
+            db.set_named(vdi, "current_operations", Value::Struct(Vec::new()));
+            refresh_vdi_ops(db, vdi);
+        }
+    }
+}
+
 fn copy(call: Call) -> BoxFuture {
     Box::pin(async move {
-        let plan = call.core.write(|db| plan_copy(&call, db))?;
+        let task = call.task.clone().unwrap_or_default();
+        let plan = call.core.write(|db| {
+            let plan = plan_copy(&call, db)?;
+            mark_busy(db, &plan.src, &task, Some("copy"));
+            mark_busy(db, &plan.dst, &task, Some("copy"));
+            Ok(plan)
+        })?;
         let moved = crate::tasks::work(&call, plan.seconds, 0.0, 1.0).await;
         call.core.write(|db| {
+            mark_busy(db, &plan.src, &task, None);
+            mark_busy(db, &plan.dst, &task, None);
             if let Err(e) = moved {
                 if plan.created && is(db, "VDI", &plan.dst) {
                     let sr = s(db, &plan.dst, "SR");
@@ -326,7 +368,7 @@ fn plan_copy(call: &Call, db: &mut Db) -> ApiResult<CopyPlan> {
         ensure_space(db, &dsr, target - old)?;
         db.set_named(into, "physical_utilisation", Value::Int(target));
         refresh_sr_usage(db, &dsr);
-        return Ok(CopyPlan { dst: into.to_string(), created: false, seconds });
+        return Ok(CopyPlan { src: vdi.to_string(), dst: into.to_string(), created: false, seconds });
     }
     handle(db, "SR", sr)?;
     sr_allows(db, sr, "vdi_create")?;
@@ -345,7 +387,7 @@ fn plan_copy(call: &Call, db: &mut Db) -> ApiResult<CopyPlan> {
     // xapi always makes the copy writable, whatever the source.
     rec.set("read_only", Value::Bool(false)).set("allow_caching", src.get("allow_caching").clone());
     rec.set("sm_config", vhd_sm_config(alloc, &[], None));
-    Ok(CopyPlan { dst: store(db, rec), created: true, seconds })
+    Ok(CopyPlan { src: vdi.to_string(), dst: store(db, rec), created: true, seconds })
 }
 
 fn resize(call: &Call, db: &mut Db) -> ApiResult<Value> {
@@ -448,5 +490,42 @@ fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
     handle(db, "VDI", vdi)?;
     assert_sr_plugged(db, db.field_str(vdi, "SR"))?;
+    Ok(Value::str(""))
+}
+
+/// `VDI.enable_cbt` / `disable_cbt`: changed block tracking of user and system disks.
+fn set_cbt(call: &Call, db: &mut Db, on: bool) -> ApiResult<Value> {
+    let vdi = call.str(0);
+    handle(db, "VDI", vdi)?;
+    let sr = s(db, vdi, "SR");
+    sr_allows(db, &sr, if on { "vdi_enable_cbt" } else { "vdi_disable_cbt" })?;
+    let ty = s(db, vdi, "type");
+    if !matches!(ty.as_str(), "user" | "system") {
+        return Err(Failure::new("VDI_INCOMPATIBLE_TYPE", [vdi.to_string(), ty]));
+    }
+    if on && db.field_str(vdi, "on_boot") == "reset" {
+        return Err(Failure::new::<&str>("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", []));
+    }
+    assert_sr_plugged(db, &sr)?;
+    assert_managed(db, vdi)?;
+    db.set_named(vdi, "cbt_enabled", Value::Bool(on));
+    Ok(Value::str(""))
+}
+
+/// `VDI.set_on_boot`: "reset" disks go back to their snapshot on every boot.
+fn set_on_boot(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vdi = call.str(0);
+    handle(db, "VDI", vdi)?;
+    let sr = s(db, vdi, "SR");
+    if !sm::has_feature(db, db.field_str(&sr, "type"), "VDI_RESET_ON_BOOT") {
+        return Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr]));
+    }
+    let value = call.args[1].as_str().unwrap_or("persist").to_ascii_lowercase();
+    if value == "reset" && flag(db, vdi, "cbt_enabled") {
+        return Err(Failure::new("VDI_CBT_ENABLED", [vdi]));
+    }
+    assert_sr_plugged(db, &sr)?;
+    db.set_named(vdi, "on_boot", Value::String(value));
+    refresh_vdi_ops(db, vdi);
     Ok(Value::str(""))
 }
