@@ -130,7 +130,7 @@ fn finish(ctx: &mut Context, new: &Value, sr: Option<&str>, disks: Option<&str>)
         ctx.call("VM.remove_from_other_config", vec![new.clone(), Value::str("disks")])?;
         ctx.call("VM.add_to_other_config", vec![new.clone(), Value::str("disks"), Value::String(rewritten)])?;
     }
-    ctx.call("VM.set_is_a_template", vec![new.clone(), Value::Bool(false)])?;
+    // The clone is still a template; provisioning creates its disks and makes it a VM.
     Api::call_async(ctx, "VM.provision", vec![new.clone()]).map_err(|e| ctx.describe(e))?;
     if let Some(host) = ctx.params.get("copy-bios-strings-from").map(str::to_string) {
         let h = ctx.lookup_uuid("host", &host)?;

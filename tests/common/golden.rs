@@ -7,7 +7,11 @@
 //! - `#! no-defaults` — do not point `xe` at the simulator through `XE_EXTRA_ARGS`;
 //! - `#! env KEY=VALUE` — set an environment variable for later commands;
 //! - `#! file PATH` ... `#! end` — write a file under the test's home directory;
-//! - `#! chmod MODE PATH` — change a file's mode (octal).
+//! - `#! chmod MODE PATH` — change a file's mode (octal);
+//! - `#! redact-uuids` — show every uuid in outputs as `[UUID]`.
+//!
+//! `$ NAME=$(xe ...)` runs a command and keeps its trimmed stdout as `{NAME}`
+//! for later lines; its output section shows only stderr and the exit status.
 //!
 //! `{port}` and `{home}` are substituted in commands, env values and files.
 //! Output is redacted: the home directory becomes `[HOME]`, the port `[PORT]`,
@@ -157,6 +161,43 @@ fn redact(text: &str, home: &str, port: u16) -> String {
     t
 }
 
+/// Replaces every uuid (8-4-4-4-12 hex) with `[UUID]`.
+fn redact_uuid(text: &str) -> String {
+    let b = text.as_bytes();
+    let shape = [8usize, 4, 4, 4, 12];
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    'scan: while i < b.len() {
+        if i + 36 <= b.len() {
+            let mut j = i;
+            let mut ok = true;
+            for (n, len) in shape.iter().enumerate() {
+                if !b[j..j + len].iter().all(u8::is_ascii_hexdigit) {
+                    ok = false;
+                    break;
+                }
+                j += len;
+                if n < 4 {
+                    if b[j] != b'-' {
+                        ok = false;
+                        break;
+                    }
+                    j += 1;
+                }
+            }
+            if ok {
+                out.push_str("[UUID]");
+                i += 36;
+                continue 'scan;
+            }
+        }
+        let ch = text[i..].chars().next().unwrap_or('?');
+        out.push(ch);
+        i += ch.len_utf8();
+    }
+    out
+}
+
 /// Runs one golden file; returns the re-rendered file and whether it matched.
 fn run_file(path: &Path) -> (String, bool) {
     let text = std::fs::read_to_string(path).unwrap();
@@ -177,6 +218,8 @@ fn run_file(path: &Path) -> (String, bool) {
         };
         env.insert("XE_EXTRA_ARGS".into(), extra);
     }
+    let redact_uuids = items.iter().any(|i| matches!(i, Item::Directive(d) if d == "redact-uuids"));
+    let mut vars: BTreeMap<String, String> = BTreeMap::new();
     let mut out = String::new();
     let mut ok = true;
     for item in items {
@@ -213,7 +256,19 @@ fn run_file(path: &Path) -> (String, bool) {
                 }
             }
             Item::Case(case) => {
-                let words = split_words(&subst(&case.command));
+                let (capture, command) = match case.command.split_once("=$(") {
+                    Some((var, rest))
+                        if rest.ends_with(')') && var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') =>
+                    {
+                        (Some(var.to_string()), rest[..rest.len() - 1].to_string())
+                    }
+                    _ => (None, case.command.clone()),
+                };
+                let mut line = subst(&command);
+                for (k, v) in &vars {
+                    line = line.replace(&format!("{{{k}}}"), v);
+                }
+                let words = split_words(&line);
                 assert_eq!(words.first().map(String::as_str), Some("xe"), "{}: commands start with xe", path.display());
                 let output = Command::new(env!("CARGO_BIN_EXE_xe"))
                     .args(&words[1..])
@@ -227,12 +282,20 @@ fn run_file(path: &Path) -> (String, bool) {
                     .stdin(std::process::Stdio::null())
                     .output()
                     .expect("xe runs");
-                let actual = render_output(
-                    &String::from_utf8_lossy(&output.stdout),
-                    &String::from_utf8_lossy(&output.stderr),
-                    output.status.code().unwrap_or(-1),
-                );
-                let actual = redact(&actual, &home_s, port);
+                let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+                let shown = match &capture {
+                    Some(var) => {
+                        vars.insert(var.clone(), stdout.trim().to_string());
+                        String::new()
+                    }
+                    None => stdout,
+                };
+                let actual =
+                    render_output(&shown, &String::from_utf8_lossy(&output.stderr), output.status.code().unwrap_or(-1));
+                let mut actual = redact(&actual, &home_s, port);
+                if redact_uuids {
+                    actual = redact_uuid(&actual);
+                }
                 if actual != case.expected {
                     ok = false;
                     eprintln!(
@@ -304,6 +367,12 @@ mod tests {
     fn words_split_like_a_shell() {
         assert_eq!(split_words(r#"xe a="b c" 'd e' f\ g"#), vec!["xe", "a=b c", "d e", "f g"]);
         assert_eq!(split_words(r#"xe name-label="x,\\y""#), vec!["xe", r"name-label=x,\y"]);
+    }
+
+    #[test]
+    fn uuids_are_redacted() {
+        assert_eq!(redact_uuid("VM : 3b39ce45-f090-4d74-9fff-0d0a6ced9405 (x)\n"), "VM : [UUID] (x)\n");
+        assert_eq!(redact_uuid("no uuid é here"), "no uuid é here");
     }
 
     #[test]

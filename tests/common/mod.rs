@@ -2,6 +2,7 @@
 
 mod facts_generated;
 pub mod golden;
+mod scripts;
 
 use xapi_sim::{Sim, SimOptions};
 

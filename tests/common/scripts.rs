@@ -1,0 +1,92 @@
+//! Our versions of the SDK's example scripts (`tests/scripts/`), run
+//! unchanged with `XE=` pointing at this xe, against a real simulator.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+struct Env {
+    home: PathBuf,
+    _sim: xapi_sim::Sim,
+}
+
+fn setup(name: &str) -> Env {
+    let sim = super::start_sim(false);
+    let home = std::env::temp_dir().join(format!("xe-scripts-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let rc = format!("server=127.0.0.1\nport={}\nusername=root\npassword=xenroot\n", sim.addr.port());
+    std::fs::write(home.join(".xe"), rc).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(home.join(".xe"), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    Env { home, _sim: sim }
+}
+
+fn run(env: &Env, program: &str, args: &[&str]) -> Output {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts").join(program);
+    Command::new("bash")
+        .arg(script)
+        .args(args)
+        .env("XE", env!("CARGO_BIN_EXE_xe"))
+        .env("HOME", &env.home)
+        .env_remove("XE_EXTRA_ARGS")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap()
+}
+
+fn xe(env: &Env, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_xe"))
+        .args(args)
+        .env("HOME", &env.home)
+        .env_remove("XE_EXTRA_ARGS")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "xe {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn clone_vms_clones_a_running_vm_and_restarts_both() {
+    let env = setup("clone");
+    let web = xe(&env, &["vm-list", "name-label=web01", "--minimal"]);
+    let out = run(&env, "clone-vms", &[&web]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Shutting down web01"));
+    let clone = xe(&env, &["vm-list", "name-label=cloned_vm", "--minimal"]);
+    assert_eq!(clone.len(), 36, "one clone: {clone}");
+    assert_eq!(xe(&env, &["vm-list", &format!("uuid={clone}"), "params=power-state", "--minimal"]), "running");
+    assert_eq!(xe(&env, &["vm-list", &format!("uuid={web}"), "params=power-state", "--minimal"]), "running");
+    let missing = run(&env, "clone-vms", &["00000000-0000-0000-0000-000000000000"]);
+    assert_eq!(missing.status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&env.home);
+}
+
+#[test]
+fn suspend_resume_round_trips_a_vm() {
+    let env = setup("suspend");
+    let db = xe(&env, &["vm-list", "name-label=db01", "--minimal"]);
+    let out = run(&env, "suspend-resume", &[&db]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("Suspended; memory image in VDI "));
+    assert_eq!(xe(&env, &["vm-list", &format!("uuid={db}"), "params=power-state", "--minimal"]), "running");
+    let halted = xe(&env, &["vm-list", "name-label=test-halted", "--minimal"]);
+    assert_eq!(run(&env, "suspend-resume", &[&halted]).status.code(), Some(2));
+    let _ = std::fs::remove_dir_all(&env.home);
+}
+
+#[test]
+fn install_debian_reports_the_guest_ip() {
+    let env = setup("install");
+    let out = run(&env, "install-debian", &["deb1"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("deb1 is up at "), "{}", text(&out));
+    assert_eq!(xe(&env, &["vm-list", "name-label=deb1", "params=power-state", "--minimal"]), "running");
+    let _ = std::fs::remove_dir_all(&env.home);
+}
