@@ -107,6 +107,8 @@ def test_sdk_guide_walkthrough(session):
     assert int(rec["domid"]) > 0
     assert x.VBD.get_currently_attached(rec["VBDs"][0]) is True
     assert x.VIF.get_currently_attached(vif) is True
+    assert x.VDI.get_sm_config(vbd["VDI"])[f"host_{host}"] == "RW"
+    assert "destroy" not in x.VDI.get_allowed_operations(vbd["VDI"])
     metrics = x.VM_metrics.get_record(rec["metrics"])
     assert metrics["memory_actual"] == rec["memory_dynamic_max"]
     assert metrics["VCPUs_number"] == rec["VCPUs_at_startup"]
@@ -144,6 +146,8 @@ def test_sdk_guide_walkthrough(session):
     assert rec["guest_metrics"] == NULL
     assert rec["consoles"] == []
     assert vm not in x.host.get_resident_VMs(host)
+    assert f"host_{host}" not in x.VDI.get_sm_config(vbd["VDI"])
+    assert "destroy" in x.VDI.get_allowed_operations(vbd["VDI"])
 
     clone = x.VM.clone(vm, "my clone")
     crec = x.VM.get_record(clone)
@@ -202,8 +206,11 @@ def test_provision_into_named_sr_and_out_of_space(session):
     x.VM.provision(vm)
     vdi = x.VBD.get_VDI(x.VM.get_VBDs(vm)[0])
     assert x.VDI.get_SR(vdi) == local
-    # Local storage is thick LVM: the whole disk is allocated.
-    assert int(x.SR.get_physical_utilisation(local)) == used + 10 * GIB
+    # Local storage is thick LVM: the whole disk (and its VHD metadata) is allocated.
+    grew = int(x.SR.get_physical_utilisation(local)) - used
+    assert grew == int(x.VDI.get_physical_utilisation(vdi)) >= 10 * GIB
+    assert x.VDI.get_name_label(vdi) == "0"
+    assert x.VDI.get_sm_config(vdi)["vmhint"] == x.VM.get_uuid(vm)
 
     big = x.VM.clone(by_name(x, "Debian Bookworm 12"), "too big")
     x.VM.remove_from_other_config(big, "disks")
@@ -711,3 +718,45 @@ def test_long_copies_may_run_together(slow_sim):
         new = x.task.get_result(t)[len("<value>"):-len("</value>")]
         assert x.VM.get_power_state(new) == "Halted"
         destroy_with_disks(x, new)
+
+
+def test_cancelled_copy_leaves_nothing_behind(slow_sim):
+    x = slow_sim.session().xenapi
+    vm = by_name(x, "test-halted")
+    vdis = set(x.VDI.get_all())
+    vms = set(x.VM.get_all())
+    task = x.Async.VM.copy(vm, "never finished", NULL)
+    assert wait_for(lambda: float(x.task.get_progress(task)) > 0)
+    x.task.cancel(task)
+    assert wait_for(lambda: x.task.get_status(task) not in ("pending", "cancelling"), 10)
+    assert x.task.get_status(task) == "cancelled"
+    assert set(x.VDI.get_all()) == vdis
+    assert set(x.VM.get_all()) == vms
+    assert x.VM.get_current_operations(vm) == {}
+
+
+def test_storage_usage_follows_lifecycle(session):
+    x = session.xenapi
+    nfs = x.pool.get_default_SR(x.pool.get_all()[0])
+
+    def consistent():
+        vdis = x.SR.get_VDIs(nfs)
+        total = sum(int(x.VDI.get_physical_utilisation(v)) for v in vdis)
+        assert int(x.SR.get_physical_utilisation(nfs)) == total
+
+    consistent()
+    vm = install(x, "storage user")
+    consistent()
+    x.VM.start(vm, False, False)
+    snap = x.VM.snapshot(vm, "snap", [])
+    x.VM.suspend(vm)
+    consistent()
+    clone = x.VM.clone(vm, "suspended clone")
+    consistent()
+    x.VM.hard_shutdown(clone)
+    x.VM.revert(snap)
+    consistent()
+    assert x.VM.get_power_state(vm) == "Halted"
+    for v in (clone, snap, vm):
+        destroy_with_disks(x, v)
+    consistent()

@@ -2,10 +2,11 @@
 //! provisioned into VMs; creation and destruction of VM records.
 
 use super::disks::{self, DiskOp};
-use super::power::{ensure_metrics, suspend_image_size, suspend_sr, write_suspend_image};
+use super::power::{ensure_metrics, force_halt, suspend_image_record, suspend_sr};
 use super::{
-    cls, expect_vm, get_b, get_map, get_s, get_set, now, null, run_op, set, smap, sset, update_allowed_operations,
-    valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS, REVERT_SECS, SNAPSHOT_SECS,
+    api, begin_op, cls, drop_vdis, end_op, expect_vm, get_b, get_map, get_s, get_set, now, null, set, smap, sset, step,
+    update_allowed_operations, valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS,
+    REVERT_SECS, SNAPSHOT_SECS,
 };
 use crate::behaviour::BoxFuture;
 use crate::db::{ApiResult, Db, Failure};
@@ -66,49 +67,110 @@ impl Kind {
     }
 }
 
-/// What a duplication will do to each of the source's VBDs.
+/// What a duplication does with each of the source's VBDs: duplicate its
+/// disk (onto the copy's SR), or keep the VDI (CD media) or none (empty drive).
 #[derive(Clone)]
 enum Plan {
-    /// Duplicate the disk (onto this SR for copies).
-    Disk(String, Option<String>),
-    /// Keep the same VDI (CD media) or none (empty drive).
+    Disk(String),
     Same(String),
 }
 
+/// Everything a duplication needs, decided under the lock before any disk moves.
 #[derive(Clone)]
 struct Duplication {
     vbds: Vec<(String, Plan)>,
-    suspend_sr: Option<String>,
+    target_sr: Option<String>,
+    /// A checkpoint's memory image: its VDI.create record.
+    memory_image: Option<Value>,
+    /// The source's suspend image, copied along when the duplicate stays suspended.
+    suspend_image: Option<String>,
 }
 
-/// Works out the disks to duplicate and checks the space for them.
-fn plan(db: &Db, vm: &str, kind: Kind, target_sr: Option<&str>, ignore: &[String]) -> ApiResult<Duplication> {
+fn plan(db: &Db, vm: &str, kind: Kind, target_sr: Option<String>, ignore: &[String]) -> ApiResult<Duplication> {
+    if let Some(s) = &target_sr {
+        if get_s(db, s, "content_type") == "iso" {
+            return Err(Failure::new("OPERATION_NOT_ALLOWED", ["Cannot copy a VM's disks to an ISO SR"]));
+        }
+    }
     let mut vbds = Vec::new();
-    let mut needs: Vec<(String, i64)> = Vec::new();
     for vbd in get_set(db, vm, "VBDs") {
         let vdi = get_s(db, &vbd, "VDI");
         let has_vdi = valid(db, &vdi, "VDI") && !get_b(db, &vbd, "empty");
         if kind.is_snapshot() && has_vdi && ignore.contains(&vdi) {
             continue;
         }
-        if !has_vdi {
-            vbds.push((vbd, Plan::Same(NULL_REF.to_string())));
+        let plan = if !has_vdi {
+            Plan::Same(NULL_REF.to_string())
         } else if get_s(db, &vbd, "type") == "CD" {
-            vbds.push((vbd, Plan::Same(vdi)));
+            Plan::Same(vdi)
         } else {
-            let sr = target_sr.map(str::to_string).unwrap_or_else(|| get_s(db, &vdi, "SR"));
-            needs.push((sr.clone(), disks::duplicate_size(db, &vdi, &sr, kind.disk_op())));
-            vbds.push((vbd, Plan::Disk(vdi, target_sr.map(str::to_string))));
-        }
+            Plan::Disk(vdi)
+        };
+        vbds.push((vbd, plan));
     }
-    let mut suspend = None;
-    if kind == Kind::Checkpoint {
-        let sr = suspend_sr(db, vm)?;
-        needs.push((sr.clone(), suspend_image_size(db, vm)));
-        suspend = Some(sr);
+    let memory_image = match kind {
+        Kind::Checkpoint => Some(suspend_image_record(db, vm, &suspend_sr(db, vm)?)),
+        _ => None,
+    };
+    let image = get_s(db, vm, "suspend_VDI");
+    let keeps_image = new_power_state(db, vm, kind) == "Suspended" && kind != Kind::Checkpoint;
+    let suspend_image = (keeps_image && valid(db, &image, "VDI")).then_some(image);
+    Ok(Duplication { vbds, target_sr, memory_image, suspend_image })
+}
+
+/// The power state of a duplicate: checkpoints are suspended, snapshots
+/// halted, clones and copies keep a suspended source's state (copies of
+/// snapshots are always halted).
+fn new_power_state(db: &Db, vm: &str, kind: Kind) -> &'static str {
+    let suspended = db.field_str(vm, "power_state") == "Suspended";
+    match kind {
+        Kind::Checkpoint => "Suspended",
+        Kind::Clone if suspended => "Suspended",
+        Kind::Copy if suspended && !get_b(db, vm, "is_a_snapshot") => "Suspended",
+        _ => "Halted",
     }
-    disks::assert_space(db, &needs)?;
-    Ok(Duplication { vbds, suspend_sr: suspend })
+}
+
+/// The disks made for a duplicate so far.
+#[derive(Default)]
+struct Made {
+    vbds: Vec<(String, String)>,
+    suspend_image: Option<String>,
+}
+
+impl Made {
+    fn vdis(&self, plan: &Duplication) -> Vec<String> {
+        let mut out: Vec<String> = self
+            .vbds
+            .iter()
+            .zip(&plan.vbds)
+            .filter(|(_, (_, p))| matches!(p, Plan::Disk(_)))
+            .map(|((_, v), _)| v.clone())
+            .collect();
+        out.extend(self.suspend_image.clone());
+        out
+    }
+}
+
+/// Duplicates the disks through the storage API, as xapi's
+/// `safe_clone_disks` does: one VDI call per disk, progress between them.
+async fn duplicate_disks(call: &Call, kind: Kind, d: &Duplication, made: &mut Made) -> ApiResult<()> {
+    let total = d.vbds.len() + usize::from(d.memory_image.is_some() || d.suspend_image.is_some());
+    for (done, (vbd, plan)) in d.vbds.iter().enumerate() {
+        step(call, 0.5 + 0.45 * done as f64 / total.max(1) as f64).await?;
+        let vdi = match plan {
+            Plan::Disk(vdi) => disks::duplicate_vdi(call, vdi, kind.disk_op(), d.target_sr.as_deref()).await?,
+            Plan::Same(vdi) => vdi.clone(),
+        };
+        made.vbds.push((vbd.clone(), vdi));
+    }
+    if let Some(record) = &d.memory_image {
+        made.suspend_image = Some(disks::create_vdi(call, record.clone()).await?);
+    } else if let Some(image) = &d.suspend_image {
+        let op = if kind == Kind::Copy { DiskOp::Copy } else { DiskOp::Clone };
+        made.suspend_image = Some(disks::duplicate_vdi(call, image, op, d.target_sr.as_deref()).await?);
+    }
+    Ok(())
 }
 
 /// The `other_config` of a duplicate, as xapi rewrites it.
@@ -137,15 +199,9 @@ fn fresh_genid(db: &mut Db) -> String {
 }
 
 /// Makes the new VM record and its devices (xapi's `Xapi_vm_clone.clone`).
-fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, d: Duplication) -> String {
+fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, made: Made) -> String {
     let power = get_s(db, vm, "power_state");
-    let src_snapshot = get_b(db, vm, "is_a_snapshot");
-    let new_power = match (kind, power.as_str()) {
-        (Kind::Checkpoint, _) => "Suspended",
-        (Kind::Clone, "Suspended") => "Suspended",
-        (Kind::Copy, "Suspended") if !src_snapshot => "Suspended",
-        _ => "Halted",
-    };
+    let new_power = new_power_state(db, vm, kind);
     let snap = kind.is_snapshot();
     let other_config = duplicate_other_config(db, vm, kind);
     let metrics = get_s(db, vm, "metrics");
@@ -161,12 +217,13 @@ fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, d: Duplicat
     let template = snap || get_b(db, vm, "is_a_template");
     let time = if snap { now(db) } else { Value::DateTime(xenapi::datetime::EPOCH.to_string()) };
     let parent = if snap { Value::String(get_s(db, vm, "parent")) } else { null() };
+    let image = made.suspend_image.clone().filter(|_| new_power == "Suspended");
     let new = disks::copy_object(
         db,
         vm,
         vec![
             ("name_label", Value::str(new_name)),
-            ("power_state", Value::str(new_power)),
+            ("power_state", Value::str(if image.is_some() { new_power } else { "Halted" })),
             ("allowed_operations", sset::<&str>(&[])),
             ("blocked_operations", Value::Struct(Vec::new())),
             ("is_a_template", Value::Bool(template)),
@@ -180,7 +237,7 @@ fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, d: Duplicat
             ("parent", parent),
             ("resident_on", null()),
             ("scheduled_to_be_resident_on", null()),
-            ("suspend_VDI", null()),
+            ("suspend_VDI", Value::String(image.unwrap_or_else(null_s))),
             ("other_config", other_config),
             ("domid", Value::Int(-1)),
             ("domarch", Value::str("")),
@@ -205,25 +262,11 @@ fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, d: Duplicat
             ("pending_guidances_full", sset::<&str>(&[])),
         ],
     );
-    for (vbd, plan) in d.vbds {
-        let vdi = match plan {
-            Plan::Disk(vdi, sr) => disks::duplicate_vdi(db, &vdi, kind.disk_op(), sr.as_deref()),
-            Plan::Same(vdi) => vdi,
-        };
+    for (vbd, vdi) in made.vbds {
         disks::copy_vbd(db, &vbd, &new, &vdi);
     }
     for vif in get_set(db, vm, "VIFs") {
         disks::copy_vif(db, &vif, &new, snap);
-    }
-    let image = get_s(db, vm, "suspend_VDI");
-    if let Some(sr) = d.suspend_sr {
-        let image = write_suspend_image(db, vm, &sr);
-        set(db, &new, "suspend_VDI", Value::String(image));
-    } else if new_power == "Suspended" && valid(db, &image, "VDI") {
-        let copy = disks::duplicate_vdi(db, &image, kind.disk_op(), None);
-        set(db, &new, "suspend_VDI", Value::String(copy));
-    } else if new_power == "Suspended" {
-        set(db, &new, "power_state", Value::str("Halted"));
     }
     if snap {
         set(db, vm, "parent", Value::String(new.clone()));
@@ -254,28 +297,31 @@ async fn duplicate(call: &Call, kind: Kind) -> ApiResult<Value> {
         ),
         _ => (None, Vec::new()),
     };
-    let new = run_op(
-        call,
-        &[(&vm, kind.op())],
-        kind.seconds(),
-        |db| {
-            // VM.copy to a missing SR copies each disk onto its own SR, as xapi does.
-            let sr = sr.filter(|s| valid(db, s, "SR"));
-            if let Some(s) = &sr {
-                if get_s(db, s, "content_type") == "iso" {
-                    return Err(Failure::new("OPERATION_NOT_ALLOWED", ["Cannot copy a VM's disks to an ISO SR"]));
-                }
-            }
-            plan(db, &vm, kind, sr.as_deref(), &ignore)
-        },
-        |db, d| {
-            expect_vm(db, &vm)?;
-            Ok(make_duplicate(db, &vm, &new_name, kind, d))
-        },
-        |_, _| {},
-    )
-    .await?;
-    Ok(Value::String(new))
+    let targets = [(vm.as_str(), kind.op())];
+    let (task, d) = begin_op(call, &targets, |db| {
+        // VM.copy to a missing SR copies each disk onto its own SR, as xapi does.
+        let sr = sr.filter(|s| valid(db, s, "SR"));
+        plan(db, &vm, kind, sr, &ignore)
+    })?;
+    let mut made = Made::default();
+    let mut result = crate::tasks::work(call, kind.seconds(), 0.0, 0.5).await;
+    if result.is_ok() {
+        result = duplicate_disks(call, kind, &d, &mut made).await;
+    }
+    let created = made.vdis(&d);
+    let new = end_op(call, &targets, &task, |db| {
+        result?;
+        expect_vm(db, &vm)?;
+        Ok(make_duplicate(db, &vm, &new_name, kind, made))
+    });
+    match new {
+        Ok(new) => Ok(Value::String(new)),
+        Err(e) => {
+            // xapi's delete_disks: what was made for a failed duplicate goes.
+            drop_vdis(call, created).await;
+            Err(e)
+        }
+    }
 }
 
 // --- revert --------------------------------------------------------------------
@@ -325,104 +371,124 @@ fn revert(call: Call) -> BoxFuture {
         let vm = {
             let db = call.core.db.read();
             expect_vm(&db, &snapshot)?;
-            get_s(&db, &snapshot, "snapshot_of")
+            if !get_b(&db, &snapshot, "is_a_snapshot") {
+                return Err(Failure::new::<&str>("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", []));
+            }
+            let vm = get_s(&db, &snapshot, "snapshot_of");
+            if !valid(&db, &vm, "VM") {
+                return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
+            }
+            vm
         };
-        let vm_valid = valid(&call.core.db.read(), &vm, "VM");
-        if !get_b(&call.core.db.read(), &snapshot, "is_a_snapshot") {
-            return Err(Failure::new::<&str>("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", []));
-        }
-        if !vm_valid {
-            return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
-        }
-        run_op(
-            &call,
-            &[(&snapshot, "revert"), (&vm, "reverting")],
-            REVERT_SECS,
-            |db| {
-                let needs: Vec<(String, i64)> = get_set(db, &snapshot, "VBDs")
-                    .iter()
-                    .filter(|vbd| get_s(db, vbd, "type") != "CD")
-                    .map(|vbd| get_s(db, vbd, "VDI"))
-                    .filter(|vdi| valid(db, vdi, "VDI"))
-                    .map(|vdi| {
-                        let sr = get_s(db, &vdi, "SR");
-                        let n = disks::duplicate_size(db, &vdi, &sr, DiskOp::Clone);
-                        (sr, n)
-                    })
-                    .collect();
-                disks::assert_space(db, &needs)
-            },
-            |db, ()| {
-                if !valid(db, &vm, "VM") || !valid(db, &snapshot, "VM") {
-                    return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
+        let targets = [(snapshot.as_str(), "revert"), (vm.as_str(), "reverting")];
+        let (task, (sources, image)) = begin_op(&call, &targets, |db| {
+            let image = get_s(db, &snapshot, "suspend_VDI");
+            let image =
+                (get_s(db, &snapshot, "power_state") == "Suspended" && valid(db, &image, "VDI")).then_some(image);
+            Ok((disks::owned_disks(db, &snapshot), image))
+        })?;
+        let mut clones: Vec<(String, String)> = Vec::new();
+        let mut clone_image = None;
+        let mut result = crate::tasks::work(&call, REVERT_SECS, 0.0, 0.5).await;
+        for src in &sources {
+            if result.is_err() {
+                break;
+            }
+            result = match disks::duplicate_vdi(&call, src, DiskOp::Clone, None).await {
+                Ok(c) => {
+                    clones.push((src.clone(), c));
+                    Ok(())
                 }
-                apply_revert(db, &snapshot, &vm);
-                Ok(())
-            },
-            |_, ()| {},
-        )
-        .await?;
-        Ok(void())
+                Err(e) => Err(e),
+            };
+        }
+        if let (Ok(()), Some(image)) = (&result, &image) {
+            match disks::duplicate_vdi(&call, image, DiskOp::Clone, None).await {
+                Ok(c) => clone_image = Some(c),
+                Err(e) => result = Err(e),
+            }
+        }
+        let mut made: Vec<String> = clones.iter().map(|(_, c)| c.clone()).collect();
+        made.extend(clone_image.clone());
+        let old = end_op(&call, &targets, &task, |db| {
+            result?;
+            if !valid(db, &vm, "VM") || !valid(db, &snapshot, "VM") {
+                return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
+            }
+            Ok(apply_revert(db, &snapshot, &vm, &clones, clone_image))
+        });
+        match old {
+            Ok(old) => {
+                drop_vdis(&call, old).await;
+                Ok(void())
+            }
+            Err(e) => {
+                drop_vdis(&call, made).await;
+                Err(e)
+            }
+        }
     })
 }
 
 /// xapi's `Xapi_vm_snapshot.revert`: halt the VM, take the snapshot's
-/// settings, replace its disks with clones of the snapshot's, its VIFs with the
-/// snapshot's, and come back suspended when the snapshot is a checkpoint.
-fn apply_revert(db: &mut Db, snapshot: &str, vm: &str) {
+/// settings, replace its disks with clones of the snapshot's, its VIFs with
+/// the snapshot's, and come back suspended when the snapshot is a checkpoint.
+/// Returns the disks (and suspend image) the VM no longer has, to destroy.
+fn apply_revert(
+    db: &mut Db,
+    snapshot: &str,
+    vm: &str,
+    clones: &[(String, String)],
+    image: Option<String>,
+) -> Vec<String> {
+    let mut dropped: Vec<String> = Vec::new();
     if get_s(db, vm, "power_state") != "Halted" {
-        super::power::force_halt(db, vm);
+        dropped.extend(force_halt(db, vm));
     }
     for f in REVERTED_FIELDS {
         if let Some(v) = db.field(snapshot, f).cloned() {
             set(db, vm, f, v);
         }
     }
-    // Old devices and the disks they own go.
-    let mut old_disks: Vec<String> = Vec::new();
+    // Old devices go; the disks they used go once nothing else uses them.
+    let old_disks = disks::owned_disks(db, vm);
     for vbd in get_set(db, vm, "VBDs") {
-        let vdi = get_s(db, &vbd, "VDI");
-        if get_s(db, &vbd, "type") != "CD" && valid(db, &vdi, "VDI") {
-            old_disks.push(vdi);
-        }
-        disks::destroy_device(db, &vbd);
+        db.destroy(&vbd);
     }
     for vif in get_set(db, vm, "VIFs") {
-        disks::destroy_device(db, &vif);
+        db.destroy(&vif);
     }
     for vbd in get_set(db, snapshot, "VBDs") {
         let vdi = get_s(db, &vbd, "VDI");
-        let new_vdi = if get_s(db, &vbd, "type") != "CD" && valid(db, &vdi, "VDI") {
-            let clone = disks::duplicate_vdi(db, &vdi, DiskOp::Clone, None);
-            // Snapshots of the disk being replaced now descend from its replacement.
-            let of = get_s(db, &vdi, "snapshot_of");
-            if old_disks.contains(&of) {
-                for s in get_set(db, &of, "snapshots") {
-                    set(db, &s, "snapshot_of", Value::String(clone.clone()));
+        let new_vdi = match clones.iter().find(|(src, _)| *src == vdi) {
+            Some((_, clone)) => {
+                // Snapshots of the disk being replaced now descend from its replacement.
+                let of = get_s(db, &vdi, "snapshot_of");
+                if old_disks.contains(&of) {
+                    for s in get_set(db, &of, "snapshots") {
+                        set(db, &s, "snapshot_of", Value::String(clone.clone()));
+                    }
                 }
+                clone.clone()
             }
-            clone
-        } else {
-            vdi
+            None if get_s(db, &vbd, "type") == "CD" => vdi,
+            None => NULL_REF.to_string(),
         };
         disks::copy_vbd(db, &vbd, vm, &new_vdi);
     }
     for vif in get_set(db, snapshot, "VIFs") {
         disks::copy_vif(db, &vif, vm, true);
     }
-    for vdi in old_disks {
-        if get_set(db, &vdi, "VBDs").is_empty() {
-            disks::destroy_vdi(db, &vdi);
-        }
-    }
+    dropped.extend(old_disks.into_iter().filter(|d| get_set(db, d, "VBDs").is_empty()));
     set(db, vm, "parent", Value::str(snapshot));
-    let image = get_s(db, snapshot, "suspend_VDI");
-    if get_s(db, snapshot, "power_state") == "Suspended" && valid(db, &image, "VDI") {
-        let copy = disks::duplicate_vdi(db, &image, DiskOp::Clone, None);
-        set(db, vm, "suspend_VDI", Value::String(copy));
+    if let Some(image) = image {
+        // The VM is halted by now, so it has no suspend image of its own.
+        set(db, vm, "suspend_VDI", Value::String(image));
         set(db, vm, "power_state", Value::str("Suspended"));
     }
+    disks::refresh_devices(db, vm);
     update_allowed_operations(db, vm);
+    dropped
 }
 
 // --- provision -------------------------------------------------------------------
@@ -501,81 +567,95 @@ fn provision_sr(db: &Db, sr: &str) -> ApiResult<String> {
     db.by_uuid(cls(db, "SR"), sr).map(str::to_string).ok_or_else(|| Failure::new("UUID_INVALID", ["sr", sr]))
 }
 
+/// Reads the VM's provisioning spec and places its disks, checking the space.
+fn plan_provision(db: &Db, vm: &str) -> ApiResult<Vec<(DiskSpec, String)>> {
+    let spec = get_map(db, vm, "other_config").into_iter().find(|(k, _)| k == "disks").map(|(_, v)| v);
+    let Some(spec) = spec else { return Ok(Vec::new()) };
+    let specs = parse_provision(&spec).ok_or_else(|| {
+        Failure::new("INTERNAL_ERROR", ["Xapi_templates.Parse_failure: cannot parse other-config:disks"])
+    })?;
+    let mut placed = Vec::new();
+    let mut needs: Vec<(String, i64)> = Vec::new();
+    for d in specs {
+        let sr = provision_sr(db, &d.sr)?;
+        let size = disks::new_disk_size(db, &sr, d.size);
+        match needs.iter_mut().find(|(s, _)| *s == sr) {
+            Some((_, n)) => *n += size,
+            None => needs.push((sr.clone(), size)),
+        }
+        placed.push((d, sr));
+    }
+    if needs.iter().any(|(sr, n)| *n > disks::sr_free(db, sr)) {
+        return Err(Failure::new::<&str>("PROVISION_FAILED_OUT_OF_SPACE", []));
+    }
+    Ok(placed)
+}
+
+/// Creates one provisioned disk and its VBD through the API, as xapi's
+/// `Xapi_templates.create_disk` does. Returns the VDI.
+async fn create_disk(call: &Call, vm: &str, vm_uuid: &str, d: &DiskSpec, sr: &str) -> ApiResult<String> {
+    let record = disks::vdi_record(sr, "", "Created by template provisioner", &d.ty, d.size, &[("vmhint", vm_uuid)]);
+    let vdi = disks::create_vdi(call, record).await?;
+    let vbd = Value::Struct(vec![
+        ("VM".into(), Value::str(vm)),
+        ("VDI".into(), Value::str(&vdi)),
+        ("userdevice".into(), Value::str(&d.device)),
+        ("bootable".into(), Value::Bool(d.bootable)),
+        ("mode".into(), Value::str("RW")),
+        ("type".into(), Value::str("Disk")),
+        ("unpluggable".into(), Value::Bool(d.ty != "system")),
+        ("empty".into(), Value::Bool(false)),
+        ("other_config".into(), smap(&[("owner", "")])),
+        ("qos_algorithm_type".into(), Value::str("")),
+        ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
+    ]);
+    let made = api(call, "VBD.create", vec![vbd]).await;
+    let made = match made {
+        Ok(v) => v,
+        Err(e) => {
+            drop_vdis(call, vec![vdi]).await;
+            return Err(e);
+        }
+    };
+    // The disk is named after the device it ended up as.
+    let userdevice = get_s(&call.core.db.read(), made.as_str().unwrap_or(""), "userdevice");
+    api(call, "VDI.set_name_label", vec![Value::str(&vdi), Value::String(userdevice)]).await?;
+    Ok(vdi)
+}
+
 fn provision(call: Call) -> BoxFuture {
     Box::pin(async move {
         let vm = call.str(0).to_string();
-        run_op(
-            &call,
-            &[(&vm, "provision")],
-            PROVISION_SECS,
-            |db| {
-                let spec = get_map(db, &vm, "other_config").into_iter().find(|(k, _)| k == "disks").map(|(_, v)| v);
-                let Some(spec) = spec else { return Ok(Vec::new()) };
-                let specs = parse_provision(&spec).ok_or_else(|| {
-                    Failure::new("INTERNAL_ERROR", ["Xapi_templates.Parse_failure: cannot parse other-config:disks"])
-                })?;
-                let mut placed = Vec::new();
-                let mut needs: Vec<(String, i64)> = Vec::new();
-                for d in specs {
-                    let sr = provision_sr(db, &d.sr)?;
-                    let physical = disks::physical_for(db, &sr, d.size, 8 << 20);
-                    match needs.iter_mut().find(|(s, _)| *s == sr) {
-                        Some((_, n)) => *n += physical,
-                        None => needs.push((sr.clone(), physical)),
-                    }
-                    placed.push((d, sr, physical));
-                }
-                if needs.iter().any(|(sr, n)| *n > disks::sr_free(db, sr)) {
-                    return Err(Failure::new::<&str>("PROVISION_FAILED_OUT_OF_SPACE", []));
-                }
-                Ok(placed)
-            },
-            |db, placed| {
-                expect_vm(db, &vm)?;
-                set_template_flag(db, &vm, false);
-                let vm_uuid = get_s(db, &vm, "uuid");
-                let vbd_c = cls(db, "VBD");
-                for (d, sr, physical) in placed {
-                    let new = disks::NewVdi {
-                        sr: &sr,
-                        label: &d.device,
-                        description: "Created by template provisioner",
-                        ty: &d.ty,
-                        virtual_size: d.size,
-                        physical,
-                        sm_config: vec![("vmhint".to_string(), vm_uuid.clone())],
-                    };
-                    let vdi = disks::create_vdi(db, new);
-                    db.create(
-                        vbd_c,
-                        vec![
-                            ("VM", Value::str(&vm)),
-                            ("VDI", Value::String(vdi)),
-                            ("userdevice", Value::String(d.device.clone())),
-                            ("device", Value::str("")),
-                            ("bootable", Value::Bool(d.bootable)),
-                            ("mode", Value::str("RW")),
-                            ("type", Value::str("Disk")),
-                            ("unpluggable", Value::Bool(d.ty != "system")),
-                            ("empty", Value::Bool(false)),
-                            ("allowed_operations", sset(&["attach"])),
-                            ("other_config", smap(&[("owner", "")])),
-                            ("qos_algorithm_type", Value::str("")),
-                            ("qos_algorithm_params", smap::<&str, &str>(&[])),
-                            ("qos_supported_algorithms", sset(&["ionice"])),
-                            ("runtime_properties", smap::<&str, &str>(&[])),
-                            ("currently_attached", Value::Bool(false)),
-                        ],
-                    );
-                }
-                let mut oc = get_map(db, &vm, "other_config");
-                oc.retain(|(k, _)| k != "disks" && k != "postinstall");
-                set(db, &vm, "other_config", smap(&oc));
-                Ok(())
-            },
-            |_, _| {},
-        )
-        .await?;
+        let targets = [(vm.as_str(), "provision")];
+        let (task, (placed, vm_uuid)) =
+            begin_op(&call, &targets, |db| Ok((plan_provision(db, &vm)?, get_s(db, &vm, "uuid"))))?;
+        let mut result = crate::tasks::work(&call, PROVISION_SECS, 0.0, 0.5).await;
+        let mut made: Vec<String> = Vec::new();
+        for (i, (d, sr)) in placed.iter().enumerate() {
+            if result.is_ok() {
+                result = step(&call, 0.5 + 0.45 * i as f64 / placed.len() as f64).await;
+            }
+            if result.is_err() {
+                break;
+            }
+            match create_disk(&call, &vm, &vm_uuid, d, sr).await {
+                Ok(vdi) => made.push(vdi),
+                Err(e) => result = Err(e),
+            }
+        }
+        let done = end_op(&call, &targets, &task, |db| {
+            result?;
+            expect_vm(db, &vm)?;
+            set_template_flag(db, &vm, false);
+            let mut oc = get_map(db, &vm, "other_config");
+            oc.retain(|(k, _)| k != "disks" && k != "postinstall");
+            set(db, &vm, "other_config", smap(&oc));
+            Ok(())
+        });
+        if let Err(e) = done {
+            drop_vdis(&call, made).await;
+            return Err(e);
+        }
         Ok(void())
     })
 }

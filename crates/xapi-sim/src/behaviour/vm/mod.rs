@@ -390,24 +390,15 @@ fn leave(db: &mut Db, vm: &str, task: &str) {
     update_allowed_operations(db, vm);
 }
 
-/// Runs one VM operation the way xapi does: check and mark the operation on
-/// every target (the first is the VM the call is about), run `prepare` under
-/// the same lock, simulate `seconds` of work (cancellable), then `apply` the
-/// result atomically, or `undo` what `prepare` reserved when the work or the
-/// change failed.
-pub(super) async fn run_op<P, T>(
+/// Checks and marks an operation on every target (the first is the VM the
+/// call is about) and runs `prepare` under the same lock. Returns the task
+/// the operation runs under (the call's, or a fresh ref for synchronous calls).
+pub(super) fn begin_op<P>(
     call: &Call,
     targets: &[(&str, &'static str)],
-    seconds: f64,
     prepare: impl FnOnce(&mut Db) -> ApiResult<P>,
-    apply: impl FnOnce(&mut Db, P) -> ApiResult<T>,
-    undo: impl FnOnce(&mut Db, P),
-) -> ApiResult<T>
-where
-    P: Send + Clone,
-{
-    let core = call.core.clone();
-    let (task, prepared) = core.write(|db| {
+) -> ApiResult<(String, P)> {
+    call.core.write(|db| {
         for (vm, op) in targets {
             assert_operation_valid(db, vm, op)?;
         }
@@ -424,27 +415,78 @@ where
                 Err(e)
             }
         }
-    })?;
+    })
+}
+
+/// Applies an operation's result and takes it off its targets, atomically.
+pub(super) fn end_op<T>(
+    call: &Call,
+    targets: &[(&str, &'static str)],
+    task: &str,
+    apply: impl FnOnce(&mut Db) -> ApiResult<T>,
+) -> ApiResult<T> {
+    call.core.write(|db| {
+        let out = apply(db);
+        for (vm, _) in targets {
+            leave(db, vm, task);
+        }
+        out
+    })
+}
+
+/// Runs one VM operation the way xapi does: [`begin_op`], simulate `seconds`
+/// of work (cancellable), then `apply` the result atomically, or `undo` what
+/// `prepare` reserved when the work or the change failed.
+pub(super) async fn run_op<P, T>(
+    call: &Call,
+    targets: &[(&str, &'static str)],
+    seconds: f64,
+    prepare: impl FnOnce(&mut Db) -> ApiResult<P>,
+    apply: impl FnOnce(&mut Db, P) -> ApiResult<T>,
+    undo: impl FnOnce(&mut Db, P),
+) -> ApiResult<T>
+where
+    P: Send + Clone,
+{
+    let (task, prepared) = begin_op(call, targets, prepare)?;
     let worked = crate::tasks::work(call, seconds, 0.0, 0.9).await;
-    core.write(|db| {
-        let out = match worked {
-            Ok(()) => match apply(db, prepared.clone()) {
-                Ok(v) => Ok(v),
-                Err(e) => {
-                    undo(db, prepared);
-                    Err(e)
-                }
-            },
+    end_op(call, targets, &task, |db| match worked {
+        Ok(()) => match apply(db, prepared.clone()) {
+            Ok(v) => Ok(v),
             Err(e) => {
                 undo(db, prepared);
                 Err(e)
             }
-        };
-        for (vm, _) in targets {
-            leave(db, vm, &task);
+        },
+        Err(e) => {
+            undo(db, prepared);
+            Err(e)
         }
-        out
     })
+}
+
+/// Makes an API call on the caller's session, as xapi's own code does
+/// through `Helpers.call_api_functions` (disks go through the storage layer).
+pub(super) async fn api(call: &Call, method: &str, args: Vec<Value>) -> ApiResult<Value> {
+    let mut params = vec![Value::String(call.session.clone().unwrap_or_default())];
+    params.extend(args);
+    let inner = crate::rpc::prepare(&call.core, method, params)?;
+    crate::rpc::run(inner).await
+}
+
+/// Destroys disks an operation left behind; failures are only logged in xapi too.
+pub(super) async fn drop_vdis(call: &Call, vdis: Vec<String>) {
+    for vdi in vdis {
+        let live = valid(&call.core.db.read(), &vdi, "VDI");
+        if live {
+            let _ = api(call, "VDI.destroy", vec![Value::String(vdi)]).await;
+        }
+    }
+}
+
+/// Reports progress between the steps of an operation, and notices a cancel.
+pub(super) async fn step(call: &Call, progress: f64) -> ApiResult<()> {
+    crate::tasks::work(call, 0.0, progress, progress).await
 }
 
 /// The empty result of a void message.

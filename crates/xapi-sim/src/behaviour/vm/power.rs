@@ -2,11 +2,11 @@
 //! migration and `power_state_reset`, with host placement, memory accounting,
 //! domids, metrics, devices, consoles and the guest agent kept in step.
 
-use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, unplug_all};
+use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, refresh_devices, unplug_all};
 use super::{
-    cls, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now, null, place, run_op, set, smap, sset,
-    update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS, MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS,
-    RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+    begin_op, cls, drop_vdis, end_op, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now, null, place,
+    run_op, set, smap, sset, update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS, MIGRATE_SECS,
+    PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
 };
 use crate::behaviour::BoxFuture;
 use crate::core::Core;
@@ -39,7 +39,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.pause", Handler::Async(|c| Box::pin(async move { pause(&c, "pause").await })));
     t.insert("VM.unpause", Handler::Async(|c| Box::pin(async move { pause(&c, "unpause").await })));
     t.insert("VM.pool_migrate", Handler::Async(pool_migrate));
-    t.insert("VM.power_state_reset", Handler::Sync(power_state_reset));
+    t.insert("VM.power_state_reset", Handler::Async(power_state_reset));
 }
 
 // --- domids ------------------------------------------------------------------
@@ -162,45 +162,50 @@ fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bo
         set(db, vm, "last_boot_CPU_flags", flags);
     }
     domain_metrics(db, vm, domid, paused, fresh_boot);
-    plug_all(db, vm, host);
+    plug_all(db, vm);
     destroy_consoles(db, vm);
     create_console(db, vm, host);
     place::refresh_host(db, host);
 }
 
 /// Tears the VM's domain down, leaving it `state` ("Halted" or "Suspended").
-fn destroy_domain(db: &mut Db, vm: &str, state: &str) {
+/// Returns the suspend image a halt leaves to destroy.
+fn destroy_domain(db: &mut Db, vm: &str, state: &str) -> Option<String> {
     let host = get_s(db, vm, "resident_on");
     set(db, vm, "power_state", Value::str(state));
+    // Unplug while still resident, so the disks' host marks go too.
+    unplug_all(db, vm);
     set(db, vm, "resident_on", null());
     set(db, vm, "scheduled_to_be_resident_on", null());
     set(db, vm, "domid", Value::Int(-1));
     no_domain_metrics(db, vm);
-    unplug_all(db, vm);
     destroy_consoles(db, vm);
+    let mut image = None;
     if state == "Halted" {
         set(db, vm, "memory_target", Value::Int(0));
         set(db, vm, "requires_reboot", Value::Bool(false));
         guest::forget(db, vm);
-        drop_suspend_image(db, vm);
+        image = take_suspend_image(db, vm);
     }
+    refresh_devices(db, vm);
     place::refresh_host(db, &host);
+    image
 }
 
-/// Halts a VM at once, whatever its state (a revert's first step).
-pub(super) fn force_halt(db: &mut Db, vm: &str) {
-    destroy_domain(db, vm, "Halted");
+/// Halts a VM at once, whatever its state (a revert's first step); returns
+/// the suspend image to destroy.
+pub(super) fn force_halt(db: &mut Db, vm: &str) -> Option<String> {
+    destroy_domain(db, vm, "Halted")
 }
 
-/// Destroys the VM's suspend image, if it has one.
-fn drop_suspend_image(db: &mut Db, vm: &str) {
+/// Detaches the VM's suspend image, returning it for destruction.
+fn take_suspend_image(db: &mut Db, vm: &str) -> Option<String> {
     let vdi = get_s(db, vm, "suspend_VDI");
-    if valid(db, &vdi, "VDI") {
-        disks::destroy_vdi(db, &vdi);
+    if vdi == xenapi::NULL_REF {
+        return None;
     }
-    if db.field_str(vm, "suspend_VDI") != xenapi::NULL_REF {
-        set(db, vm, "suspend_VDI", null());
-    }
+    set(db, vm, "suspend_VDI", null());
+    valid(db, &vdi, "VDI").then_some(vdi)
 }
 
 fn power(db: &Db, vm: &str) -> String {
@@ -291,7 +296,7 @@ async fn halt(call: &Call, op: &'static str) -> ApiResult<Value> {
         "hard_shutdown" => HARD_SHUTDOWN_SECS,
         _ => SHUTDOWN_SECS,
     };
-    run_op(
+    let image = run_op(
         call,
         &[(&vm, op)],
         seconds,
@@ -299,14 +304,15 @@ async fn halt(call: &Call, op: &'static str) -> ApiResult<Value> {
         |db, ()| {
             super::expect_vm(db, &vm)?;
             // A hard shutdown may have overtaken a clean one: the VM is down either way.
-            if power(db, &vm) != "Halted" {
-                destroy_domain(db, &vm, "Halted");
+            if power(db, &vm) == "Halted" {
+                return Ok(None);
             }
-            Ok(())
+            Ok(destroy_domain(db, &vm, "Halted"))
         },
         |_, ()| {},
     )
     .await?;
+    drop_vdis(call, image.into_iter().collect()).await;
     Ok(void())
 }
 
@@ -360,46 +366,42 @@ pub(super) fn suspend_image_size(db: &Db, vm: &str) -> i64 {
     get_i(db, vm, "memory_static_max") + (4 << 20)
 }
 
-/// Writes a suspend image for `vm` on `sr`.
-pub(super) fn write_suspend_image(db: &mut Db, vm: &str, sr: &str) -> String {
-    let size = suspend_image_size(db, vm);
-    let d = disks::NewVdi {
-        sr,
-        label: "Suspend image",
-        description: "Suspend image",
-        ty: "suspend",
-        virtual_size: size,
-        physical: size,
-        sm_config: Vec::new(),
-    };
-    disks::create_vdi(db, d)
+/// The VDI.create record of a suspend image for `vm` on `sr`.
+pub(super) fn suspend_image_record(db: &Db, vm: &str, sr: &str) -> Value {
+    disks::vdi_record(sr, "Suspend image", "Suspend image", "suspend", suspend_image_size(db, vm), &[])
 }
 
 fn suspend(call: Call) -> BoxFuture {
     Box::pin(async move {
         let vm = call.str(0).to_string();
-        run_op(
-            &call,
-            &[(&vm, "suspend")],
-            SUSPEND_SECS,
-            |db| {
-                let sr = suspend_sr(db, &vm)?;
-                disks::assert_space(db, &[(sr.clone(), suspend_image_size(db, &vm))])?;
-                Ok(sr)
-            },
-            |db, sr| {
-                super::expect_vm(db, &vm)?;
-                if power(db, &vm) != "Running" {
-                    return Err(bad_power(&vm, "running", &power(db, &vm)));
-                }
-                let image = write_suspend_image(db, &vm, &sr);
-                set(db, &vm, "suspend_VDI", Value::String(image));
-                destroy_domain(db, &vm, "Suspended");
-                Ok(())
-            },
-            |_, _| {},
-        )
-        .await?;
+        let targets = [(vm.as_str(), "suspend")];
+        let (task, record) = begin_op(&call, &targets, |db| {
+            let sr = suspend_sr(db, &vm)?;
+            Ok(suspend_image_record(db, &vm, &sr))
+        })?;
+        let worked = crate::tasks::work(&call, SUSPEND_SECS, 0.0, 0.9).await;
+        let image = match worked {
+            Ok(()) => disks::create_vdi(&call, record).await,
+            Err(e) => Err(e),
+        };
+        let image = match image {
+            Ok(i) => i,
+            Err(e) => return end_op(&call, &targets, &task, |_| Err(e)),
+        };
+        let applied = end_op(&call, &targets, &task, |db| {
+            super::expect_vm(db, &vm)?;
+            if power(db, &vm) != "Running" {
+                return Err(bad_power(&vm, "running", &power(db, &vm)));
+            }
+            destroy_domain(db, &vm, "Suspended");
+            set(db, &vm, "suspend_VDI", Value::String(image.clone()));
+            update_allowed_operations(db, &vm);
+            Ok(())
+        });
+        if let Err(e) = applied {
+            drop_vdis(&call, vec![image]).await;
+            return Err(e);
+        }
         Ok(void())
     })
 }
@@ -409,7 +411,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
     let paused = call.bool(if host.is_some() { 2 } else { 1 });
     let op = if host.is_some() { "resume_on" } else { "resume" };
     let core = call.core.clone();
-    run_op(
+    let image = run_op(
         call,
         &[(&vm, op)],
         RESUME_SECS,
@@ -431,16 +433,17 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             if power(db, &vm) != "Suspended" {
                 return Err(bad_power(&vm, "suspended", &power(db, &vm)));
             }
-            drop_suspend_image(db, &vm);
+            let image = take_suspend_image(db, &vm);
             create_domain(&core, db, &vm, &host, paused, false);
             if guest::immediate(&core) {
                 guest::report(db, &vm);
             }
-            Ok(())
+            Ok(image)
         },
         |db, _| place::unreserve(db, &vm),
     )
     .await?;
+    drop_vdis(call, image.into_iter().collect()).await;
     guest::schedule(&call.core, &vm);
     Ok(void())
 }
@@ -502,10 +505,11 @@ fn pool_migrate(call: Call) -> BoxFuture {
                 }
                 let from = get_s(db, &vm, "resident_on");
                 let domid = next_domid(&core, db, &host);
+                unplug_all(db, &vm);
                 set(db, &vm, "resident_on", Value::str(&host));
                 set(db, &vm, "scheduled_to_be_resident_on", null());
                 set(db, &vm, "domid", Value::Int(domid));
-                disks::move_all(db, &vm, &host);
+                plug_all(db, &vm);
                 move_consoles(db, &vm, &host);
                 let m = ensure_metrics(db, &vm);
                 set(db, &m, "last_updated", now(db));
@@ -523,19 +527,25 @@ fn pool_migrate(call: Call) -> BoxFuture {
 // --- power_state_reset ---------------------------------------------------------
 
 /// Forces a VM to Halted whatever xapi thought it was doing, as after a host crash.
-fn power_state_reset(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let vm = call.str(0);
-    super::expect_vm(db, vm)?;
-    if get_b(db, vm, "is_control_domain") {
-        return Err(Failure::new("CANNOT_RESET_CONTROL_DOMAIN", [vm]));
-    }
-    set(db, vm, "current_operations", Value::Struct(Vec::new()));
-    if power(db, vm) == "Halted" {
-        drop_suspend_image(db, vm);
-        unplug_all(db, vm);
-    } else {
-        destroy_domain(db, vm, "Halted");
-    }
-    update_allowed_operations(db, vm);
-    Ok(void())
+fn power_state_reset(call: Call) -> BoxFuture {
+    Box::pin(async move {
+        let vm = call.str(0).to_string();
+        let image = call.core.write(|db| {
+            super::expect_vm(db, &vm)?;
+            if get_b(db, &vm, "is_control_domain") {
+                return Err(Failure::new("CANNOT_RESET_CONTROL_DOMAIN", [vm.as_str()]));
+            }
+            set(db, &vm, "current_operations", Value::Struct(Vec::new()));
+            let image = if power(db, &vm) == "Halted" {
+                unplug_all(db, &vm);
+                take_suspend_image(db, &vm)
+            } else {
+                destroy_domain(db, &vm, "Halted")
+            };
+            update_allowed_operations(db, &vm);
+            Ok(image)
+        })?;
+        drop_vdis(&call, image.into_iter().collect()).await;
+        Ok(void())
+    })
 }
