@@ -3,6 +3,8 @@ walkthrough, the power-state machine and its errors, memory accounting,
 clones, copies, snapshots, checkpoints, reverts, migration, the guest agent,
 allowed/current operations and cancellable asynchronous operations."""
 
+import signal
+import threading
 import time
 
 import pytest
@@ -760,3 +762,54 @@ def test_storage_usage_follows_lifecycle(session):
     for v in (clone, snap, vm):
         destroy_with_disks(x, v)
     consistent()
+
+
+def test_synchronous_calls_run_under_a_task_too(slow_sim):
+    x = slow_sim.session().xenapi
+    vm = by_name(x, "test-halted")
+    if x.VM.get_power_state(vm) != "Halted":
+        x.VM.hard_shutdown(vm)
+    outcome = []
+
+    def start():
+        s = slow_sim.session("sync-starter")
+        try:
+            s.xenapi.VM.start(vm, False, False)
+            outcome.append("ok")
+        except XenAPI.Failure as e:
+            outcome.append(e.details)
+
+    t = threading.Thread(target=start)
+    t.start()
+    assert wait_for(lambda: x.VM.get_current_operations(vm) != {})
+    (task, op), = x.VM.get_current_operations(vm).items()
+    assert op == "start"
+    assert x.task.get_name_label(task) == "VM.start"
+    x.task.cancel(task)
+    t.join(10)
+    assert outcome == [["TASK_CANCELLED", task]]
+    assert x.VM.get_power_state(vm) == "Halted"
+    assert x.VM.get_current_operations(vm) == {}
+    with pytest.raises(XenAPI.Failure):
+        x.task.get_status(task)  # a synchronous call's task goes with the call
+
+
+def test_an_operation_cut_short_by_a_crash_does_not_wedge_the_vm(tmp_path):
+    state = str(tmp_path / "pool.state")
+    sim = Sim("--state", state, "--time-scale", "1")
+    x = sim.session().xenapi
+    vm = by_name(x, "test-halted")
+    x.Async.VM.start(vm, False, False)
+    assert wait_for(lambda: x.VM.get_current_operations(vm) != {})
+    sim.stop(signal.SIGKILL)
+    again = Sim("--state", state, "--time-scale", "0")
+    try:
+        y = again.session().xenapi
+        assert y.VM.get_power_state(vm) == "Halted"
+        # The task died with the process; its operation and reservation no longer count.
+        y.VM.assert_operation_valid(vm, "start")
+        y.VM.start(vm, False, False)
+        assert y.VM.get_current_operations(vm) == {}
+        assert "clean_shutdown" in y.VM.get_allowed_operations(vm)
+    finally:
+        again.stop()

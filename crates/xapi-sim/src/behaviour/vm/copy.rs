@@ -298,18 +298,19 @@ async fn duplicate(call: &Call, kind: Kind) -> ApiResult<Value> {
         _ => (None, Vec::new()),
     };
     let targets = [(vm.as_str(), kind.op())];
-    let (task, d) = begin_op(call, &targets, |db| {
+    let (op, d) = begin_op(call, &targets, |db| {
         // VM.copy to a missing SR copies each disk onto its own SR, as xapi does.
         let sr = sr.filter(|s| valid(db, s, "SR"));
         plan(db, &vm, kind, sr, &ignore)
     })?;
+    let call = &op.call;
     let mut made = Made::default();
     let mut result = crate::tasks::work(call, kind.seconds(), 0.0, 0.5).await;
     if result.is_ok() {
         result = duplicate_disks(call, kind, &d, &mut made).await;
     }
     let created = made.vdis(&d);
-    let new = end_op(call, &targets, &task, |db| {
+    let new = end_op(&op, &targets, |db| {
         result?;
         expect_vm(db, &vm)?;
         Ok(make_duplicate(db, &vm, &new_name, kind, made))
@@ -381,20 +382,21 @@ fn revert(call: Call) -> BoxFuture {
             vm
         };
         let targets = [(snapshot.as_str(), "revert"), (vm.as_str(), "reverting")];
-        let (task, (sources, image)) = begin_op(&call, &targets, |db| {
+        let (op, (sources, image)) = begin_op(&call, &targets, |db| {
             let image = get_s(db, &snapshot, "suspend_VDI");
             let image =
                 (get_s(db, &snapshot, "power_state") == "Suspended" && valid(db, &image, "VDI")).then_some(image);
             Ok((disks::owned_disks(db, &snapshot), image))
         })?;
+        let call = &op.call;
         let mut clones: Vec<(String, String)> = Vec::new();
         let mut clone_image = None;
-        let mut result = crate::tasks::work(&call, REVERT_SECS, 0.0, 0.5).await;
+        let mut result = crate::tasks::work(call, REVERT_SECS, 0.0, 0.5).await;
         for src in &sources {
             if result.is_err() {
                 break;
             }
-            result = match disks::duplicate_vdi(&call, src, DiskOp::Clone, None).await {
+            result = match disks::duplicate_vdi(call, src, DiskOp::Clone, None).await {
                 Ok(c) => {
                     clones.push((src.clone(), c));
                     Ok(())
@@ -403,14 +405,14 @@ fn revert(call: Call) -> BoxFuture {
             };
         }
         if let (Ok(()), Some(image)) = (&result, &image) {
-            match disks::duplicate_vdi(&call, image, DiskOp::Clone, None).await {
+            match disks::duplicate_vdi(call, image, DiskOp::Clone, None).await {
                 Ok(c) => clone_image = Some(c),
                 Err(e) => result = Err(e),
             }
         }
         let mut made: Vec<String> = clones.iter().map(|(_, c)| c.clone()).collect();
         made.extend(clone_image.clone());
-        let old = end_op(&call, &targets, &task, |db| {
+        let old = end_op(&op, &targets, |db| {
             result?;
             if !valid(db, &vm, "VM") || !valid(db, &snapshot, "VM") {
                 return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
@@ -419,11 +421,11 @@ fn revert(call: Call) -> BoxFuture {
         });
         match old {
             Ok(old) => {
-                drop_vdis(&call, old).await;
+                drop_vdis(call, old).await;
                 Ok(void())
             }
             Err(e) => {
-                drop_vdis(&call, made).await;
+                drop_vdis(call, made).await;
                 Err(e)
             }
         }
@@ -627,23 +629,24 @@ fn provision(call: Call) -> BoxFuture {
     Box::pin(async move {
         let vm = call.str(0).to_string();
         let targets = [(vm.as_str(), "provision")];
-        let (task, (placed, vm_uuid)) =
+        let (op, (placed, vm_uuid)) =
             begin_op(&call, &targets, |db| Ok((plan_provision(db, &vm)?, get_s(db, &vm, "uuid"))))?;
-        let mut result = crate::tasks::work(&call, PROVISION_SECS, 0.0, 0.5).await;
+        let call = &op.call;
+        let mut result = crate::tasks::work(call, PROVISION_SECS, 0.0, 0.5).await;
         let mut made: Vec<String> = Vec::new();
         for (i, (d, sr)) in placed.iter().enumerate() {
             if result.is_ok() {
-                result = step(&call, 0.5 + 0.45 * i as f64 / placed.len() as f64).await;
+                result = step(call, 0.5 + 0.45 * i as f64 / placed.len() as f64).await;
             }
             if result.is_err() {
                 break;
             }
-            match create_disk(&call, &vm, &vm_uuid, d, sr).await {
+            match create_disk(call, &vm, &vm_uuid, d, sr).await {
                 Ok(vdi) => made.push(vdi),
                 Err(e) => result = Err(e),
             }
         }
-        let done = end_op(&call, &targets, &task, |db| {
+        let done = end_op(&op, &targets, |db| {
             result?;
             expect_vm(db, &vm)?;
             set_template_flag(db, &vm, false);
@@ -653,7 +656,7 @@ fn provision(call: Call) -> BoxFuture {
             Ok(())
         });
         if let Err(e) = done {
-            drop_vdis(&call, made).await;
+            drop_vdis(call, made).await;
             return Err(e);
         }
         Ok(void())

@@ -272,6 +272,15 @@ fn truthy(v: &str) -> bool {
     v == "1" || v.eq_ignore_ascii_case("true")
 }
 
+/// The VM's current operations whose tasks still exist: after a restart
+/// (tasks die with the process) the rest are stale, as xapi's startup finds.
+pub(super) fn live_operations(db: &Db, vm: &str) -> Vec<(String, String)> {
+    let task_c = cls(db, "task");
+    let mut ops = get_map(db, vm, "current_operations");
+    ops.retain(|(t, _)| db.is_a(t, task_c));
+    ops
+}
+
 fn facts(db: &Db, vm: &str) -> VmFacts {
     let other = get_map(db, vm, "other_config");
     let gm = get_s(db, vm, "guest_metrics");
@@ -292,7 +301,7 @@ fn facts(db: &Db, vm: &str) -> VmFacts {
         control,
         dom0: control && get_i(db, vm, "domid") == 0,
         blocked: get_map(db, vm, "blocked_operations"),
-        current: get_map(db, vm, "current_operations"),
+        current: live_operations(db, vm),
         quiesce,
         reset_on_boot,
     }
@@ -370,19 +379,19 @@ pub(super) fn update_allowed_operations(db: &mut Db, vm: &str) {
 
 /// Marks `op` as running on `vm` under `task`.
 fn enter(db: &mut Db, vm: &str, op: &str, task: &str) {
-    let mut cur = get_map(db, vm, "current_operations");
+    let mut cur = live_operations(db, vm);
     cur.push((task.to_string(), op.to_string()));
     set(db, vm, "current_operations", smap(&cur));
     update_allowed_operations(db, vm);
 }
 
-/// Removes `task`'s operation from `vm`, if both are still there.
+/// Removes `task`'s operation (and any stale ones) from `vm`, if it is still there.
 fn leave(db: &mut Db, vm: &str, task: &str) {
     if !valid(db, vm, "VM") {
         return;
     }
-    let mut cur = get_map(db, vm, "current_operations");
-    let before = cur.len();
+    let before = get_map(db, vm, "current_operations").len();
+    let mut cur = live_operations(db, vm);
     cur.retain(|(t, _)| t != task);
     if cur.len() != before {
         set(db, vm, "current_operations", smap(&cur));
@@ -390,27 +399,60 @@ fn leave(db: &mut Db, vm: &str, task: &str) {
     update_allowed_operations(db, vm);
 }
 
+/// An operation in progress: the call it serves, with the task it runs under
+/// (the caller's for `Async.` calls; for synchronous calls one made for the
+/// call and destroyed after it, as xapi does, so that they too show in
+/// `current_operations` and can be cancelled).
+pub(super) struct Running {
+    pub call: Call,
+    own_task: bool,
+}
+
+impl Running {
+    pub fn task(&self) -> &str {
+        self.call.task.as_deref().unwrap_or("")
+    }
+}
+
 /// Checks and marks an operation on every target (the first is the VM the
-/// call is about) and runs `prepare` under the same lock. Returns the task
-/// the operation runs under (the call's, or a fresh ref for synchronous calls).
+/// call is about) and runs `prepare` under the same lock.
 pub(super) fn begin_op<P>(
     call: &Call,
     targets: &[(&str, &'static str)],
     prepare: impl FnOnce(&mut Db) -> ApiResult<P>,
-) -> ApiResult<(String, P)> {
+) -> ApiResult<(Running, P)> {
     call.core.write(|db| {
         for (vm, op) in targets {
             assert_operation_valid(db, vm, op)?;
         }
-        let task = call.task.clone().unwrap_or_else(|| db.new_ref());
+        let own_task = call.task.is_none();
+        let task = match &call.task {
+            Some(t) => t.clone(),
+            None => crate::behaviour::task::new_task(db, &call.method, "", true),
+        };
         for (vm, op) in targets {
             enter(db, vm, op, &task);
         }
         match prepare(db) {
-            Ok(p) => Ok((task, p)),
+            Ok(p) => {
+                let call = Call {
+                    core: call.core.clone(),
+                    class: call.class,
+                    class_idx: call.class_idx,
+                    message: call.message,
+                    method: call.method.clone(),
+                    session: call.session.clone(),
+                    args: call.args.clone(),
+                    task: Some(task),
+                };
+                Ok((Running { call, own_task }, p))
+            }
             Err(e) => {
                 for (vm, _) in targets {
                     leave(db, vm, &task);
+                }
+                if own_task {
+                    db.destroy(&task);
                 }
                 Err(e)
             }
@@ -420,15 +462,17 @@ pub(super) fn begin_op<P>(
 
 /// Applies an operation's result and takes it off its targets, atomically.
 pub(super) fn end_op<T>(
-    call: &Call,
+    op: &Running,
     targets: &[(&str, &'static str)],
-    task: &str,
     apply: impl FnOnce(&mut Db) -> ApiResult<T>,
 ) -> ApiResult<T> {
-    call.core.write(|db| {
+    op.call.core.write(|db| {
         let out = apply(db);
         for (vm, _) in targets {
-            leave(db, vm, task);
+            leave(db, vm, op.task());
+        }
+        if op.own_task {
+            db.destroy(op.task());
         }
         out
     })
@@ -448,9 +492,9 @@ pub(super) async fn run_op<P, T>(
 where
     P: Send + Clone,
 {
-    let (task, prepared) = begin_op(call, targets, prepare)?;
-    let worked = crate::tasks::work(call, seconds, 0.0, 0.9).await;
-    end_op(call, targets, &task, |db| match worked {
+    let (op, prepared) = begin_op(call, targets, prepare)?;
+    let worked = crate::tasks::work(&op.call, seconds, 0.0, 0.9).await;
+    end_op(&op, targets, |db| match worked {
         Ok(()) => match apply(db, prepared.clone()) {
             Ok(v) => Ok(v),
             Err(e) => {

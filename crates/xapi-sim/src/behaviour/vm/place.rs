@@ -26,6 +26,8 @@ pub(super) fn host_free(db: &Db, host: &str) -> i64 {
         .filter(|(r, _)| {
             db.field_str(r, "scheduled_to_be_resident_on") == host && db.field_str(r, "resident_on") != host
         })
+        // A reservation outlives its operation only after a crash; then it no longer counts.
+        .filter(|(r, _)| !super::live_operations(db, r).is_empty())
         .map(|(r, _)| needed(db, r))
         .sum();
     host_memory_free(db, host) - reserved

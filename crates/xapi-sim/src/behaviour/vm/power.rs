@@ -375,20 +375,21 @@ fn suspend(call: Call) -> BoxFuture {
     Box::pin(async move {
         let vm = call.str(0).to_string();
         let targets = [(vm.as_str(), "suspend")];
-        let (task, record) = begin_op(&call, &targets, |db| {
+        let (op, record) = begin_op(&call, &targets, |db| {
             let sr = suspend_sr(db, &vm)?;
             Ok(suspend_image_record(db, &vm, &sr))
         })?;
-        let worked = crate::tasks::work(&call, SUSPEND_SECS, 0.0, 0.9).await;
+        let call = &op.call;
+        let worked = crate::tasks::work(call, SUSPEND_SECS, 0.0, 0.9).await;
         let image = match worked {
-            Ok(()) => disks::create_vdi(&call, record).await,
+            Ok(()) => disks::create_vdi(call, record).await,
             Err(e) => Err(e),
         };
         let image = match image {
             Ok(i) => i,
-            Err(e) => return end_op(&call, &targets, &task, |_| Err(e)),
+            Err(e) => return end_op(&op, &targets, |_| Err(e)),
         };
-        let applied = end_op(&call, &targets, &task, |db| {
+        let applied = end_op(&op, &targets, |db| {
             super::expect_vm(db, &vm)?;
             if power(db, &vm) != "Running" {
                 return Err(bad_power(&vm, "running", &power(db, &vm)));
@@ -399,7 +400,7 @@ fn suspend(call: Call) -> BoxFuture {
             Ok(())
         });
         if let Err(e) = applied {
-            drop_vdis(&call, vec![image]).await;
+            drop_vdis(call, vec![image]).await;
             return Err(e);
         }
         Ok(void())
