@@ -31,6 +31,10 @@ pub enum Tls {
     /// Accept certificates valid for the host under the platform trust store,
     /// or pinned in `known_hosts`; pin unknown hosts on first use.
     Verify { known_hosts: PathBuf },
+    /// Like [`Tls::Verify`], but never pins: a certificate that is neither
+    /// pinned nor valid under the platform trust store is refused. For work
+    /// nobody watches (shell completion), where a first-use notice would go unseen.
+    Known { known_hosts: PathBuf },
     /// Accept any certificate (handshake signatures are still checked).
     Insecure,
 }
@@ -55,6 +59,8 @@ struct PinVerifier {
     host_port: String,
     /// `None` for [`Tls::Insecure`].
     known_hosts: Option<PathBuf>,
+    /// Whether an unknown certificate is pinned on first use (false for [`Tls::Known`]).
+    pin_unknown: bool,
     provider: Arc<CryptoProvider>,
     events: Arc<TlsEvents>,
     /// The fingerprint accepted on first use in this process, in case the file could not be written.
@@ -182,6 +188,12 @@ impl ServerCertVerifier for PinVerifier {
         if self.platform_accepts(end_entity, intermediates, server_name, ocsp_response, now) {
             return Ok(ServerCertVerified::assertion());
         }
+        if !self.pin_unknown && pins.is_empty() {
+            return Err(self.refuse(Error::Tls {
+                url: self.host_port.clone(),
+                reason: format!("the certificate is not pinned in {} (SHA-256 {presented})", path.display()),
+            }));
+        }
         if let Some(pinned) = pins.first() {
             return Err(self.refuse(Error::CertificateMismatch {
                 host_port: self.host_port.clone(),
@@ -239,9 +251,10 @@ pub(crate) fn client_config(policy: &Tls, host_port: &str, events: Arc<TlsEvents
     let verifier = PinVerifier {
         host_port: host_port.to_string(),
         known_hosts: match policy {
-            Tls::Verify { known_hosts } => Some(known_hosts.clone()),
+            Tls::Verify { known_hosts } | Tls::Known { known_hosts } => Some(known_hosts.clone()),
             Tls::Insecure => None,
         },
+        pin_unknown: matches!(policy, Tls::Verify { .. }),
         provider: provider.clone(),
         events,
         accepted: Mutex::new(None),
