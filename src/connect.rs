@@ -6,6 +6,7 @@ use crate::config::Settings;
 use crate::error::CliError;
 use crate::output::Printer;
 use std::sync::Mutex;
+use std::time::Duration;
 use xenapi::client::{Connection, Error, Options, Session, Tls};
 use xenapi::Value;
 
@@ -185,5 +186,36 @@ impl Connector {
         if let Ok(mut a) = ACTIVE.lock() {
             *a = None;
         }
+    }
+}
+
+/// Fetches `<class>.get_all_records_where(expr)` for shell completion, quietly:
+/// no password prompt (a missing password is xe's literal `null`), a 2 s
+/// connect timeout, no certificate pinned on first use, no `sim://` simulator
+/// started, nothing printed. Only the record fields `fields` are decoded.
+/// Three RPCs: login, the fetch, logout. `None` on any failure.
+pub fn quiet_records(s: &Settings, class: &str, expr: &str, fields: &[&str]) -> Option<Vec<Value>> {
+    let (url, user, password) = if let Some(name) = s.server.strip_prefix("sim://") {
+        let sim = crate::commands::sim::running(name)?;
+        (base_url(false, "127.0.0.1", sim.port), sim.username, sim.password)
+    } else {
+        let password = s.password.clone().unwrap_or_else(|| "null".to_string());
+        (base_url(s.tls, &s.server, s.port), s.username.clone(), password)
+    };
+    if user.is_empty() {
+        return None;
+    }
+    let known_hosts = crate::config::known_hosts_path();
+    let mut opts = Options::new(if s.insecure { Tls::Insecure } else { Tls::Known { known_hosts } });
+    opts.connect_timeout = Duration::from_secs(2);
+    opts.read_timeout = Some(Duration::from_secs(10));
+    let conn = Connection::new(&url, opts).ok()?;
+    let mut session = Session::login(conn, &user, &password, "xe-rs").ok()?;
+    let _ = fields;
+    let result = session.call(&format!("{class}.get_all_records_where"), &[Value::str(expr)]);
+    let _ = session.logout();
+    match result.ok()? {
+        Value::Struct(members) => Some(members.into_iter().map(|(_, record)| record).collect()),
+        _ => None,
     }
 }

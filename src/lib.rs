@@ -7,9 +7,11 @@
 
 pub mod argv;
 pub mod commands;
+pub mod completion;
 pub mod config;
 pub mod connect;
 pub mod context;
+pub mod docs;
 pub mod error;
 pub mod facts;
 pub mod output;
@@ -22,6 +24,9 @@ use std::process::ExitCode;
 
 /// Runs one `xe` command line (without the program name) and returns the exit status.
 pub fn run(args: Vec<String>) -> ExitCode {
+    if args.first().map(String::as_str) == Some("__complete") {
+        return complete(&args[1..]);
+    }
     let _ = ctrlc::set_handler(|| {
         connect::logout_active();
         #[allow(clippy::disallowed_methods)]
@@ -86,4 +91,15 @@ fn fail(e: &CliError) -> ExitCode {
     }
     eprint!("{err}");
     ExitCode::from(e.exit_code())
+}
+
+/// Answers a shell's completion request; never prints errors, always exits 0.
+fn complete(args: &[String]) -> ExitCode {
+    // A panic message would land in the middle of the user's prompt.
+    std::panic::set_hook(Box::new(|_| {}));
+    let text = std::panic::catch_unwind(|| completion::run(args)).unwrap_or_default();
+    let mut printer = Printer::new(Mode::Normal);
+    printer.raw(&text);
+    printer.finish();
+    ExitCode::SUCCESS
 }

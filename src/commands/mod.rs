@@ -1,6 +1,7 @@
 //! The command table: explicit commands (a spec and a function each), the
 //! generated commands of every generic class, and lookup by name.
 
+pub mod completion;
 pub mod event;
 pub mod generic;
 pub mod help;
@@ -105,7 +106,7 @@ pub const COMMANDS: &[&CommandSpec] = &[
 ];
 
 /// Commands that exist only in this xe.
-pub const EXTRAS: &[&ExtraSpec] = &[&sim::STOP, &sim::LIST];
+pub const EXTRAS: &[&ExtraSpec] = &[&sim::STOP, &sim::LIST, &completion::SPEC];
 
 /// How a command name resolves.
 pub enum Resolved {

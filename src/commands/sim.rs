@@ -103,6 +103,12 @@ fn sim_binary() -> PathBuf {
     PathBuf::from("xapi-sim")
 }
 
+/// Returns the simulator for `name` if it is running; never starts one (shell completion).
+pub fn running(name: &str) -> Option<SimInfo> {
+    check_name(name).ok()?;
+    read_info(&sims_dir().join(name)).filter(alive)
+}
+
 /// Returns the simulator for `name`, starting it when it is not running.
 pub fn ensure_running(name: &str, printer: &mut Printer) -> CmdResult<SimInfo> {
     check_name(name)?;

@@ -1,0 +1,28 @@
+//! `xe completion <shell>`: prints the completion script for bash, zsh or fish.
+
+use super::{CommandSpec, ExtraSpec};
+use crate::completion::Shell;
+use crate::context::{is_standard_key, Context};
+use crate::error::{CliError, CmdResult};
+
+pub const SPEC: ExtraSpec = ExtraSpec {
+    spec: CommandSpec {
+        name: "completion",
+        help: "Print the shell completion script for bash, zsh or fish, e.g. `xe completion bash > ~/.local/share/bash-completion/completions/xe`.",
+        run,
+    },
+    reqd: &[],
+    optn: &["shell"],
+};
+
+fn run(ctx: &mut Context) -> CmdResult {
+    // `xe completion bash` gives the bare word `bash=`; `shell=bash` works too.
+    let name = match ctx.params.get("shell") {
+        Some(s) => s.to_string(),
+        None => ctx.params.iter().map(|(k, _)| k).find(|k| !is_standard_key(k)).unwrap_or("").to_string(),
+    };
+    let shell = Shell::parse(&name)
+        .ok_or_else(|| CliError::failure(format!("Unknown shell '{name}': use bash, zsh or fish")))?;
+    ctx.printer.raw(crate::docs::shells::script(shell));
+    Ok(())
+}
