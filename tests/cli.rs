@@ -3,6 +3,7 @@
 //! real HTTP (or HTTPS) on loopback, with the real `xe` binary.
 
 mod common;
+mod docs;
 
 use common::golden;
 
