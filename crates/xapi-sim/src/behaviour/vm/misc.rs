@@ -2,8 +2,8 @@
 //! hosts, memory overhead and limits, vCPU counts, operation checks.
 
 use super::{
-    assert_operation_valid, expect_host, expect_vm, get_i, get_s, get_set, place, set, update_allowed_operations,
-    valid, void, Handler,
+    assert_operation_valid, expect_host, expect_vm, get_b, get_i, get_s, get_set, place, set,
+    update_allowed_operations, valid, void, Handler,
 };
 use crate::db::{ApiResult, Db, Failure};
 use crate::rpc::Call;
@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use xenapi::Value;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
-    t.insert("VM.get_allowed_VBD_devices", Handler::Sync(|c, db| free_devices(c, db, "VBDs", "userdevice", 16)));
+    t.insert("VM.get_allowed_VBD_devices", Handler::Sync(allowed_vbd_devices));
     t.insert("VM.get_allowed_VIF_devices", Handler::Sync(|c, db| free_devices(c, db, "VIFs", "device", 7)));
     t.insert("VM.get_possible_hosts", Handler::Sync(get_possible_hosts));
     t.insert("VM.assert_can_boot_here", Handler::Sync(assert_can_boot_here));
@@ -39,12 +39,24 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.set_memory_dynamic_min", Handler::Sync(|c, db| limits(c, db, [None, None, Some(1), None])));
     t.insert("VM.set_memory_dynamic_max", Handler::Sync(|c, db| limits(c, db, [None, None, None, Some(1)])));
     t.insert("VM.set_memory", Handler::Sync(|c, db| limits(c, db, [None, Some(1), Some(1), Some(1)])));
+    t.insert("VM.get_data_sources", Handler::Sync(get_data_sources));
+    t.insert("VM.query_data_source", Handler::Sync(query_data_source));
+    t.insert("VM.record_data_source", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
+    t.insert("VM.forget_data_source_archives", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
     t.insert("VM.set_VCPUs_max", Handler::Sync(set_vcpus_max));
     t.insert("VM.set_VCPUs_at_startup", Handler::Sync(set_vcpus_at_startup));
     t.insert("VM.set_VCPUs_number_live", Handler::Sync(set_vcpus_number_live));
 }
 
-/// Device numbers from `0..count` no VBD (VIF) of the VM uses.
+/// Free userdevices, as the storage layer counts them (0-15 for HVM guests, 0-254 for PV).
+fn allowed_vbd_devices(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_vm(db, call.str(0))?;
+    Ok(Value::Array(
+        crate::behaviour::storage::allowed_vbd_devices(db, call.str(0)).into_iter().map(Value::String).collect(),
+    ))
+}
+
+/// Device numbers from `0..count` no VIF of the VM uses.
 fn free_devices(call: &Call, db: &mut Db, set_field: &str, device_field: &str, count: u32) -> ApiResult<Value> {
     let vm = call.str(0);
     expect_vm(db, vm)?;
@@ -201,4 +213,114 @@ fn set_vcpus_number_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
         set(db, &m, "VCPUs_number", Value::Int(n));
     }
     Ok(void())
+}
+
+/// One data source of a VM's RRD: name, description, units, min, max, value.
+struct Source {
+    name: String,
+    description: String,
+    units: &'static str,
+    max: f64,
+    value: f64,
+}
+
+/// The data sources xcp-rrdd keeps for a live domain, with steady values:
+/// a light CPU load, the memory the domain has, idle devices.
+fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
+    if !matches!(db.field_str(vm, "power_state"), "Running" | "Paused") {
+        return Vec::new();
+    }
+    let metrics = get_s(db, vm, "metrics");
+    let actual = get_i(db, &metrics, "memory_actual") as f64;
+    let vcpus = get_i(db, &metrics, "VCPUs_number").max(0);
+    let mut out = Vec::new();
+    for i in 0..vcpus {
+        let load = 0.02 + 0.01 * ((get_i(db, vm, "domid") + i) % 5) as f64;
+        out.push(Source {
+            name: format!("cpu{i}"),
+            description: format!("CPU{i} usage"),
+            units: "(fraction)",
+            max: 1.0,
+            value: load,
+        });
+    }
+    out.push(Source {
+        name: "memory".into(),
+        description: "Memory currently allocated to VM".into(),
+        units: "B",
+        max: f64::INFINITY,
+        value: actual,
+    });
+    out.push(Source {
+        name: "memory_target".into(),
+        description: "Target of VM balloon driver".into(),
+        units: "B",
+        max: f64::INFINITY,
+        value: get_i(db, vm, "memory_target") as f64,
+    });
+    if valid(db, &get_s(db, vm, "guest_metrics"), "VM_guest_metrics") {
+        out.push(Source {
+            name: "memory_internal_free".into(),
+            description: "Memory used as reported by the guest agent".into(),
+            units: "KiB",
+            max: f64::INFINITY,
+            value: (actual * 0.6 / 1024.0).floor(),
+        });
+    }
+    for vif in get_set(db, vm, "VIFs") {
+        let dev = get_s(db, &vif, "device");
+        for (dir, what) in [("rx", "Bytes per second received"), ("tx", "Bytes per second sent")] {
+            out.push(Source {
+                name: format!("vif_{dev}_{dir}"),
+                description: what.into(),
+                units: "B/s",
+                max: f64::INFINITY,
+                value: 0.0,
+            });
+        }
+    }
+    for vbd in get_set(db, vm, "VBDs") {
+        let dev = get_s(db, &vbd, "device");
+        if dev.is_empty() || !get_b(db, &vbd, "currently_attached") {
+            continue;
+        }
+        for (dir, what) in [("read", "Reads from device"), ("write", "Writes to device")] {
+            out.push(Source {
+                name: format!("vbd_{dev}_{dir}"),
+                description: format!("{what} {dev}, in B/s"),
+                units: "B/s",
+                max: f64::INFINITY,
+                value: 0.0,
+            });
+        }
+    }
+    out
+}
+
+fn get_data_sources(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_vm(db, call.str(0))?;
+    Ok(Value::Array(
+        data_sources(db, call.str(0))
+            .into_iter()
+            .map(|d| {
+                Value::Struct(vec![
+                    ("name_label".into(), Value::String(d.name)),
+                    ("name_description".into(), Value::String(d.description)),
+                    ("enabled".into(), Value::Bool(true)),
+                    ("standard".into(), Value::Bool(true)),
+                    ("units".into(), Value::str(d.units)),
+                    ("min".into(), Value::Float(0.0)),
+                    ("max".into(), Value::Float(d.max)),
+                    ("value".into(), Value::Float(d.value)),
+                ])
+            })
+            .collect(),
+    ))
+}
+
+/// The latest value of one data source; NaN for one the VM does not have, as xapi answers.
+fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_vm(db, call.str(0))?;
+    let v = data_sources(db, call.str(0)).into_iter().find(|d| d.name == call.str(1)).map_or(f64::NAN, |d| d.value);
+    Ok(Value::Float(v))
 }
