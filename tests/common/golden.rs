@@ -15,7 +15,7 @@
 //!
 //! `{port}` and `{home}` are substituted in commands, env values and files.
 //! Output is redacted: the home directory becomes `[HOME]`, the port `[PORT]`,
-//! SHA-256 fingerprints `[FINGERPRINT]`. Plain `#` lines are comments.
+//! SHA-256 fingerprints `[FINGERPRINT]`. Lines starting `# ` are comments.
 //! `XE_BLESS=1` rewrites the files with the actual output.
 
 use std::collections::BTreeMap;
@@ -53,7 +53,7 @@ fn parse(text: &str) -> Vec<Item> {
         } else if let Some(cmd) = trimmed.strip_prefix("$ ") {
             let mut expected = String::new();
             while let Some(next) = lines.peek() {
-                if next.starts_with("$ ") || next.starts_with("#!") {
+                if next.starts_with("$ ") || next.starts_with("#!") || next.starts_with("# ") {
                     break;
                 }
                 expected.push_str(lines.next().unwrap());
