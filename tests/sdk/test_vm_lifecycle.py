@@ -822,3 +822,34 @@ def test_an_operation_cut_short_by_a_crash_does_not_wedge_the_vm(tmp_path):
         assert "clean_shutdown" in y.VM.get_allowed_operations(vm)
     finally:
         again.stop()
+
+
+def test_bios_strings_agility_and_triggers(session):
+    x = session.xenapi
+    host = x.host.get_all()[0]
+    oem = install(x, "oem install")
+    x.VM.copy_bios_strings(oem, host)
+    assert x.VM.get_bios_strings(oem) == x.host.get_bios_strings(host)
+    assert x.VM.get_affinity(oem) == host
+    assert failure(x.VM.copy_bios_strings, oem, host) == ["VM_BIOS_STRINGS_ALREADY_SET"]
+    custom = install(x, "custom bios")
+    assert failure(x.VM.set_bios_strings, custom, {"oem-1": "x"}) == ["INVALID_VALUE", "oem-1", "x"]
+    x.VM.set_bios_strings(custom, {"system-serial-number": "SN-1"})
+    strings = x.VM.get_bios_strings(custom)
+    assert strings["system-serial-number"] == "SN-1" and strings["bios-vendor"] == "Xen"
+    # A first boot gives an HVM guest the generic strings.
+    plain = install(x, "plain bios")
+    assert x.VM.get_bios_strings(plain) == {}
+    x.VM.start(plain, False, False)
+    assert x.VM.get_bios_strings(plain)["system-product-name"] == "HVM domU"
+    x.VM.send_sysrq(plain, "b")
+    x.VM.send_trigger(plain, "nmi")
+    assert failure(x.VM.send_sysrq, oem, "b") == ["VM_BAD_POWER_STATE", oem, "running", "halted"]
+    x.VM.assert_agile(plain)  # NFS disk, eth0 on every host
+    web01 = by_name(x, "web01")
+    local = x.VDI.get_SR(x.VBD.get_VDI(x.VM.get_VBDs(web01)[0]))
+    assert failure(x.VM.assert_agile, web01) == ["HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED", local]
+    assert failure(x.VM.retrieve_wlb_recommendations, plain) == ["WLB_NOT_INITIALIZED"]
+    x.VM.hard_shutdown(plain)
+    for v in (oem, custom, plain):
+        destroy_with_disks(x, v)

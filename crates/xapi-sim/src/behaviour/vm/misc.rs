@@ -43,6 +43,19 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.query_data_source", Handler::Sync(query_data_source));
     t.insert("VM.record_data_source", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
     t.insert("VM.forget_data_source_archives", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
+    t.insert("VM.copy_bios_strings", Handler::Sync(copy_bios_strings));
+    t.insert("VM.set_bios_strings", Handler::Sync(set_bios_strings));
+    t.insert("VM.get_boot_record", Handler::Sync(get_boot_record));
+    t.insert("VM.send_sysrq", Handler::Sync(|c, db| live_op(c, db, "send_sysrq")));
+    t.insert("VM.send_trigger", Handler::Sync(|c, db| live_op(c, db, "send_trigger")));
+    t.insert("VM.assert_agile", Handler::Sync(assert_agile));
+    t.insert("VM.add_to_NVRAM", Handler::Sync(|c, db| nvram(c, db, Some(c.str(2)))));
+    t.insert("VM.remove_from_NVRAM", Handler::Sync(|c, db| nvram(c, db, None)));
+    t.insert("VM.add_to_VCPUs_params_live", Handler::Sync(add_to_vcpus_params_live));
+    t.insert("VM.set_shadow_multiplier_live", Handler::Sync(set_shadow_multiplier_live));
+    t.insert("VM.set_memory_target_live", Handler::Sync(set_memory_target_live));
+    t.insert("VM.wait_memory_target_live", Handler::Sync(|c, db| live_op(c, db, "awaiting_memory_live")));
+    t.insert("VM.retrieve_wlb_recommendations", Handler::Sync(retrieve_wlb_recommendations));
     t.insert("VM.set_VCPUs_max", Handler::Sync(set_vcpus_max));
     t.insert("VM.set_VCPUs_at_startup", Handler::Sync(set_vcpus_at_startup));
     t.insert("VM.set_VCPUs_number_live", Handler::Sync(set_vcpus_number_live));
@@ -323,4 +336,201 @@ fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
     expect_vm(db, call.str(0))?;
     let v = data_sources(db, call.str(0)).into_iter().find(|d| d.name == call.str(1)).map_or(f64::NAN, |d| d.value);
     Ok(Value::Float(v))
+}
+
+/// The BIOS strings xapi gives an HVM guest that has none.
+pub(super) const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
+    ("bios-vendor", "Xen"),
+    ("bios-version", ""),
+    ("system-manufacturer", "Xen"),
+    ("system-product-name", "HVM domU"),
+    ("system-version", ""),
+    ("system-serial-number", ""),
+    ("baseboard-manufacturer", ""),
+    ("baseboard-product-name", ""),
+    ("baseboard-version", ""),
+    ("baseboard-serial-number", ""),
+    ("baseboard-asset-tag", ""),
+    ("baseboard-location-in-chassis", ""),
+    ("enclosure-asset-tag", ""),
+    ("hp-rombios", ""),
+    ("oem-1", "Xen"),
+    ("oem-2", "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d"),
+];
+
+/// BIOS strings a user may set.
+const SETTABLE_BIOS_STRINGS: &[&str] = &[
+    "bios-vendor",
+    "bios-version",
+    "system-manufacturer",
+    "system-product-name",
+    "system-version",
+    "system-serial-number",
+    "enclosure-asset-tag",
+    "baseboard-manufacturer",
+    "baseboard-product-name",
+    "baseboard-version",
+    "baseboard-serial-number",
+    "baseboard-asset-tag",
+    "baseboard-location-in-chassis",
+];
+
+fn bios_strings_set(db: &Db, vm: &str) -> bool {
+    db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty())
+}
+
+/// Gives a VM a host's BIOS strings (for OEM installs) and that host as affinity.
+fn copy_bios_strings(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let (vm, host) = (call.str(0), call.str(1));
+    expect_vm(db, vm)?;
+    expect_host(db, host)?;
+    if bios_strings_set(db, vm) {
+        return Err(Failure::new::<&str>("VM_BIOS_STRINGS_ALREADY_SET", []));
+    }
+    let strings = db.field(host, "bios_strings").cloned().unwrap_or(Value::Struct(Vec::new()));
+    set(db, vm, "bios_strings", strings);
+    set(db, vm, "affinity", Value::str(host));
+    Ok(void())
+}
+
+/// Sets a VM's BIOS strings once: the generic set with the given overrides.
+fn set_bios_strings(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    if bios_strings_set(db, vm) {
+        return Err(Failure::new::<&str>("VM_BIOS_STRINGS_ALREADY_SET", []));
+    }
+    let given: Vec<(String, String)> = call.args[1]
+        .as_struct()
+        .unwrap_or(&[])
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_str().unwrap_or("").to_string()))
+        .collect();
+    for (k, v) in &given {
+        if !SETTABLE_BIOS_STRINGS.contains(&k.as_str()) || v.len() > 512 || !v.chars().all(|c| (' '..='~').contains(&c))
+        {
+            return Err(Failure::new("INVALID_VALUE", [k.as_str(), v.as_str()]));
+        }
+    }
+    let mut strings: Vec<(String, String)> =
+        GENERIC_BIOS_STRINGS.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    for (k, v) in given {
+        if let Some(slot) = strings.iter_mut().find(|(x, _)| *x == k) {
+            slot.1 = v;
+        }
+    }
+    set(db, vm, "bios_strings", super::smap(&strings));
+    Ok(void())
+}
+
+/// The record the VM booted with (the current one stands in for it).
+fn get_boot_record(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    let c = super::cls(db, "VM");
+    let o = db.expect(c, vm)?;
+    Ok(db.record(c, &o.fields))
+}
+
+/// Operations that only need a live domain and change nothing we model.
+fn live_op(call: &Call, db: &mut Db, op: &str) -> ApiResult<Value> {
+    assert_operation_valid(db, call.str(0), op)?;
+    Ok(void())
+}
+
+/// Whether the VM could be restarted anywhere by HA: shared storage, networks on every host.
+fn assert_agile(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    for vbd in get_set(db, vm, "VBDs") {
+        let vdi = get_s(db, &vbd, "VDI");
+        if get_b(db, &vbd, "empty") || !valid(db, &vdi, "VDI") {
+            continue;
+        }
+        let sr = get_s(db, &vdi, "SR");
+        if !get_b(db, &sr, "shared") {
+            return Err(Failure::new("HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED", [sr]));
+        }
+    }
+    let host_c = super::cls(db, "host");
+    let hosts: Vec<String> = db.iter(host_c).map(|(h, _)| h.clone()).collect();
+    for vif in get_set(db, vm, "VIFs") {
+        let net = get_s(db, &vif, "network");
+        let pifs = get_set(db, &net, "PIFs");
+        let everywhere = hosts.iter().all(|h| pifs.iter().any(|p| db.field_str(p, "host") == h));
+        if !everywhere {
+            return Err(Failure::new("HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED", [net]));
+        }
+    }
+    Ok(void())
+}
+
+/// `add_to_NVRAM` (with a value) and `remove_from_NVRAM`: UEFI variables of a halted VM.
+fn nvram(call: &Call, db: &mut Db, value: Option<&str>) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    assert_operation_valid(db, vm, "changing_NVRAM")?;
+    let mut m = super::get_map(db, vm, "NVRAM");
+    m.retain(|(k, _)| k != call.str(1));
+    if let Some(v) = value {
+        m.push((call.str(1).to_string(), v.to_string()));
+    }
+    set(db, vm, "NVRAM", super::smap(&m));
+    Ok(void())
+}
+
+fn add_to_vcpus_params_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    assert_operation_valid(db, vm, "changing_VCPUs_live")?;
+    let mut m = super::get_map(db, vm, "VCPUs_params");
+    m.retain(|(k, _)| k != call.str(1));
+    m.push((call.str(1).to_string(), call.str(2).to_string()));
+    set(db, vm, "VCPUs_params", super::smap(&m));
+    Ok(void())
+}
+
+fn set_shadow_multiplier_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    assert_operation_valid(db, vm, "changing_shadow_memory_live")?;
+    let m = call.args.get(1).and_then(Value::as_float).unwrap_or(0.0);
+    if m < 1.0 {
+        return Err(Failure::new("INVALID_VALUE", ["multiplier".to_string(), m.to_string()]));
+    }
+    set(db, vm, "HVM_shadow_multiplier", Value::Float(m));
+    Ok(void())
+}
+
+/// The deprecated balloon target: pins the dynamic range of a running VM to it.
+fn set_memory_target_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let vm = call.str(0);
+    expect_vm(db, vm)?;
+    let target = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
+    assert_operation_valid(db, vm, "changing_memory_live")?;
+    let (smin, smax) = (get_i(db, vm, "memory_static_min"), get_i(db, vm, "memory_static_max"));
+    if target < smin || target > smax {
+        return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
+    }
+    set(db, vm, "memory_target", Value::Int(target));
+    let m = get_s(db, vm, "metrics");
+    if valid(db, &m, "VM_metrics") {
+        set(db, &m, "memory_actual", Value::Int(target));
+    }
+    place::refresh_host(db, &get_s(db, vm, "resident_on"));
+    Ok(void())
+}
+
+/// Workload balancing is not configured in the simulated pool.
+fn retrieve_wlb_recommendations(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    expect_vm(db, call.str(0))?;
+    let pool_c = super::cls(db, "pool");
+    let pool = db.iter(pool_c).next().map(|(p, _)| p.clone()).unwrap_or_default();
+    if get_s(db, &pool, "wlb_url").is_empty() {
+        return Err(Failure::new::<&str>("WLB_NOT_INITIALIZED", []));
+    }
+    if !get_b(db, &pool, "wlb_enabled") {
+        return Err(Failure::new::<&str>("WLB_DISABLED", []));
+    }
+    let hosts = super::place::possible_hosts(db, call.str(0));
+    Ok(Value::Struct(
+        hosts.into_iter().map(|h| (h, Value::Array(vec![Value::str("WLB"), Value::str("0.0")]))).collect(),
+    ))
 }

@@ -160,6 +160,11 @@ fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bo
     if fresh_boot {
         let flags = boot_cpu_flags(db, vm, host);
         set(db, vm, "last_boot_CPU_flags", flags);
+        // An HVM guest boots with the generic BIOS strings unless it has its own.
+        let has_strings = db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty());
+        if is_hvm(db, vm) && !has_strings {
+            set(db, vm, "bios_strings", smap(super::misc::GENERIC_BIOS_STRINGS));
+        }
     }
     domain_metrics(db, vm, domid, paused, fresh_boot);
     plug_all(db, vm);
