@@ -505,7 +505,10 @@ fn value_candidates(cmd: &str, key: &str, value: &str, source: &mut dyn Source) 
         _ => {}
     }
     let field = facts::fields(record_class).find(|f| f.name == key);
-    if let Some(values) = field.and_then(enum_values) {
+    // A command's own parameter takes the datamodel's names (`vdi-create type=user`);
+    // filters and `param-set` compare with xe's spellings (`power-state=running`).
+    let own = facts::command(cmd).is_some_and(|c| c.reqd.contains(&key) || c.optn.contains(&key));
+    if let Some(values) = field.and_then(|f| enum_values(f, own)) {
         return values.into_iter().map(|v| Candidate::new(format!("{prefix}{v}"), "")).collect();
     }
     if field.is_some_and(|f| field_type(f) == Some(Type::Bool)) || BOOLEAN_PARAMS.contains(&key) {
@@ -542,10 +545,13 @@ fn field_type(f: &FieldFact) -> Option<Type> {
     Schema::get().class(class)?.field(name).map(|fd| fd.ty.clone())
 }
 
-/// xe's spellings of an enum field's values, from the datamodel.
-fn enum_values(f: &FieldFact) -> Option<Vec<String>> {
+/// An enum field's values from the datamodel: wire names, or xe's spellings.
+fn enum_values(f: &FieldFact, wire: bool) -> Option<Vec<String>> {
     let Type::Enum(name) = field_type(f)? else { return None };
     let def = Schema::get().enum_def(&name)?;
+    if wire {
+        return Some(def.values.iter().map(|v| v.to_string()).collect());
+    }
     let converter = f.render.split("enum:").nth(1).map(|r| r.split_whitespace().next().unwrap_or(r)).unwrap_or("");
     Some(def.values.iter().map(|v| crate::render::enum_text(converter, v)).collect())
 }
@@ -643,6 +649,8 @@ mod tests {
         assert_eq!(values("vdi-create", "sr-uuid=c"), vec!["sr-uuid=cccc-3"]);
         assert_eq!(values("vm-start", "vm=d"), vec!["vm=db 01"]);
         assert_eq!(values("vm-list", "power-state=r"), vec!["power-state=running"]);
+        assert_eq!(values("vm-shutdown", "power-state=h"), vec!["power-state=halted"]);
+        assert_eq!(values("vdi-create", "type=u"), vec!["type=user"]);
         assert_eq!(values("vm-list", "params=uuid,name-l"), vec!["params=uuid,name-label"]);
         assert_eq!(values("vm-export", "filename=f"), vec!["filename=file.xva"]);
         assert_eq!(values("vm-list", "name-label="), vec!["name-label=web01", "name-label=db 01"]);
