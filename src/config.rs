@@ -18,6 +18,8 @@ pub struct Environment {
     pub rc_shared: bool,
     pub traceparent: Option<String>,
     pub stdin_is_tty: bool,
+    /// `XE_MULTIPLE_CONCURRENCY`: operations in flight under `--multiple`.
+    pub concurrency: Option<String>,
 }
 
 impl Environment {
@@ -33,6 +35,7 @@ impl Environment {
             rc_text,
             rc_shared,
             traceparent: std::env::var("TRACEPARENT").ok(),
+            concurrency: std::env::var("XE_MULTIPLE_CONCURRENCY").ok(),
             stdin_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         }
     }
@@ -62,6 +65,8 @@ pub struct Settings {
     pub debug_on_fail: bool,
     pub insecure: bool,
     pub traceparent: Option<String>,
+    /// Operations in flight at once under `--multiple` (default 8).
+    pub concurrency: usize,
 }
 
 /// Settings plus warnings to show the user.
@@ -204,6 +209,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
         debug_on_fail: globals.debug_on_fail.unwrap_or(false),
         insecure: globals.insecure.unwrap_or(false),
         traceparent: globals.traceparent.clone(),
+        concurrency: env.concurrency.as_deref().and_then(|c| c.parse().ok()).filter(|n| *n > 0).unwrap_or(8),
     };
     Ok(Resolved { settings, invocation: inv, warnings })
 }

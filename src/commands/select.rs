@@ -128,9 +128,6 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
 /// What one operation on one object produced: text to print, or why it failed.
 pub type OpResult = Result<Option<String>, CallError>;
 
-/// The most operations in flight at once under `--multiple`.
-const CONCURRENCY: usize = 8;
-
 /// Runs `op` on every target. One target without `--multiple` fails like
 /// any command; with `--multiple` every failure becomes an
 /// `operation failed on` line. Returns each success's output, in target order.
@@ -148,7 +145,7 @@ where
         }
         return Ok(out);
     }
-    let workers = CONCURRENCY.min(targets.len()).max(1);
+    let workers = ctx.settings.concurrency.min(targets.len()).max(1);
     let mut handles = Vec::with_capacity(workers);
     for _ in 0..workers {
         handles.push(ctx.worker()?);
