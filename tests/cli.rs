@@ -69,3 +69,33 @@ fn sim_scheme_starts_reuses_and_stops_a_simulator() {
     assert_eq!(bad.status.code(), Some(1));
     let _ = std::fs::remove_dir_all(&home);
 }
+
+/// event-wait blocks until another process changes the object.
+#[test]
+fn event_wait_wakes_when_another_process_changes_the_vm() {
+    let sim = common::start_sim(false);
+    let extra = format!("server=127.0.0.1,port={},password=xenroot", sim.addr.port());
+    let xe = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
+        c.args(args)
+            .env("XE_EXTRA_ARGS", &extra)
+            .env("HOME", std::env::temp_dir())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let mut waiter = xe(&["event-wait", "class=vm", "name-label=test-halted", "power-state=running"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(waiter.try_wait().unwrap().is_none(), "event-wait returned before the change");
+    let start = xe(&["vm-start", "vm=test-halted"]).output().unwrap();
+    assert!(start.status.success(), "{}", String::from_utf8_lossy(&start.stderr));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = waiter.try_wait().unwrap() {
+            assert!(status.success());
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "event-wait did not wake up");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
