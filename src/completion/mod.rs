@@ -225,6 +225,13 @@ fn split_line(line: &str) -> Vec<String> {
 /// Formats candidates for a shell: `value\tdescription` lines. bash gets
 /// values relative to its own current word and escaped for its line editor.
 fn render(shell: Shell, cur: &str, shell_cur: &str, cands: &[Candidate]) -> String {
+    // Right after `=` or `:`, COMP_WORDS ends with that break character, but
+    // readline replaces only the (empty) text after it.
+    let shell_cur = if shell == Shell::Bash && !shell_cur.is_empty() && shell_cur.chars().all(|c| "=:".contains(c)) {
+        ""
+    } else {
+        shell_cur
+    };
     let strip = match shell {
         Shell::Bash if cur.ends_with(shell_cur) => &cur[..cur.len() - shell_cur.len()],
         _ => "",
@@ -666,7 +673,7 @@ mod tests {
             a.extend(words.iter().map(|w| w.to_string()));
             run_with(&a, &mut |_| Box::new(Fake::default()))
         };
-        assert_eq!(args("xe vm-start vm=", &["xe", "vm-start", "vm", "="]), "=web01\taaaa-1\n=db\\ 01\tbbbb-2\n");
+        assert_eq!(args("xe vm-start vm=", &["xe", "vm-start", "vm", "="]), "web01\taaaa-1\ndb\\ 01\tbbbb-2\n");
         assert_eq!(args("xe vm-start uuid=a", &["xe", "vm-start", "uuid", "=", "a"]), "aaaa-1\tweb01\n");
         let req: Vec<String> = ["zsh", "2", "--", "xe", "vm-start", "vm="].iter().map(|s| s.to_string()).collect();
         let zsh = run_with(&req, &mut |_| Box::new(Fake::default()));

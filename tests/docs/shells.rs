@@ -1,8 +1,8 @@
 //! Completion in real shells, against a simulator served over loopback:
 //! bash (its completion function called with `COMP_WORDS` split at `=` as
-//! readline splits them), zsh (an interactive shell driven through `zpty`,
-//! pressing Tab) and fish (`complete -C`). A missing shell skips its test with
-//! a note; CI installs all three.
+//! readline splits them, and an interactive bash driven through zsh's `zpty`,
+//! pressing Tab), zsh (interactive, through `zpty`) and fish (`complete -C`).
+//! A missing shell skips its test with a note; CI installs all three.
 
 use crate::common;
 use std::path::{Path, PathBuf};
@@ -148,8 +148,8 @@ fn bash_completes_commands_parameters_and_server_values() {
     assert_eq!(&case(&s, "xe vdi-create ")[..3], ["sr-uuid=", "name-label=", "virtual-size="], "required first");
     let start = case(&s, "xe vm-start ");
     assert!(start.iter().any(|c| c == "vm=") && start.iter().any(|c| c == "force=") && start.iter().any(|c| c == "-s"));
-    // bash split `uuid=` into `uuid` and `=`: candidates replace the `=`.
-    assert!(case(&s, "xe vm-start uuid=").contains(&format!("={}", setup.web01)), "{s:?}");
+    // bash split `uuid=` into `uuid` and `=`; readline replaces only what follows the `=`.
+    assert!(case(&s, "xe vm-start uuid=").contains(&setup.web01), "{s:?}");
     assert_eq!(case(&s, "xe vm-start vm=we"), ["web01"]);
     assert_eq!(case(&s, "xe vm-list power-state=r"), ["running"]);
     assert_eq!(case(&s, "xe vm-list params=uuid,name-"), ["uuid,name-label", "uuid,name-description"]);
@@ -160,6 +160,76 @@ fn bash_completes_commands_parameters_and_server_values() {
     let s = sections(&stdout);
     assert!(case(&s, "xe vm-start uuid=").is_empty(), "no values without a server: {s:?}");
     assert_eq!(case(&s, "xe vm-st"), ["vm-start"], "commands still complete");
+}
+
+/// Drives an interactive bash (readline) through zsh's zpty: each line is
+/// typed, Tab pressed, and a key bound with `bind -x` prints the line.
+const BASH_DRIVER: &str = r#"
+zmodload zsh/zpty || exit 3
+rc=$1; shift
+zpty -b z "bash --noprofile --rcfile '$rc' -i"
+zpty -w z "echo READ""Y"
+zpty -r z out '*READY*' || exit 4
+for line in "$@"; do
+  zpty -w -n z "$line"$'\t'
+  sleep 0.3
+  zpty -w -n z $'\C-xd'
+  zpty -r z out '*<<BUFFER:*>>*' || exit 5
+  print -r -- "--- $line"
+  print -r -- "${out//$'\r'/}"
+done
+zpty -d z
+"#;
+
+/// The rc file of the interactive bash: list at once, no pager, our script.
+fn bashrc() -> String {
+    format!(
+        "PS1='% '\nstty rows 1000 columns 160\nbind 'set show-all-if-ambiguous on'\n\
+         bind 'set completion-query-items 0'\nbind 'set page-completions off'\n\
+         bind 'set enable-bracketed-paste off'\nsource '{}'\n\
+         bind -x '\"\\C-xd\": printf \"\\n<<BUFFER:%s>>\\n\" \"$READLINE_LINE\"; READLINE_LINE='\n",
+        root().join("completions/xe.bash").display()
+    )
+}
+
+/// Tab in a real readline, where bash itself splits words at `=` and `:`.
+#[test]
+fn bash_readline_inserts_values_after_the_equals_sign() {
+    if !have("bash") || !have("zsh") || !have("timeout") {
+        return;
+    }
+    let setup = Setup::new("readline");
+    let rc = setup.home.join("bashrc");
+    std::fs::write(&rc, bashrc()).unwrap();
+    let driver = setup.home.join("drive-bash.zsh");
+    std::fs::write(&driver, BASH_DRIVER).unwrap();
+    let lines = [
+        "xe vm-st",
+        "xe vm-start uuid=",
+        "xe vm-start vm=we",
+        "xe vm-list power-state=r",
+        "xe vm-list params=uuid,name-",
+    ];
+    let out = setup
+        .command("timeout", true)
+        .arg("60")
+        .args(["zsh", "-f"])
+        .arg(&driver)
+        .arg(&rc)
+        .args(lines)
+        .output()
+        .unwrap();
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "bash driver failed: {:?}\n{stdout}\n{stderr}", out.status);
+    let s = sections(&stdout);
+    assert_eq!(buffer(case(&s, "xe vm-st")), "xe vm-start ");
+    let uuids = case(&s, "xe vm-start uuid=").join("\n");
+    assert_eq!(buffer(case(&s, "xe vm-start uuid=")), "xe vm-start uuid=");
+    assert!(uuids.contains(&setup.web01) && !uuids.contains(&format!("={}", setup.web01)), "{uuids}");
+    assert_eq!(buffer(case(&s, "xe vm-start vm=we")), "xe vm-start vm=web01 ");
+    assert_eq!(buffer(case(&s, "xe vm-list power-state=r")), "xe vm-list power-state=running ");
+    let params = case(&s, "xe vm-list params=uuid,name-").join("\n");
+    assert!(params.contains("uuid,name-label") && params.contains("uuid,name-description"), "{params}");
 }
 
 /// Drives an interactive zsh through zpty: each line is typed, Tab pressed,
