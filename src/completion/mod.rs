@@ -70,6 +70,10 @@ pub trait Source {
     fn records(&mut self, class: &'static ClassFact, fields: &[&str]) -> Vec<Value>;
     /// Paths that start with `prefix`; directories end with `/`.
     fn files(&mut self, prefix: &str) -> Vec<String>;
+    /// Servers this user has talked to (pinned hosts, `sim://` simulators).
+    fn servers(&mut self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 /// Connection options that take a value, with what they are.
@@ -310,6 +314,7 @@ pub fn complete(before: &[String], cur: &str, source: &mut dyn Source) -> Vec<Ca
         (None, None) if cur.starts_with('-') => global_options(false),
         (None, None) => match cur.split_once('=') {
             Some(("passwordfile", v)) => files("passwordfile=", v, source),
+            Some(("server", _)) => servers("server=", source),
             Some(_) => Vec::new(),
             None => command_names(cur),
         },
@@ -324,8 +329,13 @@ pub fn complete(before: &[String], cur: &str, source: &mut dyn Source) -> Vec<Ca
 fn option_value(opt: &str, cur: &str, source: &mut dyn Source) -> Vec<Candidate> {
     match opt {
         "-pwf" => files("", cur, source),
+        "-s" | "-h" => servers("", source),
         _ => Vec::new(),
     }
+}
+
+fn servers(prefix: &str, source: &mut dyn Source) -> Vec<Candidate> {
+    source.servers().into_iter().map(|s| Candidate::new(format!("{prefix}{s}"), "server")).collect()
 }
 
 fn global_options(with_output: bool) -> Vec<Candidate> {
@@ -477,6 +487,9 @@ fn name_class(cmd: &str, key: &str) -> Option<&'static ClassFact> {
 
 fn value_candidates(cmd: &str, key: &str, value: &str, source: &mut dyn Source) -> Vec<Candidate> {
     let prefix = format!("{key}=");
+    if key == "server" {
+        return servers(&prefix, source);
+    }
     if key == "filename" || key == "file-name" || key == "passwordfile" || key.ends_with("-filename") {
         return files(&prefix, value, source);
     }
@@ -619,6 +632,10 @@ mod tests {
         fn files(&mut self, prefix: &str) -> Vec<String> {
             ["dir/", "file.xva"].iter().map(|f| f.to_string()).filter(|f| f.starts_with(prefix)).collect()
         }
+
+        fn servers(&mut self) -> Vec<String> {
+            vec!["pool1.example.com".into(), "sim://demo".into()]
+        }
     }
 
     fn values(before: &str, cur: &str) -> Vec<String> {
@@ -662,6 +679,8 @@ mod tests {
         assert_eq!(values("vm-export", "filename=f"), vec!["filename=file.xva"]);
         assert_eq!(values("vm-list", "name-label="), vec!["name-label=web01", "name-label=db 01"]);
         assert_eq!(values("-pwf", ""), vec!["dir/", "file.xva"]);
+        assert_eq!(values("vm-list -s", "sim"), vec!["sim://demo"]);
+        assert_eq!(values("", "server=p"), vec!["server=pool1.example.com"]);
         assert_eq!(values("vm-shutdown", "force="), vec!["force=true", "force=false"]);
     }
 

@@ -75,6 +75,25 @@ impl Source for Live {
         records
     }
 
+    fn servers(&mut self) -> Vec<String> {
+        let mut out = Vec::new();
+        // `host:port FINGERPRINT` lines; IPv6 hosts keep their brackets.
+        let pinned = std::fs::read_to_string(config::known_hosts_path()).unwrap_or_default();
+        for line in pinned.lines().filter(|l| !l.trim_start().starts_with('#')) {
+            let host_port = line.split_whitespace().next().unwrap_or("");
+            if let Some((host, _)) = host_port.rsplit_once(':') {
+                out.push(host.trim_start_matches('[').trim_end_matches(']').to_string());
+            }
+        }
+        if let Ok(entries) = std::fs::read_dir(config::data_dir().join("sims")) {
+            let mut sims: Vec<String> =
+                entries.flatten().filter_map(|e| Some(format!("sim://{}", e.file_name().to_str()?))).collect();
+            sims.sort();
+            out.extend(sims);
+        }
+        out
+    }
+
     fn files(&mut self, prefix: &str) -> Vec<String> {
         let (dir, base) = match prefix.rfind('/') {
             Some(i) => (&prefix[..=i], &prefix[i + 1..]),
