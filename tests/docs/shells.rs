@@ -376,3 +376,25 @@ fn complete_makes_three_rpcs_and_is_silent_without_a_server() {
     let bad = setup.command(env!("CARGO_BIN_EXE_xe"), true).args(["__complete", "nosuchshell"]).output().unwrap();
     assert_eq!(text(&bad), (String::new(), String::new()));
 }
+
+/// Over HTTPS, completion trusts only certificates already pinned (by a normal
+/// command, which says so); it never pins one itself.
+#[test]
+fn complete_over_tls_needs_a_pinned_certificate_and_never_pins() {
+    let setup = Setup::new("tls");
+    let tls = common::start_sim(true);
+    let extra = format!("server=localhost,port={},password=xenroot", tls.addr.port());
+    let known_hosts = setup.home.join("known_hosts");
+    let run = |args: &[&str]| {
+        let mut c = setup.command(env!("CARGO_BIN_EXE_xe"), true);
+        c.env("XE_EXTRA_ARGS", &extra).args(args).output().unwrap()
+    };
+    let complete = ["__complete", "zsh", "2", "--", "xe", "vm-start", "uuid="];
+    let out = run(&complete);
+    assert_eq!(text(&out), (String::new(), String::new()), "an unknown certificate gives no values");
+    assert!(!known_hosts.exists(), "completion pinned a certificate");
+    let pinned = run(&["vm-list", "name-label=web01", "params=uuid", "--minimal"]);
+    assert!(text(&pinned).1.contains("Pinned the certificate"), "{:?}", text(&pinned));
+    let out = run(&complete);
+    assert!(text(&out).0.contains("\tweb01\n"), "{:?}", text(&out));
+}
