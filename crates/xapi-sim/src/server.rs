@@ -1,6 +1,7 @@
 //! HTTP and HTTPS transport: XML-RPC on `/` and `/RPC2`, JSON-RPC on
-//! `/jsonrpc`, with xapi's HTTP 500 page for malformed requests. [`Sim`]
-//! runs a whole simulator on a background thread for tests.
+//! `/jsonrpc`, with xapi's HTTP 500 page for malformed requests, and
+//! `GET /metrics/rpc-count` (RPCs served so far, plain text) for benchmarks.
+//! [`Sim`] runs a whole simulator on a background thread for tests.
 
 use crate::core::{Config, Core};
 use crate::db::Db;
@@ -10,7 +11,7 @@ use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::Router;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -73,6 +74,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/", post(xml_rpc))
         .route("/RPC2", post(xml_rpc))
         .route("/jsonrpc", post(json_rpc))
+        .route("/metrics/rpc-count", get(rpc_count))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(core)
 }
@@ -114,6 +116,12 @@ async fn json_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
     let resp = core.call(&call.method, call.params).await;
     ([(header::CONTENT_TYPE, "application/json")], jsonrpc::encode_response(&resp, &call.id, call.version))
         .into_response()
+}
+
+/// RPCs served since start: benchmarks read it to count a client's calls.
+async fn rpc_count(State(core): State<Arc<Core>>) -> Response {
+    let n = core.rpc_count.load(std::sync::atomic::Ordering::Relaxed);
+    ([(header::CONTENT_TYPE, "text/plain")], format!("{n}\n")).into_response()
 }
 
 /// Installs the ring crypto provider once per process.
