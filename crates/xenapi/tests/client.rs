@@ -99,6 +99,26 @@ fn xml_rpc_is_used_when_asked() {
 }
 
 #[test]
+fn projected_calls_keep_only_the_wanted_members_in_both_formats() {
+    let sim = sim();
+    let keep = |k: &str| k == "uuid" || k == "power_state";
+    for protocol in [Protocol::JsonRpc, Protocol::XmlRpc] {
+        let mut s = login(&sim.url(), Options { protocol, ..insecure() });
+        let all = s.call("VM.get_all_records", &[]).unwrap();
+        let some = s.call_projected("VM.get_all_records", &[], &keep).unwrap();
+        let (all, some) = (all.as_struct().unwrap(), some.as_struct().unwrap());
+        assert_eq!(all.len(), some.len());
+        for ((r1, full), (r2, part)) in all.iter().zip(some) {
+            assert_eq!(r1, r2);
+            let names: Vec<&str> = part.as_struct().unwrap().iter().map(|(k, _)| k.as_str()).collect();
+            assert_eq!(names, ["uuid", "power_state"], "{protocol:?}");
+            assert_eq!(part.get("uuid"), full.get("uuid"));
+            assert_eq!(part.get("power_state"), full.get("power_state"));
+        }
+    }
+}
+
+#[test]
 fn falls_back_to_xml_rpc_when_the_server_has_no_jsonrpc_endpoint() {
     let sim = sim();
     // The simulator also serves XML-RPC on /RPC2, where /RPC2/jsonrpc does not exist (404).

@@ -129,15 +129,28 @@ impl Session {
     /// `HOST_IS_SLAVE` it reconnects to the named master, logs in there and retries.
     pub fn call(&mut self, method: &str, args: &[Value]) -> Result<Value> {
         let timeout = self.conn.options().read_timeout;
-        self.call_inner(method, args, timeout)
+        self.call_inner(method, args, timeout, None)
     }
 
     /// Like [`Session::call`], waiting at most `timeout` for each answer.
     pub fn call_with_timeout(&mut self, method: &str, args: &[Value], timeout: Duration) -> Result<Value> {
-        self.call_inner(method, args, Some(timeout))
+        self.call_inner(method, args, Some(timeout), None)
     }
 
-    fn call_inner(&mut self, method: &str, args: &[Value], timeout: Option<Duration>) -> Result<Value> {
+    /// Like [`Session::call`] for a method whose result maps refs to records,
+    /// keeping only the record members `keep` accepts (see [`Connection::call_projected`]).
+    pub fn call_projected(&mut self, method: &str, args: &[Value], keep: &dyn Fn(&str) -> bool) -> Result<Value> {
+        let timeout = self.conn.options().read_timeout;
+        self.call_inner(method, args, timeout, Some(keep))
+    }
+
+    fn call_inner(
+        &mut self,
+        method: &str,
+        args: &[Value],
+        timeout: Option<Duration>,
+        keep: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<Value> {
         if self.logged_out {
             return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![self.session_ref.clone()] });
         }
@@ -147,7 +160,7 @@ impl Session {
         let mut relogged = false;
         let mut hops = 0;
         loop {
-            let err = match self.conn.rpc(method, &params, timeout) {
+            let err = match self.conn.rpc_projected(method, &params, timeout, keep) {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };
