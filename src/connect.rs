@@ -211,8 +211,8 @@ pub fn quiet_records(s: &Settings, class: &str, expr: &str, fields: &[&str]) -> 
     opts.read_timeout = Some(Duration::from_secs(10));
     let conn = Connection::new(&url, opts).ok()?;
     let mut session = Session::login(conn, &user, &password, "xe-rs").ok()?;
-    let _ = fields;
-    let result = session.call(&format!("{class}.get_all_records_where"), &[Value::str(expr)]);
+    let keep = |k: &str| fields.contains(&k);
+    let result = session.call_projected(&format!("{class}.get_all_records_where"), &[Value::str(expr)], &keep);
     let _ = session.logout();
     match result.ok()? {
         Value::Struct(members) => Some(members.into_iter().map(|(_, record)| record).collect()),
