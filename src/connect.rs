@@ -147,6 +147,18 @@ impl Connector {
         session.call(method, &args).map_err(map_err)
     }
 
+    /// Calls a records method keeping only the members `keep` accepts.
+    pub fn call_projected(
+        &mut self,
+        printer: &mut Printer,
+        method: &str,
+        args: Vec<Value>,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<Value, CallError> {
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        session.call_projected(method, &args, keep).map_err(map_err)
+    }
+
     /// Calls `Async.<method>` and waits for the task, with a progress bar on a terminal.
     pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let show = !printer.minimal() && std::io::IsTerminal::is_terminal(&std::io::stderr());

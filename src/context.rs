@@ -117,6 +117,15 @@ impl Context {
         }
     }
 
+    /// Calls a records method keeping only the record members `keep` accepts.
+    pub fn call_projected(&mut self, method: &str, args: Vec<Value>, keep: &dyn Fn(&str) -> bool) -> CmdResult<Value> {
+        match self.connector.call_projected(&mut self.printer, method, args, keep) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
     /// Calls an `Async.` method and waits for its task, showing progress on a terminal.
     pub fn call_async(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Value> {
         match self.connector.call_async(&mut self.printer, method, args) {

@@ -39,13 +39,13 @@ impl ClassView {
     }
 
     /// The datamodel class a ref field of this class points to.
-    fn ref_target(&self, field: &str) -> Option<String> {
+    pub fn ref_target(&self, field: &str) -> Option<String> {
         let f = self.schema?.field(field)?;
         target_of(&f.ty)
     }
 
     /// The field of this class that refers to an object of `class`.
-    fn link_to(&self, class: &str) -> Option<&'static str> {
+    pub fn link_to(&self, class: &str) -> Option<&'static str> {
         let schema = self.schema?;
         schema.fields.iter().find(|f| f.ty == Type::Ref(class.to_string())).map(|f| f.name())
     }
@@ -248,6 +248,55 @@ impl Filter {
             }
             Filter::Contains(_, want) => v.items.as_ref().is_some_and(|i| i.iter().any(|x| x == want)),
         }
+    }
+}
+
+/// The record members (and related classes) that rendering `fields` reads.
+pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<String>) {
+    let mut members: Vec<String> = vec!["uuid".into()];
+    let mut classes = Vec::new();
+    let api = view.api();
+    for f in fields {
+        if f.render.contains("<EMPTY> if VBD empty") {
+            members.extend(["empty".to_string(), "VDI".to_string()]);
+            classes.push("VDI".to_string());
+            continue;
+        }
+        if f.render.starts_with("<shared> if >1 PBD") {
+            members.push("PBDs".into());
+            classes.extend(["PBD".to_string(), "host".to_string()]);
+            continue;
+        }
+        for p in source_parts(f.api) {
+            if p.ends_with("()") {
+                continue;
+            }
+            let (class, name) = p.split_once('.').unwrap_or((api, p));
+            if class == api {
+                members.push(name.to_string());
+                if let Some(t) = view.ref_target(name) {
+                    classes.push(t);
+                }
+            } else if let Some(link) = view.link_to(class) {
+                members.push(link.to_string());
+                classes.push(class.to_string());
+            }
+        }
+    }
+    (members, classes)
+}
+
+/// Fetches only the members `keep` names.
+pub fn fetch_projected(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<Vec<(String, Value)>> {
+    let f = |k: &str| keep.iter().any(|m| m == k);
+    let v = ctx.call_projected(
+        &format!("{}.get_all_records_where", view.api()),
+        vec![Value::str(view.fact.server_expr)],
+        &f,
+    )?;
+    match v {
+        Value::Struct(m) => Ok(m),
+        _ => Ok(Vec::new()),
     }
 }
 

@@ -121,7 +121,26 @@ pub fn user_filters(ctx: &Context, view: &ClassView, skip: &[&str]) -> Vec<(Stri
 
 fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let all = ctx.params.flag("all");
-    let objects = records::fetch(ctx, view)?;
+    // Which members the filters and the printed fields read: only those are decoded.
+    let mut wanted = selected_fields(view, ctx.params.get("params"));
+    if !all {
+        for (k, v) in view.fact.default_filters.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(user_filters(
+            ctx,
+            view,
+            &[],
+        )) {
+            if let Ok(f) = records::parse_filter(view, &k, &v) {
+                wanted.push(f.field());
+            }
+        }
+    }
+    let (members, classes) = records::needs(view, &wanted);
+    let objects = records::fetch_projected(ctx, view, &members)?;
+    if objects.len() > 1 {
+        for c in &classes {
+            let _ = ctx.all_records(c);
+        }
+    }
     let mut filters = Vec::new();
     if !all {
         for (k, v) in view.fact.default_filters {
