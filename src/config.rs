@@ -67,6 +67,8 @@ pub struct Settings {
     pub traceparent: Option<String>,
     /// Operations in flight at once under `--multiple` (default 8).
     pub concurrency: usize,
+    /// Speak XML-RPC only (`--xmlrpc`), as older hosts need.
+    pub xmlrpc: bool,
 }
 
 /// Settings plus warnings to show the user.
@@ -209,6 +211,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
         debug_on_fail: globals.debug_on_fail.unwrap_or(false),
         insecure: globals.insecure.unwrap_or(false),
         traceparent: globals.traceparent.clone(),
+        xmlrpc: inv.params.iter().any(|(k, v)| k == "xmlrpc" && argv::parse_bool(v) == Some(true)),
         concurrency: env.concurrency.as_deref().and_then(|c| c.parse().ok()).filter(|n| *n > 0).unwrap_or(8),
     };
     Ok(Resolved { settings, invocation: inv, warnings })

@@ -52,11 +52,25 @@ impl Api for Worker {
 /// The session to log out if the user interrupts the command.
 static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
 
-/// Logs out the active session, if any (used by the Ctrl-C handler).
+/// The task the command is waiting for, cancelled if the user interrupts.
+static CURRENT_TASK: Mutex<Option<String>> = Mutex::new(None);
+
+/// Cancels the task being waited for and logs out the active session, if
+/// any (used by the Ctrl-C handler).
 pub fn logout_active() {
+    let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
     if let Some((conn, session)) = taken {
+        if let Some(task) = task {
+            let _ = conn.call("task.cancel", &[Value::String(session.clone()), Value::String(task)]);
+        }
         let _ = conn.call("session.logout", &[Value::String(session)]);
+    }
+}
+
+fn set_current_task(task: Option<&str>) {
+    if let Ok(mut t) = CURRENT_TASK.lock() {
+        *t = task.map(str::to_string);
     }
 }
 
@@ -108,7 +122,11 @@ impl Connector {
         };
         let tls =
             if s.insecure { Tls::Insecure } else { Tls::Verify { known_hosts: crate::config::known_hosts_path() } };
-        let conn = Connection::new(&url, Options::new(tls)).map_err(|e| describe_error(&e))?;
+        let mut opts = Options::new(tls);
+        if s.xmlrpc {
+            opts.protocol = xenapi::client::Protocol::XmlRpc;
+        }
+        let conn = Connection::new(&url, opts).map_err(|e| describe_error(&e))?;
         let session = match Session::login(conn, &user, &password, "xe-rs") {
             Ok(s) => s,
             Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => {
@@ -143,8 +161,31 @@ impl Connector {
 
     /// Calls `method` with the session prepended.
     pub fn call(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
-        session.call(method, &args).map_err(map_err)
+        let result = session.call(method, &args).map_err(map_err);
+        self.trace(printer, method, started, &result);
+        result
+    }
+
+    /// `--debug`: one stderr line per call with its outcome and duration;
+    /// only the method is shown, because parameters may hold secrets.
+    fn trace(
+        &self,
+        printer: &mut Printer,
+        method: &str,
+        started: std::time::Instant,
+        result: &Result<Value, CallError>,
+    ) {
+        if !self.settings.debug {
+            return;
+        }
+        let outcome = match result {
+            Ok(_) => "ok",
+            Err(CallError::Api(code, _)) => code.as_str(),
+            Err(CallError::Cli(_)) => "failed",
+        };
+        printer.err_always(&format!("xe: {method}: {outcome} ({} ms)", started.elapsed().as_millis()));
     }
 
     /// Calls a records method keeping only the members `keep` accepts.
@@ -155,16 +196,21 @@ impl Connector {
         args: Vec<Value>,
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
-        session.call_projected(method, &args, keep).map_err(map_err)
+        let result = session.call_projected(method, &args, keep).map_err(map_err);
+        self.trace(printer, method, started, &result);
+        result
     }
 
     /// Calls `Async.<method>` and waits for the task, with a progress bar on a terminal.
     pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
         let show = !printer.minimal() && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let session = self.session(printer).map_err(CallError::Cli)?;
         let task = session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
         let task = task.as_str().unwrap_or("").to_string();
+        set_current_task(Some(&task));
         let bar = show.then(|| {
             let b = indicatif::ProgressBar::new(100);
             b.set_style(
@@ -179,10 +225,13 @@ impl Connector {
                 b.set_position((p * 100.0).round().clamp(0.0, 100.0) as u64);
             }
         });
+        set_current_task(None);
         if let Some(b) = bar {
             b.finish_and_clear();
         }
-        result.map_err(map_err)
+        let result = result.map_err(map_err);
+        self.trace(printer, &format!("Async.{method}"), started, &result);
+        result
     }
 
     /// A worker handle on the same session (opening it if needed).

@@ -28,6 +28,7 @@ pub const STANDARD_KEYS: &[&str] = &[
     "insecure",
     "progress",
     "debug",
+    "xmlrpc",
 ];
 
 /// Whether a parameter key is one of the standard keys (or `database:*`).
