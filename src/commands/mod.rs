@@ -17,6 +17,20 @@ pub mod vm;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 
+/// Prints the uuid of a new object of `class` (create commands print only that).
+pub fn print_uuid(ctx: &mut Context, class: &str, r: &xenapi::Value) -> CmdResult {
+    let uuid = ctx.call(&format!("{class}.get_uuid"), vec![r.clone()])?;
+    ctx.printer.list(&[uuid.to_string()]);
+    Ok(())
+}
+
+/// Runs `<class>.<method>` on the object named by `uuid=`, printing nothing.
+pub fn by_uuid(ctx: &mut Context, class: &str, method: &str) -> CmdResult {
+    let r = ctx.lookup_param(class, "uuid")?;
+    ctx.call(&format!("{class}.{method}"), vec![xenapi::Value::String(r)])?;
+    Ok(())
+}
+
 /// An explicit command we implement.
 pub struct CommandSpec {
     pub name: &'static str,

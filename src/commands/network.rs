@@ -1,7 +1,7 @@
 //! Network commands: networks, VIFs, PIFs and VLANs, and `vm-vif-list`.
 
 use super::select::{self, Selector};
-use super::CommandSpec;
+use super::{by_uuid, print_uuid, CommandSpec};
 use crate::argv::parse_bool;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
@@ -10,19 +10,6 @@ use xenapi::{Value, NULL_REF};
 
 fn s(v: &str) -> Value {
     Value::str(v)
-}
-
-fn print_uuid(ctx: &mut Context, class: &str, r: &Value) -> CmdResult {
-    let uuid = ctx.call(&format!("{class}.get_uuid"), vec![r.clone()])?;
-    ctx.printer.list(&[uuid.to_string()]);
-    Ok(())
-}
-
-fn by_uuid(ctx: &mut Context, class: &str, method: &str) -> CmdResult {
-    let uuid = ctx.params.required("uuid")?.to_string();
-    let r = ctx.lookup_uuid(class, &uuid)?;
-    ctx.call(&format!("{class}.{method}"), vec![Value::String(r)])?;
-    Ok(())
 }
 
 pub const NETWORK_DESTROY: CommandSpec =

@@ -3,7 +3,7 @@
 
 use super::select::{self, Selector, Target};
 use super::sizes::parse_size;
-use super::CommandSpec;
+use super::{by_uuid, print_uuid, CommandSpec};
 use crate::argv::parse_bool;
 use crate::connect::{Api, CallError};
 use crate::context::Context;
@@ -29,21 +29,6 @@ fn bool_param(ctx: &Context, name: &str, default: bool) -> CmdResult<bool> {
     }
 }
 
-/// Prints the uuid of a new object.
-fn print_uuid(ctx: &mut Context, class: &str, r: &Value) -> CmdResult {
-    let uuid = ctx.call(&format!("{class}.get_uuid"), vec![r.clone()])?;
-    ctx.printer.list(&[uuid.to_string()]);
-    Ok(())
-}
-
-/// `<class>.<method>(object named by uuid=)`, printing nothing.
-fn by_uuid(ctx: &mut Context, class: &str, method: &str) -> CmdResult {
-    let uuid = ctx.params.required("uuid")?.to_string();
-    let r = ctx.lookup_uuid(class, &uuid)?;
-    ctx.call(&format!("{class}.{method}"), vec![Value::String(r)])?;
-    Ok(())
-}
-
 macro_rules! simple {
     ($konst:ident, $name:literal, $class:literal, $method:literal) => {
         pub const $konst: CommandSpec = CommandSpec { name: $name, help: "", run: |ctx| by_uuid(ctx, $class, $method) };
@@ -61,6 +46,57 @@ simple!(VDI_FORGET, "vdi-forget", "VDI", "forget");
 simple!(VBD_PLUG, "vbd-plug", "VBD", "plug");
 simple!(VBD_DESTROY, "vbd-destroy", "VBD", "destroy");
 simple!(VBD_EJECT, "vbd-eject", "VBD", "eject");
+
+/// A `VDI.create` record as xe builds it.
+fn vdi_record(name: &str, sr: &str, size: i64, ty: &str, sharable: bool, sm_config: Value, tags: Vec<Value>) -> Value {
+    Value::Struct(vec![
+        ("name_label".into(), s(name)),
+        ("name_description".into(), s("")),
+        ("SR".into(), s(sr)),
+        ("virtual_size".into(), Value::Int(size)),
+        ("type".into(), s(ty)),
+        ("sharable".into(), Value::Bool(sharable)),
+        ("read_only".into(), Value::Bool(false)),
+        ("other_config".into(), Value::Struct(Vec::new())),
+        ("xenstore_data".into(), Value::Struct(Vec::new())),
+        ("sm_config".into(), sm_config),
+        ("tags".into(), Value::Array(tags)),
+    ])
+}
+
+/// A `VBD.create` record; `vdi` None makes an empty (CD) drive.
+struct VbdSpec<'a> {
+    vm: &'a str,
+    vdi: Option<&'a str>,
+    device: &'a str,
+    mode: &'a str,
+    ty: &'a str,
+    bootable: bool,
+    unpluggable: bool,
+    /// Marks the disk as owned by the VM, so `vm-uninstall` destroys it.
+    owner: bool,
+}
+
+impl VbdSpec<'_> {
+    fn record(&self) -> Value {
+        let other = if self.owner { vec![("owner".into(), s("true"))] } else { Vec::new() };
+        Value::Struct(vec![
+            ("VM".into(), s(self.vm)),
+            ("VDI".into(), s(self.vdi.unwrap_or(NULL_REF))),
+            ("userdevice".into(), s(self.device)),
+            ("bootable".into(), Value::Bool(self.bootable)),
+            ("mode".into(), s(self.mode)),
+            ("type".into(), s(self.ty)),
+            ("unpluggable".into(), Value::Bool(self.unpluggable)),
+            ("empty".into(), Value::Bool(self.vdi.is_none())),
+            ("other_config".into(), Value::Struct(other)),
+            ("qos_algorithm_type".into(), s("")),
+            ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
+            ("device".into(), s("")),
+            ("currently_attached".into(), Value::Bool(false)),
+        ])
+    }
+}
 
 pub const SR_CREATE: CommandSpec = CommandSpec { name: "sr-create", help: "", run: sr_create };
 
@@ -182,19 +218,8 @@ fn vdi_create(ctx: &mut Context) -> CmdResult {
     }
     let sharable = bool_param(ctx, "sharable", false)?;
     let tags: Vec<Value> = ctx.params.map("tags").into_iter().map(|(_, v)| Value::String(v)).collect();
-    let rec = Value::Struct(vec![
-        ("name_label".into(), s(ctx.params.required("name-label")?)),
-        ("name_description".into(), s("")),
-        ("SR".into(), s(&sr)),
-        ("virtual_size".into(), Value::Int(size)),
-        ("type".into(), Value::String(ty)),
-        ("sharable".into(), Value::Bool(sharable)),
-        ("read_only".into(), Value::Bool(false)),
-        ("other_config".into(), Value::Struct(Vec::new())),
-        ("xenstore_data".into(), Value::Struct(Vec::new())),
-        ("sm_config".into(), map(ctx.params.map("sm-config"))),
-        ("tags".into(), Value::Array(tags)),
-    ]);
+    let name = ctx.params.required("name-label")?.to_string();
+    let rec = vdi_record(&name, &sr, size, &ty, sharable, map(ctx.params.map("sm-config")), tags);
     let vdi = ctx.call("VDI.create", vec![rec])?;
     print_uuid(ctx, "VDI", &vdi)
 }
@@ -302,21 +327,18 @@ fn vbd_create(ctx: &mut Context) -> CmdResult {
     if vdi.is_none() && ty == "Disk" {
         return Err(CliError::failure("A disk VBD needs a disk: give vdi-uuid= (only CD drives can be empty)"));
     }
-    let rec = Value::Struct(vec![
-        ("VM".into(), s(&vm)),
-        ("VDI".into(), s(vdi.as_deref().unwrap_or(NULL_REF))),
-        ("userdevice".into(), s(ctx.params.required("device")?)),
-        ("bootable".into(), Value::Bool(bool_param(ctx, "bootable", false)?)),
-        ("mode".into(), s(mode)),
-        ("type".into(), s(ty)),
-        ("unpluggable".into(), Value::Bool(bool_param(ctx, "unpluggable", true)?)),
-        ("empty".into(), Value::Bool(vdi.is_none())),
-        ("other_config".into(), Value::Struct(Vec::new())),
-        ("qos_algorithm_type".into(), s("")),
-        ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
-        ("device".into(), s("")),
-        ("currently_attached".into(), Value::Bool(false)),
-    ]);
+    let device = ctx.params.required("device")?.to_string();
+    let rec = VbdSpec {
+        vm: &vm,
+        vdi: vdi.as_deref(),
+        device: &device,
+        mode,
+        ty,
+        bootable: bool_param(ctx, "bootable", false)?,
+        unpluggable: bool_param(ctx, "unpluggable", true)?,
+        owner: false,
+    }
+    .record();
     let vbd = ctx.call("VBD.create", vec![rec])?;
     print_uuid(ctx, "VBD", &vbd)
 }
@@ -438,36 +460,20 @@ fn vm_disk_add(ctx: &mut Context) -> CmdResult {
         let name = format!("{} disk {device}", vm.name());
         let vdi = api.call(
             "VDI.create",
-            vec![Value::Struct(vec![
-                ("name_label".into(), Value::String(name)),
-                ("name_description".into(), s("")),
-                ("SR".into(), s(&sr)),
-                ("virtual_size".into(), Value::Int(size)),
-                ("type".into(), s("user")),
-                ("sharable".into(), Value::Bool(false)),
-                ("read_only".into(), Value::Bool(false)),
-                ("other_config".into(), Value::Struct(Vec::new())),
-                ("xenstore_data".into(), Value::Struct(Vec::new())),
-                ("sm_config".into(), Value::Struct(Vec::new())),
-                ("tags".into(), Value::Array(Vec::new())),
-            ])],
+            vec![vdi_record(&name, &sr, size, "user", false, Value::Struct(Vec::new()), Vec::new())],
         )?;
-        let vbd = api.call(
-            "VBD.create",
-            vec![Value::Struct(vec![
-                ("VM".into(), s(&vm.r)),
-                ("VDI".into(), vdi),
-                ("userdevice".into(), s(&device)),
-                ("bootable".into(), Value::Bool(false)),
-                ("mode".into(), s("RW")),
-                ("type".into(), s("Disk")),
-                ("unpluggable".into(), Value::Bool(true)),
-                ("empty".into(), Value::Bool(false)),
-                ("other_config".into(), Value::Struct(vec![("owner".into(), s("true"))])),
-                ("qos_algorithm_type".into(), s("")),
-                ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
-            ])],
-        )?;
+        let vdi = vdi.as_str().unwrap_or(NULL_REF).to_string();
+        let spec = VbdSpec {
+            vm: &vm.r,
+            vdi: Some(&vdi),
+            device: &device,
+            mode: "RW",
+            ty: "Disk",
+            bootable: false,
+            unpluggable: true,
+            owner: true,
+        };
+        let vbd = api.call("VBD.create", vec![spec.record()])?;
         if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
             api.call("VBD.plug", vec![vbd])?;
         }
@@ -540,22 +546,17 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
     let device = ctx.params.required("device")?.to_string();
     let vms = select::select(ctx, Selector::VM)?;
     select::run_each(ctx, &vms, |api, vm| {
-        let vbd = api.call(
-            "VBD.create",
-            vec![Value::Struct(vec![
-                ("VM".into(), s(&vm.r)),
-                ("VDI".into(), s(&cd)),
-                ("userdevice".into(), s(&device)),
-                ("bootable".into(), Value::Bool(false)),
-                ("mode".into(), s("RO")),
-                ("type".into(), s("CD")),
-                ("unpluggable".into(), Value::Bool(true)),
-                ("empty".into(), Value::Bool(false)),
-                ("other_config".into(), Value::Struct(Vec::new())),
-                ("qos_algorithm_type".into(), s("")),
-                ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
-            ])],
-        )?;
+        let spec = VbdSpec {
+            vm: &vm.r,
+            vdi: Some(&cd),
+            device: &device,
+            mode: "RO",
+            ty: "CD",
+            bootable: false,
+            unpluggable: true,
+            owner: false,
+        };
+        let vbd = api.call("VBD.create", vec![spec.record()])?;
         if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
             api.call("VBD.plug", vec![vbd])?;
         }

@@ -106,16 +106,6 @@ fn template_uninstall(ctx: &mut Context) -> CmdResult {
 }
 
 fn snapshot_uninstall(ctx: &mut Context) -> CmdResult {
-    let uuid = ctx
-        .params
-        .get("snapshot-uuid")
-        .or_else(|| ctx.params.get("uuid"))
-        .map(str::to_string)
-        .ok_or_else(|| CliError::failure("Name the snapshot with snapshot-uuid= (or uuid=)"))?;
-    let r = ctx.lookup_uuid("VM", &uuid)?;
-    let is_snap = ctx.call("VM.get_is_a_snapshot", vec![Value::str(r.as_str())])?;
-    if is_snap.as_bool() != Some(true) {
-        return Err(CliError::failure(format!("{uuid} is not a snapshot")));
-    }
+    let r = super::vm::snapshot_arg(ctx)?;
     uninstall(ctx, vec![r])
 }

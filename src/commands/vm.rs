@@ -245,7 +245,7 @@ fn destroy(ctx: &mut Context) -> CmdResult {
 }
 
 /// The snapshot named by `snapshot-uuid=` or `uuid=`.
-fn snapshot_arg(ctx: &mut Context) -> CmdResult<String> {
+pub(crate) fn snapshot_arg(ctx: &mut Context) -> CmdResult<String> {
     let uuid = ctx
         .params
         .get("snapshot-uuid")

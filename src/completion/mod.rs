@@ -160,7 +160,7 @@ impl Request {
         let words = &args[i + 1..];
         if let Some(line) = line {
             // bash: COMP_WORDS is split at COMP_WORDBREAKS; split the line ourselves.
-            let mut split = split_line(&line);
+            let mut split = crate::argv::split_shell_line(&line);
             let cur = split.pop().unwrap_or_default();
             let before = split.into_iter().skip(1).collect();
             let shell_cur = words.get(cword).cloned().unwrap_or_default();
@@ -170,60 +170,6 @@ impl Request {
         let before = words.iter().take(cword).skip(1).cloned().collect();
         Some(Request { shell, before, shell_cur: cur.clone(), cur })
     }
-}
-
-/// Splits a command line into words like a shell (quotes and backslashes);
-/// the last word is the one under the cursor, empty after a space.
-fn split_line(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut in_word = false;
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for q in chars.by_ref() {
-                    if q == '\'' {
-                        break;
-                    }
-                    cur.push(q);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(q) = chars.next() {
-                    match q {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                cur.push(n);
-                            }
-                        }
-                        q => cur.push(q),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    words.push(cur);
-    words
 }
 
 /// Formats candidates for a shell: `value\tdescription` lines. bash gets
@@ -701,9 +647,12 @@ mod tests {
 
     #[test]
     fn line_splitting_follows_shell_quotes() {
-        assert_eq!(split_line("xe vm-list name-label='a b' x"), vec!["xe", "vm-list", "name-label=a b", "x"]);
-        assert_eq!(split_line("xe vm-list "), vec!["xe", "vm-list", ""]);
-        assert_eq!(split_line(r#"xe "a\"b" c\ d"#), vec!["xe", "a\"b", "c d"]);
+        assert_eq!(
+            crate::argv::split_shell_line("xe vm-list name-label='a b' x"),
+            vec!["xe", "vm-list", "name-label=a b", "x"]
+        );
+        assert_eq!(crate::argv::split_shell_line("xe vm-list "), vec!["xe", "vm-list", ""]);
+        assert_eq!(crate::argv::split_shell_line(r#"xe "a\"b" c\ d"#), vec!["xe", "a\"b", "c d"]);
     }
 
     #[test]

@@ -66,57 +66,13 @@ fn parse(text: &str) -> Vec<Item> {
     items
 }
 
-/// Splits a command line like a shell would, for simple quoting only.
+/// Splits a command line like a shell would (xe's own splitter, without the
+/// empty word it keeps after a trailing space for completion).
 fn split_words(s: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut cur = String::new();
-    let mut in_word = false;
-    let mut chars = s.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\'' => {
-                in_word = true;
-                for q in chars.by_ref() {
-                    if q == '\'' {
-                        break;
-                    }
-                    cur.push(q);
-                }
-            }
-            '"' => {
-                in_word = true;
-                while let Some(q) = chars.next() {
-                    match q {
-                        '"' => break,
-                        '\\' => {
-                            if let Some(n) = chars.next() {
-                                cur.push(n);
-                            }
-                        }
-                        _ => cur.push(q),
-                    }
-                }
-            }
-            '\\' => {
-                in_word = true;
-                if let Some(n) = chars.next() {
-                    cur.push(n);
-                }
-            }
-            c if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut cur));
-                    in_word = false;
-                }
-            }
-            c => {
-                in_word = true;
-                cur.push(c);
-            }
-        }
-    }
-    if in_word {
-        words.push(cur);
+    let mut words = xe::argv::split_shell_line(s);
+    // A quoted empty word (`-u ""`) is real; the one after trailing space is not.
+    if s.ends_with(char::is_whitespace) || s.is_empty() {
+        words.pop();
     }
     words
 }
