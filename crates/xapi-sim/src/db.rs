@@ -466,6 +466,11 @@ impl Db {
         out
     }
 
+    /// The deletion id, class and last fields of a recently destroyed object.
+    pub fn tombstone(&self, r: &str) -> Option<(u64, usize, &[Value])> {
+        self.tombstones.get(r).map(|t| (t.deleted, t.class, t.snapshot.as_slice()))
+    }
+
     /// The oldest event id still in the journal, if any.
     pub fn journal_start(&self) -> Option<u64> {
         self.journal.front().map(|e| e.id)

@@ -68,7 +68,9 @@ pub fn finish(core: &Arc<Core>, task: &str, result: ApiResult<Value>) {
 /// work with TASK_CANCELLED. Synchronous calls just wait.
 pub async fn work(call: &Call, seconds: f64, from: f64, to: f64) -> ApiResult<()> {
     let total = Duration::from_secs_f64((seconds * call.core.config.time_scale).max(0.0));
-    let steps = if total.is_zero() { 1 } else { 10 };
+    // Ten progress steps, but none shorter than 20 ms: the timer's granularity
+    // would otherwise stretch very short operations.
+    let steps = (total.as_millis() / 20).clamp(1, 10) as u32;
     for i in 1..=steps {
         if !total.is_zero() {
             tokio::time::sleep(total / steps).await;

@@ -76,6 +76,27 @@ fn event_record(db: &Db, id: u64, class: usize, op: Operation, r: &str, fields: 
 }
 
 fn collect_from(db: &Db, filters: &[Filter], since: u64) -> Vec<Value> {
+    // Waiting on particular objects (`task/<ref>`, as clients do for tasks)
+    // must not cost a scan of the whole database.
+    if !filters.is_empty() && filters.iter().all(|f| f.obj.is_some()) {
+        let mut out: Vec<(u64, Value)> = Vec::new();
+        for f in filters {
+            let r = f.obj.as_deref().unwrap_or("");
+            if let Some((c, o)) = db.get(r) {
+                let cls = db.class(c).name().to_ascii_lowercase();
+                if o.modified > since && f.class.as_deref().is_none_or(|want| want == cls) {
+                    let op = if o.created > since { Operation::Add } else { Operation::Mod };
+                    out.push((o.modified, event_record(db, o.modified, c, op, r, Some(&o.fields))));
+                }
+            } else if since > 0 {
+                if let Some((id, c, fields)) = db.tombstone(r).filter(|(id, _, _)| *id > since) {
+                    out.push((id, event_record(db, id, c, Operation::Del, r, Some(fields))));
+                }
+            }
+        }
+        out.sort_by_key(|(id, _)| *id);
+        return out.into_iter().map(|(_, e)| e).collect();
+    }
     db.changes_since(since)
         .into_iter()
         .filter(|(_, _, _, op, _)| !(since == 0 && *op == Operation::Del))
