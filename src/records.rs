@@ -80,6 +80,10 @@ pub fn field_value(
     field: &FieldFact,
     compute_expensive: bool,
 ) -> CmdResult<Rendered> {
+    // xe never computes expensive fields in lists, whatever their source.
+    if field.expensive && !compute_expensive {
+        return Ok(Rendered::text("<expensive field>"));
+    }
     let parts = source_parts(field.api);
     let first = parts.first().copied().unwrap_or("");
     let api = view.api();
@@ -97,9 +101,6 @@ pub fn field_value(
         return Ok(same_on_all_hosts(ctx, first, field.render));
     }
     if let Some(call) = first.strip_suffix("()") {
-        if !compute_expensive && field.expensive {
-            return Ok(Rendered::text("<expensive field>"));
-        }
         return Ok(expensive(ctx, view, obj, call, field));
     }
     let (class, name) = first.split_once('.').unwrap_or((api, first));
