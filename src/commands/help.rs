@@ -23,6 +23,30 @@ pub fn usage() -> String {
         .to_string()
 }
 
+/// Names `xe help --minimal --all` prints: the real xe's visible commands,
+/// explicit and generated, sorted bytewise (completion scripts parse this).
+pub fn xe_command_names() -> Vec<String> {
+    let mut names: Vec<String> =
+        facts::COMMANDS.iter().filter(|c| c.flags & flag::HIDDEN == 0).map(|c| c.name.to_string()).collect();
+    for class in facts::CLASSES {
+        for (op, bit) in generic::OPS {
+            if class.ops & bit != 0 {
+                names.push(format!("{}-{op}", class.cli));
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
+}
+
+/// Commands only this xe has (`sim-stop`, `completion`, ...).
+pub fn extra_command_names() -> Vec<String> {
+    let mut names: Vec<String> = EXTRAS.iter().map(|e| e.spec.name.to_string()).collect();
+    names.sort();
+    names
+}
+
 /// Names of every visible command: explicit, generated and our own, sorted bytewise.
 pub fn all_command_names() -> Vec<String> {
     let mut names: Vec<String> =
@@ -123,7 +147,7 @@ fn run(ctx: &mut Context) -> CmdResult {
         ctx.printer.records(&[rec]);
         return Ok(());
     }
-    let names = if all { all_command_names() } else { standard_command_names() };
+    let names = if all { xe_command_names() } else { standard_command_names() };
     if ctx.printer.minimal() {
         ctx.printer.list(&names);
         return Ok(());
@@ -132,6 +156,10 @@ fn run(ctx: &mut Context) -> CmdResult {
     text.push('\n');
     text.push_str(if all { "All commands:\n\n" } else { "Common commands:\n\n" });
     text.push_str(&wrap(&names.join(", "), 76, "\t"));
+    if all {
+        text.push_str("\nCommands of this xe only:\n\n");
+        text.push_str(&wrap(&extra_command_names().join(", "), 76, "\t"));
+    }
     text.push('\n');
     ctx.printer.raw(&text);
     Ok(())
@@ -178,7 +206,11 @@ mod tests {
         let all = all_command_names();
         assert!(all.windows(2).all(|w| w[0] < w[1]));
         assert!(all.contains(&"vm-list".to_string()) && all.contains(&"vm-start".to_string()));
-        assert!(all.len() >= 646);
+        // The real xe lists exactly 646 names (reference STATS.txt).
+        let xe = xe_command_names();
+        assert_eq!(xe.len(), 646);
+        assert!(xe.windows(2).all(|w| w[0] < w[1]));
+        assert!(!xe.contains(&"sim-stop".to_string()));
         let std = standard_command_names();
         assert_eq!(std.len(), 43);
     }
