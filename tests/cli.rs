@@ -99,3 +99,48 @@ fn event_wait_wakes_when_another_process_changes_the_vm() {
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// Ctrl-C during a long operation cancels its task and leaves the VM as it was.
+#[cfg(unix)]
+#[test]
+fn ctrl_c_cancels_the_running_operation() {
+    let sim = common::start_sim_scaled(false, 2.0);
+    let extra = format!("server=127.0.0.1,port={},password=xenroot", sim.addr.port());
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+        .args(["vm-start", "vm=test-halted"])
+        .env("XE_EXTRA_ARGS", &extra)
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(killed.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    // The operation notices the cancellation at its next step.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let db = sim.core.db.read();
+        let tasks = db.class_index("task").unwrap();
+        let statuses: Vec<String> = db.iter(tasks).map(|(r, _)| db.field_str(r, "status").to_string()).collect();
+        if statuses.iter().all(|s| s != "pending" && s != "cancelling") {
+            assert!(statuses.iter().all(|s| s == "cancelled"), "{statuses:?}");
+            let sessions = db.class_index("session").unwrap();
+            assert_eq!(db.count(sessions), 0, "the interrupted command logged out");
+            break;
+        }
+        drop(db);
+        assert!(std::time::Instant::now() < deadline, "the task was left running: {statuses:?}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let state = std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+        .args(["vm-list", "name-label=test-halted", "params=power-state", "--minimal"])
+        .env("XE_EXTRA_ARGS", &extra)
+        .env("HOME", std::env::temp_dir())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&state.stdout), "halted\n", "the cancelled start left the VM halted");
+}

@@ -6,10 +6,14 @@ mod scripts;
 
 use xapi_sim::{Sim, SimOptions};
 
-/// Starts the standard demo pool on loopback, over HTTP or HTTPS.
+/// Starts the standard demo pool on loopback, over HTTP or HTTPS, with instant operations.
 pub fn start_sim(tls: bool) -> Sim {
-    let opts = SimOptions { tls, ..SimOptions::default() };
-    let mut opts = opts;
-    opts.config.time_scale = 0.0;
+    start_sim_scaled(tls, 0.0)
+}
+
+/// Starts the demo pool with simulated durations multiplied by `time_scale`.
+pub fn start_sim_scaled(tls: bool, time_scale: f64) -> Sim {
+    let mut opts = SimOptions { tls, ..SimOptions::default() };
+    opts.config.time_scale = time_scale;
     Sim::start(opts).expect("simulator starts on loopback")
 }
