@@ -287,7 +287,8 @@ impl Connection {
     /// Calls a method whose result maps refs to records (`<Class>.get_all_records`,
     /// `<Class>.get_all_records_where`) and keeps only the record members `keep`
     /// accepts. Over JSON-RPC the others are skipped while decoding, which saves
-    /// most of the time and memory a large pool's records cost.
+    /// most of the time and memory a large pool's records cost. (JSON-RPC
+    /// answers are always decoded as they arrive, never held whole.)
     pub fn call_projected(&self, method: &str, params: &[Value], keep: &dyn Fn(&str) -> bool) -> Result<Value> {
         self.rpc_projected(method, params, self.inner.opts.read_timeout, Some(keep))
     }
@@ -310,11 +311,7 @@ impl Connection {
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::encode_call(method, params, id, jsonrpc::Version::V2);
         let url = &inner.json_url;
-        let (status, bytes) = self.post(url, "application/json", body, method, timeout)?;
-        let out = decode(url, method, status, &bytes, |b| match keep {
-            Some(keep) => jsonrpc::decode_response_projected(b, keep),
-            None => jsonrpc::decode_response(b),
-        });
+        let out = self.json_rpc(url, body, method, timeout, keep)?;
         if inner.wire.load(Ordering::Relaxed) == PROBING {
             // An HTTP error or a non-JSON answer to the first call means an older host without /jsonrpc.
             if matches!(out, Err(Error::Protocol { .. } | Error::Http { .. })) {
@@ -323,6 +320,38 @@ impl Connection {
             inner.wire.store(JSON, Ordering::Relaxed);
         }
         out
+    }
+
+    /// Sends a JSON-RPC request and decodes the answer while it arrives: a
+    /// large answer is never held whole, and decoding overlaps with
+    /// receiving. The outer `Err` is a transport failure (no fall-back to
+    /// XML-RPC); the inner one is the call's outcome. As when the answer was
+    /// read whole first, the body is always read to its end (so the
+    /// connection is reused), and a failure to read it wins over a bad status
+    /// or undecodable bytes.
+    fn json_rpc(
+        &self,
+        url: &Url,
+        body: String,
+        method: &str,
+        timeout: Option<Duration>,
+        keep: Option<&dyn Fn(&str) -> bool>,
+    ) -> Result<Result<Value>> {
+        let mut resp = self.post_streamed(url, "application/json", body, method, timeout)?;
+        let status = resp.status().as_u16();
+        let decoded = if status == 200 {
+            match jsonrpc::read_response(&mut resp, keep) {
+                Ok(r) => Ok(r),
+                Err(jsonrpc::ReadError::Io(e)) => return Err(self.read_error(e, url, method)),
+                Err(jsonrpc::ReadError::Decode(e)) => Err(e),
+            }
+        } else {
+            Err(crate::wire::DecodeError(String::new()))
+        };
+        if status != 200 || decoded.is_err() {
+            std::io::copy(&mut resp, &mut std::io::sink()).map_err(|e| self.read_error(e, url, method))?;
+        }
+        Ok(outcome(url, method, status, decoded))
     }
 
     fn fall_back(
@@ -353,6 +382,24 @@ impl Connection {
         Ok(v)
     }
 
+    /// Sends one POST and returns the answer to read. Only transport failures are errors here.
+    fn post_streamed(
+        &self,
+        url: &Url,
+        content_type: &str,
+        body: String,
+        method: &str,
+        timeout: Option<Duration>,
+    ) -> Result<reqwest::blocking::Response> {
+        self.inner.rpc_count.fetch_add(1, Ordering::Relaxed);
+        let mut req =
+            self.inner.client.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
+        if let Some(t) = timeout {
+            req = req.timeout(t);
+        }
+        self.send(req, url, method)
+    }
+
     /// Sends one POST and reads the whole answer. Only transport failures are errors here.
     fn post(
         &self,
@@ -362,13 +409,7 @@ impl Connection {
         method: &str,
         timeout: Option<Duration>,
     ) -> Result<(u16, Vec<u8>)> {
-        self.inner.rpc_count.fetch_add(1, Ordering::Relaxed);
-        let mut req =
-            self.inner.client.post(url.clone()).header(reqwest::header::CONTENT_TYPE, content_type).body(body);
-        if let Some(t) = timeout {
-            req = req.timeout(t);
-        }
-        let mut resp = self.send(req, url, method)?;
+        let mut resp = self.post_streamed(url, content_type, body, method, timeout)?;
         let status = resp.status().as_u16();
         // Read straight into one buffer of the announced size. `bytes().to_vec()`
         // collected the chunks and copied them out twice: double the memory of a
@@ -475,10 +516,21 @@ fn decode(
     body: &[u8],
     decoder: impl FnOnce(&[u8]) -> Result<Response, crate::wire::DecodeError>,
 ) -> Result<Value> {
+    let decoded = if status == 200 { decoder(body) } else { Err(crate::wire::DecodeError(String::new())) };
+    outcome(url, method, status, decoded)
+}
+
+/// Turns a status and what its body decoded to into the call's outcome; a bad status wins.
+fn outcome(
+    url: &Url,
+    method: &str,
+    status: u16,
+    decoded: std::result::Result<Response, crate::wire::DecodeError>,
+) -> Result<Value> {
     if status != 200 {
         return Err(Error::Http { url: url.to_string(), status });
     }
-    match decoder(body) {
+    match decoded {
         Ok(Response::Success(v)) => Ok(v),
         Ok(Response::Failure(desc)) => Err(Error::api(desc)),
         Err(e) => Err(Error::Protocol { url: url.to_string(), method: method.to_string(), reason: e.to_string() }),

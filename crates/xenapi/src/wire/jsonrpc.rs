@@ -22,6 +22,9 @@
 //! - [`decode_response_projected`] skips the record members a caller does
 //!   not want while parsing: a large `get_all_records` answer then costs a
 //!   fraction of its full tree in time and memory.
+//! - [`read_response`] decodes a response while reading it from any
+//!   [`Read`](std::io::Read) (projected or not), never holding it whole; it
+//!   accepts and builds what the slice decoders do (see [`stream`]).
 //! - A JSON integer that does not fit an `i64` becomes a [`Value::Float`].
 //! - Calls: `params` may be omitted in JSON-RPC 2.0 (empty list; xapi itself
 //!   rejects that) but not in 1.0. `id` must be a string or an integer.
@@ -41,6 +44,10 @@ use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::fmt::{self, Write as _};
+
+pub mod stream;
+
+pub use stream::{read_response, ReadError};
 
 /// The JSON-RPC flavour of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

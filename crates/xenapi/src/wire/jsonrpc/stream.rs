@@ -1,0 +1,955 @@
+//! Decoding a JSON-RPC response while it is read, from any [`Read`].
+//!
+//! A hand-written parser over one refilled buffer (256 KiB, grown only for a
+//! single token longer than that): the answer is never held whole, decoding
+//! overlaps with receiving, and projected record members are skipped without
+//! being allocated. serde_json's own reader-based parser goes through the
+//! input a byte at a time and is some three times slower than its slice
+//! parser; this one scans strings eight bytes at a time and is faster than
+//! the slice parser on large answers.
+//!
+//! It accepts exactly what [`decode_response`](super::decode_response) and
+//! [`decode_response_projected`](super::decode_response_projected) accept and
+//! builds the same values: the same number rules (integers beyond `i64`
+//! become floats, `-0` is a float, out-of-range floats are errors), the bare
+//! `NaN` / `Infinity` / `+Infinity` / `-Infinity` tokens outside strings, the
+//! same string validation (paired surrogates, no control characters, UTF-8),
+//! the same nesting limit (127 levels), only whitespace after the value.
+//! Only the wording of syntax errors differs (byte offsets, not lines and
+//! columns).
+
+use super::{err, response_of, Mode};
+use crate::wire::{DecodeError, Response};
+use crate::Value;
+use std::io::{self, Read};
+
+/// The read buffer's initial size.
+const BUF: usize = 256 << 10;
+
+/// Containers nest at most this deep, less one (serde_json's limit).
+const MAX_DEPTH: usize = 128;
+
+/// Why a streamed response could not be decoded.
+#[derive(Debug)]
+pub enum ReadError {
+    /// Reading failed: the connection broke or timed out.
+    Io(io::Error),
+    /// The bytes read are not a well-formed response.
+    Decode(DecodeError),
+}
+
+impl std::fmt::Display for ReadError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ReadError::Io(e) => e.fmt(f),
+            ReadError::Decode(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for ReadError {}
+
+/// Reads and decodes a 1.0 or 2.0 response from `r`, to its end.
+///
+/// With `keep`, the result is taken to map refs to records (as
+/// `get_all_records` answers do) and the members of each record that `keep`
+/// rejects are skipped unread, as [`decode_response_projected`](super::decode_response_projected)
+/// does; without it, everything is decoded, as [`decode_response`](super::decode_response) does.
+pub fn read_response<R: Read>(r: R, keep: Option<&dyn Fn(&str) -> bool>) -> Result<Response, ReadError> {
+    let mut p = Parser::new(r, keep);
+    let parsed = p.value(if keep.is_some() { Mode::Envelope } else { Mode::Plain }).and_then(|v| p.end().map(|()| v));
+    match parsed {
+        Ok(v) => response_of(v).map_err(ReadError::Decode),
+        Err(Stop) => Err(p.error.take().unwrap_or_else(|| ReadError::Decode(err("decoding stopped")))),
+    }
+}
+
+/// Decoding stopped; the parser holds the reason. (A zero-sized error keeps
+/// every `Result` of the parser in registers.)
+struct Stop;
+
+/// A key as read: in the buffer (`start`, `len`) until the next read, or decoded from escapes.
+enum KeyText {
+    InBuf(usize, usize),
+    Owned(String),
+}
+
+struct Parser<'k, R> {
+    src: R,
+    buf: Vec<u8>,
+    /// The next unread byte.
+    pos: usize,
+    /// The end of the bytes read into `buf`.
+    end: usize,
+    eof: bool,
+    /// How many bytes were dropped from the front of `buf` so far (for error offsets).
+    base: u64,
+    keep: Option<&'k dyn Fn(&str) -> bool>,
+    depth: usize,
+    /// The members (items) of the maps (arrays) being read, innermost on top;
+    /// moved into vectors of the exact size when a container ends.
+    members: Vec<(String, Value)>,
+    items: Vec<Value>,
+    /// A string with escapes, as decoded so far.
+    text: Vec<u8>,
+    /// The closing brackets of the containers being skipped.
+    open: Vec<u8>,
+    /// Record keys by position, with whether they are kept: the records of
+    /// one answer have the same keys in the same order, so most keys are
+    /// decided by one comparison, without UTF-8 checks or calls to `keep`.
+    seen: Vec<(Vec<u8>, Option<String>)>,
+    error: Option<ReadError>,
+}
+
+fn is_ws(b: u8) -> bool {
+    matches!(b, b' ' | b'\n' | b'\r' | b'\t')
+}
+
+fn is_num(b: u8) -> bool {
+    matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// The index of the first `"`, `\` or control character in `b`, eight bytes at a time.
+fn special(b: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    const QUOTE: u64 = LO * b'"' as u64;
+    const BACKSLASH: u64 = LO * b'\\' as u64;
+    const SPACE: u64 = LO * 0x20;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let w = u64::from_le_bytes(word);
+        let q = w ^ QUOTE;
+        let s = w ^ BACKSLASH;
+        // Zero bytes of q and s, bytes of w below 0x20: exact for the lowest one flagged.
+        let hits = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (w.wrapping_sub(SPACE) & !w)) & HI;
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    chunks.remainder().iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|i| at + i)
+}
+
+fn hex4(b: &[u8]) -> Option<u16> {
+    let mut n = 0u16;
+    for &c in b {
+        n = n * 16 + (c as char).to_digit(16)? as u16;
+    }
+    Some(n)
+}
+
+/// Checks a JSON number's grammar; returns where its integer part ends.
+fn number_grammar(text: &[u8]) -> Option<usize> {
+    let digits = |from: usize| from + text[from..].iter().take_while(|b| b.is_ascii_digit()).count();
+    let int_start = usize::from(text.first() == Some(&b'-'));
+    let int_end = match text.get(int_start) {
+        Some(b'0') => int_start + 1,
+        Some(b'1'..=b'9') => digits(int_start),
+        _ => return None,
+    };
+    let mut i = int_end;
+    if text.get(i) == Some(&b'.') {
+        let end = digits(i + 1);
+        if end == i + 1 {
+            return None;
+        }
+        i = end;
+    }
+    if matches!(text.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        if matches!(text.get(i), Some(b'+' | b'-')) {
+            i += 1;
+        }
+        let end = digits(i);
+        if end == i {
+            return None;
+        }
+        i = end;
+    }
+    (i == text.len()).then_some(int_end)
+}
+
+/// Whether a skipped number is one serde_json would accept.
+fn valid_number(text: &[u8]) -> bool {
+    // Integers are always in range; only floats can overflow.
+    match number_grammar(text) {
+        Some(int_end) if int_end == text.len() => true,
+        Some(_) => number_value(text).is_ok(),
+        None => false,
+    }
+}
+
+/// A JSON number's text as a value, with serde_json's rules.
+fn number_value(text: &[u8]) -> Result<Value, &'static str> {
+    let int_end = number_grammar(text).ok_or("invalid number")?;
+    let neg = text[0] == b'-';
+    if int_end == text.len() {
+        let mut sig: u64 = 0;
+        let fits = text[usize::from(neg)..].iter().all(|d| {
+            match sig.checked_mul(10).and_then(|v| v.checked_add(u64::from(d - b'0'))) {
+                Some(v) => {
+                    sig = v;
+                    true
+                }
+                None => false,
+            }
+        });
+        if fits {
+            return Ok(if !neg {
+                i64::try_from(sig).map(Value::Int).unwrap_or(Value::Float(sig as f64))
+            } else {
+                // As serde_json: a float below i64::MIN, and for -0.
+                let n = (sig as i64).wrapping_neg();
+                if n >= 0 {
+                    Value::Float(-(sig as f64))
+                } else {
+                    Value::Int(n)
+                }
+            });
+        }
+    }
+    // ASCII by construction.
+    let f: f64 = std::str::from_utf8(text).ok().and_then(|s| s.parse().ok()).ok_or("invalid number")?;
+    if f.is_finite() {
+        Ok(Value::Float(f))
+    } else {
+        Err("number out of range")
+    }
+}
+
+impl<'k, R: Read> Parser<'k, R> {
+    fn new(src: R, keep: Option<&'k dyn Fn(&str) -> bool>) -> Self {
+        Parser {
+            src,
+            buf: Vec::new(),
+            pos: 0,
+            end: 0,
+            eof: false,
+            base: 0,
+            keep,
+            depth: 0,
+            members: Vec::new(),
+            items: Vec::new(),
+            text: Vec::new(),
+            open: Vec::new(),
+            seen: Vec::new(),
+            error: None,
+        }
+    }
+
+    #[cold]
+    fn fail(&mut self, msg: &str) -> Stop {
+        self.fail_at(0, msg)
+    }
+
+    #[cold]
+    fn fail_at(&mut self, ahead: usize, msg: &str) -> Stop {
+        let at = self.base + (self.pos + ahead) as u64;
+        self.error = Some(ReadError::Decode(err(format!("{msg} at byte {at}"))));
+        Stop
+    }
+
+    /// Reads more, keeping the unread bytes (moved to the front of the
+    /// buffer: offsets relative to `pos` stay valid). False at the end of the input.
+    #[cold]
+    fn fill(&mut self) -> Result<bool, Stop> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.base += self.pos as u64;
+            self.end -= self.pos;
+            self.pos = 0;
+        }
+        if self.end == self.buf.len() {
+            let grown = (self.buf.len() * 2).max(BUF);
+            self.buf.resize(grown, 0);
+        }
+        loop {
+            match self.src.read(&mut self.buf[self.end..]) {
+                Ok(0) => {
+                    self.eof = true;
+                    return Ok(false);
+                }
+                Ok(n) => {
+                    self.end += n;
+                    return Ok(true);
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.error = Some(ReadError::Io(e));
+                    return Err(Stop);
+                }
+            }
+        }
+    }
+
+    /// Makes at least `n` unread bytes available; false if the input ends first.
+    #[inline]
+    fn ensure(&mut self, n: usize) -> Result<bool, Stop> {
+        while self.end - self.pos < n {
+            if !self.fill()? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
+    /// The next byte after whitespace, not consumed.
+    #[inline]
+    fn peek(&mut self) -> Result<Option<u8>, Stop> {
+        if let Some(&b) = self.buf[..self.end].get(self.pos) {
+            if !is_ws(b) {
+                return Ok(Some(b));
+            }
+        }
+        self.peek_slow()
+    }
+
+    fn peek_slow(&mut self) -> Result<Option<u8>, Stop> {
+        loop {
+            while let Some(&b) = self.buf[..self.end].get(self.pos) {
+                if !is_ws(b) {
+                    return Ok(Some(b));
+                }
+                self.pos += 1;
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Whitespace only, to the end of the input.
+    fn end(&mut self) -> Result<(), Stop> {
+        match self.peek()? {
+            None => Ok(()),
+            Some(_) => Err(self.fail("trailing characters")),
+        }
+    }
+
+    fn enter(&mut self) -> Result<(), Stop> {
+        self.depth += 1;
+        if self.depth >= MAX_DEPTH {
+            return Err(self.fail("recursion limit exceeded"));
+        }
+        Ok(())
+    }
+
+    fn value(&mut self, mode: Mode) -> Result<Value, Stop> {
+        let Some(b) = self.peek()? else { return Err(self.fail("EOF while parsing a value")) };
+        match b {
+            b'"' => {
+                self.pos += 1;
+                self.string().map(Value::String)
+            }
+            b'{' => {
+                self.pos += 1;
+                self.object(mode)
+            }
+            b'[' => {
+                self.pos += 1;
+                self.array()
+            }
+            b'-' | b'0'..=b'9' if !self.negative_infinity()? => {
+                let n = self.number_len()?;
+                match number_value(&self.buf[self.pos..self.pos + n]) {
+                    Ok(v) => {
+                        self.pos += n;
+                        Ok(v)
+                    }
+                    Err(m) => Err(self.fail(m)),
+                }
+            }
+            _ => self.literal(),
+        }
+    }
+
+    /// Whether the input continues with `-I` (the start of `-Infinity`).
+    fn negative_infinity(&mut self) -> Result<bool, Stop> {
+        Ok(self.buf[self.pos] == b'-' && self.ensure(2)? && self.buf[self.pos + 1] == b'I')
+    }
+
+    /// `true`, `false`, `null`, or a bare non-finite float.
+    fn literal(&mut self) -> Result<Value, Stop> {
+        const LITERALS: [(&[u8], Value); 7] = [
+            (b"true", Value::Bool(true)),
+            (b"false", Value::Bool(false)),
+            (b"null", Value::Nil),
+            (b"NaN", Value::Float(f64::NAN)),
+            (b"Infinity", Value::Float(f64::INFINITY)),
+            (b"+Infinity", Value::Float(f64::INFINITY)),
+            (b"-Infinity", Value::Float(f64::NEG_INFINITY)),
+        ];
+        let first = self.buf[self.pos];
+        let Some((word, v)) = LITERALS.iter().find(|(w, _)| w[0] == first) else {
+            return Err(self.fail("expected value"));
+        };
+        if !self.ensure(word.len())? {
+            return Err(self.fail("EOF while parsing a value"));
+        }
+        if &self.buf[self.pos..self.pos + word.len()] != *word {
+            return Err(self.fail("expected value"));
+        }
+        self.pos += word.len();
+        Ok(v.clone())
+    }
+
+    /// The length of the number at `pos`, all of it in the buffer.
+    fn number_len(&mut self) -> Result<usize, Stop> {
+        let mut n = 0;
+        loop {
+            n += self.buf[self.pos + n..self.end].iter().take_while(|&&b| is_num(b)).count();
+            if self.pos + n < self.end || !self.fill()? {
+                return Ok(n);
+            }
+        }
+    }
+
+    /// Reads a string's text up to its closing quote (the opening one is consumed).
+    /// Without escapes, it is found in the buffer and copied once.
+    #[inline]
+    fn string_text(&mut self) -> Result<KeyText, Stop> {
+        let mut n = 0;
+        loop {
+            match special(&self.buf[self.pos + n..self.end]) {
+                Some(j) => {
+                    n += j;
+                    return match self.buf[self.pos + n] {
+                        b'"' => {
+                            let start = self.pos;
+                            self.pos += n + 1;
+                            Ok(KeyText::InBuf(start, n))
+                        }
+                        b'\\' => self.escaped(n).map(KeyText::Owned),
+                        _ => Err(self.fail_at(n, "control character while parsing a string")),
+                    };
+                }
+                None => {
+                    n = self.end - self.pos;
+                    if !self.fill()? {
+                        return Err(self.fail_at(n, "EOF while parsing a string"));
+                    }
+                }
+            }
+        }
+    }
+
+    fn string(&mut self) -> Result<String, Stop> {
+        match self.string_text()? {
+            KeyText::InBuf(start, n) => match std::str::from_utf8(&self.buf[start..start + n]) {
+                Ok(s) => Ok(s.to_owned()),
+                Err(e) => Err(self.bad_utf8(start, e)),
+            },
+            KeyText::Owned(s) => Ok(s),
+        }
+    }
+
+    #[cold]
+    fn bad_utf8(&mut self, start: usize, e: std::str::Utf8Error) -> Stop {
+        let at = self.base + (start + e.valid_up_to()) as u64;
+        self.error = Some(ReadError::Decode(err(format!("invalid unicode code point at byte {at}"))));
+        Stop
+    }
+
+    /// The rest of a string with escapes; `n` plain bytes precede the first backslash.
+    fn escaped(&mut self, n: usize) -> Result<String, Stop> {
+        self.text.clear();
+        self.text.extend_from_slice(&self.buf[self.pos..self.pos + n]);
+        self.pos += n;
+        loop {
+            // At a backslash.
+            self.escape()?;
+            loop {
+                match special(&self.buf[self.pos..self.end]) {
+                    Some(j) => {
+                        self.text.extend_from_slice(&self.buf[self.pos..self.pos + j]);
+                        self.pos += j;
+                        match self.buf[self.pos] {
+                            b'"' => {
+                                self.pos += 1;
+                                return match String::from_utf8(self.text.clone()) {
+                                    Ok(s) => Ok(s),
+                                    Err(_) => Err(self.fail("invalid unicode code point in a string")),
+                                };
+                            }
+                            b'\\' => break,
+                            _ => return Err(self.fail("control character while parsing a string")),
+                        }
+                    }
+                    None => {
+                        self.text.extend_from_slice(&self.buf[self.pos..self.end]);
+                        self.pos = self.end;
+                        if !self.fill()? {
+                            return Err(self.fail("EOF while parsing a string"));
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Decodes the escape at `pos` into `text`.
+    fn escape(&mut self) -> Result<(), Stop> {
+        if !self.ensure(2)? {
+            return Err(self.fail("EOF while parsing a string"));
+        }
+        let c = self.buf[self.pos + 1];
+        let simple = match c {
+            b'"' => b'"',
+            b'\\' => b'\\',
+            b'/' => b'/',
+            b'b' => 0x08,
+            b'f' => 0x0c,
+            b'n' => b'\n',
+            b'r' => b'\r',
+            b't' => b'\t',
+            b'u' => 0,
+            _ => return Err(self.fail_at(1, "invalid escape")),
+        };
+        if c != b'u' {
+            self.text.push(simple);
+            self.pos += 2;
+            return Ok(());
+        }
+        let n = self.hex_escape()?;
+        let code = match n {
+            0xDC00..=0xDFFF => return Err(self.fail("lone leading surrogate in hex escape")),
+            0xD800..=0xDBFF => {
+                if !self.ensure(2)? || &self.buf[self.pos..self.pos + 2] != b"\\u" {
+                    return Err(self.fail("unexpected end of hex escape"));
+                }
+                let low = self.hex_escape()?;
+                if !(0xDC00..=0xDFFF).contains(&low) {
+                    return Err(self.fail("lone leading surrogate in hex escape"));
+                }
+                (((u32::from(n) - 0xD800) << 10) | (u32::from(low) - 0xDC00)) + 0x1_0000
+            }
+            _ => u32::from(n),
+        };
+        let Some(ch) = char::from_u32(code) else { return Err(self.fail("invalid unicode code point")) };
+        let mut utf8 = [0u8; 4];
+        self.text.extend_from_slice(ch.encode_utf8(&mut utf8).as_bytes());
+        Ok(())
+    }
+
+    /// Reads `\uXXXX` at `pos`.
+    fn hex_escape(&mut self) -> Result<u16, Stop> {
+        if !self.ensure(6)? {
+            return Err(self.fail("EOF while parsing a string"));
+        }
+        match hex4(&self.buf[self.pos + 2..self.pos + 6]) {
+            Some(n) => {
+                self.pos += 6;
+                Ok(n)
+            }
+            None => Err(self.fail_at(2, "invalid escape")),
+        }
+    }
+
+    /// Reads past a string's closing quote (the opening one is consumed),
+    /// checking escapes and control characters, decoding nothing.
+    fn skip_string(&mut self) -> Result<(), Stop> {
+        loop {
+            match special(&self.buf[self.pos..self.end]) {
+                Some(j) => {
+                    self.pos += j;
+                    match self.buf[self.pos] {
+                        b'"' => {
+                            self.pos += 1;
+                            return Ok(());
+                        }
+                        b'\\' => {
+                            if !self.ensure(2)? {
+                                return Err(self.fail("EOF while parsing a string"));
+                            }
+                            match self.buf[self.pos + 1] {
+                                b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => self.pos += 2,
+                                b'u' => {
+                                    self.hex_escape()?;
+                                }
+                                _ => return Err(self.fail_at(1, "invalid escape")),
+                            }
+                        }
+                        _ => return Err(self.fail("control character while parsing a string")),
+                    }
+                }
+                None => {
+                    self.pos = self.end;
+                    if !self.fill()? {
+                        return Err(self.fail("EOF while parsing a string"));
+                    }
+                }
+            }
+        }
+    }
+
+    #[inline]
+    fn colon(&mut self) -> Result<(), Stop> {
+        match self.peek()? {
+            Some(b':') => {
+                self.pos += 1;
+                Ok(())
+            }
+            Some(_) => Err(self.fail("expected ':'")),
+            None => Err(self.fail("EOF while parsing an object")),
+        }
+    }
+
+    /// After a member or item: true at the container's end, false after a comma.
+    #[inline]
+    fn next_or_close(&mut self, close: u8) -> Result<bool, Stop> {
+        match self.peek()? {
+            Some(b',') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b) if b == close => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) => Err(self.fail(if close == b'}' { "expected ',' or '}'" } else { "expected ',' or ']'" })),
+            None => {
+                Err(self.fail(if close == b'}' { "EOF while parsing an object" } else { "EOF while parsing a list" }))
+            }
+        }
+    }
+
+    /// Consumes the opening quote of a key; true at an empty container's end instead.
+    #[inline]
+    fn key_start(&mut self, first: bool) -> Result<bool, Stop> {
+        match self.peek()? {
+            Some(b'"') => {
+                self.pos += 1;
+                Ok(false)
+            }
+            Some(b'}') if first => {
+                self.pos += 1;
+                Ok(true)
+            }
+            Some(_) => Err(self.fail("key must be a string")),
+            None => Err(self.fail("EOF while parsing an object")),
+        }
+    }
+
+    /// Reads a key; `None` when it is a record member `keep` rejects.
+    /// Keys without escapes are looked at in the buffer: a rejected one is never allocated.
+    fn key(&mut self, mode: Mode, index: usize) -> Result<Option<String>, Stop> {
+        let (start, n) = match self.string_text()? {
+            KeyText::InBuf(start, n) => (start, n),
+            KeyText::Owned(k) => return Ok(self.wanted(mode, &k).then_some(k)),
+        };
+        let bytes = &self.buf[start..start + n];
+        if mode == Mode::Record {
+            if let Some((seen, kept)) = self.seen.get(index) {
+                if seen.as_slice() == bytes {
+                    return Ok(kept.clone());
+                }
+            }
+        }
+        let k = match std::str::from_utf8(bytes) {
+            Ok(k) => k,
+            Err(e) => return Err(self.bad_utf8(start, e)),
+        };
+        let kept = self.wanted(mode, k).then(|| k.to_owned());
+        if mode == Mode::Record && index <= self.seen.len() {
+            let entry = (bytes.to_vec(), kept.clone());
+            if index == self.seen.len() {
+                self.seen.push(entry);
+            } else {
+                self.seen[index] = entry;
+            }
+        }
+        Ok(kept)
+    }
+
+    fn wanted(&self, mode: Mode, key: &str) -> bool {
+        mode != Mode::Record || self.keep.is_none_or(|keep| keep(key))
+    }
+
+    fn object(&mut self, mode: Mode) -> Result<Value, Stop> {
+        self.enter()?;
+        let start = self.members.len();
+        let mut index = 0;
+        while !self.key_start(index == 0)? {
+            let key = self.key(mode, index)?;
+            index += 1;
+            self.colon()?;
+            match key {
+                Some(k) => {
+                    let child = match mode {
+                        Mode::Envelope if k == "result" => Mode::Records,
+                        Mode::Records => Mode::Record,
+                        _ => Mode::Plain,
+                    };
+                    let v = self.value(child)?;
+                    self.members.push((k, v));
+                }
+                None => self.skip()?,
+            }
+            if self.next_or_close(b'}')? {
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Struct(self.members.drain(start..).collect()))
+    }
+
+    fn array(&mut self) -> Result<Value, Stop> {
+        self.enter()?;
+        let start = self.items.len();
+        if self.peek()? == Some(b']') {
+            self.pos += 1;
+        } else {
+            loop {
+                let v = self.value(Mode::Plain)?;
+                self.items.push(v);
+                if self.next_or_close(b']')? {
+                    break;
+                }
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Array(self.items.drain(start..).collect()))
+    }
+
+    /// Reads past one value, checking it is well-formed, building nothing.
+    /// Iterative and without a nesting limit, as serde_json skips.
+    fn skip(&mut self) -> Result<(), Stop> {
+        self.open.clear();
+        loop {
+            let Some(b) = self.peek()? else { return Err(self.fail("EOF while parsing a value")) };
+            match b {
+                b'"' => {
+                    self.pos += 1;
+                    self.skip_string()?;
+                }
+                b'{' => {
+                    self.pos += 1;
+                    if !self.key_start(true)? {
+                        self.skip_string()?;
+                        self.colon()?;
+                        self.open.push(b'}');
+                        continue;
+                    }
+                }
+                b'[' => {
+                    self.pos += 1;
+                    if self.peek()? == Some(b']') {
+                        self.pos += 1;
+                    } else {
+                        self.open.push(b']');
+                        continue;
+                    }
+                }
+                b'-' | b'0'..=b'9' if !self.negative_infinity()? => {
+                    let n = self.number_len()?;
+                    if !valid_number(&self.buf[self.pos..self.pos + n]) {
+                        return Err(self.fail("invalid number"));
+                    }
+                    self.pos += n;
+                }
+                _ => {
+                    self.literal()?;
+                }
+            }
+            // A value ended: close what it ended, or go on to the next member or item.
+            loop {
+                let Some(&close) = self.open.last() else { return Ok(()) };
+                if self.next_or_close(close)? {
+                    self.open.pop();
+                    continue;
+                }
+                if close == b'}' {
+                    self.key_start(false)?;
+                    self.skip_string()?;
+                    self.colon()?;
+                }
+                break;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{decode_response, decode_response_projected, encode_response, Version};
+    use super::*;
+
+    /// A reader that hands out at most `step` bytes per read, to cross every buffer boundary.
+    struct Trickle<'a> {
+        data: &'a [u8],
+        step: usize,
+    }
+
+    impl Read for Trickle<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let n = self.step.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            Ok(n)
+        }
+    }
+
+    fn streamed(body: &[u8], keep: Option<&dyn Fn(&str) -> bool>, step: usize) -> Result<Response, DecodeError> {
+        read_response(Trickle { data: body, step }, keep).map_err(|e| match e {
+            ReadError::Decode(d) => d,
+            ReadError::Io(e) => panic!("{e}"),
+        })
+    }
+
+    /// Decodes `body` every way: streamed in several step sizes must agree with the slice decoders.
+    fn agree(body: &[u8]) {
+        let keep = |k: &str| k == "uuid" || k == "name_label" || k.is_empty() || k == "a\"b";
+        let whole = decode_response(body);
+        let projected = decode_response_projected(body, &keep);
+        for step in [1, 2, 3, 7, 64, 1 << 20] {
+            let s = streamed(body, None, step);
+            let p = streamed(body, Some(&keep), step);
+            let shown = String::from_utf8_lossy(body);
+            assert_eq!(s.is_ok(), whole.is_ok(), "{shown}: {s:?} vs {whole:?}");
+            assert_eq!(p.is_ok(), projected.is_ok(), "{shown}: {p:?} vs {projected:?}");
+            if let (Ok(a), Ok(b)) = (&s, &whole) {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{shown}");
+            }
+            if let (Ok(a), Ok(b)) = (&p, &projected) {
+                assert_eq!(format!("{a:?}"), format!("{b:?}"), "{shown}");
+            }
+        }
+    }
+
+    const SAMPLES: &[&str] = &[
+        r#"{"jsonrpc":"2.0","result":{"OpaqueRef:a":{"uuid":"u1","name_label":"a","other_config":{"uuid":"x"},"VBDs":["r"]},"OpaqueRef:b":{"name_label":"b","bad":NaN,"uuid":"u2"}},"id":1}"#,
+        r#"{"jsonrpc":"2.0","result":["a",{"x":1}],"id":1}"#,
+        r#"{"jsonrpc":"2.0","error":{"code":1,"message":"SESSION_INVALID","data":["r"]},"id":1}"#,
+        r#"{"result":{"r":{"a":1,"b":}}}"#,
+        r#"{"result":null,"error":["SESSION_INVALID","OpaqueRef:93"],"id":"xyz"}"#,
+        r#"{"result":{},"error":{"code":"abcd","message":123456,"data":2.0}}"#,
+        r#"{"jsonrpc":"2.0","result":{"a":Infinity,"b":-Infinity,"c":+Infinity,"d":[NaN,-0,0,-1,1e2]},"id":1}"#,
+        r#"  {"result" : { "r" : { "uuid" : "x" , "z" : [ 1 , 2 ] } } , "id" : 1 }  "#,
+        r#"{"result":[9223372036854775807,-9223372036854775808,9223372036854775808,-9223372036854775809,18446744073709551616,1.5e300,1e400,0.1,2.5E-3]}"#,
+        r#"{"result":{"r":{"uuid":"a\"b\\c\/d\b\f\n\r\t\u00e9\ud83d\ude00 ünï","a\"b":1,"x":"\u0041\\"}}}"#,
+        r#"{"result":{"r":{"uuid":"\ud800"}}}"#,
+        r#"{"result":{"r":{"skip":"\ud800","uuid":"\udc00"}}}"#,
+        r#"{"result":{"r":{"uuid":"\ud800\u0041"}}}"#,
+        r#"{"result":{"r":{"uuid":"\q"}}}"#,
+        r#"{"result":{"r":{"skip":"\q"}}}"#,
+        r#"{"result":{"r":{"uuid":"\u12"}}}"#,
+        "{\"result\":{\"r\":{\"uuid\":\"a\u{1}b\"}}}",
+        "{\"result\":{\"r\":{\"skip\":\"a\u{1}b\"}}}",
+        "{\"result\":\"\u{7f}\"}",
+        r#"{"result":1} x"#,
+        r#"{"result":1,}"#,
+        r#"{"result":[1,]}"#,
+        r#"{"result":[01]}"#,
+        r#"{"result":[1.]}"#,
+        r#"{"result":[.5]}"#,
+        r#"{"result":[1e]}"#,
+        r#"{"result":[-]}"#,
+        r#"{"result":[- 1]}"#,
+        r#"{"result":[Infinityx]}"#,
+        r#"{"result":[NaNa]}"#,
+        r#"{"result":[1Infinity]}"#,
+        r#"{"result":[tru]}"#,
+        r#"{"result":[true,false,null]}"#,
+        r#"{"result":{"r":{"uuid":true,"skip":{"a":[{"b":null}],"c":-2.5e-3}}}}"#,
+        r#"{"result":{"r":"not a record","s":["x"],"t":{}},"id":1}"#,
+        r#"{"result":{"":{"":""}}}"#,
+        r#"{1:2}"#,
+        r#"{"a" 1}"#,
+        r#"[1]"#,
+        r#""x""#,
+        "",
+        "   ",
+        r#"{"id":1}"#,
+        r#"{"error":null}"#,
+    ];
+
+    #[test]
+    fn streamed_decoding_agrees_with_the_slice_decoders() {
+        for body in SAMPLES {
+            agree(body.as_bytes());
+        }
+        // Invalid UTF-8 in a kept string, a skipped one, a key.
+        agree(b"{\"result\":{\"r\":{\"uuid\":\"\xff\"}}}");
+        agree(b"{\"result\":{\"r\":{\"skip\":\"\xff\"}}}");
+        agree(b"{\"result\":{\"r\":{\"\xff\":1}}}");
+        // The wire samples, and every truncation of them.
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "json") {
+                let body = std::fs::read(&path).unwrap();
+                agree(&body);
+                for i in (0..body.len()).step_by(7) {
+                    agree(&body[..i]);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_truncation_fails_cleanly_and_large_answers_cross_buffers() {
+        let body = SAMPLES[9];
+        for i in 0..body.len() {
+            agree(&body.as_bytes()[..i]);
+        }
+        // Larger than the buffer, with a string longer than it.
+        let long = "é\\\"x".repeat(BUF / 2);
+        let mut records = Vec::new();
+        for i in 0..2000 {
+            let rec = Value::Struct(vec![
+                ("uuid".into(), Value::String(format!("u{i}"))),
+                ("name_label".into(), Value::String(if i == 7 { long.clone() } else { format!("vm {i}") })),
+                ("other".into(), Value::Array(vec![Value::Float(0.5), Value::String(long[..100].to_string())])),
+            ]);
+            records.push((format!("OpaqueRef:{i}"), rec));
+        }
+        let body = encode_response(&Response::Success(Value::Struct(records)), &serde_json::json!(1), Version::V2);
+        agree(body.as_bytes());
+    }
+
+    #[test]
+    fn nesting_is_limited_as_serde_json_limits_it() {
+        for depth in [126, 127, 128, 129, 100_000] {
+            let body = format!("{{\"result\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
+            agree(body.as_bytes());
+            let body = format!("{{\"result\":{{\"r\":{{\"skip\":{}1{}}}}}}}", "[".repeat(depth), "]".repeat(depth));
+            agree(body.as_bytes());
+        }
+    }
+
+    #[test]
+    fn read_errors_are_not_decode_errors() {
+        struct Broken;
+        impl Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+                Err(io::Error::new(io::ErrorKind::TimedOut, "slow"))
+            }
+        }
+        assert!(matches!(read_response(Broken, None), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut));
+    }
+
+    #[test]
+    fn the_scan_finds_the_first_special_byte() {
+        for len in 0..40 {
+            for at in 0..len {
+                for b in [b'"', b'\\', 0x00, 0x1f] {
+                    let mut v = vec![b'a'; len];
+                    v[at] = b;
+                    if at + 1 < len {
+                        v[at + 1] = b'"';
+                    }
+                    assert_eq!(special(&v), Some(at));
+                }
+            }
+            assert_eq!(special(&vec![0x20; len]), None);
+            assert_eq!(special(&vec![0xff; len]), None);
+        }
+    }
+}
