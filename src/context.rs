@@ -101,12 +101,18 @@ pub struct Context {
     connector: Connector,
     /// Records fetched with `<Class>.get_all_records`, by class.
     all: HashMap<String, HashMap<String, Value>>,
+    /// Uuid and name-label by ref of every object of a class, when known
+    /// without its records (see [`Context::know_all`]).
+    known: HashMap<String, HashMap<String, Names>>,
 }
+
+/// An object's uuid and name-label, as far as its record has them.
+type Names = (Option<String>, Option<String>);
 
 impl Context {
     pub fn new(settings: Settings, printer: Printer, params: Params, command: String) -> Context {
         let connector = Connector::new(settings.clone());
-        Context { settings, printer, params, command, connector, all: HashMap::new() }
+        Context { settings, printer, params, command, connector, all: HashMap::new(), known: HashMap::new() }
     }
 
     /// Calls a XenAPI method with the session prepended.
@@ -219,6 +225,40 @@ impl Context {
         self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
     }
 
+    /// One member of a record by ref (what `record(class, r)?.get(name)` gives),
+    /// copying only that member out of the cache.
+    pub fn record_member(&mut self, class: &str, r: &str, name: &str) -> Option<Value> {
+        if r == NULL_REF || r.is_empty() {
+            return None;
+        }
+        if let Some(m) = self.all.get(class) {
+            return m.get(r).and_then(|rec| rec.get(name)).cloned();
+        }
+        match self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()? {
+            Value::Struct(members) => members.into_iter().find(|(k, _)| k == name).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// Records what rendering refs to objects of `class` needs (uuid and
+    /// name-label by ref) from a list of *all* its objects already fetched,
+    /// e.g. by a `<class>-list` whose own fields refer to its class: the
+    /// lookups then need no `<class>.get_all_records`. Does nothing once the
+    /// class's records are cached.
+    pub fn know_all(&mut self, class: &str, objects: &[(String, Value)]) {
+        if self.all.contains_key(class) {
+            return;
+        }
+        let names = objects
+            .iter()
+            .map(|(r, rec)| {
+                let text = |k: &str| rec.get(k).and_then(Value::as_str).map(str::to_string);
+                (r.clone(), (text("uuid"), text("name_label")))
+            })
+            .collect();
+        self.known.insert(class.to_string(), names);
+    }
+
     /// Looks up the object whose uuid the required parameter `key` gives.
     pub fn lookup_param(&mut self, class: &str, key: &str) -> CmdResult<String> {
         let uuid = self.params.required(key)?.to_string();
@@ -247,6 +287,9 @@ impl RefLookup for Context {
         if r == NULL_REF || r.is_empty() {
             return None;
         }
+        if let Some(known) = self.known.get(class) {
+            return known.get(r).and_then(|(uuid, _)| uuid.clone());
+        }
         let recs = self.all_records(class).ok()?;
         recs.get(r).and_then(|rec| rec.get("uuid")).and_then(Value::as_str).map(str::to_string)
     }
@@ -254,6 +297,9 @@ impl RefLookup for Context {
     fn name_label(&mut self, class: &str, r: &str) -> Option<String> {
         if r == NULL_REF || r.is_empty() {
             return None;
+        }
+        if let Some(known) = self.known.get(class) {
+            return known.get(r).and_then(|(_, name)| name.clone());
         }
         let recs = self.all_records(class).ok()?;
         recs.get(r).and_then(|rec| rec.get("name_label")).and_then(Value::as_str).map(str::to_string)

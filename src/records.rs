@@ -7,6 +7,7 @@ use crate::error::{CliError, CmdResult};
 use crate::facts::{self, Access, ClassFact, FieldFact};
 use crate::output::{Field, Record};
 use crate::render::{self, Rendered};
+use std::cell::Cell;
 use xenapi::model::{Schema, Type};
 use xenapi::Value;
 
@@ -77,46 +78,129 @@ pub fn field_value(
     ctx: &mut Context,
     view: &ClassView,
     obj: &Obj,
-    field: &FieldFact,
+    field: &'static FieldFact,
     compute_expensive: bool,
 ) -> CmdResult<Rendered> {
-    // xe never computes expensive fields in lists, whatever their source.
-    if field.expensive && !compute_expensive {
-        return Ok(Rendered::text("<expensive field>"));
-    }
-    let parts = source_parts(field.api);
-    let first = parts.first().copied().unwrap_or("");
-    let api = view.api();
-    if field.render.contains("<EMPTY> if VBD empty") {
-        if obj.rec.get("empty").and_then(Value::as_bool) == Some(true) {
-            return Ok(Rendered::text("<EMPTY>"));
+    Ok(FieldPlan::new(view, field).value(ctx, view, obj, compute_expensive))
+}
+
+/// Where a field's value comes from.
+enum Source {
+    /// A VBD's VDI, or `<EMPTY>`.
+    VbdEmpty,
+    /// An SR's host, or `<shared>`.
+    SrHost,
+    /// A pool field read from every host.
+    SameOnAllHosts(&'static str),
+    /// `X.method()`.
+    Expensive(&'static str),
+    /// A member of the object's own record.
+    Own { name: &'static str, target: Option<String> },
+    /// A member of a related object's record (metrics, PCI, ...), reached through our ref to it.
+    Related { class: &'static str, name: &'static str, link: Option<&'static str>, target: Option<String> },
+}
+
+/// Where a record member was last found: the records of one answer list
+/// their members in the same order, so the next record has it there too
+/// and the lookup costs one comparison instead of a scan. (A miss scans
+/// for the first member of that name, as [`Value::get`] does.)
+#[derive(Default)]
+struct Hint(Cell<usize>);
+
+impl Hint {
+    fn get<'a>(&self, rec: &'a Value, name: &str) -> Option<&'a Value> {
+        let members = rec.as_struct()?;
+        if let Some((k, v)) = members.get(self.0.get()) {
+            if k == name {
+                return Some(v);
+            }
         }
-        let vdi = obj.rec.get("VDI").cloned();
-        return Ok(render::render(vdi.as_ref(), "name-label of ref", Some("VDI"), ctx));
+        let i = members.iter().position(|(k, _)| k == name)?;
+        self.0.set(i);
+        Some(&members[i].1)
     }
-    if field.render.starts_with("<shared> if >1 PBD") {
-        return Ok(sr_host(ctx, obj));
+}
+
+/// How one field of a class is rendered: worked out once (sources, ref
+/// targets and links from the datamodel), then applied to every object.
+pub struct FieldPlan {
+    pub field: &'static FieldFact,
+    source: Source,
+    hint: Hint,
+}
+
+impl FieldPlan {
+    pub fn new(view: &ClassView, field: &'static FieldFact) -> FieldPlan {
+        let parts = source_parts(field.api);
+        let first = parts.first().copied().unwrap_or("");
+        let api = view.api();
+        let source = if field.render.contains("<EMPTY> if VBD empty") {
+            Source::VbdEmpty
+        } else if field.render.starts_with("<shared> if >1 PBD") {
+            Source::SrHost
+        } else if field.render.contains("same on all hosts") {
+            Source::SameOnAllHosts(first)
+        } else if let Some(call) = first.strip_suffix("()") {
+            Source::Expensive(call)
+        } else {
+            let (class, name) = first.split_once('.').unwrap_or((api, first));
+            if class == api {
+                Source::Own { name, target: view.ref_target(name) }
+            } else {
+                let link = view.link_to(class).or_else(|| {
+                    parts.iter().find_map(|p| p.split_once('.').filter(|(c, _)| *c == api).map(|(_, f)| f))
+                });
+                let related_class = Schema::get().class(class);
+                let target = related_class.and_then(|c| c.field(name)).and_then(|f| target_of(&f.ty));
+                Source::Related { class, name, link, target }
+            }
+        };
+        FieldPlan { field, source, hint: Hint::default() }
     }
-    if field.render.contains("same on all hosts") {
-        return Ok(same_on_all_hosts(ctx, first, field.render));
+
+    /// Renders the field of one object.
+    pub fn value(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+        self.render(ctx, view, obj, compute_expensive, true)
     }
-    if let Some(call) = first.strip_suffix("()") {
-        return Ok(expensive(ctx, view, obj, call, field));
+
+    /// Like [`FieldPlan::value`] without the JSON value: for printing and filtering.
+    pub fn text(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+        self.render(ctx, view, obj, compute_expensive, false)
     }
-    let (class, name) = first.split_once('.').unwrap_or((api, first));
-    if class == api {
-        let target = view.ref_target(name);
-        return Ok(render::render(obj.rec.get(name), field.render, target.as_deref(), ctx));
+
+    fn render(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool, json: bool) -> Rendered {
+        let field = self.field;
+        // xe never computes expensive fields in lists, whatever their source.
+        if field.expensive && !compute_expensive {
+            return Rendered::text("<expensive field>");
+        }
+        let show = |v: Option<&Value>, target: Option<&str>, ctx: &mut Context| {
+            if json {
+                render::render(v, field.render, target, ctx)
+            } else {
+                render::render_text(v, field.render, target, ctx)
+            }
+        };
+        match &self.source {
+            Source::VbdEmpty => {
+                if obj.rec.get("empty").and_then(Value::as_bool) == Some(true) {
+                    return Rendered::text("<EMPTY>");
+                }
+                let vdi = obj.rec.get("VDI").cloned();
+                render::render(vdi.as_ref(), "name-label of ref", Some("VDI"), ctx)
+            }
+            Source::SrHost => sr_host(ctx, obj),
+            Source::SameOnAllHosts(first) => same_on_all_hosts(ctx, first, field.render),
+            Source::Expensive(call) => expensive(ctx, view, obj, call, field),
+            Source::Own { name, target } => show(self.hint.get(obj.rec, name), target.as_deref(), ctx),
+            Source::Related { class, name, link, target } => {
+                let related = link.and_then(|l| self.hint.get(obj.rec, l)).and_then(Value::as_str);
+                // Only the member is copied out of the related record, not the whole record.
+                let v = related.and_then(|r| ctx.record_member(class, r, name));
+                show(v.as_ref(), target.as_deref(), ctx)
+            }
+        }
     }
-    // A field of a related object (metrics, PCI, ...), reached through our ref to it.
-    let link = view
-        .link_to(class)
-        .or_else(|| parts.iter().find_map(|p| p.split_once('.').filter(|(c, _)| *c == api).map(|(_, f)| f)));
-    let related = link.and_then(|l| obj.rec.get(l)).and_then(Value::as_str).map(str::to_string);
-    let rec = related.and_then(|r| ctx.record(class, &r));
-    let related_class = Schema::get().class(class);
-    let target = related_class.and_then(|c| c.field(name)).and_then(|f| target_of(&f.ty));
-    Ok(render::render(rec.as_ref().and_then(|r| r.get(name)), field.render, target.as_deref(), ctx))
 }
 
 /// `X.method()`: called with the object's ref where the method belongs to its class.
@@ -177,12 +261,25 @@ pub fn build_record(
     fields: &[&'static FieldFact],
     compute_expensive: bool,
 ) -> CmdResult<Record> {
-    let mut out = Vec::with_capacity(fields.len());
-    for f in fields {
-        let v = field_value(ctx, view, obj, f, compute_expensive)?;
+    let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
+    Ok(build_planned(ctx, view, obj, &plans, compute_expensive))
+}
+
+/// Builds a printable record of the planned fields.
+pub fn build_planned(
+    ctx: &mut Context,
+    view: &ClassView,
+    obj: &Obj,
+    plans: &[FieldPlan],
+    compute_expensive: bool,
+) -> Record {
+    let mut out = Vec::with_capacity(plans.len());
+    for p in plans {
+        let f = p.field;
+        let v = p.value(ctx, view, obj, compute_expensive);
         out.push(Field::new(f.name, f.access, f.deprecated, v.text, v.json));
     }
-    Ok(Record { fields: out })
+    Record { fields: out }
 }
 
 /// One `-list` / selector filter.
@@ -289,7 +386,10 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<Strin
 
 /// Fetches only the members `keep` names.
 pub fn fetch_projected(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<Vec<(String, Value)>> {
-    let f = |k: &str| keep.iter().any(|m| m == k);
+    // Called for every member of every record: a set, not a scan of a list
+    // (`params=all` keeps a hundred members).
+    let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+    let f = |k: &str| keep.contains(k);
     let v = ctx.call_projected(
         &format!("{}.get_all_records_where", view.api()),
         vec![Value::str(view.fact.server_expr)],
@@ -317,10 +417,11 @@ pub fn select(
     filters: &[Filter],
     objects: Vec<(String, Value)>,
 ) -> CmdResult<Vec<(String, Value)>> {
+    let plans: Vec<FieldPlan> = filters.iter().map(|f| FieldPlan::new(view, f.field())).collect();
     let mut out = Vec::new();
     'next: for (r, rec) in objects {
-        for f in filters {
-            let v = field_value(ctx, view, &Obj { r: &r, rec: &rec }, f.field(), true)?;
+        for (f, plan) in filters.iter().zip(&plans) {
+            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, true);
             if !f.matches(&v) {
                 continue 'next;
             }

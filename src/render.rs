@@ -108,6 +108,8 @@ fn scalar_text(v: &Value) -> String {
         Value::Bool(b) => b.to_string(),
         Value::Float(f) => format!("{f:.3}"),
         Value::Nil => String::new(),
+        // What `to_string` gives, without the formatting machinery.
+        Value::String(s) | Value::DateTime(s) => s.clone(),
         other => other.to_string(),
     }
 }
@@ -127,54 +129,100 @@ fn scalar_json(v: &Value) -> Json {
 /// `target` is the class a ref (or the members of a ref set or the values of
 /// a ref map) point to, taken from the datamodel type of the source field.
 pub fn render(value: Option<&Value>, render: &str, target: Option<&str>, lookup: &mut dyn RefLookup) -> Rendered {
+    render_with(value, render, target, lookup, true)
+}
+
+/// Like [`render`] without the JSON value (left `null`), for output that
+/// prints only the text: the text, items and map are the same.
+pub fn render_text(value: Option<&Value>, render: &str, target: Option<&str>, lookup: &mut dyn RefLookup) -> Rendered {
+    render_with(value, render, target, lookup, false)
+}
+
+/// A text-only result, with the JSON value when `json`.
+fn text_of(t: String, json: bool) -> Rendered {
+    if json {
+        Rendered::text(t)
+    } else {
+        Rendered::typed(t, Json::Null)
+    }
+}
+
+fn render_with(
+    value: Option<&Value>,
+    render: &str,
+    target: Option<&str>,
+    lookup: &mut dyn RefLookup,
+    json: bool,
+) -> Rendered {
     let Some(value) = value else {
-        return Rendered::text("<not in database>");
+        return text_of("<not in database>".into(), json);
     };
     let conv = enum_converter(render);
-    let conv_item = |s: &str| match conv {
-        Some(c) => enum_text(c, s),
-        None => s.to_string(),
+    let conv_item = |s: String| match conv {
+        Some(c) => enum_text(c, &s),
+        None => s,
     };
     if render.starts_with("uuid of ref") || render.starts_with("name-label of ref") {
         let r = value.as_str().unwrap_or("");
         let by_name = render.starts_with("name-label");
         let found = target.and_then(|c| if by_name { lookup.name_label(c, r) } else { lookup.uuid(c, r) });
         return match found {
-            Some(t) => Rendered::text(t),
+            Some(t) => text_of(t, json),
             None => Rendered::typed("<not in database>".into(), Json::Null),
         };
     }
     match value {
         Value::Array(items) => {
+            let uuids = render.starts_with("uuid list");
             let texts: Vec<String> = items
                 .iter()
                 .map(|i| {
                     let s = scalar_text(i);
-                    if render.starts_with("uuid list") {
-                        target.and_then(|c| lookup.uuid(c, &s)).unwrap_or(s)
+                    if uuids {
+                        match target.and_then(|c| lookup.uuid(c, &s)) {
+                            Some(u) => u,
+                            None => s,
+                        }
                     } else {
-                        conv_item(&s)
+                        conv_item(s)
                     }
                 })
                 .collect();
-            let json = Json::Array(texts.iter().map(|t| Json::String(t.clone())).collect());
+            let json =
+                if json { Json::Array(texts.iter().map(|t| Json::String(t.clone())).collect()) } else { Json::Null };
             Rendered { text: texts.join(list_separator(render)), items: Some(texts), map: None, json }
         }
         Value::Struct(members) => {
+            let uuids = render.starts_with("map k: uuid");
             let pairs: Vec<(String, String)> = members
                 .iter()
                 .map(|(k, v)| {
                     let s = scalar_text(v);
-                    let s = if render.starts_with("map k: uuid") {
-                        target.and_then(|c| lookup.uuid(c, &s)).unwrap_or(s)
+                    let s = if uuids {
+                        match target.and_then(|c| lookup.uuid(c, &s)) {
+                            Some(u) => u,
+                            None => s,
+                        }
                     } else {
                         s
                     };
-                    (conv_item(k), s)
+                    (conv_item(k.clone()), s)
                 })
                 .collect();
-            let text = pairs.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
-            let json = Json::Object(pairs.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect());
+            let mut text = String::with_capacity(pairs.iter().map(|(k, v)| k.len() + v.len() + 4).sum());
+            for (i, (k, v)) in pairs.iter().enumerate() {
+                if i > 0 {
+                    text.push_str("; ");
+                }
+                text.push_str(k);
+                text.push_str(": ");
+                text.push_str(v);
+            }
+            let json = if json {
+                Json::Object(pairs.iter().map(|(k, v)| (k.clone(), Json::String(v.clone()))).collect())
+            } else {
+                Json::Null
+            };
             Rendered { text, items: None, map: Some(pairs), json }
         }
         scalar => {
@@ -190,9 +238,13 @@ pub fn render(value: Option<&Value>, render: &str, target: Option<&str>, lookup:
                 raw
             };
             if render.contains("<not set> if empty") && text.is_empty() {
-                return Rendered::text("<not set>");
+                return text_of("<not set>".into(), json);
             }
-            let json = if conv.is_some() { Json::String(text.clone()) } else { scalar_json(scalar) };
+            let json = match (json, conv) {
+                (false, _) => Json::Null,
+                (true, Some(_)) => Json::String(text.clone()),
+                (true, None) => scalar_json(scalar),
+            };
             Rendered::typed(text, json)
         }
     }

@@ -5,7 +5,9 @@
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::facts::{op, Access, FieldFact, Setter};
-use crate::records::{self, ClassView, Filter, Obj};
+use crate::output::record::{end_block, field_key, key_width, push_line};
+use crate::output::Mode;
+use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
 use crate::render;
 use xenapi::model::{parse_type, Schema, Type};
 use xenapi::{Value, NULL_REF};
@@ -134,10 +136,20 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
             }
         }
     }
-    let (members, classes) = records::needs(view, &wanted);
+    let (mut members, classes) = records::needs(view, &wanted);
+    // When the fields refer to objects of the listed class itself (a VM's
+    // parent, snapshots...) and the fetch lists all of them, it also gives
+    // the uuids and names those refs are shown as: no second fetch of every record.
+    let knows_own = view.fact.server_expr == "true" && classes.iter().any(|c| c == view.api());
+    if knows_own {
+        members.push("name_label".into());
+    }
     let objects = records::fetch_projected(ctx, view, &members)?;
+    if knows_own {
+        ctx.know_all(view.api(), &objects);
+    }
     if objects.len() > 1 {
-        for c in &classes {
+        for c in classes.iter().filter(|c| !(knows_own && *c == view.api())) {
             let _ = ctx.all_records(c);
         }
     }
@@ -157,12 +169,42 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     }
     let chosen = records::select(ctx, view, &filters, objects)?;
     let fields = selected_fields(view, ctx.params.get("params"));
+    let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
+    if ctx.printer.mode == Mode::Normal {
+        print_blocks(ctx, view, chosen, &plans);
+        return Ok(());
+    }
     let mut out = Vec::with_capacity(chosen.len());
     for (r, rec) in &chosen {
-        out.push(records::build_record(ctx, view, &Obj { r, rec }, &fields, false)?);
+        out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false));
     }
     ctx.printer.records(&out);
     Ok(())
+}
+
+/// Prints record blocks as they are rendered, 64 KiB at a time, freeing each
+/// object once printed: the text `Printer::records` prints for the same
+/// records, without building them all first (a `params=all` listing of a
+/// large pool is tens of megabytes of text).
+fn print_blocks(ctx: &mut Context, view: &ClassView, objects: Vec<(String, Value)>, plans: &[FieldPlan]) {
+    const BATCH: usize = 64 << 10;
+    let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
+    let width = key_width(keys.iter().map(String::as_str));
+    let mut out = String::with_capacity(2 * BATCH);
+    for (r, rec) in objects {
+        for (i, (plan, key)) in plans.iter().zip(&keys).enumerate() {
+            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false);
+            push_line(&mut out, i == 0, key, width, &v.text);
+        }
+        end_block(&mut out);
+        if out.len() >= BATCH {
+            ctx.printer.raw(&out);
+            out.clear();
+        }
+    }
+    ctx.printer.raw(&out);
+    // What printing the records would have left behind (they are all out already).
+    ctx.printer.records(&[]);
 }
 
 /// Finds the object named by `uuid=`.

@@ -17,11 +17,7 @@ pub struct Field {
 
 impl Field {
     pub fn new(name: &str, access: Access, deprecated: bool, text: String, json: serde_json::Value) -> Field {
-        let mut key = format!("{name} {}", access.marker());
-        if deprecated {
-            key.push_str(" [DEPRECATED]");
-        }
-        Field { name: name.to_string(), key, text, json }
+        Field { name: name.to_string(), key: field_key(name, access, deprecated), text, json }
     }
 
     /// A field printed without a marker (help records, listings of our own).
@@ -42,17 +38,53 @@ impl Record {
     }
 }
 
+/// The printed key of a field: `name ( RW)`, with ` [DEPRECATED]` after a deprecated one.
+pub fn field_key(name: &str, access: Access, deprecated: bool) -> String {
+    const DEPRECATED: &str = " [DEPRECATED]";
+    let marker = access.marker();
+    let mut key = String::with_capacity(name.len() + 1 + marker.len() + DEPRECATED.len());
+    key.push_str(name);
+    key.push(' ');
+    key.push_str(marker);
+    if deprecated {
+        key.push_str(DEPRECATED);
+    }
+    key
+}
+
+/// The width of a record block's key column: 4 + the longest key, in characters.
+pub fn key_width<'a>(keys: impl IntoIterator<Item = &'a str>) -> usize {
+    4 + keys.into_iter().map(|k| k.chars().count()).max().unwrap_or(0)
+}
+
+/// Appends one `key: text` line of a record block: the first key left-aligned
+/// in the key column, every other right-aligned.
+pub fn push_line(out: &mut String, first: bool, key: &str, width: usize, text: &str) {
+    let pad = width.saturating_sub(key.chars().count());
+    if !first {
+        out.extend(std::iter::repeat_n(' ', pad));
+    }
+    out.push_str(key);
+    if first {
+        out.extend(std::iter::repeat_n(' ', pad));
+    }
+    out.push_str(": ");
+    out.push_str(text);
+    out.push('\n');
+}
+
+/// Ends a record block: two empty lines.
+pub fn end_block(out: &mut String) {
+    out.push_str("\n\n");
+}
+
 /// Appends one record block to `out`.
 pub fn render_record(rec: &Record, out: &mut String) {
-    let width = 4 + rec.fields.iter().map(|f| f.key.chars().count()).max().unwrap_or(0);
+    let width = key_width(rec.fields.iter().map(|f| f.key.as_str()));
     for (i, f) in rec.fields.iter().enumerate() {
-        if i == 0 {
-            out.push_str(&format!("{:<width$}: {}\n", f.key, f.text));
-        } else {
-            out.push_str(&format!("{:>width$}: {}\n", f.key, f.text));
-        }
+        push_line(out, i == 0, &f.key, width, &f.text);
     }
-    out.push_str("\n\n");
+    end_block(out);
 }
 
 /// Renders records as an aligned table fitted to the terminal (our `--table`).
