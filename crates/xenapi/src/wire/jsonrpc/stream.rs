@@ -94,9 +94,10 @@ struct Parser<'k, R> {
     text: Vec<u8>,
     /// The closing brackets of the containers being skipped.
     open: Vec<u8>,
-    /// Record keys by position, with whether they are kept: the records of
-    /// one answer have the same keys in the same order, so most keys are
-    /// decided by one comparison, without UTF-8 checks or calls to `keep`.
+    /// Record keys by position (followed by `":`), with whether they are
+    /// kept: the records of one answer have the same keys in the same order,
+    /// so most keys are decided by one comparison, without UTF-8 checks or
+    /// calls to `keep`.
     seen: Vec<(Vec<u8>, Option<String>)>,
     error: Option<ReadError>,
 }
@@ -109,29 +110,70 @@ fn is_num(b: u8) -> bool {
     matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
 }
 
-/// The index of the first `"`, `\` or control character in `b`, eight bytes at a time.
-fn special(b: &[u8]) -> Option<usize> {
+/// The special bytes of a word (`"`, `\` and control characters) as the
+/// high bits of their bytes: exact for the lowest one flagged.
+#[inline]
+fn special_bits(w: u64) -> u64 {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;
     const QUOTE: u64 = LO * b'"' as u64;
     const BACKSLASH: u64 = LO * b'\\' as u64;
     const SPACE: u64 = LO * 0x20;
-    let mut chunks = b.chunks_exact(8);
+    let q = w ^ QUOTE;
+    let s = w ^ BACKSLASH;
+    // Zero bytes of q and s, bytes of w below 0x20.
+    ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (w.wrapping_sub(SPACE) & !w)) & HI
+}
+
+#[inline]
+fn word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    w.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(w)
+}
+
+/// The index of the first `"`, `\` or control character in `b`, eight bytes at a time.
+#[inline]
+fn special(b: &[u8]) -> Option<usize> {
     let mut at = 0;
-    for c in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        let w = u64::from_le_bytes(word);
-        let q = w ^ QUOTE;
-        let s = w ^ BACKSLASH;
-        // Zero bytes of q and s, bytes of w below 0x20: exact for the lowest one flagged.
-        let hits = ((q.wrapping_sub(LO) & !q) | (s.wrapping_sub(LO) & !s) | (w.wrapping_sub(SPACE) & !w)) & HI;
+    while at + 8 <= b.len() {
+        let hits = special_bits(word(&b[at..]));
         if hits != 0 {
             return Some(at + (hits.trailing_zeros() / 8) as usize);
         }
         at += 8;
     }
-    chunks.remainder().iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|i| at + i)
+    if at == b.len() {
+        return None;
+    }
+    if b.len() >= 8 {
+        // The last eight bytes, overlapping ones already known to be plain.
+        let last = b.len() - 8;
+        let hits = special_bits(word(&b[last..]));
+        return (hits != 0).then(|| last + (hits.trailing_zeros() / 8) as usize);
+    }
+    b[at..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20).map(|i| at + i)
+}
+
+/// Byte equality for short slices (keys), a word at a time, without a call to `memcmp`.
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a.iter().zip(b).all(|(x, y)| x == y);
+    }
+    let mut i = 0;
+    while i + 8 < n {
+        if word(&a[i..]) != word(&b[i..]) {
+            return false;
+        }
+        i += 8;
+    }
+    // The last eight bytes, overlapping ones already compared.
+    word(&a[n - 8..]) == word(&b[n - 8..])
 }
 
 fn hex4(b: &[u8]) -> Option<u16> {
@@ -637,28 +679,42 @@ impl<'k, R: Read> Parser<'k, R> {
         }
     }
 
-    /// Reads a key; `None` when it is a record member `keep` rejects.
+    /// Reads a key (its opening quote consumed): the key unless it is a record
+    /// member `keep` rejects, and whether the colon after it was read too.
     /// Keys without escapes are looked at in the buffer: a rejected one is never allocated.
-    fn key(&mut self, mode: Mode, index: usize) -> Result<Option<String>, Stop> {
+    #[inline]
+    fn key(&mut self, mode: Mode, index: usize) -> Result<(Option<String>, bool), Stop> {
+        if mode == Mode::Record {
+            // What this position held last time: the key, its closing quote and a
+            // colon. The key's bytes hold no quote, backslash or control
+            // character, so a match is exactly that key, already checked and decided.
+            if let Some((seen, kept)) = self.seen.get(index) {
+                let n = seen.len();
+                if self.end - self.pos >= n && same(&self.buf[self.pos..self.pos + n], seen) {
+                    self.pos += n;
+                    return Ok((kept.clone(), true));
+                }
+            }
+        }
+        self.new_key(mode, index).map(|k| (k, false))
+    }
+
+    fn new_key(&mut self, mode: Mode, index: usize) -> Result<Option<String>, Stop> {
         let (start, n) = match self.string_text()? {
             KeyText::InBuf(start, n) => (start, n),
             KeyText::Owned(k) => return Ok(self.wanted(mode, &k).then_some(k)),
         };
         let bytes = &self.buf[start..start + n];
-        if mode == Mode::Record {
-            if let Some((seen, kept)) = self.seen.get(index) {
-                if seen.as_slice() == bytes {
-                    return Ok(kept.clone());
-                }
-            }
-        }
         let k = match std::str::from_utf8(bytes) {
             Ok(k) => k,
             Err(e) => return Err(self.bad_utf8(start, e)),
         };
         let kept = self.wanted(mode, k).then(|| k.to_owned());
         if mode == Mode::Record && index <= self.seen.len() {
-            let entry = (bytes.to_vec(), kept.clone());
+            let mut pattern = Vec::with_capacity(n + 2);
+            pattern.extend_from_slice(bytes);
+            pattern.extend_from_slice(b"\":");
+            let entry = (pattern, kept.clone());
             if index == self.seen.len() {
                 self.seen.push(entry);
             } else {
@@ -677,9 +733,11 @@ impl<'k, R: Read> Parser<'k, R> {
         let start = self.members.len();
         let mut index = 0;
         while !self.key_start(index == 0)? {
-            let key = self.key(mode, index)?;
+            let (key, colon_read) = self.key(mode, index)?;
             index += 1;
-            self.colon()?;
+            if !colon_read {
+                self.colon()?;
+            }
             match key {
                 Some(k) => {
                     let child = match mode {
