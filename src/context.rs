@@ -7,7 +7,7 @@ use crate::connect::Connector;
 use crate::error::{CliError, CmdResult};
 use crate::output::Printer;
 use crate::render::RefLookup;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use xenapi::{Value, NULL_REF};
 
 /// Keys that are never filters or fields (xe's standard keys, plus ours).
@@ -104,6 +104,9 @@ pub struct Context {
     /// Uuid and name-label by ref of every object of a class, when known
     /// without its records (see [`Context::know_all`]).
     known: HashMap<String, HashMap<String, Names>>,
+    /// The classes in `all` whose records hold only some members, and which
+    /// (see [`Context::prefetch`]); anything wanting others fetches them whole.
+    partial: HashMap<String, HashSet<String>>,
 }
 
 /// An object's uuid and name-label, as far as its record has them.
@@ -112,7 +115,16 @@ type Names = (Option<String>, Option<String>);
 impl Context {
     pub fn new(settings: Settings, printer: Printer, params: Params, command: String) -> Context {
         let connector = Connector::new(settings.clone());
-        Context { settings, printer, params, command, connector, all: HashMap::new(), known: HashMap::new() }
+        Context {
+            settings,
+            printer,
+            params,
+            command,
+            connector,
+            all: HashMap::new(),
+            known: HashMap::new(),
+            partial: HashMap::new(),
+        }
     }
 
     /// Calls a XenAPI method with the session prepended.
@@ -203,15 +215,56 @@ impl Context {
 
     /// All records of a class, fetched once per command.
     pub fn all_records(&mut self, class: &str) -> CmdResult<&HashMap<String, Value>> {
-        if !self.all.contains_key(class) {
+        if !self.all.contains_key(class) || self.partial.contains_key(class) {
             let v = self.call(&format!("{class}.get_all_records"), vec![])?;
             let map = match v {
                 Value::Struct(m) => m.into_iter().collect(),
                 _ => HashMap::new(),
             };
             self.all.insert(class.to_string(), map);
+            self.partial.remove(class);
         }
         Ok(&self.all[class])
+    }
+
+    /// Fetches the records of a class once, keeping only the members
+    /// `members` names besides the uuid and name-label: for what a listing
+    /// renders of related objects (a large pool's VBDs, VDIs and metrics
+    /// whole cost more than the listing itself). Whatever wants other
+    /// members gets the class fetched whole ([`Context::all_records`],
+    /// [`Context::record`], [`Context::record_member`]).
+    pub fn prefetch(&mut self, class: &str, members: &[String]) -> CmdResult<()> {
+        if self.all.contains_key(class) {
+            return Ok(());
+        }
+        let keep: HashSet<String> =
+            members.iter().cloned().chain(["uuid".to_string(), "name_label".to_string()]).collect();
+        let v = self.call_projected(&format!("{class}.get_all_records"), vec![], &|k: &str| keep.contains(k))?;
+        let map = match v {
+            Value::Struct(m) => m.into_iter().collect(),
+            _ => HashMap::new(),
+        };
+        self.all.insert(class.to_string(), map);
+        self.partial.insert(class.to_string(), keep);
+        Ok(())
+    }
+
+    /// The cached records of a class if they hold `member` (or every member, for `None`),
+    /// fetching the class whole when they do not.
+    fn cached(&mut self, class: &str, member: Option<&str>) -> Option<&HashMap<String, Value>> {
+        let enough = match (self.partial.get(class), member) {
+            (None, _) => true,
+            (Some(keep), Some(m)) => keep.contains(m),
+            (Some(_), None) => false,
+        };
+        if !enough {
+            // On failure the partial records stay, and are not used for this.
+            let _ = self.all_records(class);
+            if self.partial.contains_key(class) {
+                return None;
+            }
+        }
+        self.all.get(class)
     }
 
     /// One record by ref, from the cache when present.
@@ -219,7 +272,7 @@ impl Context {
         if r == NULL_REF || r.is_empty() {
             return None;
         }
-        if let Some(m) = self.all.get(class) {
+        if let Some(m) = self.cached(class, None) {
             return m.get(r).cloned();
         }
         self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
@@ -231,7 +284,7 @@ impl Context {
         if r == NULL_REF || r.is_empty() {
             return None;
         }
-        if let Some(m) = self.all.get(class) {
+        if let Some(m) = self.cached(class, Some(name)) {
             return m.get(r).and_then(|rec| rec.get(name)).cloned();
         }
         match self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()? {
@@ -290,7 +343,8 @@ impl RefLookup for Context {
         if let Some(known) = self.known.get(class) {
             return known.get(r).and_then(|(uuid, _)| uuid.clone());
         }
-        let recs = self.all_records(class).ok()?;
+        // Records fetched in part hold the uuid.
+        let recs = if self.all.contains_key(class) { &self.all[class] } else { self.all_records(class).ok()? };
         recs.get(r).and_then(|rec| rec.get("uuid")).and_then(Value::as_str).map(str::to_string)
     }
 
@@ -301,7 +355,8 @@ impl RefLookup for Context {
         if let Some(known) = self.known.get(class) {
             return known.get(r).and_then(|(_, name)| name.clone());
         }
-        let recs = self.all_records(class).ok()?;
+        // Records fetched in part hold the name-label.
+        let recs = if self.all.contains_key(class) { &self.all[class] } else { self.all_records(class).ok()? };
         recs.get(r).and_then(|rec| rec.get("name_label")).and_then(Value::as_str).map(str::to_string)
     }
 }

@@ -126,6 +126,7 @@ impl Hint {
 pub struct FieldPlan {
     pub field: &'static FieldFact,
     source: Source,
+    rule: render::Rule<'static>,
     hint: Hint,
 }
 
@@ -155,7 +156,7 @@ impl FieldPlan {
                 Source::Related { class, name, link, target }
             }
         };
-        FieldPlan { field, source, hint: Hint::default() }
+        FieldPlan { field, source, rule: render::Rule::new(field.render), hint: Hint::default() }
     }
 
     /// Renders the field of one object.
@@ -175,11 +176,7 @@ impl FieldPlan {
             return Rendered::text("<expensive field>");
         }
         let show = |v: Option<&Value>, target: Option<&str>, ctx: &mut Context| {
-            if json {
-                render::render(v, field.render, target, ctx)
-            } else {
-                render::render_text(v, field.render, target, ctx)
-            }
+            render::render_rule(v, &self.rule, target, ctx, json)
         };
         match &self.source {
             Source::VbdEmpty => {
@@ -234,7 +231,7 @@ fn sr_host(ctx: &mut Context, obj: &Obj) -> Rendered {
     if pbds.len() > 1 {
         return Rendered::text("<shared>");
     }
-    let host = pbds.first().and_then(|p| ctx.record("PBD", p)).and_then(|r| r.get("host").cloned());
+    let host = pbds.first().and_then(|p| ctx.record_member("PBD", p, "host"));
     render::render(host.as_ref(), "name-label of ref", Some("host"), ctx)
 }
 
@@ -350,19 +347,37 @@ impl Filter {
 }
 
 /// The record members (and related classes) that rendering `fields` reads.
-pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<String>) {
+/// Each related class comes with the members of its records that rendering
+/// reads besides the uuid and name-label (which ref lookups read), in the
+/// order the classes are first needed.
+pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(String, Vec<String>)>) {
     let mut members: Vec<String> = vec!["uuid".into()];
-    let mut classes = Vec::new();
+    let mut classes: Vec<(String, Vec<String>)> = Vec::new();
+    fn need(classes: &mut Vec<(String, Vec<String>)>, class: &str, member: Option<&str>) {
+        let i = match classes.iter().position(|(c, _)| c == class) {
+            Some(i) => i,
+            None => {
+                classes.push((class.to_string(), Vec::new()));
+                classes.len() - 1
+            }
+        };
+        if let Some(m) = member.filter(|m| !classes[i].1.iter().any(|x| x == m)) {
+            classes[i].1.push(m.to_string());
+        }
+    }
     let api = view.api();
+    // Members of other classes that fields read through a ref to them.
+    let mut related: Vec<(&str, &str)> = Vec::new();
     for f in fields {
         if f.render.contains("<EMPTY> if VBD empty") {
             members.extend(["empty".to_string(), "VDI".to_string()]);
-            classes.push("VDI".to_string());
+            need(&mut classes, "VDI", None);
             continue;
         }
         if f.render.starts_with("<shared> if >1 PBD") {
             members.push("PBDs".into());
-            classes.extend(["PBD".to_string(), "host".to_string()]);
+            need(&mut classes, "PBD", Some("host"));
+            need(&mut classes, "host", None);
             continue;
         }
         for p in source_parts(f.api) {
@@ -373,12 +388,20 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<Strin
             if class == api {
                 members.push(name.to_string());
                 if let Some(t) = view.ref_target(name) {
-                    classes.push(t);
+                    need(&mut classes, &t, None);
                 }
-            } else if let Some(link) = view.link_to(class) {
-                members.push(link.to_string());
-                classes.push(class.to_string());
+            } else {
+                related.push((class, name));
+                if let Some(link) = view.link_to(class) {
+                    members.push(link.to_string());
+                    need(&mut classes, class, Some(name));
+                }
             }
+        }
+    }
+    for (class, name) in related {
+        if classes.iter().any(|(c, _)| c == class) {
+            need(&mut classes, class, Some(name));
         }
     }
     (members, classes)

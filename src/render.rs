@@ -124,18 +124,53 @@ fn scalar_json(v: &Value) -> Json {
     }
 }
 
+/// A field's render rule as `render` reads it: the rule's text is searched once, not per value.
+#[derive(Debug, Clone, Copy)]
+pub struct Rule<'r> {
+    conv: Option<&'r str>,
+    uuid_of_ref: bool,
+    name_of_ref: bool,
+    uuid_list: bool,
+    map_uuid: bool,
+    float: bool,
+    not_set_if_empty: bool,
+    separator: &'static str,
+}
+
+impl<'r> Rule<'r> {
+    pub fn new(render: &'r str) -> Rule<'r> {
+        Rule {
+            conv: enum_converter(render),
+            uuid_of_ref: render.starts_with("uuid of ref"),
+            name_of_ref: render.starts_with("name-label of ref"),
+            uuid_list: render.starts_with("uuid list"),
+            map_uuid: render.starts_with("map k: uuid"),
+            float: render.starts_with("float"),
+            not_set_if_empty: render.contains("<not set> if empty"),
+            separator: list_separator(render),
+        }
+    }
+}
+
 /// Renders a value already fetched for a field.
 ///
 /// `target` is the class a ref (or the members of a ref set or the values of
 /// a ref map) point to, taken from the datamodel type of the source field.
 pub fn render(value: Option<&Value>, render: &str, target: Option<&str>, lookup: &mut dyn RefLookup) -> Rendered {
-    render_with(value, render, target, lookup, true)
+    render_with(value, &Rule::new(render), target, lookup, true)
 }
 
-/// Like [`render`] without the JSON value (left `null`), for output that
-/// prints only the text: the text, items and map are the same.
-pub fn render_text(value: Option<&Value>, render: &str, target: Option<&str>, lookup: &mut dyn RefLookup) -> Rendered {
-    render_with(value, render, target, lookup, false)
+/// Like [`render`] with the rule read already; without the JSON value (left
+/// `null`) unless `json`, for output that prints only the text: the text,
+/// items and map are the same.
+pub fn render_rule(
+    value: Option<&Value>,
+    rule: &Rule,
+    target: Option<&str>,
+    lookup: &mut dyn RefLookup,
+    json: bool,
+) -> Rendered {
+    render_with(value, rule, target, lookup, json)
 }
 
 /// A text-only result, with the JSON value when `json`.
@@ -149,7 +184,7 @@ fn text_of(t: String, json: bool) -> Rendered {
 
 fn render_with(
     value: Option<&Value>,
-    render: &str,
+    rule: &Rule,
     target: Option<&str>,
     lookup: &mut dyn RefLookup,
     json: bool,
@@ -157,14 +192,14 @@ fn render_with(
     let Some(value) = value else {
         return text_of("<not in database>".into(), json);
     };
-    let conv = enum_converter(render);
+    let conv = rule.conv;
     let conv_item = |s: String| match conv {
         Some(c) => enum_text(c, &s),
         None => s,
     };
-    if render.starts_with("uuid of ref") || render.starts_with("name-label of ref") {
+    if rule.uuid_of_ref || rule.name_of_ref {
         let r = value.as_str().unwrap_or("");
-        let by_name = render.starts_with("name-label");
+        let by_name = rule.name_of_ref;
         let found = target.and_then(|c| if by_name { lookup.name_label(c, r) } else { lookup.uuid(c, r) });
         return match found {
             Some(t) => text_of(t, json),
@@ -173,7 +208,7 @@ fn render_with(
     }
     match value {
         Value::Array(items) => {
-            let uuids = render.starts_with("uuid list");
+            let uuids = rule.uuid_list;
             let texts: Vec<String> = items
                 .iter()
                 .map(|i| {
@@ -190,10 +225,10 @@ fn render_with(
                 .collect();
             let json =
                 if json { Json::Array(texts.iter().map(|t| Json::String(t.clone())).collect()) } else { Json::Null };
-            Rendered { text: texts.join(list_separator(render)), items: Some(texts), map: None, json }
+            Rendered { text: texts.join(rule.separator), items: Some(texts), map: None, json }
         }
         Value::Struct(members) => {
-            let uuids = render.starts_with("map k: uuid");
+            let uuids = rule.map_uuid;
             let pairs: Vec<(String, String)> = members
                 .iter()
                 .map(|(k, v)| {
@@ -227,7 +262,7 @@ fn render_with(
         }
         scalar => {
             let raw = scalar_text(scalar);
-            let text = if render.starts_with("float") {
+            let text = if rule.float {
                 match scalar.as_float() {
                     Some(f) => format!("{f:.3}"),
                     None => raw,
@@ -237,7 +272,7 @@ fn render_with(
             } else {
                 raw
             };
-            if render.contains("<not set> if empty") && text.is_empty() {
+            if rule.not_set_if_empty && text.is_empty() {
                 return text_of("<not set>".into(), json);
             }
             let json = match (json, conv) {

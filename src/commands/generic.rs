@@ -5,7 +5,7 @@
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::facts::{op, Access, FieldFact, Setter};
-use crate::output::record::{end_block, field_key, key_width, push_line};
+use crate::output::record::{end_block, field_key, key_width, push_padded};
 use crate::output::Mode;
 use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
 use crate::render;
@@ -124,7 +124,9 @@ pub fn user_filters(ctx: &Context, view: &ClassView, skip: &[&str]) -> Vec<(Stri
 fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let all = ctx.params.flag("all");
     // Which members the filters and the printed fields read: only those are decoded.
-    let mut wanted = selected_fields(view, ctx.params.get("params"));
+    // (Expensive fields are never computed in lists: they read nothing. Filters on them compute them.)
+    let mut wanted: Vec<&FieldFact> =
+        selected_fields(view, ctx.params.get("params")).into_iter().filter(|f| !f.expensive).collect();
     if !all {
         for (k, v) in view.fact.default_filters.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(user_filters(
             ctx,
@@ -140,7 +142,7 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     // When the fields refer to objects of the listed class itself (a VM's
     // parent, snapshots...) and the fetch lists all of them, it also gives
     // the uuids and names those refs are shown as: no second fetch of every record.
-    let knows_own = view.fact.server_expr == "true" && classes.iter().any(|c| c == view.api());
+    let knows_own = view.fact.server_expr == "true" && classes.iter().any(|(c, _)| c == view.api());
     if knows_own {
         members.push("name_label".into());
     }
@@ -149,8 +151,8 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
         ctx.know_all(view.api(), &objects);
     }
     if objects.len() > 1 {
-        for c in classes.iter().filter(|c| !(knows_own && *c == view.api())) {
-            let _ = ctx.all_records(c);
+        for (c, members) in classes.iter().filter(|(c, _)| !(knows_own && c == view.api())) {
+            let _ = ctx.prefetch(c, members);
         }
     }
     let mut filters = Vec::new();
@@ -190,11 +192,12 @@ fn print_blocks(ctx: &mut Context, view: &ClassView, objects: Vec<(String, Value
     const BATCH: usize = 64 << 10;
     let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
     let width = key_width(keys.iter().map(String::as_str));
+    let pads: Vec<usize> = keys.iter().map(|k| width - k.chars().count()).collect();
     let mut out = String::with_capacity(2 * BATCH);
     for (r, rec) in objects {
-        for (i, (plan, key)) in plans.iter().zip(&keys).enumerate() {
+        for (i, ((plan, key), pad)) in plans.iter().zip(&keys).zip(&pads).enumerate() {
             let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false);
-            push_line(&mut out, i == 0, key, width, &v.text);
+            push_padded(&mut out, i == 0, key, *pad, &v.text);
         }
         end_block(&mut out);
         if out.len() >= BATCH {

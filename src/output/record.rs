@@ -60,17 +60,31 @@ pub fn key_width<'a>(keys: impl IntoIterator<Item = &'a str>) -> usize {
 /// Appends one `key: text` line of a record block: the first key left-aligned
 /// in the key column, every other right-aligned.
 pub fn push_line(out: &mut String, first: bool, key: &str, width: usize, text: &str) {
-    let pad = width.saturating_sub(key.chars().count());
+    push_padded(out, first, key, width.saturating_sub(key.chars().count()), text);
+}
+
+/// Like [`push_line`] with the key's padding to the column width already known.
+pub fn push_padded(out: &mut String, first: bool, key: &str, pad: usize, text: &str) {
     if !first {
-        out.extend(std::iter::repeat_n(' ', pad));
+        push_spaces(out, pad);
     }
     out.push_str(key);
     if first {
-        out.extend(std::iter::repeat_n(' ', pad));
+        push_spaces(out, pad);
     }
     out.push_str(": ");
     out.push_str(text);
     out.push('\n');
+}
+
+fn push_spaces(out: &mut String, n: usize) {
+    const SPACES: &str = "                                                                ";
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(SPACES.len());
+        out.push_str(&SPACES[..k]);
+        left -= k;
+    }
 }
 
 /// Ends a record block: two empty lines.
