@@ -18,6 +18,7 @@ pub use error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 pub use session::{decode_task_result, Session, API_VERSION};
 pub use tls::{fingerprint, Tls};
 
+use crate::wire::jsonrpc::RawRecords;
 use crate::wire::{jsonrpc, xmlrpc, Response};
 use crate::Value;
 use reqwest::blocking::{Body, Client, RequestBuilder};
@@ -293,6 +294,14 @@ impl Connection {
         self.rpc_projected(method, params, self.inner.opts.read_timeout, Some(keep))
     }
 
+    /// Like [`Connection::call_projected`], keeping the records as their JSON
+    /// text, each decoded when it is used ([`RawRecords`]): for a large pool
+    /// a fraction of the memory their values take. A result that is not a map
+    /// gives no records. (Over XML-RPC the records are kept decoded.)
+    pub fn call_records(&self, method: &str, params: &[Value], keep: &dyn Fn(&str) -> bool) -> Result<RawRecords> {
+        self.rpc_records(method, params, self.inner.opts.read_timeout, keep)
+    }
+
     pub(crate) fn rpc(&self, method: &str, params: &[Value], timeout: Option<Duration>) -> Result<Value> {
         self.rpc_projected(method, params, timeout, None)
     }
@@ -304,18 +313,46 @@ impl Connection {
         timeout: Option<Duration>,
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value> {
+        match self.rpc_answer(method, params, timeout, Decode::Values(keep))? {
+            Answer::Value(v) => Ok(v),
+            // Only asked for as text.
+            Answer::Records(raw) => Ok(Value::Struct(raw.into_records().collect())),
+        }
+    }
+
+    pub(crate) fn rpc_records(
+        &self,
+        method: &str,
+        params: &[Value],
+        timeout: Option<Duration>,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<RawRecords> {
+        match self.rpc_answer(method, params, timeout, Decode::Text(keep))? {
+            Answer::Records(raw) => Ok(raw),
+            Answer::Value(Value::Struct(records)) => {
+                let mut raw = RawRecords::default();
+                for (r, rec) in records {
+                    raw.push(r, rec);
+                }
+                Ok(raw)
+            }
+            Answer::Value(_) => Ok(RawRecords::default()),
+        }
+    }
+
+    fn rpc_answer(&self, method: &str, params: &[Value], timeout: Option<Duration>, how: Decode) -> Result<Answer> {
         let inner = &*self.inner;
         if inner.wire.load(Ordering::Relaxed) == XML {
-            return self.xml_rpc(method, params, timeout, keep);
+            return self.xml_rpc(method, params, timeout, how.keep()).map(Answer::Value);
         }
         let id = inner.next_id.fetch_add(1, Ordering::Relaxed);
         let body = jsonrpc::encode_call(method, params, id, jsonrpc::Version::V2);
         let url = &inner.json_url;
-        let out = self.json_rpc(url, body, method, timeout, keep)?;
+        let out = self.json_rpc(url, body, method, timeout, how)?;
         if inner.wire.load(Ordering::Relaxed) == PROBING {
             // An HTTP error or a non-JSON answer to the first call means an older host without /jsonrpc.
             if matches!(out, Err(Error::Protocol { .. } | Error::Http { .. })) {
-                return self.fall_back(method, params, timeout, keep);
+                return self.fall_back(method, params, timeout, how.keep()).map(Answer::Value);
             }
             inner.wire.store(JSON, Ordering::Relaxed);
         }
@@ -335,12 +372,16 @@ impl Connection {
         body: String,
         method: &str,
         timeout: Option<Duration>,
-        keep: Option<&dyn Fn(&str) -> bool>,
-    ) -> Result<Result<Value>> {
+        how: Decode,
+    ) -> Result<Result<Answer>> {
         let mut resp = self.post_streamed(url, "application/json", body, method, timeout)?;
         let status = resp.status().as_u16();
         let decoded = if status == 200 {
-            match jsonrpc::read_response(&mut resp, keep) {
+            let read = match how {
+                Decode::Values(keep) => jsonrpc::read_response(&mut resp, keep).map(jsonrpc::RawAnswer::Other),
+                Decode::Text(keep) => jsonrpc::read_records(&mut resp, keep),
+            };
+            match read {
                 Ok(r) => Ok(r),
                 Err(jsonrpc::ReadError::Io(e)) => return Err(self.read_error(e, url, method)),
                 Err(jsonrpc::ReadError::Decode(e)) => Err(e),
@@ -351,7 +392,11 @@ impl Connection {
         if status != 200 || decoded.is_err() {
             std::io::copy(&mut resp, &mut std::io::sink()).map_err(|e| self.read_error(e, url, method))?;
         }
-        Ok(outcome(url, method, status, decoded))
+        Ok(match decoded {
+            Ok(jsonrpc::RawAnswer::Records(raw)) => Ok(Answer::Records(raw)),
+            Ok(jsonrpc::RawAnswer::Other(r)) => outcome(url, method, status, Ok(r)).map(Answer::Value),
+            Err(e) => outcome(url, method, status, Err(e)).map(Answer::Value),
+        })
     }
 
     fn fall_back(
@@ -508,6 +553,30 @@ impl Connection {
     }
 }
 
+/// How an answer is decoded.
+#[derive(Clone, Copy)]
+enum Decode<'k> {
+    /// As values: whole, or only the record members `keep` accepts.
+    Values(Option<&'k dyn Fn(&str) -> bool>),
+    /// A ref-to-record map's records (their members `keep` accepts) kept as text.
+    Text(&'k dyn Fn(&str) -> bool),
+}
+
+impl<'k> Decode<'k> {
+    fn keep(self) -> Option<&'k dyn Fn(&str) -> bool> {
+        match self {
+            Decode::Values(keep) => keep,
+            Decode::Text(keep) => Some(keep),
+        }
+    }
+}
+
+/// A decoded answer.
+enum Answer {
+    Value(Value),
+    Records(RawRecords),
+}
+
 /// Turns a status and body into the call's outcome.
 fn decode(
     url: &Url,
@@ -550,6 +619,35 @@ mod tests {
         assert_eq!(host_port(&parse_base("https://[::1]:4443").unwrap()), "[::1]:4443");
         assert!(matches!(parse_base("ftp://h"), Err(Error::InvalidUrl { .. })));
         assert!(matches!(parse_base("https://"), Err(Error::InvalidUrl { .. })));
+    }
+
+    #[test]
+    fn records_kept_as_text_are_what_projected_calls_give_in_both_formats() {
+        let sim = xapi_sim::Sim::start(xapi_sim::SimOptions::default()).expect("simulator");
+        let keep = |k: &str| k == "uuid" || k == "power_state" || k == "other_config" || k == "VCPUs_max";
+        for protocol in [Protocol::JsonRpc, Protocol::XmlRpc] {
+            let conn = Connection::new(&sim.url(), Options { protocol, ..Options::new(Tls::Insecure) }).unwrap();
+            let mut s = Session::login(conn, "root", "xenroot", "xenapi-tests").unwrap();
+            let values = s.call_projected("VM.get_all_records", &[], &keep).unwrap();
+            let want = values.as_struct().unwrap();
+            let raw = s.call_records("VM.get_all_records", &[], &keep).unwrap();
+            assert_eq!(raw.len(), want.len(), "{protocol:?}");
+            let uuid = |k: &str| k == "uuid";
+            for (i, (r, rec)) in want.iter().enumerate() {
+                assert_eq!(raw.reference(i), r);
+                assert_eq!(&raw.record(i, None), rec, "{protocol:?}");
+                assert_eq!(
+                    raw.record(i, Some(&uuid)),
+                    Value::Struct(vec![("uuid".into(), rec.get("uuid").unwrap().clone())])
+                );
+            }
+            assert_eq!(raw.into_records().collect::<Vec<_>>(), want.to_vec(), "{protocol:?}");
+            // A result that is not a map gives no records; errors stay errors.
+            assert!(s.call_records("VM.get_all", &[], &keep).unwrap().is_empty());
+            let missing = s.call_records("VM.get_record", &[Value::str("OpaqueRef:missing")], &keep);
+            assert!(matches!(missing, Err(Error::Api { .. })), "{missing:?}");
+            s.logout().unwrap();
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 use super::error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 use super::Connection;
+use crate::wire::jsonrpc::RawRecords;
 use crate::wire::{xmlrpc, DecodeError};
 use crate::Value;
 use std::time::Duration;
@@ -144,6 +145,13 @@ impl Session {
         self.call_inner(method, args, timeout, Some(keep))
     }
 
+    /// Like [`Session::call_projected`], keeping the records as their JSON
+    /// text, each decoded when used (see [`Connection::call_records`]).
+    pub fn call_records(&mut self, method: &str, args: &[Value], keep: &dyn Fn(&str) -> bool) -> Result<RawRecords> {
+        let timeout = self.conn.options().read_timeout;
+        self.retrying(args, |conn, params| conn.rpc_records(method, params, timeout, keep))
+    }
+
     fn call_inner(
         &mut self,
         method: &str,
@@ -151,6 +159,12 @@ impl Session {
         timeout: Option<Duration>,
         keep: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Value> {
+        self.retrying(args, |conn, params| conn.rpc_projected(method, params, timeout, keep))
+    }
+
+    /// Makes a call with the session ref followed by `args`, logging in
+    /// again once on `SESSION_INVALID` and following `HOST_IS_SLAVE`.
+    fn retrying<T>(&mut self, args: &[Value], call: impl Fn(&Connection, &[Value]) -> Result<T>) -> Result<T> {
         if self.logged_out {
             return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![self.session_ref.clone()] });
         }
@@ -160,7 +174,7 @@ impl Session {
         let mut relogged = false;
         let mut hops = 0;
         loop {
-            let err = match self.conn.rpc_projected(method, &params, timeout, keep) {
+            let err = match call(&self.conn, &params) {
                 Ok(v) => return Ok(v),
                 Err(e) => e,
             };

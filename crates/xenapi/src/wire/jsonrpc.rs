@@ -47,7 +47,7 @@ use std::fmt::{self, Write as _};
 
 pub mod stream;
 
-pub use stream::{read_response, ReadError};
+pub use stream::{read_records, read_response, RawAnswer, RawRecords, ReadError};
 
 /// The JSON-RPC flavour of a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

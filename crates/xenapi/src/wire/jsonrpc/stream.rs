@@ -64,6 +64,143 @@ pub fn read_response<R: Read>(r: R, keep: Option<&dyn Fn(&str) -> bool>) -> Resu
     }
 }
 
+/// The records of a ref-to-record answer kept as their JSON text (only the
+/// members asked for), each decoded when it is used: for a large pool a
+/// fraction of the memory of their values, and cheaper to read than to
+/// build. The text was checked when it was read, by the rules
+/// [`read_response`] checks values with: decoding it again cannot fail.
+/// (Records decoded already, e.g. from XML-RPC, are kept as they are.)
+#[derive(Debug, Clone, Default)]
+pub struct RawRecords {
+    /// The text in chunks of about [`CHUNK`] bytes, the last one being
+    /// filled: nothing is moved as the text grows, a record is in one
+    /// chunk, and chunks are freed as their records are decoded.
+    chunks: Vec<Vec<u8>>,
+    records: Vec<(String, Stored)>,
+}
+
+/// The size a chunk of [`RawRecords`] text is closed at (after the record
+/// that reaches it); small in tests, so that they cross chunks.
+const CHUNK: usize = if cfg!(test) { 4 << 10 } else { 4 << 20 };
+
+#[derive(Debug, Clone)]
+enum Stored {
+    /// In chunk `.0`.
+    Text(usize, std::ops::Range<usize>),
+    Value(Value),
+}
+
+impl RawRecords {
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.records.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.records.is_empty()
+    }
+
+    /// Adds a record decoded already.
+    pub fn push(&mut self, r: String, record: Value) {
+        self.records.push((r, Stored::Value(record)));
+    }
+
+    /// The ref of record `i`.
+    pub fn reference(&self, i: usize) -> &str {
+        &self.records[i].0
+    }
+
+    /// Record `i`, with only the members `keep` accepts when given.
+    pub fn record(&self, i: usize, keep: Option<&dyn Fn(&str) -> bool>) -> Value {
+        match (&self.records[i].1, keep) {
+            (Stored::Text(c, range), _) => decode_in(&self.chunks[*c][range.clone()], keep, &mut Reuse::default()),
+            (Stored::Value(Value::Struct(members)), Some(keep)) => {
+                Value::Struct(members.iter().filter(|(k, _)| keep(k)).cloned().collect())
+            }
+            (Stored::Value(v), _) => v.clone(),
+        }
+    }
+
+    /// The records, decoded one at a time, the text freed as they are.
+    pub fn into_records(self) -> impl Iterator<Item = (String, Value)> {
+        let mut chunks = self.chunks;
+        let mut reuse = Reuse::default();
+        self.records.into_iter().map(move |(r, stored)| match stored {
+            Stored::Text(c, range) => {
+                // Records come in the order of their chunks: the ones before are done.
+                for done in &mut chunks[..c] {
+                    if done.capacity() > 0 {
+                        *done = Vec::new();
+                    }
+                }
+                (r, decode_in(&chunks[c][range], None, &mut reuse))
+            }
+            Stored::Value(v) => (r, v),
+        })
+    }
+
+    /// The chunk being filled.
+    fn current(&mut self) -> &mut Vec<u8> {
+        if self.chunks.is_empty() {
+            self.chunks.push(Vec::new());
+        }
+        let last = self.chunks.len() - 1;
+        &mut self.chunks[last]
+    }
+}
+
+/// What decoding one record after another reuses: the buffer, and the keys
+/// seen at each position (records list their members in the same order).
+#[derive(Default)]
+struct Reuse {
+    buf: Vec<u8>,
+    seen: Vec<(Vec<u8>, Option<String>)>,
+}
+
+/// Decodes a record's text (copied into a buffer of its size), with only the
+/// members `keep` accepts when given. The text was checked when it was read:
+/// an error here would be a bug, and shows as a missing record.
+fn decode_in(text: &[u8], keep: Option<&dyn Fn(&str) -> bool>, reuse: &mut Reuse) -> Value {
+    let mut buf = std::mem::take(&mut reuse.buf);
+    buf.clear();
+    buf.extend_from_slice(text);
+    let mut p = Parser::new(&[][..], keep);
+    p.end = buf.len();
+    p.buf = buf;
+    p.eof = true;
+    p.seen = std::mem::take(&mut reuse.seen);
+    // A record's members, as `Mode::Records` would read them (all of them without `keep`).
+    let v = p.value(Mode::Record).and_then(|v| p.end().map(|()| v)).unwrap_or(Value::Nil);
+    reuse.buf = std::mem::take(&mut p.buf);
+    reuse.seen = std::mem::take(&mut p.seen);
+    v
+}
+
+/// A ref-to-record answer read by [`read_records`].
+#[derive(Debug)]
+pub enum RawAnswer {
+    /// The result mapped refs to values: kept as text.
+    Records(RawRecords),
+    /// Anything else: an error, or a result of another shape, decoded.
+    Other(Response),
+}
+
+/// Like [`read_response`] with `keep`, for a result that maps refs to
+/// records, keeping the records as text ([`RawRecords`]) instead of
+/// decoding them; a result of another shape (and an error) is decoded.
+pub fn read_records<R: Read>(r: R, keep: &dyn Fn(&str) -> bool) -> Result<RawAnswer, ReadError> {
+    let mut p = Parser::new(r, Some(keep));
+    p.raw = Some(RawRecords::default());
+    let parsed = p.value(Mode::Envelope).and_then(|v| p.end().map(|()| v));
+    match parsed {
+        Ok(v) => match response_of(v).map_err(ReadError::Decode)? {
+            Response::Success(_) if p.captured => Ok(RawAnswer::Records(p.raw.take().unwrap_or_default())),
+            other => Ok(RawAnswer::Other(other)),
+        },
+        Err(Stop) => Err(p.error.take().unwrap_or_else(|| ReadError::Decode(err("decoding stopped")))),
+    }
+}
+
 /// Decoding stopped; the parser holds the reason. (A zero-sized error keeps
 /// every `Result` of the parser in registers.)
 struct Stop;
@@ -100,6 +237,12 @@ struct Parser<'k, R> {
     /// calls to `keep`.
     seen: Vec<(Vec<u8>, Option<String>)>,
     error: Option<ReadError>,
+    /// Where records are captured as text, for [`read_records`].
+    raw: Option<RawRecords>,
+    /// Whether the result's records went to `raw` (then the result itself decodes as nil).
+    captured: bool,
+    /// While capturing: where in `buf` the bytes still to copy to `raw` start.
+    capture: Option<usize>,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -215,13 +358,14 @@ fn number_grammar(text: &[u8]) -> Option<usize> {
     (i == text.len()).then_some(int_end)
 }
 
-/// Whether a skipped number is one serde_json would accept.
-fn valid_number(text: &[u8]) -> bool {
-    // Integers are always in range; only floats can overflow.
-    match number_grammar(text) {
-        Some(int_end) if int_end == text.len() => true,
-        Some(_) => number_value(text).is_ok(),
-        None => false,
+/// Whether a number is one serde_json accepts: when skipping it (the
+/// grammar only, as serde_json's `IgnoredAny`), or, `strict`, as a value
+/// (also in range).
+fn valid_number(text: &[u8], strict: bool) -> bool {
+    if strict {
+        number_value(text).is_ok()
+    } else {
+        number_grammar(text).is_some()
     }
 }
 
@@ -280,6 +424,9 @@ impl<'k, R: Read> Parser<'k, R> {
             open: Vec::new(),
             seen: Vec::new(),
             error: None,
+            raw: None,
+            captured: false,
+            capture: None,
         }
     }
 
@@ -301,6 +448,13 @@ impl<'k, R: Read> Parser<'k, R> {
     fn fill(&mut self) -> Result<bool, Stop> {
         if self.eof {
             return Ok(false);
+        }
+        if let Some(start) = self.capture {
+            // The bytes read so far go to the text before the buffer moves.
+            if let Some(raw) = &mut self.raw {
+                raw.current().extend_from_slice(&self.buf[start..self.pos]);
+            }
+            self.capture = Some(0);
         }
         if self.pos > 0 {
             self.buf.copy_within(self.pos..self.end, 0);
@@ -745,10 +899,14 @@ impl<'k, R: Read> Parser<'k, R> {
                         Mode::Records => Mode::Record,
                         _ => Mode::Plain,
                     };
-                    let v = self.value(child)?;
+                    let v = if child == Mode::Records && self.raw.is_some() && !self.captured {
+                        self.capture_records()?
+                    } else {
+                        self.value(child)?
+                    };
                     self.members.push((k, v));
                 }
-                None => self.skip()?,
+                None => self.skip(false)?,
             }
             if self.next_or_close(b'}')? {
                 break;
@@ -777,20 +935,23 @@ impl<'k, R: Read> Parser<'k, R> {
     }
 
     /// Reads past one value, checking it is well-formed, building nothing.
-    /// Iterative and without a nesting limit, as serde_json skips.
-    fn skip(&mut self) -> Result<(), Stop> {
+    /// Iterative and without a nesting limit, as serde_json skips; `strict`
+    /// checks what building the value would (strings, keys, nesting, numbers
+    /// in range), for text kept to be decoded later.
+    fn skip(&mut self, strict: bool) -> Result<(), Stop> {
         self.open.clear();
         loop {
             let Some(b) = self.peek()? else { return Err(self.fail("EOF while parsing a value")) };
             match b {
                 b'"' => {
                     self.pos += 1;
-                    self.skip_string()?;
+                    self.skip_or_check_string(strict)?;
                 }
                 b'{' => {
                     self.pos += 1;
+                    self.nest(strict)?;
                     if !self.key_start(true)? {
-                        self.skip_string()?;
+                        self.skip_or_check_string(strict)?;
                         self.colon()?;
                         self.open.push(b'}');
                         continue;
@@ -798,6 +959,7 @@ impl<'k, R: Read> Parser<'k, R> {
                 }
                 b'[' => {
                     self.pos += 1;
+                    self.nest(strict)?;
                     if self.peek()? == Some(b']') {
                         self.pos += 1;
                     } else {
@@ -807,7 +969,7 @@ impl<'k, R: Read> Parser<'k, R> {
                 }
                 b'-' | b'0'..=b'9' if !self.negative_infinity()? => {
                     let n = self.number_len()?;
-                    if !valid_number(&self.buf[self.pos..self.pos + n]) {
+                    if !valid_number(&self.buf[self.pos..self.pos + n], strict) {
                         return Err(self.fail("invalid number"));
                     }
                     self.pos += n;
@@ -825,12 +987,145 @@ impl<'k, R: Read> Parser<'k, R> {
                 }
                 if close == b'}' {
                     self.key_start(false)?;
-                    self.skip_string()?;
+                    self.skip_or_check_string(strict)?;
                     self.colon()?;
                 }
                 break;
             }
         }
+    }
+
+    /// Entering a container while skipping: checks the nesting limit if `strict`.
+    fn nest(&mut self, strict: bool) -> Result<(), Stop> {
+        if strict && self.depth + self.open.len() + 1 >= MAX_DEPTH {
+            return Err(self.fail("recursion limit exceeded"));
+        }
+        Ok(())
+    }
+
+    fn skip_or_check_string(&mut self, strict: bool) -> Result<(), Stop> {
+        if !strict {
+            return self.skip_string();
+        }
+        // As building the string would: escapes decoded, UTF-8 checked.
+        if let KeyText::InBuf(start, n) = self.string_text()? {
+            if let Err(e) = std::str::from_utf8(&self.buf[start..start + n]) {
+                return Err(self.bad_utf8(start, e));
+            }
+        }
+        Ok(())
+    }
+
+    /// Reads the records of the result (at `{` or whatever it is) into `raw`,
+    /// each as the text of its kept members; returns the result's stand-in.
+    /// A result that is not a map decodes as usual.
+    fn capture_records(&mut self) -> Result<Value, Stop> {
+        if self.peek()? != Some(b'{') {
+            return self.value(Mode::Records);
+        }
+        self.captured = true;
+        self.pos += 1;
+        self.enter()?;
+        let mut index = 0;
+        while !self.key_start(index == 0)? {
+            // Record refs are kept whatever `keep` says, as a map's keys.
+            let (key, colon_read) = self.key(Mode::Records, index)?;
+            index += 1;
+            if !colon_read {
+                self.colon()?;
+            }
+            let start = self.raw_len();
+            self.capture_record()?;
+            let end = self.raw_len();
+            if let Some(raw) = &mut self.raw {
+                let chunk = raw.chunks.len() - 1;
+                raw.records.push((key.unwrap_or_default(), Stored::Text(chunk, start..end)));
+                if end >= CHUNK {
+                    raw.chunks.push(Vec::new());
+                }
+            }
+            if self.next_or_close(b'}')? {
+                break;
+            }
+        }
+        self.depth -= 1;
+        Ok(Value::Nil)
+    }
+
+    /// The length of the chunk being filled.
+    fn raw_len(&mut self) -> usize {
+        self.raw.as_mut().map_or(0, |r| r.current().len())
+    }
+
+    fn raw_push(&mut self, b: u8) {
+        if let Some(raw) = &mut self.raw {
+            raw.current().push(b);
+        }
+    }
+
+    /// Copies what was read since `capture` started to the text, and stops capturing.
+    fn end_capture(&mut self) {
+        if let (Some(start), Some(raw)) = (self.capture.take(), &mut self.raw) {
+            raw.current().extend_from_slice(&self.buf[start..self.pos]);
+        }
+    }
+
+    /// Captures one record: the members `keep` accepts, as `{"k":v,...}`
+    /// (whitespace inside them kept); anything but a map whole.
+    fn capture_record(&mut self) -> Result<(), Stop> {
+        if self.peek()? != Some(b'{') {
+            self.capture = Some(self.pos);
+            self.skip(true)?;
+            self.end_capture();
+            return Ok(());
+        }
+        self.pos += 1;
+        self.enter()?;
+        self.raw_push(b'{');
+        let mut kept_any = false;
+        let mut index = 0;
+        while !self.key_start(index == 0)? {
+            // From the key's opening quote; undone if the member is not kept.
+            let mark = self.raw_len();
+            if kept_any {
+                self.raw_push(b',');
+            }
+            self.capture = Some(self.pos - 1);
+            let (kept, colon_read) = self.key_decision(index)?;
+            index += 1;
+            if !colon_read {
+                self.colon()?;
+            }
+            if kept {
+                self.skip(true)?;
+                self.end_capture();
+                kept_any = true;
+            } else {
+                self.capture = None;
+                if let Some(raw) = &mut self.raw {
+                    raw.current().truncate(mark);
+                }
+                self.skip(false)?;
+            }
+            if self.next_or_close(b'}')? {
+                break;
+            }
+        }
+        self.raw_push(b'}');
+        self.depth -= 1;
+        Ok(())
+    }
+
+    /// Like [`Parser::key`] for a record member, without copying a kept key.
+    fn key_decision(&mut self, index: usize) -> Result<(bool, bool), Stop> {
+        if let Some((seen, kept)) = self.seen.get(index) {
+            let n = seen.len();
+            if self.end - self.pos >= n && same(&self.buf[self.pos..self.pos + n], seen) {
+                self.pos += n;
+                return Ok((kept.is_some(), true));
+            }
+        }
+        self.new_key(Mode::Record, index).map(|k| (k.is_some(), false))
     }
 }
 
@@ -863,10 +1158,14 @@ mod tests {
 
     /// Decodes `body` every way: streamed in several step sizes must agree with the slice decoders.
     fn agree(body: &[u8]) {
+        agree_in_steps(body, &[1, 2, 3, 7, 64, 1 << 20]);
+    }
+
+    fn agree_in_steps(body: &[u8], steps: &[usize]) {
         let keep = |k: &str| k == "uuid" || k == "name_label" || k.is_empty() || k == "a\"b";
         let whole = decode_response(body);
         let projected = decode_response_projected(body, &keep);
-        for step in [1, 2, 3, 7, 64, 1 << 20] {
+        for &step in steps {
             let s = streamed(body, None, step);
             let p = streamed(body, Some(&keep), step);
             let shown = String::from_utf8_lossy(body);
@@ -877,6 +1176,28 @@ mod tests {
             }
             if let (Ok(a), Ok(b)) = (&p, &projected) {
                 assert_eq!(format!("{a:?}"), format!("{b:?}"), "{shown}");
+            }
+            // Records kept as text decode to what the projected decode gives.
+            let raw = read_records(Trickle { data: body, step }, &keep);
+            match (raw, &projected) {
+                (Ok(RawAnswer::Records(raw)), Ok(Response::Success(Value::Struct(want)))) => {
+                    let uuid_only = |k: &str| k == "uuid";
+                    for (i, (r, rec)) in want.iter().enumerate() {
+                        assert_eq!(raw.reference(i), r, "{shown}");
+                        let mut projected = rec.clone();
+                        if let Value::Struct(m) = &mut projected {
+                            m.retain(|(k, _)| k == "uuid");
+                        }
+                        let got = raw.record(i, Some(&uuid_only));
+                        assert_eq!(format!("{got:?}"), format!("{projected:?}"), "{shown}");
+                    }
+                    let got: Vec<(String, Value)> = raw.into_records().collect();
+                    assert_eq!(format!("{got:?}"), format!("{want:?}"), "{shown}");
+                }
+                (Ok(RawAnswer::Records(raw)), other) => panic!("{shown}: records {raw:?} vs {other:?}"),
+                (Ok(RawAnswer::Other(a)), Ok(b)) => assert_eq!(format!("{a:?}"), format!("{b:?}"), "{shown}"),
+                (Err(ReadError::Decode(_)), Err(_)) => {}
+                (a, b) => panic!("{shown}: {a:?} vs {b:?}"),
             }
         }
     }
@@ -916,6 +1237,14 @@ mod tests {
         r#"{"result":[tru]}"#,
         r#"{"result":[true,false,null]}"#,
         r#"{"result":{"r":{"uuid":true,"skip":{"a":[{"b":null}],"c":-2.5e-3}}}}"#,
+        r#"{"result":{"r":{"skip":1e400,"uuid":"a"},"s":{"skip":-1e999,"x":123456789012345678901234567890}}}"#,
+        r#"{"result":{"r":{"uuid":1e400}}}"#,
+        r#"{"result":{"r":{"uuid":[1,{"a":"\ud83d\ude00","b\n":[]}],"name_label":{"\u00e9":"x"}}},"id":1}"#,
+        r#"{"result":{"r":{"uuid":{"\ud800":1}}}}"#,
+        r#"{"result":{"r":{"uuid":1},"r":{"uuid":2}},"result":{"x":{}}}"#,
+        r#"{"error":["E"],"result":{"r":{"uuid":1}}}"#,
+        r#"{"result":{}}"#,
+        r#"{"result":{"r":{}, "s":{"skip":1}, "t" : { "uuid" : "x" , "name_label" : [ 1 ] } }}"#,
         r#"{"result":{"r":"not a record","s":["x"],"t":{}},"id":1}"#,
         r#"{"result":{"":{"":""}}}"#,
         r#"{1:2}"#,
@@ -944,8 +1273,8 @@ mod tests {
             if path.extension().is_some_and(|e| e == "json") {
                 let body = std::fs::read(&path).unwrap();
                 agree(&body);
-                for i in (0..body.len()).step_by(7) {
-                    agree(&body[..i]);
+                for i in (0..body.len()).step_by(61) {
+                    agree_in_steps(&body[..i], &[1, 3, 1 << 20]);
                 }
             }
         }
@@ -955,12 +1284,12 @@ mod tests {
     fn every_truncation_fails_cleanly_and_large_answers_cross_buffers() {
         let body = SAMPLES[9];
         for i in 0..body.len() {
-            agree(&body.as_bytes()[..i]);
+            agree_in_steps(&body.as_bytes()[..i], &[1, 3, 1 << 20]);
         }
         // Larger than the buffer, with a string longer than it.
-        let long = "é\\\"x".repeat(BUF / 2);
+        let long = "é\\\"x".repeat(BUF / 4);
         let mut records = Vec::new();
-        for i in 0..2000 {
+        for i in 0..500 {
             let rec = Value::Struct(vec![
                 ("uuid".into(), Value::String(format!("u{i}"))),
                 ("name_label".into(), Value::String(if i == 7 { long.clone() } else { format!("vm {i}") })),
@@ -969,7 +1298,8 @@ mod tests {
             records.push((format!("OpaqueRef:{i}"), rec));
         }
         let body = encode_response(&Response::Success(Value::Struct(records)), &serde_json::json!(1), Version::V2);
-        agree(body.as_bytes());
+        // (Reads of odd sizes cross every kind of token at the buffer's edge, many times over.)
+        agree_in_steps(body.as_bytes(), &[4093, 65521, 1 << 20]);
     }
 
     #[test]
@@ -978,6 +1308,12 @@ mod tests {
             let body = format!("{{\"result\":{}1{}}}", "[".repeat(depth), "]".repeat(depth));
             agree(body.as_bytes());
             let body = format!("{{\"result\":{{\"r\":{{\"skip\":{}1{}}}}}}}", "[".repeat(depth), "]".repeat(depth));
+            agree(body.as_bytes());
+        }
+        for depth in [122, 123, 124, 125, 126] {
+            let body = format!("{{\"result\":{{\"r\":{{\"uuid\":{}1{}}}}}}}", "[".repeat(depth), "]".repeat(depth));
+            agree(body.as_bytes());
+            let body = format!("{{\"result\":{{\"r\":{}1{}}}}}", "[".repeat(depth), "]".repeat(depth));
             agree(body.as_bytes());
         }
     }
