@@ -8,6 +8,7 @@ use crate::output::Printer;
 use std::sync::Mutex;
 use std::time::Duration;
 use xenapi::client::{Connection, Error, Options, Session, Tls};
+use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::Value;
 
 /// A failed call: an API error to be described, or an error already in xe's terms.
@@ -170,12 +171,12 @@ impl Connector {
 
     /// `--debug`: one stderr line per call with its outcome and duration;
     /// only the method is shown, because parameters may hold secrets.
-    fn trace(
+    fn trace<T>(
         &self,
         printer: &mut Printer,
         method: &str,
         started: std::time::Instant,
-        result: &Result<Value, CallError>,
+        result: &Result<T, CallError>,
     ) {
         if !self.settings.debug {
             return;
@@ -199,6 +200,22 @@ impl Connector {
         let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
         let result = session.call_projected(method, &args, keep).map_err(map_err);
+        self.trace(printer, method, started, &result);
+        result
+    }
+
+    /// Calls a records method keeping the records (their members `keep`
+    /// accepts) as text, each decoded when used.
+    pub fn call_records(
+        &mut self,
+        printer: &mut Printer,
+        method: &str,
+        args: Vec<Value>,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> Result<RawRecords, CallError> {
+        let started = std::time::Instant::now();
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        let result = session.call_records(method, &args, keep).map_err(map_err);
         self.trace(printer, method, started, &result);
         result
     }

@@ -8,6 +8,7 @@ use crate::error::{CliError, CmdResult};
 use crate::output::Printer;
 use crate::render::RefLookup;
 use std::collections::{HashMap, HashSet};
+use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::{Value, NULL_REF};
 
 /// Keys that are never filters or fields (xe's standard keys, plus ours).
@@ -139,6 +140,21 @@ impl Context {
     /// Calls a records method keeping only the record members `keep` accepts.
     pub fn call_projected(&mut self, method: &str, args: Vec<Value>, keep: &dyn Fn(&str) -> bool) -> CmdResult<Value> {
         match self.connector.call_projected(&mut self.printer, method, args, keep) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
+    /// Calls a records method keeping the records (their members `keep`
+    /// accepts) as text, each decoded when used.
+    pub fn call_records(
+        &mut self,
+        method: &str,
+        args: Vec<Value>,
+        keep: &dyn Fn(&str) -> bool,
+    ) -> CmdResult<RawRecords> {
+        match self.connector.call_records(&mut self.printer, method, args, keep) {
             Ok(v) => Ok(v),
             Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
             Err(crate::connect::CallError::Cli(e)) => Err(e),
@@ -299,14 +315,24 @@ impl Context {
     /// lookups then need no `<class>.get_all_records`. Does nothing once the
     /// class's records are cached.
     pub fn know_all(&mut self, class: &str, objects: &[(String, Value)]) {
+        self.know_all_of(class, objects.iter().map(|(r, rec)| (r.as_str(), rec)));
+    }
+
+    /// Like [`Context::know_all`] for records kept as text.
+    pub fn know_all_records(&mut self, class: &str, objects: &RawRecords) {
+        let names = |k: &str| k == "uuid" || k == "name_label";
+        let recs: Vec<Value> = (0..objects.len()).map(|i| objects.record(i, Some(&names))).collect();
+        self.know_all_of(class, recs.iter().enumerate().map(|(i, rec)| (objects.reference(i), rec)));
+    }
+
+    fn know_all_of<'a>(&mut self, class: &str, objects: impl Iterator<Item = (&'a str, &'a Value)>) {
         if self.all.contains_key(class) {
             return;
         }
         let names = objects
-            .iter()
             .map(|(r, rec)| {
                 let text = |k: &str| rec.get(k).and_then(Value::as_str).map(str::to_string);
-                (r.clone(), (text("uuid"), text("name_label")))
+                (r.to_string(), (text("uuid"), text("name_label")))
             })
             .collect();
         self.known.insert(class.to_string(), names);

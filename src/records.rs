@@ -9,6 +9,7 @@ use crate::output::{Field, Record};
 use crate::render::{self, Rendered};
 use std::cell::Cell;
 use xenapi::model::{Schema, Type};
+use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::Value;
 
 /// A generic class with its record fields and datamodel class.
@@ -424,6 +425,14 @@ pub fn fetch_projected(ctx: &mut Context, view: &ClassView, keep: &[String]) -> 
     }
 }
 
+/// Like [`fetch_projected`], keeping the records as text, each decoded when
+/// used: what a listing that prints records one at a time needs.
+pub fn fetch_records(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<RawRecords> {
+    let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+    let f = |k: &str| keep.contains(k);
+    ctx.call_records(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)], &f)
+}
+
 /// Fetches the objects of a class that the class's server expression lists.
 pub fn fetch(ctx: &mut Context, view: &ClassView) -> CmdResult<Vec<(String, Value)>> {
     let v = ctx.call(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)])?;
@@ -440,16 +449,29 @@ pub fn select(
     filters: &[Filter],
     objects: Vec<(String, Value)>,
 ) -> CmdResult<Vec<(String, Value)>> {
-    let plans: Vec<FieldPlan> = filters.iter().map(|f| FieldPlan::new(view, f.field())).collect();
+    let test = FilterSet::new(view, filters);
     let mut out = Vec::new();
-    'next: for (r, rec) in objects {
-        for (f, plan) in filters.iter().zip(&plans) {
-            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, true);
-            if !f.matches(&v) {
-                continue 'next;
-            }
+    for (r, rec) in objects {
+        if test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
+            out.push((r, rec));
         }
-        out.push((r, rec));
     }
     Ok(out)
+}
+
+/// Filters with their fields planned, to test objects one at a time.
+pub struct FilterSet<'f> {
+    filters: &'f [Filter],
+    plans: Vec<FieldPlan>,
+}
+
+impl<'f> FilterSet<'f> {
+    pub fn new(view: &ClassView, filters: &'f [Filter]) -> FilterSet<'f> {
+        FilterSet { filters, plans: filters.iter().map(|f| FieldPlan::new(view, f.field())).collect() }
+    }
+
+    /// Whether the object passes every filter (expensive fields computed).
+    pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> bool {
+        self.filters.iter().zip(&self.plans).all(|(f, plan)| f.matches(&plan.text(ctx, view, obj, true)))
+    }
 }

@@ -10,6 +10,7 @@ use crate::output::Mode;
 use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
 use crate::render;
 use xenapi::model::{parse_type, Schema, Type};
+use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::{Value, NULL_REF};
 
 /// Generated operations and their op bits.
@@ -146,9 +147,20 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     if knows_own {
         members.push("name_label".into());
     }
-    let objects = records::fetch_projected(ctx, view, &members)?;
+    // Printed as they come, the records are kept as text until then, each
+    // decoded, filtered, printed and freed in turn: a large pool's records
+    // never all exist as values at once. Other modes need them all anyway.
+    let normal = ctx.printer.mode == Mode::Normal;
+    let objects = if normal {
+        Objects::Text(records::fetch_records(ctx, view, &members)?)
+    } else {
+        Objects::Values(records::fetch_projected(ctx, view, &members)?)
+    };
     if knows_own {
-        ctx.know_all(view.api(), &objects);
+        match &objects {
+            Objects::Text(raw) => ctx.know_all_records(view.api(), raw),
+            Objects::Values(v) => ctx.know_all(view.api(), v),
+        }
     }
     if objects.len() > 1 {
         for (c, members) in classes.iter().filter(|(c, _)| !(knows_own && c == view.api())) {
@@ -169,13 +181,17 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
             }
         }
     }
-    let chosen = records::select(ctx, view, &filters, objects)?;
     let fields = selected_fields(view, ctx.params.get("params"));
     let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
-    if ctx.printer.mode == Mode::Normal {
-        print_blocks(ctx, view, chosen, &plans);
-        return Ok(());
-    }
+    let objects = match objects {
+        Objects::Text(raw) => {
+            let test = records::FilterSet::new(view, &filters);
+            print_blocks(ctx, view, &test, raw.into_records(), &plans);
+            return Ok(());
+        }
+        Objects::Values(v) => v,
+    };
+    let chosen = records::select(ctx, view, &filters, objects)?;
     let mut out = Vec::with_capacity(chosen.len());
     for (r, rec) in &chosen {
         out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false));
@@ -184,17 +200,46 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     Ok(())
 }
 
-/// Prints record blocks as they are rendered, 64 KiB at a time, freeing each
-/// object once printed: the text `Printer::records` prints for the same
-/// records, without building them all first (a `params=all` listing of a
-/// large pool is tens of megabytes of text).
-fn print_blocks(ctx: &mut Context, view: &ClassView, objects: Vec<(String, Value)>, plans: &[FieldPlan]) {
+/// A listing's objects: kept as text, or decoded.
+enum Objects {
+    Text(RawRecords),
+    Values(Vec<(String, Value)>),
+}
+
+impl Objects {
+    fn len(&self) -> usize {
+        match self {
+            Objects::Text(raw) => raw.len(),
+            Objects::Values(v) => v.len(),
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Prints the record blocks of the objects that pass the filters as they
+/// are rendered, 64 KiB at a time, freeing each object once printed: the
+/// text `Printer::records` prints for the same records, without building
+/// them all first (a `params=all` listing of a large pool is tens of
+/// megabytes of text).
+fn print_blocks(
+    ctx: &mut Context,
+    view: &ClassView,
+    test: &records::FilterSet,
+    objects: impl Iterator<Item = (String, Value)>,
+    plans: &[FieldPlan],
+) {
     const BATCH: usize = 64 << 10;
     let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
     let width = key_width(keys.iter().map(String::as_str));
     let pads: Vec<usize> = keys.iter().map(|k| width - k.chars().count()).collect();
     let mut out = String::with_capacity(2 * BATCH);
     for (r, rec) in objects {
+        if !test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
+            continue;
+        }
         for (i, ((plan, key), pad)) in plans.iter().zip(&keys).zip(&pads).enumerate() {
             let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false);
             push_padded(&mut out, i == 0, key, *pad, &v.text);
