@@ -112,19 +112,34 @@ impl RawRecords {
 
     /// Record `i`, with only the members `keep` accepts when given.
     pub fn record(&self, i: usize, keep: Option<&dyn Fn(&str) -> bool>) -> Value {
-        match (&self.records[i].1, keep) {
-            (Stored::Text(c, range), _) => decode_in(&self.chunks[*c][range.clone()], keep, &mut Reuse::default()),
-            (Stored::Value(Value::Struct(members)), Some(keep)) => {
-                Value::Struct(members.iter().filter(|(k, _)| keep(k)).cloned().collect())
+        match &self.records[i].1 {
+            Stored::Text(c, range) => {
+                let mut text = self.chunks[*c][range.clone()].to_vec();
+                let len = text.len();
+                decode_at(&mut text, 0..len, keep, &mut Vec::new())
             }
-            (Stored::Value(v), _) => v.clone(),
+            Stored::Value(v) => kept(v, keep),
+        }
+    }
+
+    /// Calls `f` with each record's ref and the record (only the members
+    /// `keep` accepts when given), decoded one at a time.
+    pub fn each_record(&mut self, keep: Option<&dyn Fn(&str) -> bool>, mut f: impl FnMut(&str, Value)) {
+        let RawRecords { chunks, records } = self;
+        let mut seen = Vec::new();
+        for (r, stored) in records.iter() {
+            let v = match stored {
+                Stored::Text(c, range) => decode_at(&mut chunks[*c], range.clone(), keep, &mut seen),
+                Stored::Value(v) => kept(v, keep),
+            };
+            f(r, v);
         }
     }
 
     /// The records, decoded one at a time, the text freed as they are.
     pub fn into_records(self) -> impl Iterator<Item = (String, Value)> {
         let mut chunks = self.chunks;
-        let mut reuse = Reuse::default();
+        let mut seen = Vec::new();
         self.records.into_iter().map(move |(r, stored)| match stored {
             Stored::Text(c, range) => {
                 // Records come in the order of their chunks: the ones before are done.
@@ -133,7 +148,7 @@ impl RawRecords {
                         *done = Vec::new();
                     }
                 }
-                (r, decode_in(&chunks[c][range], None, &mut reuse))
+                (r, decode_at(&mut chunks[c], range, None, &mut seen))
             }
             Stored::Value(v) => (r, v),
         })
@@ -149,30 +164,41 @@ impl RawRecords {
     }
 }
 
-/// What decoding one record after another reuses: the buffer, and the keys
-/// seen at each position (records list their members in the same order).
-#[derive(Default)]
-struct Reuse {
-    buf: Vec<u8>,
-    seen: Vec<(Vec<u8>, Option<String>)>,
+/// A record decoded already, with only the members `keep` accepts when given.
+fn kept(v: &Value, keep: Option<&dyn Fn(&str) -> bool>) -> Value {
+    match (v, keep) {
+        (Value::Struct(members), Some(keep)) => {
+            Value::Struct(members.iter().filter(|(k, _)| keep(k)).cloned().collect())
+        }
+        _ => v.clone(),
+    }
 }
 
-/// Decodes a record's text (copied into a buffer of its size), with only the
-/// members `keep` accepts when given. The text was checked when it was read:
-/// an error here would be a bug, and shows as a missing record.
-fn decode_in(text: &[u8], keep: Option<&dyn Fn(&str) -> bool>, reuse: &mut Reuse) -> Value {
-    let mut buf = std::mem::take(&mut reuse.buf);
-    buf.clear();
-    buf.extend_from_slice(text);
+/// Record keys by position, as the parser keeps them (see `Parser::seen`).
+type Seen = Vec<(Vec<u8>, Option<String>)>;
+
+/// Decodes the record text at `range` of `chunk` where it is (the chunk is
+/// lent to the parser as its buffer, at the end of the input, and given
+/// back), with only the members `keep` accepts when given. `seen` carries
+/// the keys from record to record (they list their members in the same
+/// order). The text was checked when it was read: an error here would be a
+/// bug, and shows as a missing record.
+fn decode_at(
+    chunk: &mut Vec<u8>,
+    range: std::ops::Range<usize>,
+    keep: Option<&dyn Fn(&str) -> bool>,
+    seen: &mut Seen,
+) -> Value {
     let mut p = Parser::new(&[][..], keep);
-    p.end = buf.len();
-    p.buf = buf;
+    p.buf = std::mem::take(chunk);
+    p.pos = range.start;
+    p.end = range.end;
     p.eof = true;
-    p.seen = std::mem::take(&mut reuse.seen);
+    p.seen = std::mem::take(seen);
     // A record's members, as `Mode::Records` would read them (all of them without `keep`).
     let v = p.value(Mode::Record).and_then(|v| p.end().map(|()| v)).unwrap_or(Value::Nil);
-    reuse.buf = std::mem::take(&mut p.buf);
-    reuse.seen = std::mem::take(&mut p.seen);
+    *chunk = std::mem::take(&mut p.buf);
+    *seen = std::mem::take(&mut p.seen);
     v
 }
 
@@ -235,7 +261,7 @@ struct Parser<'k, R> {
     /// kept: the records of one answer have the same keys in the same order,
     /// so most keys are decided by one comparison, without UTF-8 checks or
     /// calls to `keep`.
-    seen: Vec<(Vec<u8>, Option<String>)>,
+    seen: Seen,
     error: Option<ReadError>,
     /// Where records are captured as text, for [`read_records`].
     raw: Option<RawRecords>,
@@ -1180,8 +1206,11 @@ mod tests {
             // Records kept as text decode to what the projected decode gives.
             let raw = read_records(Trickle { data: body, step }, &keep);
             match (raw, &projected) {
-                (Ok(RawAnswer::Records(raw)), Ok(Response::Success(Value::Struct(want)))) => {
+                (Ok(RawAnswer::Records(mut raw)), Ok(Response::Success(Value::Struct(want)))) => {
                     let uuid_only = |k: &str| k == "uuid";
+                    let mut each = Vec::new();
+                    raw.each_record(Some(&uuid_only), |r, v| each.push((r.to_string(), v)));
+                    assert_eq!(each.len(), want.len(), "{shown}");
                     for (i, (r, rec)) in want.iter().enumerate() {
                         assert_eq!(raw.reference(i), r, "{shown}");
                         let mut projected = rec.clone();
@@ -1190,6 +1219,7 @@ mod tests {
                         }
                         let got = raw.record(i, Some(&uuid_only));
                         assert_eq!(format!("{got:?}"), format!("{projected:?}"), "{shown}");
+                        assert_eq!(format!("{:?}", each[i]), format!("{:?}", (r, &projected)), "{shown}");
                     }
                     let got: Vec<(String, Value)> = raw.into_records().collect();
                     assert_eq!(format!("{got:?}"), format!("{want:?}"), "{shown}");
