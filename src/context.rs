@@ -319,10 +319,11 @@ impl Context {
     }
 
     /// Like [`Context::know_all`] for records kept as text.
-    pub fn know_all_records(&mut self, class: &str, objects: &RawRecords) {
+    pub fn know_all_records(&mut self, class: &str, objects: &mut RawRecords) {
         let names = |k: &str| k == "uuid" || k == "name_label";
-        let recs: Vec<Value> = (0..objects.len()).map(|i| objects.record(i, Some(&names))).collect();
-        self.know_all_of(class, recs.iter().enumerate().map(|(i, rec)| (objects.reference(i), rec)));
+        let mut recs: Vec<(String, Value)> = Vec::with_capacity(objects.len());
+        objects.each_record(Some(&names), |r, rec| recs.push((r.to_string(), rec)));
+        self.know_all(class, &recs);
     }
 
     fn know_all_of<'a>(&mut self, class: &str, objects: impl Iterator<Item = (&'a str, &'a Value)>) {

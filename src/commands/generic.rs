@@ -151,13 +151,13 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     // decoded, filtered, printed and freed in turn: a large pool's records
     // never all exist as values at once. Other modes need them all anyway.
     let normal = ctx.printer.mode == Mode::Normal;
-    let objects = if normal {
+    let mut objects = if normal {
         Objects::Text(records::fetch_records(ctx, view, &members)?)
     } else {
         Objects::Values(records::fetch_projected(ctx, view, &members)?)
     };
     if knows_own {
-        match &objects {
+        match &mut objects {
             Objects::Text(raw) => ctx.know_all_records(view.api(), raw),
             Objects::Values(v) => ctx.know_all(view.api(), v),
         }
