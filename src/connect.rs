@@ -56,16 +56,30 @@ static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
 /// The task the command is waiting for, cancelled if the user interrupts.
 static CURRENT_TASK: Mutex<Option<String>> = Mutex::new(None);
 
+/// Set when the user interrupted the command; the handler then owns the exit.
+static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether Ctrl-C was pressed: the main thread must leave the exit to the handler.
+pub fn interrupted() -> bool {
+    INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Cancels the task being waited for and logs out the active session, if
 /// any (used by the Ctrl-C handler).
 pub fn logout_active() {
+    INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
     if let Some((conn, session)) = taken {
+        // Stop the command's own calls first: after the logout below, a call
+        // still in flight would otherwise see SESSION_INVALID and log in again.
+        let own = conn.detached();
+        conn.close();
+        let Ok(own) = own else { return };
         if let Some(task) = task {
-            let _ = conn.call("task.cancel", &[Value::String(session.clone()), Value::String(task)]);
+            let _ = own.call("task.cancel", &[Value::String(session.clone()), Value::String(task)]);
         }
-        let _ = conn.call("session.logout", &[Value::String(session)]);
+        let _ = own.call("session.logout", &[Value::String(session)]);
     }
 }
 

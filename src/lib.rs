@@ -71,6 +71,12 @@ pub fn run(args: Vec<String>) -> ExitCode {
     let command = resolved.invocation.command.clone().unwrap_or_default();
     let mut ctx = context::Context::new(resolved.settings, printer, params, command);
     let result = commands::dispatch(&mut ctx);
+    if connect::interrupted() {
+        // The Ctrl-C handler is cancelling and logging out; it ends the process.
+        loop {
+            std::thread::park();
+        }
+    }
     ctx.finish();
     match result {
         Ok(()) => {

@@ -115,7 +115,20 @@ fn ctrl_c_cancels_the_running_operation() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    // Interrupt only once the start is really under way (its task exists).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        {
+            let db = sim.core.db.read();
+            let tasks = db.class_index("task").unwrap();
+            if db.iter(tasks).any(|(r, _)| db.field_str(r, "status") == "pending") {
+                break;
+            }
+        }
+        assert!(std::time::Instant::now() < deadline, "vm-start never started its task");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(200));
     let killed = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     assert!(killed.success());
     let out = child.wait_with_output().unwrap();

@@ -99,6 +99,8 @@ struct Inner {
     rpc_count: AtomicU64,
     next_id: AtomicU64,
     events: Arc<TlsEvents>,
+    /// Set by [`Connection::close`]: every clone refuses further calls.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 /// Parses a server address: `https://host[:port][/path]`, `http://...`, or a bare `host[:port]` (HTTPS).
@@ -219,6 +221,7 @@ impl Connection {
                 rpc_count: AtomicU64::new(rpc_count),
                 next_id: AtomicU64::new(1),
                 events,
+                closed: std::sync::atomic::AtomicBool::new(false),
             }),
         })
     }
@@ -268,6 +271,19 @@ impl Connection {
     /// Returns the number of RPC requests sent so far (a fall-back retry counts too).
     pub fn rpc_count(&self) -> u64 {
         self.inner.rpc_count.load(Ordering::Relaxed)
+    }
+
+    /// Makes this connection and every clone refuse further calls (they fail
+    /// at once, without a request), e.g. so that nothing logs in again after
+    /// an interrupted command has logged out.
+    pub fn close(&self) {
+        self.inner.closed.store(true, Ordering::SeqCst);
+    }
+
+    /// Returns an independent connection to the same server with the same
+    /// options; closing either does not affect the other.
+    pub fn detached(&self) -> Result<Connection> {
+        Connection::build(self.inner.base.clone(), self.inner.opts.clone(), self.inner.events.clone(), 0)
     }
 
     /// Removes and returns the notices queued for the user, e.g. a certificate pinned on first use.
@@ -342,6 +358,9 @@ impl Connection {
 
     fn rpc_answer(&self, method: &str, params: &[Value], timeout: Option<Duration>, how: Decode) -> Result<Answer> {
         let inner = &*self.inner;
+        if inner.closed.load(Ordering::SeqCst) {
+            return Err(Error::Local { reason: format!("the connection was closed before {method}") });
+        }
         if inner.wire.load(Ordering::Relaxed) == XML {
             return self.xml_rpc(method, params, timeout, how.keep()).map(Answer::Value);
         }
