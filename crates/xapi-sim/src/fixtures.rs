@@ -178,33 +178,9 @@ const TEMPLATE_OPS: &[&str] = &[
 ];
 const DOM0_OPS: &[&str] = &["changing_dynamic_range"];
 
-const VDI_IDLE_OPS: &[&str] =
-    &["clone", "copy", "destroy", "forget", "generate_config", "mirror", "resize", "snapshot", "update", "enable_cbt"];
-const VDI_IN_USE_OPS: &[&str] =
-    &["clone", "copy", "forget", "generate_config", "mirror", "snapshot", "update", "enable_cbt"];
-const VDI_ISO_OPS: &[&str] = &["copy", "destroy", "forget", "update"];
-
-const SR_DISK_OPS: &[&str] = &[
-    "vdi_enable_cbt",
-    "vdi_list_changed_blocks",
-    "unplug",
-    "plug",
-    "pbd_create",
-    "vdi_disable_cbt",
-    "update",
-    "pbd_destroy",
-    "vdi_resize",
-    "vdi_clone",
-    "vdi_data_destroy",
-    "scan",
-    "vdi_snapshot",
-    "vdi_mirror",
-    "vdi_create",
-    "vdi_destroy",
-    "vdi_set_on_boot",
-];
-const SR_ISO_OPS: &[&str] = &["unplug", "plug", "pbd_create", "update", "pbd_destroy", "scan", "vdi_introduce"];
-const SR_UDEV_OPS: &[&str] = &["unplug", "plug", "pbd_create", "pbd_destroy", "scan"];
+// Allowed-operation lists and BIOS strings come from the behaviour that keeps them up to date.
+use crate::behaviour::storage::{SR_DISK_OPS, SR_ISO_OPS, SR_UDEV_OPS, VDI_IDLE_OPS, VDI_IN_USE_OPS, VDI_ISO_OPS};
+use crate::behaviour::vm::misc::GENERIC_BIOS_STRINGS as BIOS_STRINGS;
 
 struct SmSpec {
     ty: &'static str,
@@ -603,25 +579,6 @@ impl Tpl {
         smap_owned(oc)
     }
 }
-
-const BIOS_STRINGS: &[(&str, &str)] = &[
-    ("bios-vendor", "Xen"),
-    ("bios-version", ""),
-    ("system-manufacturer", "Xen"),
-    ("system-product-name", "HVM domU"),
-    ("system-version", ""),
-    ("system-serial-number", ""),
-    ("baseboard-manufacturer", ""),
-    ("baseboard-product-name", ""),
-    ("baseboard-version", ""),
-    ("baseboard-serial-number", ""),
-    ("baseboard-asset-tag", ""),
-    ("baseboard-location-in-chassis", ""),
-    ("enclosure-asset-tag", ""),
-    ("hp-rombios", ""),
-    ("oem-1", "Xen"),
-    ("oem-2", "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d"),
-];
 
 /// ISO images in the ISO library: file name and size in bytes.
 const ISOS: &[(&str, i64)] = &[

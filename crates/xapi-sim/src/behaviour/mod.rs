@@ -4,9 +4,9 @@
 mod event;
 mod network;
 mod session;
-mod storage;
+pub(crate) mod storage;
 pub mod task;
-mod vm;
+pub(crate) mod vm;
 
 use crate::db::{ApiResult, Db};
 use crate::rpc::Call;

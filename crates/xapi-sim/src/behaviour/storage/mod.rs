@@ -32,7 +32,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
 }
 
 /// SR operations of disk SRs, as xapi lists them for the VHD drivers.
-const SR_DISK_OPS: &[&str] = &[
+pub(crate) const SR_DISK_OPS: &[&str] = &[
     "vdi_enable_cbt",
     "vdi_list_changed_blocks",
     "unplug",
@@ -51,13 +51,16 @@ const SR_DISK_OPS: &[&str] = &[
     "vdi_destroy",
     "vdi_set_on_boot",
 ];
-const SR_ISO_OPS: &[&str] = &["unplug", "plug", "pbd_create", "update", "pbd_destroy", "scan", "vdi_introduce"];
-const SR_UDEV_OPS: &[&str] = &["unplug", "plug", "pbd_create", "pbd_destroy", "scan"];
+pub(crate) const SR_ISO_OPS: &[&str] =
+    &["unplug", "plug", "pbd_create", "update", "pbd_destroy", "scan", "vdi_introduce"];
+pub(crate) const SR_UDEV_OPS: &[&str] = &["unplug", "plug", "pbd_create", "pbd_destroy", "scan"];
 
-const VDI_IDLE_OPS: &[&str] =
+pub(crate) const VDI_IDLE_OPS: &[&str] =
     &["clone", "copy", "destroy", "forget", "generate_config", "mirror", "resize", "snapshot", "update", "enable_cbt"];
-const VDI_IN_USE_OPS: &[&str] =
+pub(crate) const VDI_IN_USE_OPS: &[&str] =
     &["clone", "copy", "forget", "generate_config", "mirror", "snapshot", "update", "enable_cbt"];
+/// Operations on a VDI in an ISO library.
+pub(crate) const VDI_ISO_OPS: &[&str] = &["copy", "destroy", "forget", "update"];
 
 /// Whether any PBD of the SR is plugged.
 pub(crate) fn sr_attached(db: &Db, sr: &str) -> bool {
@@ -154,7 +157,7 @@ pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
     } else {
         match db.field_str(&sr, "type") {
             "udev" => vec!["forget", "update"],
-            "iso" => vec!["copy", "destroy", "forget", "update"],
+            "iso" => VDI_ISO_OPS.to_vec(),
             _ if !active_vbds(db, vdi).is_empty() => VDI_IN_USE_OPS.to_vec(),
             _ => VDI_IDLE_OPS.to_vec(),
         }

@@ -339,7 +339,7 @@ fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
 }
 
 /// The BIOS strings xapi gives an HVM guest that has none.
-pub(super) const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
+pub(crate) const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
     ("bios-vendor", "Xen"),
     ("bios-version", ""),
     ("system-manufacturer", "Xen"),

@@ -10,7 +10,7 @@
 mod copy;
 mod disks;
 mod guest;
-mod misc;
+pub(crate) mod misc;
 mod place;
 mod power;
 
