@@ -98,6 +98,15 @@ impl VbdSpec<'_> {
     }
 }
 
+/// Creates a VBD for a selected VM and hot-plugs it when the VM is running.
+fn attach(api: &mut dyn Api, vm: &Target, spec: &VbdSpec) -> Result<(), CallError> {
+    let vbd = api.call("VBD.create", vec![spec.record()])?;
+    if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
+        api.call("VBD.plug", vec![vbd])?;
+    }
+    Ok(())
+}
+
 pub const SR_CREATE: CommandSpec = CommandSpec { name: "sr-create", help: "", run: sr_create };
 
 /// The pool master, used when a command needs a host and none was named.
@@ -473,10 +482,7 @@ fn vm_disk_add(ctx: &mut Context) -> CmdResult {
             unpluggable: true,
             owner: true,
         };
-        let vbd = api.call("VBD.create", vec![spec.record()])?;
-        if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
-            api.call("VBD.plug", vec![vbd])?;
-        }
+        attach(api, vm, &spec)?;
         Ok(None)
     })?;
     Ok(())
@@ -556,10 +562,7 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
             unpluggable: true,
             owner: false,
         };
-        let vbd = api.call("VBD.create", vec![spec.record()])?;
-        if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
-            api.call("VBD.plug", vec![vbd])?;
-        }
+        attach(api, vm, &spec)?;
         Ok(None)
     })?;
     Ok(())
