@@ -125,6 +125,19 @@ pub(super) fn choose_host(db: &Db, vm: &str) -> ApiResult<String> {
 }
 
 /// Reserves the VM's memory on `host` until it is resident there.
+/// Checks the requested host (or picks one) and reserves the VM's memory there.
+pub(super) fn place_and_reserve(db: &mut Db, vm: &str, requested: Option<String>) -> ApiResult<String> {
+    let host = match requested {
+        Some(h) => {
+            assert_can_boot_here(db, vm, &h, true)?;
+            h
+        }
+        None => choose_host(db, vm)?,
+    };
+    reserve(db, vm, &host);
+    Ok(host)
+}
+
 pub(super) fn reserve(db: &mut Db, vm: &str, host: &str) {
     set(db, vm, "scheduled_to_be_resident_on", Value::str(host));
 }

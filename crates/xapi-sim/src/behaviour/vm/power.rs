@@ -266,15 +266,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
         START_SECS,
         |db| {
             validate_for_boot(db, &vm)?;
-            let host = match host {
-                Some(h) => {
-                    place::assert_can_boot_here(db, &vm, &h, true)?;
-                    h
-                }
-                None => place::choose_host(db, &vm)?,
-            };
-            place::reserve(db, &vm, &host);
-            Ok(host)
+            place::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Halted" {
@@ -425,15 +417,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             if !valid(db, &get_s(db, &vm, "suspend_VDI"), "VDI") {
                 return Err(Failure::new("VM_HAS_NO_SUSPEND_VDI", [vm.as_str()]));
             }
-            let host = match host {
-                Some(h) => {
-                    place::assert_can_boot_here(db, &vm, &h, true)?;
-                    h
-                }
-                None => place::choose_host(db, &vm)?,
-            };
-            place::reserve(db, &vm, &host);
-            Ok(host)
+            place::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Suspended" {
