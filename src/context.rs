@@ -61,6 +61,11 @@ impl Params {
         self.get(key).and_then(parse_bool).unwrap_or(false)
     }
 
+    /// The value of whichever of `keys` comes first on the command line.
+    pub fn first_of(&self, keys: &[&str]) -> Option<&str> {
+        self.items.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.as_str())
+    }
+
     /// A required parameter.
     pub fn required(&self, key: &str) -> CmdResult<&str> {
         self.get(key).ok_or_else(|| CliError::MissingParam(key.to_string()))

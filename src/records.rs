@@ -408,37 +408,103 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(Stri
     (members, classes)
 }
 
+/// Whether a call failed because the server does not have the method.
+pub fn method_unknown(e: &CliError) -> bool {
+    matches!(e, CliError::Api { code, .. } if code == "MESSAGE_METHOD_UNKNOWN")
+}
+
+/// The error for an answer that should have been a map of records.
+pub fn not_records(class: &str, got: &Value) -> CliError {
+    CliError::Connection(format!(
+        "The server answered {class}.get_all_records with a {} where a map of records was expected.",
+        got.kind()
+    ))
+}
+
+/// Every record of an API class (`<Class>.get_all_records`).
+pub fn fetch_all(ctx: &mut Context, class: &str) -> CmdResult<Vec<(String, Value)>> {
+    match ctx.call(&format!("{class}.get_all_records"), vec![])? {
+        Value::Struct(m) => Ok(m),
+        other => Err(not_records(class, &other)),
+    }
+}
+
+/// Which members a client-side stand-in for the class's server expression
+/// reads, and the test itself: for servers without `get_all_records_where`.
+/// (`role`, the only class listed with an expression, lists roles with subroles.)
+fn server_filter(view: &ClassView) -> (&'static [&'static str], fn(&Value) -> bool) {
+    fn has_subroles(rec: &Value) -> bool {
+        rec.get("subroles").and_then(Value::as_array).is_some_and(|a| !a.is_empty())
+    }
+    match view.fact.server_expr {
+        "subroles<>[]" => (&["subroles"], has_subroles),
+        _ => (&[], |_| true),
+    }
+}
+
+/// Whether the class lists every object (no server-side expression).
+fn lists_all(view: &ClassView) -> bool {
+    matches!(view.fact.server_expr, "" | "true")
+}
+
 /// Fetches only the members `keep` names.
 pub fn fetch_projected(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<Vec<(String, Value)>> {
     // Called for every member of every record: a set, not a scan of a list
     // (`params=all` keeps a hundred members).
-    let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
+    let (extra, test) = server_filter(view);
+    let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).chain(extra.iter().copied()).collect();
     let f = |k: &str| keep.contains(k);
-    let v = ctx.call_projected(
-        &format!("{}.get_all_records_where", view.api()),
-        vec![Value::str(view.fact.server_expr)],
-        &f,
-    )?;
-    match v {
+    let api = view.api();
+    let answer = if lists_all(view) {
+        ctx.call_projected(&format!("{api}.get_all_records"), vec![], &f)?
+    } else {
+        match ctx.call_projected(&format!("{api}.get_all_records_where"), vec![Value::str(view.fact.server_expr)], &f) {
+            Ok(v) => v,
+            Err(e) if method_unknown(&e) => match ctx.call_projected(&format!("{api}.get_all_records"), vec![], &f)? {
+                Value::Struct(m) => Value::Struct(m.into_iter().filter(|(_, rec)| test(rec)).collect()),
+                other => other,
+            },
+            Err(e) => return Err(e),
+        }
+    };
+    match answer {
         Value::Struct(m) => Ok(m),
-        _ => Ok(Vec::new()),
+        other => Err(not_records(api, &other)),
     }
 }
 
 /// Like [`fetch_projected`], keeping the records as text, each decoded when
-/// used: what a listing that prints records one at a time needs.
-pub fn fetch_records(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<RawRecords> {
+/// used: what a listing that prints records one at a time needs. `None`
+/// when the server cannot list the class's objects that way (no
+/// `get_all_records_where` for a class listed with an expression): then
+/// [`fetch_projected`] filters them here.
+pub fn fetch_records(ctx: &mut Context, view: &ClassView, keep: &[String]) -> CmdResult<Option<RawRecords>> {
     let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).collect();
     let f = |k: &str| keep.contains(k);
-    ctx.call_records(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)], &f)
+    let api = view.api();
+    if lists_all(view) {
+        return ctx.call_records(&format!("{api}.get_all_records"), vec![], &f).map(Some);
+    }
+    match ctx.call_records(&format!("{api}.get_all_records_where"), vec![Value::str(view.fact.server_expr)], &f) {
+        Ok(r) => Ok(Some(r)),
+        Err(e) if method_unknown(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
 }
 
 /// Fetches the objects of a class that the class's server expression lists.
 pub fn fetch(ctx: &mut Context, view: &ClassView) -> CmdResult<Vec<(String, Value)>> {
-    let v = ctx.call(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)])?;
-    match v {
-        Value::Struct(m) => Ok(m),
-        _ => Ok(Vec::new()),
+    if lists_all(view) {
+        return fetch_all(ctx, view.api());
+    }
+    let (_, test) = server_filter(view);
+    match ctx.call(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)]) {
+        Ok(Value::Struct(m)) => Ok(m),
+        Ok(other) => Err(not_records(view.api(), &other)),
+        Err(e) if method_unknown(&e) => {
+            Ok(fetch_all(ctx, view.api())?.into_iter().filter(|(_, rec)| test(rec)).collect())
+        }
+        Err(e) => Err(e),
     }
 }
 

@@ -151,10 +151,10 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     // decoded, filtered, printed and freed in turn: a large pool's records
     // never all exist as values at once. Other modes need them all anyway.
     let normal = ctx.printer.mode == Mode::Normal;
-    let mut objects = if normal {
-        Objects::Text(records::fetch_records(ctx, view, &members)?)
-    } else {
-        Objects::Values(records::fetch_projected(ctx, view, &members)?)
+    let text = if normal { records::fetch_records(ctx, view, &members)? } else { None };
+    let mut objects = match text {
+        Some(raw) => Objects::Text(raw),
+        None => Objects::Values(records::fetch_projected(ctx, view, &members)?),
     };
     if knows_own {
         match &mut objects {

@@ -25,10 +25,8 @@ fn template(ctx: &mut Context) -> CmdResult<String> {
     let Some(name) = by_name.or(any) else {
         return Err(CliError::failure("Choose the template with template=, template-uuid= or template-name-label="));
     };
-    let all = ctx.call("VM.get_all_records_where", vec![Value::str("true")])?;
+    let all = crate::records::fetch_all(ctx, "VM")?;
     let matches: Vec<String> = all
-        .as_struct()
-        .unwrap_or(&[])
         .iter()
         .filter(|(_, r)| {
             r.get("is_a_template").and_then(Value::as_bool) == Some(true)

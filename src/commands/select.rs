@@ -40,15 +40,57 @@ impl Target {
     }
 }
 
+/// xe quotes selector values by escaping their double quotes only.
 fn quote(s: &str) -> String {
-    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+    format!("\"{}\"", s.replace('"', "\\\""))
 }
 
+/// The class's name in xe's selection messages.
 fn plural(class: &str) -> &'static str {
     match class {
         "vm" => "VMs",
-        // xe says "hosts" for SR selectors too.
+        "sr" => "SRs",
         _ => "hosts",
+    }
+}
+
+/// The record members a `vm=`/`host=`/`sr=` selector compares with its value.
+fn selector_members(class: &str) -> &'static [&'static str] {
+    match class {
+        "host" => &["uuid", "hostname", "name_label"],
+        _ => &["uuid", "name_label"],
+    }
+}
+
+/// Every record of `class`, or those with one of `members` equal to `value`:
+/// `get_all_records` without a value (servers that know only simple
+/// expressions lack `true`), `get_all_records_where` with one, filtered here
+/// when the server does not have that call.
+pub fn fetch_matching(
+    ctx: &mut Context,
+    api_class: &str,
+    members: &[&str],
+    value: Option<&str>,
+) -> CmdResult<Vec<(String, Value)>> {
+    let Some(value) = value else {
+        return records::fetch_all(ctx, api_class);
+    };
+    let expr = members
+        .iter()
+        .map(|m| format!("(field \"{}\"={})", m.replace('_', "__"), quote(value)))
+        .collect::<Vec<_>>()
+        .join(" or ");
+    match ctx.call(&format!("{api_class}.get_all_records_where"), vec![Value::String(expr)]) {
+        Ok(Value::Struct(m)) => Ok(m),
+        Ok(other) => Err(records::not_records(api_class, &other)),
+        Err(e) if records::method_unknown(&e) => {
+            let all = records::fetch_all(ctx, api_class)?;
+            Ok(all
+                .into_iter()
+                .filter(|(_, rec)| members.iter().any(|m| rec.get(m).and_then(Value::as_str) == Some(value)))
+                .collect())
+        }
+        Err(e) => Err(e),
     }
 }
 
@@ -61,18 +103,8 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
         fact.map(|f| f.reqd.iter().chain(f.optn.iter()).copied().collect()).unwrap_or_default()
     };
     let key = sel.class;
-    let expr = match ctx.params.get(key) {
-        Some(v) if sel.class == "host" => {
-            format!("field \"uuid\" = {q} or field \"name__label\" = {q} or field \"hostname\" = {q}", q = quote(v))
-        }
-        Some(v) => format!("field \"uuid\" = {q} or field \"name__label\" = {q}", q = quote(v)),
-        None => "true".to_string(),
-    };
-    let v = ctx.call(&format!("{}.get_all_records_where", view.api()), vec![Value::String(expr)])?;
-    let objects = match v {
-        Value::Struct(m) => m,
-        _ => Vec::new(),
-    };
+    let value = ctx.params.get(key).map(str::to_string);
+    let objects = fetch_matching(ctx, view.api(), selector_members(sel.class), value.as_deref())?;
     let mut filters = Vec::new();
     if sel.class == "vm" {
         if !sel.templates {
@@ -98,22 +130,24 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
         }
     }
     let chosen = records::select(ctx, &view, &filters, objects)?;
+    let what = plural(sel.class);
     if chosen.is_empty() {
-        return Err(CliError::failure(format!("No matching {} found", plural(sel.class))));
+        // xe says "hosts" for an empty SR selection too.
+        let what = if sel.class == "sr" { "hosts" } else { what };
+        return Err(CliError::failure(format!("No matching {what} found")));
     }
     if chosen.len() > 1 {
+        // xe's wording differs between VMs ("matches VMs") and the others.
+        let (several, one) = match sel.class {
+            "vm" => ("Multiple matches VMs found.", "one VM"),
+            "sr" => ("Multiple matching SRs found.", "one SR"),
+            _ => ("Multiple matching hosts found.", "one host"),
+        };
         if sel.single {
-            return Err(CliError::failure(format!(
-                "Several {} match, but this command works on one at a time; select exactly one",
-                plural(sel.class)
-            )));
+            return Err(CliError::failure(format!("{several} Operation can only be performed on {one} at a time")));
         }
         if !ctx.params.flag("multiple") {
-            return Err(CliError::failure(format!(
-                "{} {} match the selectors; add --multiple to operate on all of them",
-                chosen.len(),
-                plural(sel.class)
-            )));
+            return Err(CliError::failure(format!("{several} --multiple required to complete the operation")));
         }
     }
     Ok(chosen
@@ -128,14 +162,15 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
 /// What one operation on one object produced: text to print, or why it failed.
 pub type OpResult = Result<Option<String>, CallError>;
 
-/// Runs `op` on every target. One target without `--multiple` fails like
-/// any command; with `--multiple` every failure becomes an
-/// `operation failed on` line. Returns each success's output, in target order.
+/// Runs `op` on every target. A single target runs like any command, even
+/// with `--multiple`; with several, every failure becomes an `operation
+/// failed on` line, listed last target first as xe does. Returns each
+/// success's output, in target order.
 pub fn run_each<F>(ctx: &mut Context, targets: &[Target], op: F) -> CmdResult<Vec<Option<String>>>
 where
     F: Fn(&mut dyn Api, &Target) -> Result<Option<String>, CallError> + Sync,
 {
-    if !ctx.params.flag("multiple") {
+    if targets.len() <= 1 || !ctx.params.flag("multiple") {
         let mut out = Vec::new();
         for t in targets {
             match op(ctx, t) {
@@ -171,15 +206,68 @@ where
     for (t, slot) in targets.iter().zip(results) {
         match slot.into_inner().ok().flatten() {
             Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => {
-                let err = ctx.describe(e);
-                failures.push((t.uuid.clone(), err.message()));
-            }
+            Some(Err(e)) => failures.push((t.uuid.clone(), failure_text(ctx, e))),
             None => failures.push((t.uuid.clone(), "the operation did not run".to_string())),
         }
     }
     if !failures.is_empty() {
+        failures.reverse();
         return Err(CliError::Multiple(failures));
     }
     Ok(out)
+}
+
+/// What xe prints after `operation failed on <uuid>: `: a described API
+/// error as usual; an undescribed one as `CODE: [ p1; p2 ]`; a failure of
+/// xe's own (e.g. "Disk not found") as the exception it is on the server.
+pub fn failure_text(ctx: &mut Context, e: CallError) -> String {
+    match e {
+        CallError::Api(code, params) => {
+            if crate::facts::error(&code).is_some_and(|f| f.described) {
+                ctx.api_error(&code, params).message()
+            } else {
+                format!("{code}: [ {} ]", params.join("; "))
+            }
+        }
+        CallError::Cli(CliError::Failure(m)) => {
+            format!("INTERNAL_ERROR: [ Cli_util.Cli_failure({}) ]", ocaml_string(&m))
+        }
+        CallError::Cli(other) => other.message(),
+    }
+}
+
+/// A string as OCaml's `%S` prints it (what `Printexc` shows for an exception's argument).
+fn ocaml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for b in s.bytes() {
+        match b {
+            b'"' => out.push_str("\\\""),
+            b'\\' => out.push_str("\\\\"),
+            b'\n' => out.push_str("\\n"),
+            b'\t' => out.push_str("\\t"),
+            b'\r' => out.push_str("\\r"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\{b:03}")),
+        }
+    }
+    out.push('"');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ocaml_strings_escape_like_printexc() {
+        assert_eq!(ocaml_string("Disk not found"), "\"Disk not found\"");
+        assert_eq!(ocaml_string("a\"b\\c\n"), "\"a\\\"b\\\\c\\n\"");
+        assert_eq!(ocaml_string("é"), "\"\\195\\169\"");
+    }
+
+    #[test]
+    fn selector_values_escape_quotes_only() {
+        assert_eq!(quote(r#"a"b\c"#), r#""a\"b\c""#);
+    }
 }

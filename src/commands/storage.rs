@@ -79,7 +79,8 @@ struct VbdSpec<'a> {
 
 impl VbdSpec<'_> {
     fn record(&self) -> Value {
-        let other = if self.owner { vec![("owner".into(), s("true"))] } else { Vec::new() };
+        // xe marks a disk the VM owns with an empty `owner` key.
+        let other = if self.owner { vec![("owner".into(), s(""))] } else { Vec::new() };
         Value::Struct(vec![
             ("VM".into(), s(self.vm)),
             ("VDI".into(), s(self.vdi.unwrap_or(NULL_REF))),
@@ -98,13 +99,14 @@ impl VbdSpec<'_> {
     }
 }
 
-/// Creates a VBD for a selected VM and hot-plugs it when the VM is running.
-fn attach(api: &mut dyn Api, vm: &Target, spec: &VbdSpec) -> Result<(), CallError> {
+/// Creates a VBD for a selected VM and tries to hot-plug it, as xe does:
+/// whatever the VM's state, and keeping the VBD when the plug is refused.
+fn attach(api: &mut dyn Api, spec: &VbdSpec) -> Result<(), CallError> {
     let vbd = api.call("VBD.create", vec![spec.record()])?;
-    if vm.rec.get("power_state").and_then(Value::as_str) == Some("Running") {
-        api.call("VBD.plug", vec![vbd])?;
+    match api.call("VBD.plug", vec![vbd]) {
+        Ok(_) | Err(CallError::Api(..)) => Ok(()),
+        Err(e) => Err(e),
     }
-    Ok(())
 }
 
 pub const SR_CREATE: CommandSpec = CommandSpec { name: "sr-create", help: "", run: sr_create };
@@ -397,42 +399,71 @@ fn vbd_insert(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-/// The VBDs of a VM of one type (`Disk` or `CD`), in device order.
-fn vbds_of(ctx: &mut Context, vm: &Target, ty: &str) -> CmdResult<Vec<(String, Value)>> {
-    let mut out = Vec::new();
-    for vbd in vm.rec.get("VBDs").and_then(Value::as_array).unwrap_or(&[]).iter().filter_map(Value::as_str) {
-        let rec = ctx.call("VBD.get_record", vec![s(vbd)])?;
-        if rec.get("type").and_then(Value::as_str) == Some(ty) {
-            out.push((vbd.to_string(), rec));
-        }
-    }
-    out.sort_by_key(|(_, r)| r.get("userdevice").and_then(Value::as_str).and_then(|d| d.parse::<u32>().ok()));
-    Ok(out)
+/// A VM's VBDs, in the order of its record.
+fn vbd_refs(vm: &Target) -> Vec<String> {
+    vm.rec
+        .get("VBDs")
+        .and_then(Value::as_array)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(Value::as_str)
+        .map(str::to_string)
+        .collect()
 }
 
-fn record_of(ctx: &mut Context, cli: &str, r: &str, rec: &Value, params: &str) -> CmdResult<Record> {
+fn text(v: Value) -> String {
+    v.as_str().unwrap_or("").to_string()
+}
+
+fn record_of(
+    ctx: &mut Context,
+    cli: &str,
+    r: &str,
+    rec: &Value,
+    params: Option<&str>,
+    default: &str,
+) -> CmdResult<Record> {
     let view = ClassView::new(cli).ok_or_else(|| CliError::Internal(format!("no record for {cli}")))?;
-    let fields = super::generic::selected_fields(&view, Some(params));
+    let fields = super::generic::selected_fields(&view, Some(params.unwrap_or(default)));
     records::build_record(ctx, &view, &Obj { r, rec }, &fields, false)
 }
 
-fn disk_list(ctx: &mut Context, ty: &str, label: &str, vdi_default: &str) -> CmdResult {
-    let vbd_params = ctx.params.get("vbd-params").unwrap_or("uuid,vm-name-label,userdevice,empty").to_string();
-    let vdi_params = ctx.params.get("vdi-params").unwrap_or(vdi_default).to_string();
+/// `vm-disk-list` and `vm-cd-list`: each VBD of the type, in the VM's
+/// order, then its VDI unless the drive is empty. `vbd-params=` and
+/// `vdi-params=` choose the fields (a plain `params=` given first serves both).
+fn disk_list(ctx: &mut Context, ty: &str, label: &str, vbd_default: &str) -> CmdResult {
+    let vbd_params = ctx.params.first_of(&["vbd-params", "params"]).map(str::to_string);
+    let vdi_params = ctx.params.first_of(&["vdi-params", "params"]).map(str::to_string);
     let vms = select::select(ctx, Selector::VM)?;
     for vm in &vms {
-        for (n, (vbd, rec)) in vbds_of(ctx, vm, ty)?.into_iter().enumerate() {
-            ctx.printer.message(&format!("{label} {n} VBD:"));
-            let r = record_of(ctx, "vbd", &vbd, &rec, &vbd_params)?;
-            ctx.printer.records(&[r]);
-            let vdi = rec.get("VDI").and_then(Value::as_str).unwrap_or(NULL_REF).to_string();
-            if rec.get("empty").and_then(Value::as_bool) == Some(true) || vdi == NULL_REF {
-                continue;
+        let mut vbds = Vec::new();
+        for vbd in vbd_refs(vm) {
+            if ctx.call("VBD.get_type", vec![s(&vbd)])?.as_str() == Some(ty) {
+                vbds.push(vbd);
             }
-            let vdi_rec = ctx.call("VDI.get_record", vec![s(&vdi)])?;
-            ctx.printer.message(&format!("{label} {n} VDI:"));
-            let r = record_of(ctx, "vdi", &vdi, &vdi_rec, &vdi_params)?;
+        }
+        let mut shown = Vec::new();
+        for vbd in vbds {
+            let rec = ctx.call("VBD.get_record", vec![s(&vbd)])?;
+            let vdi = if ctx.call("VBD.get_empty", vec![s(&vbd)])?.as_bool() == Some(true) {
+                None
+            } else {
+                let vdi = text(ctx.call("VBD.get_VDI", vec![s(&vbd)])?);
+                let vdi_rec = ctx.call("VDI.get_record", vec![s(&vdi)])?;
+                Some((vdi, vdi_rec))
+            };
+            shown.push((vbd, rec, vdi));
+        }
+        for (n, (vbd, rec, vdi)) in shown.into_iter().enumerate() {
+            ctx.printer.message(&format!("{label} {n} VBD:"));
+            let r = record_of(ctx, "vbd", &vbd, &rec, vbd_params.as_deref(), vbd_default)?;
             ctx.printer.records(&[r]);
+            if let Some((vdi, vdi_rec)) = vdi {
+                ctx.printer.message(&format!("{label} {n} VDI:"));
+                let default = "uuid,name-label,virtual-size,sr-name-label";
+                let r = record_of(ctx, "vdi", &vdi, &vdi_rec, vdi_params.as_deref(), default)?;
+                ctx.printer.records(&[r]);
+            }
         }
     }
     Ok(())
@@ -441,37 +472,54 @@ fn disk_list(ctx: &mut Context, ty: &str, label: &str, vdi_default: &str) -> Cmd
 pub const VM_DISK_LIST: CommandSpec = CommandSpec {
     name: "vm-disk-list",
     help: "",
-    run: |ctx| disk_list(ctx, "Disk", "Disk", "uuid,name-label,virtual-size,sr-name-label"),
+    run: |ctx| disk_list(ctx, "Disk", "Disk", "uuid,vm-name-label,userdevice"),
 };
 
-pub const VM_CD_LIST: CommandSpec =
-    CommandSpec { name: "vm-cd-list", help: "", run: |ctx| disk_list(ctx, "CD", "CD", "uuid,name-label") };
+pub const VM_CD_LIST: CommandSpec = CommandSpec {
+    name: "vm-cd-list",
+    help: "",
+    run: |ctx| disk_list(ctx, "CD", "CD", "uuid,vm-name-label,userdevice,empty"),
+};
 
 pub const VM_DISK_ADD: CommandSpec = CommandSpec { name: "vm-disk-add", help: "", run: vm_disk_add };
 
+/// The pool's default SR, if it names one that exists.
+fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
+    let pools = ctx.call("pool.get_all", vec![])?;
+    let pool = pools.as_array().and_then(|a| a.first()).cloned().unwrap_or(s(NULL_REF));
+    let sr = ctx.call("pool.get_default_SR", vec![pool])?;
+    // A null or dangling default is "no default" (xe asks for its uuid).
+    match Api::call(ctx, "SR.get_uuid", vec![sr]) {
+        Ok(uuid) => Ok(Some(text(uuid))),
+        Err(_) => Ok(None),
+    }
+}
+
+/// `vm-disk-add`: a new VDI named as xe names it, attached through a VBD the
+/// VM owns; the VDI is destroyed again when the VBD cannot be made.
 fn vm_disk_add(ctx: &mut Context) -> CmdResult {
     let size = parse_size(ctx.params.required("disk-size")?)?;
     let device = ctx.params.required("device")?.to_string();
     let sr = match ctx.params.get("sr-uuid").map(str::to_string) {
         Some(u) => ctx.lookup_uuid("SR", &u)?,
-        None => {
-            let pools = ctx.call("pool.get_all", vec![])?;
-            let pool = pools.as_array().and_then(|a| a.first()).cloned().unwrap_or(s(NULL_REF));
-            let d = ctx.call("pool.get_default_SR", vec![pool])?;
-            d.as_str()
-                .filter(|r| *r != NULL_REF)
-                .map(str::to_string)
-                .ok_or_else(|| CliError::failure("The pool has no default SR: choose one with sr-uuid="))?
-        }
+        None => match default_sr(ctx)? {
+            Some(uuid) => ctx.lookup_uuid("SR", &uuid)?,
+            None => return Err(CliError::failure("No default Pool SR set; you must specify an SR on the commandline")),
+        },
     };
     let vms = select::select(ctx, Selector::VM)?;
     select::run_each(ctx, &vms, |api, vm| {
-        let name = format!("{} disk {device}", vm.name());
-        let vdi = api.call(
-            "VDI.create",
-            vec![vdi_record(&name, &sr, size, "user", false, Value::Struct(Vec::new()), Vec::new())],
-        )?;
-        let vdi = vdi.as_str().unwrap_or(NULL_REF).to_string();
+        const NAME: &str = "Created by xe";
+        let mut rec =
+            vdi_record(NAME, &sr, size, "user", false, map(vec![("vmhint".into(), vm.uuid.clone())]), Vec::new());
+        if let Value::Struct(members) = &mut rec {
+            for (k, v) in members.iter_mut() {
+                if k == "name_description" {
+                    *v = s(NAME);
+                }
+            }
+        }
+        let vdi = text(api.call("VDI.create", vec![rec])?);
         let spec = VbdSpec {
             vm: &vm.r,
             vdi: Some(&vdi),
@@ -482,7 +530,11 @@ fn vm_disk_add(ctx: &mut Context) -> CmdResult {
             unpluggable: true,
             owner: true,
         };
-        attach(api, vm, &spec)?;
+        if let Err(e) = attach(api, &spec) {
+            // Nothing is left behind: the new disk goes with the failed VBD.
+            let _ = api.call("VDI.destroy", vec![s(&vdi)]);
+            return Err(e);
+        }
         Ok(None)
     })?;
     Ok(())
@@ -490,55 +542,61 @@ fn vm_disk_add(ctx: &mut Context) -> CmdResult {
 
 pub const VM_DISK_REMOVE: CommandSpec = CommandSpec { name: "vm-disk-remove", help: "", run: vm_disk_remove };
 
+/// `vm-disk-remove`: destroys the VBD at `device` and then its VDI. It never
+/// unplugs: the server refuses to destroy an attached VBD, and the disk and
+/// its data stay.
 fn vm_disk_remove(ctx: &mut Context) -> CmdResult {
     let device = ctx.params.required("device")?.to_string();
     let vms = select::select(ctx, Selector::VM)?;
-    for vm in &vms {
-        let disks = vbds_of(ctx, vm, "Disk")?;
-        let Some((vbd, rec)) =
-            disks.into_iter().find(|(_, r)| r.get("userdevice").and_then(Value::as_str) == Some(device.as_str()))
-        else {
-            return Err(CliError::failure(format!("The VM {} has no disk at device {device}", vm.uuid)));
-        };
-        if rec.get("currently_attached").and_then(Value::as_bool) == Some(true) {
-            ctx.call("VBD.unplug", vec![s(&vbd)])?;
+    select::run_each(ctx, &vms, |api, vm| {
+        let rec = api.call("VM.get_record", vec![s(&vm.r)])?;
+        let vbds = rec.get("VBDs").and_then(Value::as_array).unwrap_or(&[]).to_vec();
+        let mut found = None;
+        for vbd in vbds {
+            if api.call("VBD.get_userdevice", vec![vbd.clone()])?.as_str() == Some(device.as_str()) {
+                found = Some(vbd);
+                break;
+            }
         }
-        let vdi = rec.get("VDI").cloned().unwrap_or(s(NULL_REF));
-        ctx.call("VBD.destroy", vec![s(&vbd)])?;
-        ctx.call("VDI.destroy", vec![vdi])?;
-    }
+        let Some(vbd) = found else { return Err(CallError::Cli(CliError::failure("Disk not found"))) };
+        let vdi = api.call("VBD.get_VDI", vec![vbd.clone()])?;
+        api.call("VBD.destroy", vec![vbd])?;
+        api.call("VDI.destroy", vec![vdi])?;
+        Ok(None)
+    })?;
     Ok(())
 }
 
-/// The ISO VDIs: every VDI in an SR whose content type is `iso`.
-fn cds(ctx: &mut Context) -> CmdResult<Vec<(String, Value)>> {
-    let srs = ctx.call("SR.get_all_records_where", vec![s("field \"content_type\" = \"iso\"")])?;
-    let iso: Vec<String> = srs.as_struct().unwrap_or(&[]).iter().map(|(r, _)| r.clone()).collect();
-    let vdis = ctx.call("VDI.get_all_records", vec![])?;
-    Ok(vdis
-        .as_struct()
-        .unwrap_or(&[])
-        .iter()
-        .filter(|(_, v)| v.get("SR").and_then(Value::as_str).is_some_and(|sr| iso.iter().any(|i| i == sr)))
-        .cloned()
-        .collect())
-}
-
-fn cd_named(ctx: &mut Context, name: &str) -> CmdResult<String> {
-    cds(ctx)?
-        .into_iter()
-        .find(|(_, v)| v.get("name_label").and_then(Value::as_str) == Some(name))
-        .map(|(r, _)| r)
-        .ok_or_else(|| CliError::failure(format!("No CD named '{name}' was found (see xe cd-list)")))
+/// The VDIs named `name` in ISO SRs, in the server's order.
+fn iso_vdis_named(ctx: &mut Context, name: &str) -> CmdResult<Vec<String>> {
+    let vdis = ctx.call("VDI.get_by_name_label", vec![s(name)])?;
+    let mut out = Vec::new();
+    for vdi in vdis.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str) {
+        let sr = ctx.call("VDI.get_SR", vec![s(vdi)])?;
+        if ctx.call("SR.get_content_type", vec![sr])?.as_str() == Some("iso") {
+            out.push(vdi.to_string());
+        }
+    }
+    Ok(out)
 }
 
 pub const CD_LIST: CommandSpec = CommandSpec { name: "cd-list", help: "", run: cd_list };
 
+/// `cd-list`: the VDIs of every ISO SR, SR by SR.
 fn cd_list(ctx: &mut Context) -> CmdResult {
-    let params = ctx.params.get("params").unwrap_or("uuid,name-label").to_string();
+    let params = ctx.params.get("params").map(str::to_string);
+    let srs = records::fetch_all(ctx, "SR")?;
+    let mut vdis = Vec::new();
+    for (sr, rec) in srs {
+        if rec.get("content_type").and_then(Value::as_str) == Some("iso") {
+            let own = ctx.call("SR.get_VDIs", vec![s(&sr)])?;
+            vdis.extend(own.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str).map(str::to_string));
+        }
+    }
     let mut out = Vec::new();
-    for (r, rec) in cds(ctx)? {
-        out.push(record_of(ctx, "vdi", &r, &rec, &params)?);
+    for vdi in vdis {
+        let rec = ctx.call("VDI.get_record", vec![s(&vdi)])?;
+        out.push(record_of(ctx, "vdi", &vdi, &rec, params.as_deref(), "name-label,uuid")?);
     }
     ctx.printer.records(&out);
     Ok(())
@@ -546,9 +604,12 @@ fn cd_list(ctx: &mut Context) -> CmdResult {
 
 pub const VM_CD_ADD: CommandSpec = CommandSpec { name: "vm-cd-add", help: "", run: vm_cd_add };
 
+/// `vm-cd-add`: a read-only CD drive holding the first ISO named `cd-name`.
 fn vm_cd_add(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("cd-name")?.to_string();
-    let cd = cd_named(ctx, &name)?;
+    let Some(cd) = iso_vdis_named(ctx, &name)?.into_iter().next() else {
+        return Err(CliError::failure(format!("CD {name} not found!")));
+    };
     let device = ctx.params.required("device")?.to_string();
     let vms = select::select(ctx, Selector::VM)?;
     select::run_each(ctx, &vms, |api, vm| {
@@ -562,7 +623,7 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
             unpluggable: true,
             owner: false,
         };
-        attach(api, vm, &spec)?;
+        attach(api, &spec)?;
         Ok(None)
     })?;
     Ok(())
@@ -570,57 +631,90 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
 
 pub const VM_CD_REMOVE: CommandSpec = CommandSpec { name: "vm-cd-remove", help: "", run: vm_cd_remove };
 
+/// `vm-cd-remove`: destroys the first drive holding the ISO named `cd-name`
+/// (`<EMPTY>` names an empty drive). Like xe it does not eject or unplug.
 fn vm_cd_remove(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("cd-name")?.to_string();
-    let cd = cd_named(ctx, &name)?;
     let vms = select::select(ctx, Selector::VM)?;
-    for vm in &vms {
-        for (vbd, rec) in vbds_of(ctx, vm, "CD")? {
-            if rec.get("VDI").and_then(Value::as_str) == Some(cd.as_str()) {
-                if rec.get("currently_attached").and_then(Value::as_bool) == Some(true) {
-                    ctx.call("VBD.unplug", vec![s(&vbd)])?;
-                }
-                ctx.call("VBD.destroy", vec![s(&vbd)])?;
+    select::run_each(ctx, &vms, |api, vm| {
+        let holds = |api: &mut dyn Api, vbd: &str| -> Result<bool, CallError> {
+            let vdi = api.call("VBD.get_VDI", vec![s(vbd)])?;
+            let sr = api.call("VDI.get_SR", vec![vdi.clone()])?;
+            Ok(api.call("SR.get_content_type", vec![sr])?.as_str() == Some("iso")
+                && api.call("VDI.get_name_label", vec![vdi])?.as_str() == Some(name.as_str()))
+        };
+        let mut found = None;
+        for vbd in vbd_refs(vm) {
+            // A drive whose disk cannot be read (an empty one) is `<EMPTY>`.
+            let matches = match holds(api, &vbd) {
+                Ok(m) => m,
+                Err(CallError::Api(..)) => name == "<EMPTY>",
+                Err(e) => return Err(e),
+            };
+            if matches {
+                found = Some(vbd);
+                break;
             }
         }
-    }
+        let Some(vbd) = found else { return Err(CallError::Cli(CliError::failure("Disk not found"))) };
+        api.call("VBD.destroy", vec![s(&vbd)])?;
+        Ok(None)
+    })?;
     Ok(())
 }
 
 pub const VM_CD_INSERT: CommandSpec = CommandSpec { name: "vm-cd-insert", help: "", run: vm_cd_insert };
 
+/// `vm-cd-insert`: the ISO must be unique by name, and the VM must have
+/// exactly one empty CD drive.
 fn vm_cd_insert(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("cd-name")?.to_string();
-    let cd = cd_named(ctx, &name)?;
+    let cds = iso_vdis_named(ctx, &name)?;
+    let cd = match cds.as_slice() {
+        [] => return Err(CliError::failure(format!("CD {name} not found"))),
+        [one] => one.clone(),
+        _ => {
+            return Err(CliError::failure(format!(
+                "Multiple CDs named {name} found. Please use vbd-insert and specify uuids"
+            )))
+        }
+    };
     let vms = select::select(ctx, Selector::VM)?;
-    for vm in &vms {
-        let drives = vbds_of(ctx, vm, "CD")?;
-        let Some((vbd, _)) = drives.into_iter().find(|(_, r)| r.get("empty").and_then(Value::as_bool) == Some(true))
-        else {
-            return Err(CliError::failure(format!("The VM {} has no empty CD drive", vm.uuid)));
-        };
-        ctx.call("VBD.insert", vec![s(&vbd), s(&cd)])?;
-    }
+    select::run_each(ctx, &vms, |api, vm| {
+        let mut empty = Vec::new();
+        for vbd in vbd_refs(vm) {
+            if api.call("VBD.get_type", vec![s(&vbd)])?.as_str() == Some("CD")
+                && api.call("VBD.get_empty", vec![s(&vbd)])?.as_bool() == Some(true)
+            {
+                empty.push(vbd);
+            }
+        }
+        match empty.as_slice() {
+            [] => Err(CallError::Api("VM_NO_EMPTY_CD_VBD".into(), vec![vm.r.clone()])),
+            [one] => api.call("VBD.insert", vec![s(one), s(&cd)]).map(|_| None),
+            _ => Err(CallError::Cli(CliError::failure("Two or more empty CD devices found. Please use vbd-insert"))),
+        }
+    })?;
     Ok(())
 }
 
 pub const VM_CD_EJECT: CommandSpec = CommandSpec { name: "vm-cd-eject", help: "", run: vm_cd_eject };
 
+/// `vm-cd-eject`: the VM must have exactly one CD drive.
 fn vm_cd_eject(ctx: &mut Context) -> CmdResult {
     let vms = select::select(ctx, Selector::VM)?;
-    for vm in &vms {
-        let drives = vbds_of(ctx, vm, "CD")?;
-        let full: Vec<String> = drives
-            .into_iter()
-            .filter(|(_, r)| r.get("empty").and_then(Value::as_bool) == Some(false))
-            .map(|(v, _)| v)
-            .collect();
-        if full.is_empty() {
-            return Err(CliError::failure(format!("The VM {} has no CD in its drives", vm.uuid)));
+    select::run_each(ctx, &vms, |api, vm| {
+        let mut drives = Vec::new();
+        for vbd in vbd_refs(vm) {
+            if api.call("VBD.get_type", vec![s(&vbd)])?.as_str() == Some("CD") {
+                drives.push(vbd);
+            }
         }
-        for vbd in full {
-            ctx.call("VBD.eject", vec![s(&vbd)])?;
+        match drives.as_slice() {
+            [] => Err(CallError::Cli(CliError::failure("No CDs found"))),
+            [one] => api.call("VBD.eject", vec![s(one)]).map(|_| None),
+            _ => Err(CallError::Cli(CliError::failure("Two or more CDs found. Please use vbd-eject"))),
         }
-    }
+    })?;
     Ok(())
 }

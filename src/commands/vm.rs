@@ -16,16 +16,16 @@ fn vm(t: &Target) -> Value {
     Value::str(t.r.as_str())
 }
 
-/// Looks a host up by name-label, hostname or uuid (first match).
-fn host_ref(ctx: &mut Context, key: &str) -> CmdResult<String> {
-    let q = format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""));
-    let expr = format!("field \"uuid\" = {q} or field \"name__label\" = {q} or field \"hostname\" = {q}");
-    let hosts = ctx.call("host.get_all_records_where", vec![Value::String(expr)])?;
+/// xe's `get_host_by_name_or_id`: the first host whose name-label or uuid is `name`.
+fn host_by_name_or_id(api: &mut dyn Api, name: &str) -> Result<String, CallError> {
+    let hosts = api.call("host.get_all_records", vec![])?;
     hosts
         .as_struct()
-        .and_then(|m| m.first())
+        .unwrap_or(&[])
+        .iter()
+        .find(|(_, h)| ["name_label", "uuid"].iter().any(|k| h.get(k).and_then(Value::as_str) == Some(name)))
         .map(|(r, _)| r.clone())
-        .ok_or_else(|| CliError::failure("No matching hosts found"))
+        .ok_or_else(|| CallError::Cli(CliError::failure(format!("Host {name} not found"))))
 }
 
 fn flag(ctx: &Context, name: &str) -> bool {
@@ -56,14 +56,12 @@ pub const START: CommandSpec = CommandSpec { name: "vm-start", help: "", run: st
 fn start(ctx: &mut Context) -> CmdResult {
     let paused = flag(ctx, "paused");
     let force = flag(ctx, "force");
-    let on = match ctx.params.get("on").map(str::to_string) {
-        Some(h) => Some(host_ref(ctx, &h)?),
-        None => None,
-    };
+    let on = ctx.params.get("on").map(str::to_string);
     each(ctx, DOM0_OK, move |api, t| match &on {
-        Some(h) => api
-            .call_async("VM.start_on", vec![vm(t), Value::str(h.as_str()), paused.into(), force.into()])
-            .and_then(done),
+        Some(h) => {
+            let host = host_by_name_or_id(api, h)?;
+            api.call_async("VM.start_on", vec![vm(t), Value::String(host), paused.into(), force.into()]).and_then(done)
+        }
         None => api.call_async("VM.start", vec![vm(t), paused.into(), force.into()]).and_then(done),
     })
 }
@@ -93,14 +91,12 @@ pub const RESUME: CommandSpec = CommandSpec { name: "vm-resume", help: "", run: 
 
 fn resume(ctx: &mut Context) -> CmdResult {
     let force = flag(ctx, "force");
-    let on = match ctx.params.get("on").map(str::to_string) {
-        Some(h) => Some(host_ref(ctx, &h)?),
-        None => None,
-    };
+    let on = ctx.params.get("on").map(str::to_string);
     each(ctx, Selector::VM, move |api, t| match &on {
-        Some(h) => api
-            .call_async("VM.resume_on", vec![vm(t), Value::str(h.as_str()), false.into(), force.into()])
-            .and_then(done),
+        Some(h) => {
+            let host = host_by_name_or_id(api, h)?;
+            api.call_async("VM.resume_on", vec![vm(t), Value::String(host), false.into(), force.into()]).and_then(done)
+        }
         None => api.call_async("VM.resume", vec![vm(t), false.into(), force.into()]).and_then(done),
     })
 }
@@ -117,39 +113,56 @@ fn unpause(ctx: &mut Context) -> CmdResult {
     each(ctx, Selector::VM, |api, t| api.call("VM.unpause", vec![vm(t)]).and_then(done))
 }
 
+/// xe's refusal of a dangerous command without `--force`.
+pub const NO_FORCE: &str =
+    "This operation is dangerous and may cause data loss. This operation must be forced (use --force).";
+
 pub const RESET_POWERSTATE: CommandSpec = CommandSpec { name: "vm-reset-powerstate", help: "", run: reset_powerstate };
 
 fn reset_powerstate(ctx: &mut Context) -> CmdResult {
     if !flag(ctx, "force") {
-        return Err(CliError::failure(
-            "Resetting the power state is only safe when the VM is really not running; add --force to confirm",
-        ));
+        return Err(CliError::failure(NO_FORCE));
     }
     each(ctx, Selector::VM, |api, t| api.call("VM.power_state_reset", vec![vm(t)]).and_then(done))
 }
 
-/// Sets the new object's description when asked, for clone-like commands.
-fn describe_new(api: &mut dyn Api, new: &Value, desc: Option<&str>) -> Result<(), CallError> {
-    if let Some(d) = desc {
-        api.call("VM.set_name_description", vec![new.clone(), Value::str(d)])?;
+/// The clone-like commands: `op` makes one new VM per selected VM and
+/// returns its ref. As in xe, the new VMs are listed in the order xe
+/// collects them (reversed under `--multiple`), and `new-name-description`
+/// is applied once, to the first of that list.
+fn clone_like(
+    ctx: &mut Context,
+    sel: Selector,
+    op: impl Fn(&mut dyn Api, &Target) -> Result<String, CallError> + Sync,
+) -> CmdResult {
+    let desc = ctx.params.get("new-name-description").map(str::to_string);
+    let targets = select::select(ctx, sel)?;
+    let mut new: Vec<String> =
+        select::run_each(ctx, &targets, |api, t| op(api, t).map(Some))?.into_iter().flatten().collect();
+    if targets.len() > 1 {
+        new.reverse();
     }
+    if let (Some(d), Some(first)) = (desc, new.first()) {
+        ctx.call("VM.set_name_description", vec![Value::str(first.as_str()), Value::String(d)])?;
+    }
+    let mut uuids = Vec::with_capacity(new.len());
+    for r in new {
+        uuids.push(ctx.call("VM.get_uuid", vec![Value::String(r)])?.as_str().unwrap_or("").to_string());
+    }
+    ctx.printer.list(&uuids);
     Ok(())
 }
 
-fn new_uuid(api: &mut dyn Api, new: &Value) -> Result<Option<String>, CallError> {
-    let uuid = api.call("VM.get_uuid", vec![new.clone()])?;
-    Ok(uuid.as_str().map(str::to_string))
+fn new_ref(v: Value) -> Result<String, CallError> {
+    Ok(v.as_str().unwrap_or("").to_string())
 }
 
 pub const CLONE: CommandSpec = CommandSpec { name: "vm-clone", help: "", run: clone };
 
 fn clone(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    let desc = ctx.params.get("new-name-description").map(str::to_string);
-    each(ctx, TEMPLATES_OK, move |api, t| {
-        let new = api.call_async("VM.clone", vec![vm(t), Value::str(name.as_str())])?;
-        describe_new(api, &new, desc.as_deref())?;
-        new_uuid(api, &new)
+    clone_like(ctx, TEMPLATES_OK, move |api, t| {
+        api.call_async("VM.clone", vec![vm(t), Value::str(name.as_str())]).and_then(new_ref)
     })
 }
 
@@ -157,16 +170,13 @@ pub const COPY: CommandSpec = CommandSpec { name: "vm-copy", help: "", run: copy
 
 fn copy(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    let desc = ctx.params.get("new-name-description").map(str::to_string);
     let sr = match ctx.params.get("sr-uuid").map(str::to_string) {
         Some(u) => ctx.lookup_uuid("SR", &u)?,
         None => NULL_REF.to_string(),
     };
     let sel = Selector { single: true, ..TEMPLATES_OK };
-    each(ctx, sel, move |api, t| {
-        let new = api.call_async("VM.copy", vec![vm(t), Value::str(name.as_str()), Value::str(sr.as_str())])?;
-        describe_new(api, &new, desc.as_deref())?;
-        new_uuid(api, &new)
+    clone_like(ctx, sel, move |api, t| {
+        api.call_async("VM.copy", vec![vm(t), Value::str(name.as_str()), Value::str(sr.as_str())]).and_then(new_ref)
     })
 }
 
@@ -174,18 +184,15 @@ pub const SNAPSHOT: CommandSpec = CommandSpec { name: "vm-snapshot", help: "", r
 
 fn snapshot(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    let desc = ctx.params.get("new-name-description").map(str::to_string);
     let mut ignore = Vec::new();
     if let Some(list) = ctx.params.get("ignore-vdi-uuids").map(str::to_string) {
-        for u in list.split(',').filter(|s| !s.is_empty()) {
+        for u in list.split(',') {
             ignore.push(Value::String(ctx.lookup_uuid("VDI", u)?));
         }
     }
-    each(ctx, Selector::VM, move |api, t| {
-        let new =
-            api.call_async("VM.snapshot", vec![vm(t), Value::str(name.as_str()), Value::Array(ignore.clone())])?;
-        describe_new(api, &new, desc.as_deref())?;
-        new_uuid(api, &new)
+    clone_like(ctx, Selector::VM, move |api, t| {
+        api.call_async("VM.snapshot", vec![vm(t), Value::str(name.as_str()), Value::Array(ignore.clone())])
+            .and_then(new_ref)
     })
 }
 
@@ -193,29 +200,53 @@ pub const CHECKPOINT: CommandSpec = CommandSpec { name: "vm-checkpoint", help: "
 
 fn checkpoint(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    let desc = ctx.params.get("new-name-description").map(str::to_string);
-    each(ctx, Selector::VM, move |api, t| {
-        let new = api.call_async("VM.checkpoint", vec![vm(t), Value::str(name.as_str())])?;
-        describe_new(api, &new, desc.as_deref())?;
-        new_uuid(api, &new)
+    clone_like(ctx, Selector::VM, move |api, t| {
+        api.call_async("VM.checkpoint", vec![vm(t), Value::str(name.as_str())]).and_then(new_ref)
     })
 }
 
 pub const MIGRATE: CommandSpec = CommandSpec { name: "vm-migrate", help: "", run: migrate };
 
-fn migrate(ctx: &mut Context) -> CmdResult {
-    if ctx.params.has("remote-master") {
-        return Err(CliError::failure("Migration to another pool (remote-master=) is not supported by this xe yet"));
+/// Parameters that make xe's `vm-migrate` a storage (cross-pool) migration.
+const SXM_PARAMS: &[&str] =
+    &["remote-master", "remote-username", "vif", "remote-password", "remote-network", "vdi", "vgpu", "image-format"];
+
+/// A `vm-migrate` option xe passes as `true`/`false` (default `false`).
+fn migrate_flag(ctx: &mut Context, name: &str) -> CmdResult<String> {
+    match ctx.params.get(name) {
+        None => Ok("false".into()),
+        Some(v @ ("true" | "false")) => Ok(v.to_string()),
+        // xe reads these with OCaml's bool_of_string, which takes nothing else.
+        Some(_) => Err(ctx.api_error("INTERNAL_ERROR", vec!["Invalid_argument(\"bool_of_string\")".into()])),
     }
-    let host = match (ctx.params.get("host-uuid").map(str::to_string), ctx.params.get("host").map(str::to_string)) {
-        (Some(u), _) => ctx.lookup_uuid("host", &u)?,
-        (None, Some(h)) => host_ref(ctx, &h)?,
-        (None, None) => return Err(CliError::failure("Choose the destination with host= or host-uuid=")),
-    };
-    let live = flag(ctx, "live");
-    each(ctx, Selector::VM, move |api, t| {
-        let options = Value::Struct(vec![("live".into(), Value::str(if live { "true" } else { "false" }))]);
-        api.call_async("VM.pool_migrate", vec![vm(t), Value::str(host.as_str()), options]).and_then(done)
+}
+
+fn migrate(ctx: &mut Context) -> CmdResult {
+    // Any storage-migration parameter asks for VM.migrate_send to another
+    // host's storage, which this xe cannot do yet: refuse rather than move
+    // the VM without its disks.
+    if let Some((k, _)) = ctx.params.iter().find(|(k, _)| SXM_PARAMS.iter().any(|p| k.starts_with(p))) {
+        return Err(CliError::failure(format!(
+            "Storage live migration ({k}) is not supported by this version of xe yet; \
+             migrate within the pool with host= alone"
+        )));
+    }
+    // xe reads host-uuid= and host-name= as host=; the first one given wins.
+    let host = ctx.params.first_of(&["host", "host-uuid", "host-name"]).map(str::to_string);
+    let mut options = Vec::new();
+    if let Some(c) = ctx.params.get("compress") {
+        // Passed as given: the server decides what it accepts.
+        options.push(("compress".to_string(), Value::str(c)));
+    }
+    for name in ["force", "live", "copy"] {
+        options.push((name.to_string(), Value::String(migrate_flag(ctx, name)?)));
+    }
+    let Some(host) = host else { return Err(CliError::failure("No destination host specified")) };
+    let dest = host_by_name_or_id(ctx, &host).map_err(|e| ctx.describe(e))?;
+    let options = Value::Struct(options);
+    // xe makes the same call synchronously; a task lets Ctrl-C cancel it.
+    each(ctx, DOM0_OK, move |api, t| {
+        api.call_async("VM.pool_migrate", vec![vm(t), Value::str(dest.as_str()), options.clone()]).and_then(done)
     })
 }
 
@@ -238,7 +269,9 @@ fn destroy(ctx: &mut Context) -> CmdResult {
     let r = ctx.lookup_uuid("VM", &uuid)?;
     let dom0 = ctx.call("VM.get_is_control_domain", vec![Value::str(r.as_str())])?;
     if dom0.as_bool() == Some(true) {
-        return Err(ctx.api_error("OPERATION_NOT_ALLOWED", vec!["Control domains cannot be destroyed".into()]));
+        return Err(
+            ctx.api_error("OPERATION_NOT_ALLOWED", vec!["You cannot destroy a control domain via the CLI".into()])
+        );
     }
     ctx.call("VM.destroy", vec![Value::String(r)])?;
     Ok(())
@@ -251,11 +284,13 @@ pub(crate) fn snapshot_arg(ctx: &mut Context) -> CmdResult<String> {
         .get("snapshot-uuid")
         .or_else(|| ctx.params.get("uuid"))
         .map(str::to_string)
-        .ok_or_else(|| CliError::failure("Name the snapshot with snapshot-uuid= (or uuid=)"))?;
+        .ok_or_else(|| CliError::failure("Required parameter not found: snapshot-uuid or uuid."))?;
     let r = ctx.lookup_uuid("VM", &uuid)?;
     let is_snap = ctx.call("VM.get_is_a_snapshot", vec![Value::str(r.as_str())])?;
     if is_snap.as_bool() != Some(true) {
-        return Err(CliError::failure(format!("{uuid} is not a snapshot")));
+        return Err(CliError::failure(format!(
+            "This operation can only be performed on a VM snapshot. {uuid} is not a VM snapshot."
+        )));
     }
     Ok(r)
 }

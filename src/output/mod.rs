@@ -26,7 +26,6 @@ pub struct Printer {
     pub mode: Mode,
     /// `--minimal` chunks, one per printer call, in emission order.
     chunks: Vec<String>,
-    used: bool,
     stdout: Vec<u8>,
     stderr: Vec<u8>,
     /// Write through to the process streams (false in unit tests).
@@ -92,7 +91,6 @@ impl Printer {
 
     /// Prints records (a table, in xe's terms).
     pub fn records(&mut self, records: &[Record]) {
-        self.used = true;
         match self.mode {
             Mode::Minimal => {
                 let firsts: Vec<String> =
@@ -120,7 +118,6 @@ impl Printer {
 
     /// Prints a list of strings, one per line (comma-joined under `--minimal`).
     pub fn list(&mut self, items: &[String]) {
-        self.used = true;
         match self.mode {
             Mode::Minimal => {
                 let v: Vec<String> = items.iter().map(|s| escape_minimal(s)).collect();
@@ -154,9 +151,11 @@ impl Printer {
         self.out(s);
     }
 
-    /// Flushes the `--minimal` line: chunks joined by `,` in reverse order of emission.
+    /// Flushes the `--minimal` line: chunks joined by `,` in reverse order of
+    /// emission. xe writes it after every successful command, so one that
+    /// printed nothing still ends with an empty line.
     pub fn finish(&mut self) {
-        if self.mode == Mode::Minimal && self.used {
+        if self.mode == Mode::Minimal {
             let mut chunks = std::mem::take(&mut self.chunks);
             chunks.reverse();
             let line = format!("{}\n", chunks.join(","));
