@@ -37,6 +37,17 @@ pub fn is_standard_key(k: &str) -> bool {
     STANDARD_KEYS.contains(&k) || k.starts_with("database:")
 }
 
+/// Reads a boolean command parameter the way xe does.
+pub fn xe_bool(name: &str, v: &str) -> CmdResult<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "t" | "yes" | "y" | "1" => Ok(true),
+        "false" | "f" | "no" | "n" | "0" => Ok(false),
+        _ => Err(CliError::failure(format!(
+            "Failed to parse parameter '{name}': Expected 'true','t','yes','y','1','false','f','no','n','0' got {v}"
+        ))),
+    }
+}
+
 /// A command's parameters; the first occurrence of a key wins.
 #[derive(Debug, Clone, Default)]
 pub struct Params {
@@ -61,9 +72,23 @@ impl Params {
         self.get(key).and_then(parse_bool).unwrap_or(false)
     }
 
+    /// Puts `key=value` first, so it wins over any later occurrence.
+    pub fn set(&mut self, key: &str, value: &str) {
+        self.items.insert(0, (key.to_string(), value.to_string()));
+    }
+
     /// The value of whichever of `keys` comes first on the command line.
     pub fn first_of(&self, keys: &[&str]) -> Option<&str> {
         self.items.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.as_str())
+    }
+
+    /// A boolean parameter as xe reads one (`true t yes y 1` / `false f no n 0`,
+    /// any case); anything else is an error naming the parameter.
+    pub fn bool(&self, key: &str, default: bool) -> CmdResult<bool> {
+        match self.get(key) {
+            None => Ok(default),
+            Some(v) => xe_bool(key, v),
+        }
     }
 
     /// A required parameter.

@@ -288,7 +288,7 @@ fn param_get(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let text = match (ctx.params.get("param-key"), &v.map) {
         (Some(key), Some(map)) => match map.iter().find(|(k, _)| k == key) {
             Some((_, val)) => val.clone(),
-            None => return Err(CliError::failure(format!("Key '{key}' not found in map '{}'", field.name))),
+            None => return Err(CliError::failure(format!("Key {key} not found in map"))),
         },
         _ => v.text,
     };
@@ -309,7 +309,13 @@ fn is_set(f: &FieldFact) -> bool {
 }
 
 fn read_only(name: &str) -> CliError {
-    CliError::failure(format!("The field '{name}' is read-only"))
+    CliError::failure(format!("Field '{name}' is read-only."))
+}
+
+/// The memory fields xe's VM records set from a size with units.
+fn is_size_field(view: &ClassView, field: &FieldFact) -> bool {
+    matches!(view.fact.cli, "vm" | "template" | "snapshot")
+        && matches!(field.name, "memory-static-max" | "memory-dynamic-max" | "memory-dynamic-min" | "memory-static-min")
 }
 
 /// The datamodel type of the value argument of a setter call.
@@ -323,13 +329,24 @@ fn setter_value_type(method: &str, index: usize) -> Option<Type> {
 fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdResult<Value> {
     let bad =
         |what: &str| CliError::failure(format!("Invalid value '{text}' for field '{}': expected {what}", field.name));
+    let name = field.name;
     Ok(match ty {
-        Type::Int => Value::Int(text.trim().parse().map_err(|_| bad("an integer"))?),
-        Type::Float => Value::Float(text.trim().parse().map_err(|_| bad("a number"))?),
+        Type::Int => {
+            Value::Int(crate::commands::network::ocaml_int64(text).ok_or_else(|| {
+                CliError::failure(format!("Failed to parse parameter '{name}': expecting an integer"))
+            })?)
+        }
+        Type::Float => Value::Float(
+            text.parse().map_err(|_| CliError::failure(format!("Parameter {name} must be a floating-point number")))?,
+        ),
         Type::Bool => match text {
             "true" => Value::Bool(true),
             "false" => Value::Bool(false),
-            _ => return Err(bad("'true' or 'false'")),
+            _ => {
+                return Err(CliError::failure(format!(
+                    "Failed to parse parameter '{name}': expecting a boolean (true or false)"
+                )))
+            }
         },
         Type::Enum(name) => {
             let values = Schema::get().enum_def(name).map(|e| e.values).unwrap_or(&[]);
@@ -373,15 +390,21 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let mut whole_maps: Vec<(&'static str, Vec<(String, Value)>)> = Vec::new();
     for (key, value) in params {
         if let Some(field) = view.field(&key) {
-            if is_map(field) || is_set(field) {
-                return Err(CliError::failure(format!(
-                    "The field '{key}' is a {}; use '{key}:<key>=<value>'",
-                    if is_map(field) { "map" } else { "set" }
-                )));
-            }
-            let Some(method) = setter(field, Setter::Set) else { return Err(read_only(&key)) };
+            let Some(method) = setter(field, Setter::Set) else {
+                if setter(field, Setter::AddToMap).is_some() {
+                    return Err(CliError::failure(format!(
+                        "Field '{key}' is a map or set. use the 'name:key=value' syntax."
+                    )));
+                }
+                return Err(read_only(&key));
+            };
             let ty = setter_value_type(method, 2).unwrap_or(Type::String);
-            let v = convert(ctx, field, &ty, &value)?;
+            // xe's VM records read memory sizes with units (`2GiB`).
+            let v = if is_size_field(view, field) {
+                Value::Int(super::sizes::parse_size(field.name, &value)?)
+            } else {
+                convert(ctx, field, &ty, &value)?
+            };
             ctx.call(method, vec![Value::str(r.as_str()), v])?;
             continue;
         }
@@ -390,10 +413,10 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
         };
         let Some(field) = view.field(name) else { return Err(CliError::failure(format!("Unknown field '{key}'"))) };
         if is_set(field) {
-            return Err(CliError::failure(format!("The field '{name}' is a set; use {}-param-add", view.fact.cli)));
+            return Err(CliError::failure("Cannot param-set on set fields"));
         }
         if !is_map(field) {
-            return Err(CliError::failure(format!("The field '{name}' is not a map")));
+            return Err(CliError::failure(format!("Field '{name}' is not a set or map")));
         }
         if let Some(method) = setter(field, Setter::SetInMap) {
             ctx.call(method, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
@@ -412,7 +435,7 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
             }
             ctx.call(add, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
         } else {
-            return Err(read_only(name));
+            return Err(CliError::failure(format!("Map field '{name}' is read-only.")));
         }
     }
     for (method, pairs) in whole_maps {
@@ -434,18 +457,17 @@ fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let field = param_field(ctx, view)?;
     let (r, _) = target(ctx, view)?;
     if is_set(field) {
-        let Some(method) = setter(field, Setter::AddToSet) else { return Err(read_only(field.name)) };
+        let Some(method) = setter(field, Setter::AddToSet) else { return Err(CliError::failure(RO_PARAMETER)) };
         let Some(member) = ctx.params.get("param-key").map(str::to_string) else {
-            return Err(CliError::failure(format!(
-                "Adding to the set '{}' needs the member to add: param-key=<value>",
-                field.name
-            )));
+            return Err(CliError::failure(
+                "When adding a key to a set, use the syntax: *-param-add param-name=<name> param-key=<key>",
+            ));
         };
         ctx.call(method, vec![Value::str(r.as_str()), Value::String(member)])?;
         return Ok(());
     }
     if is_map(field) {
-        let Some(method) = setter(field, Setter::AddToMap) else { return Err(read_only(field.name)) };
+        let Some(method) = setter(field, Setter::AddToMap) else { return Err(CliError::failure(RO_PARAMETER)) };
         let pairs: Vec<(String, String)> = ctx
             .params
             .iter()
@@ -457,7 +479,7 @@ fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
         }
         return Ok(());
     }
-    Err(CliError::failure(format!("The field '{}' is not a set or a map, so nothing can be added to it", field.name)))
+    Err(CliError::failure("Can only add to parameters of type Set or Map"))
 }
 
 fn param_remove(ctx: &mut Context, view: &ClassView) -> CmdResult {
@@ -466,25 +488,22 @@ fn param_remove(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let (r, rec) = target(ctx, view)?;
     let current = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
     if is_set(field) {
-        let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(read_only(field.name)) };
+        let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(CliError::failure(RO_MAP)) };
         if !current.items.as_ref().is_some_and(|i| i.contains(&key)) {
-            return Err(CliError::failure(format!("'{key}' is not in the set '{}'", field.name)));
+            return Err(CliError::failure(format!("Key {key} is not in the set")));
         }
         ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
         return Ok(());
     }
     if is_map(field) {
-        let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(read_only(field.name)) };
+        let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(CliError::failure(RO_MAP)) };
         if !current.map.as_ref().is_some_and(|m| m.iter().any(|(k, _)| *k == key)) {
-            return Err(CliError::failure(format!("Key '{key}' is not in the map '{}'", field.name)));
+            return Err(CliError::failure(format!("Key {key} is not in map")));
         }
         ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
         return Ok(());
     }
-    Err(CliError::failure(format!(
-        "The field '{}' is not a set or a map, so nothing can be removed from it",
-        field.name
-    )))
+    Err(CliError::failure("Can only remove from parameters of type Set or Map"))
 }
 
 fn param_clear(ctx: &mut Context, view: &ClassView) -> CmdResult {
@@ -517,16 +536,19 @@ fn param_clear(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let empty = match ty {
         Type::String => Value::str(""),
         Type::Ref(_) => Value::str(NULL_REF),
-        _ => return Err(CliError::failure(format!("The field '{}' cannot be cleared", field.name))),
+        _ => return Err(CliError::failure("Cannot clear this parameter")),
     };
-    ctx.call(method, vec![this, empty])
-        .map_err(|_| CliError::failure(format!("The field '{}' cannot be cleared", field.name)))?;
+    ctx.call(method, vec![this, empty]).map_err(|_| CliError::failure("Cannot clear this parameter"))?;
     Ok(())
 }
 
-fn only_rw(field: &FieldFact) -> CliError {
-    CliError::failure(format!("The field '{}' is read-only; only read-write fields can be cleared", field.name))
+fn only_rw(_field: &FieldFact) -> CliError {
+    CliError::failure("Can only clear RW parameters")
 }
+
+/// xe's refusals for read-only sets and maps.
+const RO_PARAMETER: &str = "Parameter is read-only";
+const RO_MAP: &str = "Cannot remove parameters from read-only map";
 
 /// Unused filter keys are an error only for list-like commands.
 pub fn filters_for(ctx: &Context, view: &ClassView, own: &[&str]) -> CmdResult<Vec<Filter>> {

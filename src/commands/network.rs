@@ -2,11 +2,11 @@
 
 use super::select::{self, Selector};
 use super::{by_uuid, print_uuid, CommandSpec};
-use crate::argv::parse_bool;
+use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use crate::records::{self, ClassView, Obj};
-use xenapi::{Value, NULL_REF};
+use xenapi::Value;
 
 fn s(v: &str) -> Value {
     Value::str(v)
@@ -24,7 +24,7 @@ pub const PIF_UNPLUG: CommandSpec =
 pub const VIF_UNPLUG: CommandSpec = CommandSpec { name: "vif-unplug", help: "", run: vif_unplug };
 
 fn vif_unplug(ctx: &mut Context) -> CmdResult {
-    let method = if ctx.params.flag("force") { "unplug_force" } else { "unplug" };
+    let method = if ctx.params.bool("force", false)? { "unplug_force" } else { "unplug" };
     by_uuid(ctx, "VIF", method)
 }
 
@@ -32,24 +32,47 @@ pub const NETWORK_CREATE: CommandSpec = CommandSpec { name: "network-create", he
 
 fn network_create(ctx: &mut Context) -> CmdResult {
     let mtu = match ctx.params.get("MTU") {
-        Some(m) => {
-            m.parse::<i64>().map_err(|_| CliError::failure(format!("Invalid MTU '{m}': expected an integer")))?
-        }
+        Some(m) => match ocaml_int64(m) {
+            Some(n) => n,
+            // xe's integer parse fails with OCaml's own exception, reported as an internal error.
+            None => return Err(ctx.api_error("INTERNAL_ERROR", vec!["Failure: Int64.of_string".into()])),
+        },
         None => 1500,
     };
-    let mut rec = vec![
+    let managed = ctx.params.bool("managed", true)?;
+    let rec = vec![
         ("name_label".to_string(), s(ctx.params.required("name-label")?)),
         ("name_description".to_string(), s(ctx.params.get("name-description").unwrap_or(""))),
         ("MTU".to_string(), Value::Int(mtu)),
         ("other_config".to_string(), Value::Struct(Vec::new())),
         ("bridge".to_string(), s(ctx.params.get("bridge").unwrap_or(""))),
+        ("managed".to_string(), Value::Bool(managed)),
+        ("tags".to_string(), Value::Array(Vec::new())),
     ];
-    if let Some(m) = ctx.params.get("managed") {
-        let managed = parse_bool(m).ok_or_else(|| CliError::failure(format!("Invalid value '{m}' for managed")))?;
-        rec.push(("managed".to_string(), Value::Bool(managed)));
-    }
     let net = ctx.call("network.create", vec![Value::Struct(rec)])?;
     print_uuid(ctx, "network", &net)
+}
+
+/// An integer as OCaml's `Int64.of_string` reads one: a sign, then decimal,
+/// or `0x`/`0o`/`0b` digits, with `_` allowed between digits.
+pub fn ocaml_int64(text: &str) -> Option<i64> {
+    let (negative, rest) = match text.as_bytes().first() {
+        Some(b'-') => (true, &text[1..]),
+        Some(b'+') => (false, &text[1..]),
+        _ => (false, text),
+    };
+    let (radix, digits) = match rest.get(..2).map(str::to_ascii_lowercase).as_deref() {
+        Some("0x") => (16, &rest[2..]),
+        Some("0o") => (8, &rest[2..]),
+        Some("0b") => (2, &rest[2..]),
+        _ => (10, rest),
+    };
+    if !digits.chars().next().is_some_and(|c| c.is_digit(radix)) {
+        return None;
+    }
+    let clean: String = digits.chars().filter(|c| *c != '_').collect();
+    let n = i64::from_str_radix(&clean, radix).ok()?;
+    Some(if negative { -n } else { n })
 }
 
 /// A locally administered, unicast MAC chosen on this side (`mac=random`).
@@ -103,10 +126,13 @@ fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
         "none" => "None",
         "dhcp" => "DHCP",
         "static" => "Static",
-        other => return Err(CliError::failure(format!("Invalid mode '{other}': use none, dhcp or static"))),
+        other => return Err(CliError::failure(format!("Expected one of 'None', 'DHCP', 'Static', got {other}"))),
     };
     let p = |k: &str| s(ctx.params.get(k).unwrap_or(""));
-    let args = vec![s(&pif), s(mode), p("IP"), p("netmask"), p("gateway"), p("DNS")];
+    // xe reads IP= and DNS= in any case (ip=, Dns=, ...), the first one given.
+    let any_case =
+        |k: &str| s(ctx.params.iter().find(|(key, _)| key.eq_ignore_ascii_case(k)).map(|(_, v)| v).unwrap_or(""));
+    let args = vec![s(&pif), s(mode), any_case("IP"), p("netmask"), p("gateway"), any_case("DNS")];
     ctx.call("PIF.reconfigure_ip", args)?;
     Ok(())
 }
@@ -114,11 +140,10 @@ fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
 pub const VLAN_CREATE: CommandSpec = CommandSpec { name: "vlan-create", help: "", run: vlan_create };
 
 fn vlan_create(ctx: &mut Context) -> CmdResult {
-    let pif = ctx.lookup_param("PIF", "pif-uuid")?;
     let net = ctx.lookup_param("network", "network-uuid")?;
-    let tag = ctx.params.required("vlan")?;
-    let tag: i64 =
-        tag.parse().map_err(|_| CliError::failure(format!("Invalid VLAN tag '{tag}': expected an integer")))?;
+    let pif = ctx.lookup_param("PIF", "pif-uuid")?;
+    let tag = ocaml_int64(ctx.params.required("vlan")?)
+        .ok_or_else(|| CliError::failure("Failed to parse parameter 'vlan': expecting an integer"))?;
     let vlan = ctx.call("VLAN.create", vec![s(&pif), Value::Int(tag), s(&net)])?;
     let untagged = ctx.call("VLAN.get_untagged_PIF", vec![vlan])?;
     print_uuid(ctx, "PIF", &untagged)
@@ -126,40 +151,66 @@ fn vlan_create(ctx: &mut Context) -> CmdResult {
 
 pub const VLAN_DESTROY: CommandSpec = CommandSpec { name: "vlan-destroy", help: "", run: vlan_destroy };
 
-/// Accepts the VLAN's uuid or the uuid of its (untagged) VLAN PIF.
+/// Destroys a VLAN by its uuid; as in xe, a uuid that is not a VLAN's may
+/// be its PIF's, and that PIF is destroyed instead.
 fn vlan_destroy(ctx: &mut Context) -> CmdResult {
     let uuid = ctx.params.required("uuid")?.to_string();
-    let vlan = match ctx.call("VLAN.get_by_uuid", vec![s(&uuid)]) {
-        Ok(v) => v,
-        Err(_) => {
-            let pif = ctx.lookup_uuid("PIF", &uuid)?;
-            let master = ctx.call("PIF.get_VLAN_master_of", vec![s(&pif)])?;
-            if master.as_str().is_none_or(|m| m == NULL_REF) {
-                return Err(CliError::failure(format!("{uuid} is not a VLAN")));
-            }
-            master
-        }
+    let first = match Api::call(ctx, "VLAN.get_by_uuid", vec![s(&uuid)]) {
+        Ok(vlan) => match Api::call(ctx, "VLAN.destroy", vec![vlan]) {
+            Ok(_) => return Ok(()),
+            Err(e) => e,
+        },
+        Err(e) => e,
     };
-    ctx.call("VLAN.destroy", vec![vlan])?;
-    Ok(())
+    if let CallError::Api(code, _) = &first {
+        if code == "HANDLE_INVALID" || code == "HOST_OFFLINE" {
+            return Err(ctx.describe(first));
+        }
+    }
+    match Api::call(ctx, "PIF.get_by_uuid", vec![s(&uuid)]) {
+        Ok(pif) => {
+            ctx.call("PIF.destroy", vec![pif])?;
+            Ok(())
+        }
+        Err(_) => Err(ctx.describe(first)),
+    }
 }
 
 pub const VM_VIF_LIST: CommandSpec = CommandSpec { name: "vm-vif-list", help: "", run: vm_vif_list };
 
+/// `vm-vif-list`: the VIFs of every selected VM, one table per VM; xe
+/// lists any number of VMs without `--multiple`.
 fn vm_vif_list(ctx: &mut Context) -> CmdResult {
+    ctx.params.set("multiple", "true");
     let vms = select::select(ctx, Selector::VM)?;
     let view = ClassView::new("vif").ok_or_else(|| CliError::Internal("no vif record".into()))?;
     let fields = super::generic::selected_fields(
         &view,
-        ctx.params.get("params").or(Some("uuid,device,MAC,network-name-label,currently-attached")),
+        ctx.params.get("params").or(Some("uuid,device,MAC,network-uuid,network-name-label,vm-name-label")),
     );
-    let mut out = Vec::new();
     for vm in &vms {
+        let mut out = Vec::new();
         for vif in vm.rec.get("VIFs").and_then(Value::as_array).unwrap_or(&[]).iter().filter_map(Value::as_str) {
             let rec = ctx.call("VIF.get_record", vec![s(vif)])?;
-            out.push(records::build_record(ctx, &view, &Obj { r: vif, rec: &rec }, &fields, false)?);
+            out.push(records::build_record(ctx, &view, &Obj { r: vif, rec: &rec }, &fields, true)?);
         }
+        ctx.printer.records(&out);
     }
-    ctx.printer.records(&out);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ocaml_int64;
+
+    #[test]
+    fn integers_as_ocaml_reads_them() {
+        assert_eq!(ocaml_int64("1500"), Some(1500));
+        assert_eq!(ocaml_int64("0x10"), Some(16));
+        assert_eq!(ocaml_int64("1_000"), Some(1000));
+        assert_eq!(ocaml_int64("-7"), Some(-7));
+        assert_eq!(ocaml_int64("12a"), None);
+        assert_eq!(ocaml_int64(""), None);
+        assert_eq!(ocaml_int64("_1"), None);
+    }
 }

@@ -94,13 +94,27 @@ pub fn fetch_matching(
     }
 }
 
+/// Parameters a command reads though xe's help does not list them (legacy
+/// spellings): they are not filters either.
+fn unlisted_params(command: &str) -> &'static [&'static str] {
+    match command {
+        "vm-migrate" => &["host-name", "vgpu:"],
+        "vm-cd-add" => &["cd-location"],
+        "vm-clone" | "vm-checkpoint" => &["ignore-vdi-uuids"],
+        _ => &[],
+    }
+}
+
 /// Selects objects for `command`: its own parameters are not filters.
 pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
     let view = ClassView::new(sel.class).ok_or_else(|| CliError::Internal(format!("no class {}", sel.class)))?;
     let own: Vec<&str> = {
         let name = ctx.command.as_str();
         let fact = crate::facts::command(name);
-        fact.map(|f| f.reqd.iter().chain(f.optn.iter()).copied().collect()).unwrap_or_default()
+        let mut own: Vec<&str> =
+            fact.map(|f| f.reqd.iter().chain(f.optn.iter()).copied().collect()).unwrap_or_default();
+        own.extend(unlisted_params(name));
+        own
     };
     let key = sel.class;
     let value = ctx.params.get(key).map(str::to_string);

@@ -4,7 +4,6 @@
 use super::select::{self, Selector, Target};
 use super::sizes::parse_size;
 use super::{by_uuid, print_uuid, CommandSpec};
-use crate::argv::parse_bool;
 use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
@@ -22,11 +21,7 @@ fn map(pairs: Vec<(String, String)>) -> Value {
 }
 
 fn bool_param(ctx: &Context, name: &str, default: bool) -> CmdResult<bool> {
-    match ctx.params.get(name) {
-        None => Ok(default),
-        Some(v) => parse_bool(v)
-            .ok_or_else(|| CliError::failure(format!("Invalid value '{v}' for {name}: expected true or false"))),
-    }
+    ctx.params.bool(name, default)
 }
 
 macro_rules! simple {
@@ -118,16 +113,21 @@ fn pool_master(ctx: &mut Context) -> CmdResult<String> {
     Ok(ctx.call("pool.get_master", vec![pool])?.as_str().unwrap_or(NULL_REF).to_string())
 }
 
-/// `device-config:` entries; keys ending in `-filename` take a local file's contents.
-fn device_config(ctx: &Context) -> CmdResult<Vec<(String, String)>> {
+/// `sr-create`'s `device-config:` entries: keys ending in `-filename` take
+/// the contents of a local file (xe does this for sr-create only).
+fn device_config_with_files(ctx: &mut Context) -> CmdResult<Vec<(String, String)>> {
     let mut out = Vec::new();
     for (k, v) in ctx.params.map("device-config") {
         if let Some(key) = k.strip_suffix("-filename") {
-            let meta = std::fs::metadata(&v).map_err(|e| CliError::failure(format!("cannot read {v}: {e}")))?;
-            if meta.len() > 32 << 20 {
-                return Err(CliError::failure(format!("{v} is larger than 32 MiB")));
-            }
-            let text = std::fs::read_to_string(&v).map_err(|e| CliError::failure(format!("cannot read {v}: {e}")))?;
+            let text = std::fs::metadata(&v)
+                .ok()
+                .filter(|m| m.len() <= 32 << 20)
+                .and_then(|_| std::fs::read_to_string(&v).ok());
+            let Some(text) = text else {
+                // xe's two messages: the path without a newline, then the error.
+                ctx.printer.err_always_raw(&format!("File not found: {v}"));
+                return Err(CliError::failure("File not found"));
+            };
             out.push((key.to_string(), text));
         } else {
             out.push((k, v));
@@ -136,24 +136,26 @@ fn device_config(ctx: &Context) -> CmdResult<Vec<(String, String)>> {
     Ok(out)
 }
 
+/// xe's `parse_host_uuid`: `host-uuid=`, else the master when the pool has
+/// one host or `default_master` holds.
+fn parse_host_uuid(ctx: &mut Context, default_master: bool) -> CmdResult<String> {
+    if let Some(u) = ctx.params.get("host-uuid").map(str::to_string) {
+        return ctx.lookup_uuid("host", &u);
+    }
+    let hosts = ctx.call("host.get_all", vec![])?;
+    if default_master || hosts.as_array().map_or(0, <[Value]>::len) == 1 {
+        pool_master(ctx)
+    } else {
+        Err(CliError::failure("Required parameter not found: host-uuid"))
+    }
+}
+
 fn sr_create(ctx: &mut Context) -> CmdResult {
     let shared = bool_param(ctx, "shared", false)?;
-    let host = match ctx.params.get("host-uuid").map(str::to_string) {
-        Some(u) => ctx.lookup_uuid("host", &u)?,
-        None => {
-            let hosts = ctx.call("host.get_all", vec![])?;
-            if shared || hosts.as_array().map_or(0, <[Value]>::len) == 1 {
-                pool_master(ctx)?
-            } else {
-                return Err(CliError::failure("A non-shared SR belongs to one host: give host-uuid="));
-            }
-        }
-    };
-    let size = match ctx.params.get("physical-size") {
-        Some(v) => parse_size(v)?,
-        None => 0,
-    };
-    let dc = device_config(ctx)?;
+    let host = parse_host_uuid(ctx, shared)?;
+    // xe quietly takes a size it cannot read as 0.
+    let size = ctx.params.get("physical-size").and_then(|v| parse_size("physical-size", v).ok()).unwrap_or(0);
+    let dc = device_config_with_files(ctx)?;
     let args = vec![
         s(&host),
         map(dc),
@@ -183,20 +185,20 @@ fn sr_introduce(ctx: &mut Context) -> CmdResult {
         s(ctx.params.required("type")?),
         s(ctx.params.get("content-type").unwrap_or("")),
         Value::Bool(shared),
-        Value::Struct(Vec::new()),
+        map(ctx.params.map("sm-config")),
     ];
-    let sr = ctx.call("SR.introduce", args)?;
-    print_uuid(ctx, "SR", &sr)
+    ctx.call("SR.introduce", args)?;
+    // xe prints the uuid it was given.
+    let uuid = ctx.params.required("uuid")?.to_string();
+    ctx.printer.list(&[uuid]);
+    Ok(())
 }
 
 pub const SR_PROBE: CommandSpec = CommandSpec { name: "sr-probe", help: "", run: sr_probe };
 
 fn sr_probe(ctx: &mut Context) -> CmdResult {
-    let host = match ctx.params.get("host-uuid").map(str::to_string) {
-        Some(u) => ctx.lookup_uuid("host", &u)?,
-        None => pool_master(ctx)?,
-    };
-    let dc = device_config(ctx)?;
+    let host = parse_host_uuid(ctx, true)?;
+    let dc = ctx.params.map("device-config");
     let ty = ctx.params.required("type")?.to_string();
     let out = ctx.call("SR.probe", vec![s(&host), map(dc), Value::String(ty), map(ctx.params.map("sm-config"))])?;
     ctx.printer.list(&[out.to_string()]);
@@ -211,7 +213,7 @@ fn pbd_create(ctx: &mut Context) -> CmdResult {
     let rec = Value::Struct(vec![
         ("host".into(), s(&host)),
         ("SR".into(), s(&sr)),
-        ("device_config".into(), map(device_config(ctx)?)),
+        ("device_config".into(), map(ctx.params.map("device-config"))),
         ("other_config".into(), Value::Struct(Vec::new())),
     ]);
     let pbd = ctx.call("PBD.create", vec![rec])?;
@@ -220,17 +222,26 @@ fn pbd_create(ctx: &mut Context) -> CmdResult {
 
 pub const VDI_CREATE: CommandSpec = CommandSpec { name: "vdi-create", help: "", run: vdi_create };
 
+/// xe's VDI types, spelt exactly (no case folding).
+fn vdi_type(v: &str) -> CmdResult<&'static str> {
+    match v {
+        "system" => Ok("system"),
+        "user" => Ok("user"),
+        "suspend" => Ok("suspend"),
+        "crashdump" => Ok("crashdump"),
+        _ => Err(CliError::failure(format!("Unknown vdi type: {v}"))),
+    }
+}
+
 fn vdi_create(ctx: &mut Context) -> CmdResult {
     let sr = ctx.lookup_param("SR", "sr-uuid")?;
-    let size = parse_size(ctx.params.required("virtual-size")?)?;
-    let ty = ctx.params.get("type").unwrap_or("user").to_ascii_lowercase();
-    if !["system", "user", "suspend", "crashdump"].contains(&ty.as_str()) {
-        return Err(CliError::failure(format!("Invalid VDI type '{ty}': use system, user, suspend or crashdump")));
-    }
-    let sharable = bool_param(ctx, "sharable", false)?;
-    let tags: Vec<Value> = ctx.params.map("tags").into_iter().map(|(_, v)| Value::String(v)).collect();
     let name = ctx.params.required("name-label")?.to_string();
-    let rec = vdi_record(&name, &sr, size, &ty, sharable, map(ctx.params.map("sm-config")), tags);
+    let size = parse_size("virtual-size", ctx.params.required("virtual-size")?)?;
+    let ty = vdi_type(ctx.params.get("type").unwrap_or("user"))?;
+    let sharable = bool_param(ctx, "sharable", false)?;
+    // `tags:<tag>` names a tag by its key; the value is not used.
+    let tags: Vec<Value> = ctx.params.map("tags").into_iter().map(|(k, _)| Value::String(k)).collect();
+    let rec = vdi_record(&name, &sr, size, ty, sharable, map(ctx.params.map("sm-config")), tags);
     let vdi = ctx.call("VDI.create", vec![rec])?;
     print_uuid(ctx, "VDI", &vdi)
 }
@@ -261,18 +272,21 @@ pub const VDI_COPY: CommandSpec = CommandSpec { name: "vdi-copy", help: "", run:
 
 fn vdi_copy(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
-    let lookup = |ctx: &mut Context, key: &str, class: &str| -> CmdResult<String> {
-        match ctx.params.get(key).map(str::to_string) {
-            Some(u) => ctx.lookup_uuid(class, &u),
-            None => Ok(NULL_REF.to_string()),
-        }
+    let base = match ctx.params.get("base-vdi-uuid").map(str::to_string) {
+        Some(u) => ctx.lookup_uuid("VDI", &u)?,
+        None => NULL_REF.to_string(),
     };
-    let sr = lookup(ctx, "sr-uuid", "SR")?;
-    let base = lookup(ctx, "base-vdi-uuid", "VDI")?;
-    let into = lookup(ctx, "into-vdi-uuid", "VDI")?;
-    if sr == NULL_REF && into == NULL_REF {
-        return Err(CliError::failure("Give the destination: sr-uuid= or into-vdi-uuid="));
-    }
+    let (sr, into) =
+        match (ctx.params.get("sr-uuid").map(str::to_string), ctx.params.get("into-vdi-uuid").map(str::to_string)) {
+            (Some(sr), None) => (ctx.lookup_uuid("SR", &sr)?, NULL_REF.to_string()),
+            (None, Some(into)) => (NULL_REF.to_string(), ctx.lookup_uuid("VDI", &into)?),
+            _ => {
+                return Err(CliError::failure(
+                    "Please specify one but not both of: a destination sr-uuid (I will create a fresh VDI); \
+                 or a destination into-vdi-uuid (I will copy the blocks into this VDI)",
+                ))
+            }
+        };
     let new = ctx.call_async("VDI.copy", vec![s(&vdi), s(&sr), s(&base), s(&into)])?;
     print_uuid(ctx, "VDI", &new)
 }
@@ -281,8 +295,9 @@ pub const VDI_RESIZE: CommandSpec = CommandSpec { name: "vdi-resize", help: "", 
 
 fn vdi_resize(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
-    let size = parse_size(ctx.params.required("disk-size")?)?;
-    let method = if bool_param(ctx, "online", false)? { "VDI.resize_online" } else { "VDI.resize" };
+    let size = parse_size("disk-size", ctx.params.required("disk-size")?)?;
+    // Only the exact word `true` asks for an online resize, as in xe.
+    let method = if ctx.params.get("online") == Some("true") { "VDI.resize_online" } else { "VDI.resize" };
     ctx.call_async(method, vec![s(&vdi), Value::Int(size)])?;
     Ok(())
 }
@@ -291,20 +306,20 @@ pub const VDI_INTRODUCE: CommandSpec = CommandSpec { name: "vdi-introduce", help
 
 fn vdi_introduce(ctx: &mut Context) -> CmdResult {
     let sr = ctx.lookup_param("SR", "sr-uuid")?;
-    let ty = ctx.params.required("type")?.to_ascii_lowercase();
+    let ty = vdi_type(ctx.params.required("type")?)?;
     let args = vec![
         s(ctx.params.required("uuid")?),
         s(ctx.params.get("name-label").unwrap_or("")),
         s(ctx.params.get("name-description").unwrap_or("")),
         s(&sr),
-        Value::String(ty),
+        s(ty),
         Value::Bool(bool_param(ctx, "sharable", false)?),
         Value::Bool(bool_param(ctx, "read-only", false)?),
         map(ctx.params.map("other-config")),
         s(ctx.params.required("location")?),
         map(ctx.params.map("xenstore-data")),
         map(ctx.params.map("sm-config")),
-        Value::Bool(bool_param(ctx, "managed", true)?),
+        Value::Bool(bool_param(ctx, "managed", false)?),
         Value::Int(0),
         Value::Int(0),
         s(NULL_REF),
@@ -324,32 +339,28 @@ fn vbd_create(ctx: &mut Context) -> CmdResult {
         Some(u) => Some(ctx.lookup_uuid("VDI", &u)?),
         None => None,
     };
+    let bootable = bool_param(ctx, "bootable", false)?;
+    // xe's texts, unbalanced quotes and brackets included.
     let mode = match ctx.params.get("mode").map(str::to_ascii_lowercase).as_deref() {
         None | Some("rw") => "RW",
         Some("ro") => "RO",
-        Some(other) => return Err(CliError::failure(format!("Invalid mode '{other}': use RO or RW"))),
+        Some(other) => return Err(CliError::failure(format!("Unknown mode: {other} (should be \"ro\" or \"rw\""))),
     };
     let ty = match ctx.params.get("type").map(str::to_ascii_lowercase).as_deref() {
         None | Some("disk") => "Disk",
         Some("cd") => "CD",
         Some("floppy") => "Floppy",
-        Some(other) => return Err(CliError::failure(format!("Invalid type '{other}': use Disk, CD or Floppy"))),
+        Some(other) => {
+            return Err(CliError::failure(format!("\"Unknown type: {other} (should be \"cd\", \"disk\" or \"floppy\"")))
+        }
     };
+    let unpluggable = bool_param(ctx, "unpluggable", true)?;
     if vdi.is_none() && ty == "Disk" {
-        return Err(CliError::failure("A disk VBD needs a disk: give vdi-uuid= (only CD drives can be empty)"));
+        return Err(CliError::failure("Empty VBDs can only be made for type=CD"));
     }
     let device = ctx.params.required("device")?.to_string();
-    let rec = VbdSpec {
-        vm: &vm,
-        vdi: vdi.as_deref(),
-        device: &device,
-        mode,
-        ty,
-        bootable: bool_param(ctx, "bootable", false)?,
-        unpluggable: bool_param(ctx, "unpluggable", true)?,
-        owner: false,
-    }
-    .record();
+    let rec = VbdSpec { vm: &vm, vdi: vdi.as_deref(), device: &device, mode, ty, bootable, unpluggable, owner: false }
+        .record();
     let vbd = ctx.call("VBD.create", vec![rec])?;
     print_uuid(ctx, "VBD", &vbd)
 }
@@ -358,33 +369,28 @@ pub const VBD_UNPLUG: CommandSpec = CommandSpec { name: "vbd-unplug", help: "", 
 
 fn vbd_unplug(ctx: &mut Context) -> CmdResult {
     let vbd = ctx.lookup_param("VBD", "uuid")?;
-    let method = if ctx.params.flag("force") { "VBD.unplug_force" } else { "VBD.unplug" };
     let timeout = match ctx.params.get("timeout") {
-        Some(t) => t
-            .parse::<f64>()
-            .ok()
-            .filter(|t| *t >= 0.0 && t.is_finite())
-            .ok_or_else(|| CliError::failure(format!("Invalid timeout '{t}': give a number of seconds")))?,
+        Some(t) => {
+            t.parse::<f64>().map_err(|_| CliError::failure("Failed to parse parameter 'timeout': expecting a float"))?
+        }
         None => 0.0,
     };
+    let method = if bool_param(ctx, "force", false)? { "VBD.unplug_force" } else { "VBD.unplug" };
+    let start = Instant::now();
     match Api::call(ctx, method, vec![s(&vbd)]) {
         Ok(_) => Ok(()),
-        // The guest refused; xe keeps checking whether it let go after all.
-        Err(CallError::Api(code, params)) if code == "DEVICE_DETACH_REJECTED" && timeout > 0.0 => {
-            let deadline = Instant::now() + Duration::from_secs_f64(timeout);
-            loop {
-                std::thread::sleep(Duration::from_secs(5).min(deadline.saturating_duration_since(Instant::now())));
+        // The guest refused: like xe, watch for it letting go until
+        // `timeout` seconds after the unplug began, checking every 5 s.
+        Err(CallError::Api(code, params)) if code == "DEVICE_DETACH_REJECTED" => {
+            let limit = Duration::try_from_secs_f64(timeout).unwrap_or(Duration::ZERO);
+            while start.elapsed() < limit {
+                std::thread::sleep(Duration::from_secs(5));
                 let attached = ctx.call("VBD.get_currently_attached", vec![s(&vbd)])?;
                 if attached.as_bool() == Some(false) {
                     return Ok(());
                 }
-                if Instant::now() >= deadline {
-                    return Err(ctx.api_error(&code, params));
-                }
-                if Api::call(ctx, method, vec![s(&vbd)]).is_ok() {
-                    return Ok(());
-                }
             }
+            Err(ctx.api_error(&code, params))
         }
         Err(e) => Err(ctx.describe(e)),
     }
@@ -498,7 +504,7 @@ fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
 /// `vm-disk-add`: a new VDI named as xe names it, attached through a VBD the
 /// VM owns; the VDI is destroyed again when the VBD cannot be made.
 fn vm_disk_add(ctx: &mut Context) -> CmdResult {
-    let size = parse_size(ctx.params.required("disk-size")?)?;
+    let size = parse_size("disk-size", ctx.params.required("disk-size")?)?;
     let device = ctx.params.required("device")?.to_string();
     let sr = match ctx.params.get("sr-uuid").map(str::to_string) {
         Some(u) => ctx.lookup_uuid("SR", &u)?,

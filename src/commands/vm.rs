@@ -254,7 +254,7 @@ pub const COMPUTE_MAX_MEMORY: CommandSpec =
     CommandSpec { name: "vm-compute-maximum-memory", help: "", run: compute_maximum_memory };
 
 fn compute_maximum_memory(ctx: &mut Context) -> CmdResult {
-    let total = crate::commands::sizes::parse_size(ctx.params.required("total")?)?;
+    let total = crate::commands::sizes::parse_size("total", ctx.params.required("total")?)?;
     let approximate = flag(ctx, "approximate");
     each(ctx, DOM0_OK, move |api, t| {
         let v = api.call("VM.maximise_memory", vec![vm(t), Value::Int(total), approximate.into()])?;

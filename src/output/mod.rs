@@ -82,10 +82,15 @@ impl Printer {
         if !line.ends_with('\n') {
             line.push('\n');
         }
+        self.err_always_raw(&line);
+    }
+
+    /// Writes text to stderr as it is, without adding a newline.
+    pub fn err_always_raw(&mut self, s: &str) {
         if self.live {
-            let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            let _ = std::io::stderr().lock().write_all(s.as_bytes());
         } else {
-            self.stderr.extend_from_slice(line.as_bytes());
+            self.stderr.extend_from_slice(s.as_bytes());
         }
     }
 
