@@ -204,9 +204,7 @@ fn implicit(call: &Call) -> ApiResult<Value> {
             Ok(all_records(&db, c, |_| true))
         }
         "get_all_records_where" => {
-            let e = expr::parse(call.str(0)).map_err(|why| {
-                Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{}: {why}", call.str(0))])
-            })?;
+            let e = where_expr(call.str(0))?;
             let db = call.core.db.read();
             // xapi's database spells namespaced fields `name__label`.
             let pos = |f: &str| class.field_pos(f).or_else(|| class.field_pos(&f.replace("__", "_")));
@@ -241,6 +239,11 @@ fn implicit(call: &Call) -> ApiResult<Value> {
         }),
         _ => field_message(call, name),
     }
+}
+
+/// Parses a `get_all_records_where` expression, failing as the API does.
+pub(crate) fn where_expr(text: &str) -> ApiResult<expr::Expr> {
+    expr::parse(text).map_err(|why| Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{text}: {why}")]))
 }
 
 fn all_records(db: &Db, c: usize, keep: impl Fn(&[Value]) -> bool) -> Value {

@@ -3,6 +3,7 @@
 
 mod event;
 mod host;
+mod message;
 mod network;
 mod session;
 pub(crate) mod storage;
@@ -36,6 +37,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         session::register(&mut t);
         event::register(&mut t);
         host::register(&mut t);
+        message::register(&mut t);
         task::register(&mut t);
         vm::register(&mut t);
         storage::register(&mut t);
