@@ -59,6 +59,10 @@ pub struct Registration {
 pub struct Core {
     pub db: RwLock<Db>,
     pub config: Config,
+    /// Accepted `(user, password)` pairs: `config.users` as started, then as
+    /// `session.change_password` leaves them. Kept in memory only: the users
+    /// come from the command line at every start and are not part of `--state`.
+    pub users: RwLock<Vec<(String, String)>>,
     pub sessions: Mutex<HashMap<String, SessionMeta>>,
     pub registrations: Mutex<HashMap<String, Registration>>,
     events: watch::Sender<u64>,
@@ -74,6 +78,7 @@ impl Core {
         let (events, _) = watch::channel(db.event_id());
         Arc::new(Core {
             db: RwLock::new(db),
+            users: RwLock::new(config.users.clone()),
             config,
             sessions: Mutex::new(HashMap::new()),
             registrations: Mutex::new(HashMap::new()),
