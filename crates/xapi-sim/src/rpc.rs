@@ -45,6 +45,9 @@ impl Call {
 
 /// Entry point for every transport.
 pub async fn dispatch(core: &Arc<Core>, method: &str, params: Vec<Value>) -> ApiResult<Value> {
+    if core.config.is_disabled(method) {
+        return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
+    }
     if let Some(inner) = method.strip_prefix("Async.") {
         let async_form = resolve(inner).is_ok_and(|(class, message)| crate::tasks::is_async_capable(class, message));
         if !async_form {
