@@ -69,3 +69,16 @@ def test_idle_sessions_expire():
         assert p.VM.get_all(ref)["ErrorDescription"] == ["SESSION_INVALID", ref]
     finally:
         sim.stop()
+
+
+def test_change_password_then_login_with_the_new_one(fresh_sim):
+    s = fresh_sim.session()
+    s.xenapi.session.change_password(PASSWORD, "s3cret")
+    with pytest.raises(XenAPI.Failure) as e:
+        fresh_sim.session()
+    assert e.value.details[0] == "SESSION_AUTHENTICATION_FAILED"
+    again = XenAPI.Session(fresh_sim.url)
+    again.xenapi.login_with_password(USER, "s3cret", "2.21", "sdk-tests")
+    assert again.xenapi.VM.get_all()
+    # The session that made the change is still valid.
+    assert s.xenapi.VM.get_all()

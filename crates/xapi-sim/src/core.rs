@@ -26,6 +26,38 @@ pub struct Config {
     pub time_scale: f64,
     /// Events kept for `event.next` before slow clients get EVENTS_LOST.
     pub journal_capacity: usize,
+    /// Methods answered with MESSAGE_METHOD_UNKNOWN, as on a server without
+    /// them: wire names, where `*` matches any run of characters. A pattern
+    /// matches a call by its name as sent or without `Async.`, so `VM.start`
+    /// disables `Async.VM.start` too.
+    pub disabled: Vec<String>,
+}
+
+impl Config {
+    /// Whether a call by this wire name is disabled.
+    pub fn is_disabled(&self, method: &str) -> bool {
+        let plain = method.strip_prefix("Async.").unwrap_or(method);
+        self.disabled.iter().any(|p| glob(p, method) || glob(p, plain))
+    }
+}
+
+/// Matches `text` against `pattern`, where `*` stands for any run of characters.
+fn glob(pattern: &str, text: &str) -> bool {
+    let Some((first, rest)) = pattern.split_once('*') else {
+        return pattern == text;
+    };
+    let Some(mut left) = text.strip_prefix(first) else {
+        return false;
+    };
+    let mut parts: Vec<&str> = rest.split('*').collect();
+    let last = parts.pop().unwrap_or("");
+    for part in parts {
+        match left.find(part) {
+            Some(i) => left = &left[i + part.len()..],
+            None => return false,
+        }
+    }
+    left.len() >= last.len() && left.ends_with(last)
 }
 
 impl Default for Config {
@@ -37,6 +69,7 @@ impl Default for Config {
             task_ttl: Duration::from_secs(3600),
             time_scale: 1.0,
             journal_capacity: crate::db::JOURNAL_CAPACITY,
+            disabled: Vec::new(),
         }
     }
 }
@@ -59,6 +92,10 @@ pub struct Registration {
 pub struct Core {
     pub db: RwLock<Db>,
     pub config: Config,
+    /// Accepted `(user, password)` pairs: `config.users` as started, then as
+    /// `session.change_password` leaves them. Kept in memory only: the users
+    /// come from the command line at every start and are not part of `--state`.
+    pub users: RwLock<Vec<(String, String)>>,
     pub sessions: Mutex<HashMap<String, SessionMeta>>,
     pub registrations: Mutex<HashMap<String, Registration>>,
     events: watch::Sender<u64>,
@@ -74,6 +111,7 @@ impl Core {
         let (events, _) = watch::channel(db.event_id());
         Arc::new(Core {
             db: RwLock::new(db),
+            users: RwLock::new(config.users.clone()),
             config,
             sessions: Mutex::new(HashMap::new()),
             registrations: Mutex::new(HashMap::new()),
@@ -153,5 +191,32 @@ impl Core {
             Ok(v) => Response::Success(v),
             Err(Failure(e)) => Response::Failure(e),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn disabled_methods_match_exactly_or_by_glob() {
+        let config = Config {
+            disabled: vec!["VM.get_all_records_where".into(), "host.get_server*".into(), "*.destroy".into()],
+            ..Config::default()
+        };
+        assert!(config.is_disabled("VM.get_all_records_where"));
+        assert!(config.is_disabled("Async.VM.get_all_records_where"));
+        assert!(!config.is_disabled("VM.get_all_records"));
+        assert!(!config.is_disabled("SR.get_all_records_where"));
+        assert!(config.is_disabled("host.get_servertime"));
+        assert!(config.is_disabled("host.get_server_localtime"));
+        assert!(config.is_disabled("Async.VDI.destroy"));
+        assert!(!config.is_disabled("VDI.destroy_many"));
+        assert!(!Config::default().is_disabled("VM.start"));
+        let only_async = Config { disabled: vec!["Async.VM.start".into()], ..Config::default() };
+        assert!(only_async.is_disabled("Async.VM.start"));
+        assert!(!only_async.is_disabled("VM.start"));
+        assert!(glob("a*b*c", "axxbyyc") && glob("*", "") && glob("a*a", "aa"));
+        assert!(!glob("a*a", "a") && !glob("a*b*c", "acb"));
     }
 }

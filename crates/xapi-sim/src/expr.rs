@@ -206,6 +206,35 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Evaluates against a record whose fields are read as text through
+    /// `lookup`, where reading an unknown field is an error (`None`), as in
+    /// xapi's message store: `and`/`or` evaluate left to right and stop early,
+    /// so an unknown field only matters when it is reached.
+    pub fn eval_strict(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Option<bool> {
+        match self {
+            Expr::True => Some(true),
+            Expr::False => Some(false),
+            Expr::Not(e) => e.eval_strict(lookup).map(|b| !b),
+            Expr::And(a, b) => match a.eval_strict(lookup)? {
+                true => b.eval_strict(lookup),
+                false => Some(false),
+            },
+            Expr::Or(a, b) => match a.eval_strict(lookup)? {
+                true => Some(true),
+                false => b.eval_strict(lookup),
+            },
+            Expr::Eq(a, b) => {
+                let side = |o: &Operand| match o {
+                    Operand::Literal(s) => Some(s.clone()),
+                    Operand::Field(f) => lookup(f),
+                };
+                Some(side(a)? == side(b)?)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -226,5 +255,16 @@ mod tests {
         assert!(parse(r#"field "a" ="#).is_err());
         assert!(parse("field").is_err());
         assert!(parse("(true").is_err());
+    }
+
+    #[test]
+    fn strict_evaluation_fails_on_unknown_fields_it_reaches() {
+        let look = |n: &str| (n == "name").then(|| "HA_POOL_OVERCOMMITTED".to_string());
+        let e = |s: &str| parse(s).unwrap().eval_strict(&look);
+        assert_eq!(e(r#"field "name" = "HA_POOL_OVERCOMMITTED""#), Some(true));
+        assert_eq!(e(r#"not (field "nope" = "x")"#), None);
+        assert_eq!(e(r#"field "name" = "x" and field "nope" = "x""#), Some(false));
+        assert_eq!(e(r#"field "name" = "HA_POOL_OVERCOMMITTED" or field "nope" = "x""#), Some(true));
+        assert_eq!(e(r#"field "nope" = "x" or true"#), None);
     }
 }

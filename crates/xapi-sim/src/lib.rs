@@ -10,6 +10,7 @@ pub mod core;
 pub mod db;
 pub mod expr;
 pub mod fixtures;
+pub mod localtime;
 pub mod persist;
 pub mod relations;
 pub mod rpc;

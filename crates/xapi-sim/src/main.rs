@@ -57,6 +57,10 @@ struct Args {
     /// Events kept for event.next before a slow client gets EVENTS_LOST.
     #[arg(long, default_value_t = 20_000, value_name = "N")]
     event_journal: usize,
+    /// Answer these methods with MESSAGE_METHOD_UNKNOWN, as a server without
+    /// them would (Async. forms too); `*` matches any characters; repeatable.
+    #[arg(long, value_name = "METHOD[,METHOD...]", value_delimiter = ',')]
+    disable: Vec<String>,
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -77,6 +81,7 @@ fn main() -> ExitCode {
             task_ttl: Duration::from_secs(args.task_ttl),
             time_scale: args.time_scale,
             journal_capacity: args.event_journal,
+            disabled: args.disable.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect(),
         },
         tls: args.tls,
         cert: args.cert.zip(args.key),

@@ -45,12 +45,15 @@ impl Call {
 
 /// Entry point for every transport.
 pub async fn dispatch(core: &Arc<Core>, method: &str, params: Vec<Value>) -> ApiResult<Value> {
+    if core.config.is_disabled(method) {
+        return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
+    }
     if let Some(inner) = method.strip_prefix("Async.") {
-        let call = prepare(core, inner, params)?;
-        if !crate::tasks::is_async_capable(&call) {
+        let async_form = resolve(inner).is_ok_and(|(class, message)| crate::tasks::is_async_capable(class, message));
+        if !async_form {
             return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
         }
-        return crate::tasks::spawn(call);
+        return crate::tasks::spawn(prepare(core, inner, params)?);
     }
     let call = prepare(core, method, params)?;
     run(call).await
@@ -81,6 +84,7 @@ fn synthesised(class: &Class, name: &str) -> Option<&'static MessageDef> {
     static WHERE: MessageDef = MessageDef {
         name: "get_all_records_where",
         params: &[("session ref", "session_id"), ("string", "expr")],
+        defaults: &[],
         result: "string",
         implicit: true,
         lifecycle: xenapi::model::Lifecycle::Published,
@@ -94,31 +98,44 @@ fn is_plain_setter(call: &Call) -> bool {
     })
 }
 
-/// Resolves the method, checks the parameter count, the session and the types.
-pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiResult<Call> {
+/// Finds the class and message of a wire name (without `Async.`).
+fn resolve(method: &str) -> ApiResult<(&'static Class, &'static MessageDef)> {
     let unknown = || Failure::new("MESSAGE_METHOD_UNKNOWN", [method]);
     let (class_name, msg_name) = method.split_once('.').ok_or_else(unknown)?;
     let schema = xenapi::model::Schema::get();
     let class = schema.class(class_name).filter(|c| c.name() == class_name).ok_or_else(unknown)?;
     let message = class.message(msg_name).or_else(|| synthesised(class, msg_name)).ok_or_else(unknown)?;
-    if message.lifecycle == xenapi::model::Lifecycle::Removed {
-        return Err(Failure::new::<&str>("MESSAGE_REMOVED", []));
-    }
-    let expected = message.params.len();
-    let got = params.len();
-    let count_ok = if method == "session.login_with_password" {
-        // Old clients omit version and originator.
-        (2..=expected).contains(&got)
-    } else {
-        got == expected
-    };
+    Ok((class, message))
+}
+
+/// Resolves the method, checks the parameter count, the session and the types.
+///
+/// Parameters are positional. A message may have a trailing run of
+/// parameters with defaults (added after its first release): a caller may
+/// leave any number of them off the end, and they get their defaults. Such a
+/// message ignores values beyond its last parameter; any other message must
+/// get exactly its parameters. As in xapi, the count is checked before the
+/// session, and MESSAGE_PARAMETER_COUNT_MISMATCH reports the method without
+/// `Async.`, the number of parameters without a default and the number of
+/// values sent, neither counting `session_id`.
+pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiResult<Call> {
+    let (class, message) = resolve(method)?;
+    let takes_session = message.params.first().is_some_and(|(ty, _)| *ty == "session ref");
+    let sent = params.len();
+    let required = message.required_params();
+    let declared = message.params.len();
+    let count_ok = if message.defaults.is_empty() { sent == declared } else { sent >= required };
     if !count_ok {
+        let offset = usize::from(takes_session);
         return Err(Failure::new(
             "MESSAGE_PARAMETER_COUNT_MISMATCH",
-            [method.to_string(), expected.to_string(), got.to_string()],
+            [method.to_string(), (required - offset).to_string(), (sent as i64 - offset as i64).to_string()],
         ));
     }
-    let takes_session = message.params.first().is_some_and(|(ty, _)| *ty == "session ref");
+    params.truncate(declared);
+    for pos in sent..declared {
+        params.push(message.default_at(pos).unwrap_or(Value::Nil));
+    }
     let mut session = None;
     if takes_session && !SESSIONLESS.contains(&method) {
         let s = match params.remove(0) {
@@ -128,6 +145,9 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
         core.check_session(&s)?;
         session = Some(s);
     }
+    if message.lifecycle == xenapi::model::Lifecycle::Removed {
+        return Err(Failure::new::<&str>("MESSAGE_REMOVED", []));
+    }
     let declared = &message.params[usize::from(session.is_some())..];
     let mut args = Vec::with_capacity(params.len());
     for (v, (ty, name)) in params.into_iter().zip(declared) {
@@ -136,7 +156,8 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>) -> ApiRes
         check_enum(&v, &ty).map_err(|_| Failure::new("FIELD_TYPE_ERROR", [*name]))?;
         args.push(v);
     }
-    let class_idx = core.db.read().class_index(class.name()).ok_or_else(unknown)?;
+    let class_idx =
+        core.db.read().class_index(class.name()).ok_or_else(|| Failure::new("MESSAGE_METHOD_UNKNOWN", [method]))?;
     Ok(Call { core: core.clone(), class, class_idx, message, method: method.to_string(), session, args, task: None })
 }
 
@@ -186,9 +207,7 @@ fn implicit(call: &Call) -> ApiResult<Value> {
             Ok(all_records(&db, c, |_| true))
         }
         "get_all_records_where" => {
-            let e = expr::parse(call.str(0)).map_err(|why| {
-                Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{}: {why}", call.str(0))])
-            })?;
+            let e = where_expr(call.str(0))?;
             let db = call.core.db.read();
             // xapi's database spells namespaced fields `name__label`.
             let pos = |f: &str| class.field_pos(f).or_else(|| class.field_pos(&f.replace("__", "_")));
@@ -223,6 +242,11 @@ fn implicit(call: &Call) -> ApiResult<Value> {
         }),
         _ => field_message(call, name),
     }
+}
+
+/// Parses a `get_all_records_where` expression, failing as the API does.
+pub(crate) fn where_expr(text: &str) -> ApiResult<expr::Expr> {
+    expr::parse(text).map_err(|why| Failure::new("INVALID_VALUE", ["expr".to_string(), format!("{text}: {why}")]))
 }
 
 fn all_records(db: &Db, c: usize, keep: impl Fn(&[Value]) -> bool) -> Value {

@@ -48,6 +48,17 @@ impl Default for SimOptions {
     }
 }
 
+impl SimOptions {
+    /// Makes these methods answer MESSAGE_METHOD_UNKNOWN, `Async.` forms
+    /// included, as on a server that lacks them (`--disable`): wire names
+    /// like `VM.get_all_records_where`, `*` matching any characters.
+    /// Adds to what earlier calls disabled.
+    pub fn disable(mut self, methods: &[&str]) -> SimOptions {
+        self.config.disabled.extend(methods.iter().map(|m| m.to_string()));
+        self
+    }
+}
+
 /// Builds the core: loads `--state` when it exists, otherwise seeds the fixture.
 pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
     let mut db = Db::new(opts.seed);

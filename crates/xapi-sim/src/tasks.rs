@@ -8,16 +8,21 @@ use crate::db::{ApiResult, Failure};
 use crate::rpc::{self, Call};
 use std::sync::Arc;
 use std::time::Duration;
+use xenapi::model::{Class, MessageDef};
 use xenapi::Value;
 
 /// Whether xapi offers an `Async.` form of this message: everything but
-/// session, task and event messages and field accessors.
-pub fn is_async_capable(call: &Call) -> bool {
-    let class = call.class.name();
-    if matches!(class, "session" | "task" | "event") {
-        return false;
+/// session, task and event messages and field accessors. Of the `message`
+/// class and the host clock, only `message.destroy_many` has one (the others
+/// are declared session-only in xapi's datamodel).
+pub fn is_async_capable(class: &Class, message: &MessageDef) -> bool {
+    match class.name() {
+        "session" | "task" | "event" => return false,
+        "message" => return message.name == "destroy_many",
+        "host" if matches!(message.name, "get_servertime" | "get_server_localtime") => return false,
+        _ => {}
     }
-    !call.message.implicit || matches!(call.message.name, "create" | "destroy")
+    !message.implicit || matches!(message.name, "create" | "destroy")
 }
 
 /// Creates the task, starts the call and returns the task's ref at once.

@@ -3,11 +3,73 @@
 //! exists beside the workspace; `XE_BLESS=1` rewrites the file.
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::path::PathBuf;
 
-fn datamodel_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference/xenapi-datamodel.json")
+fn reference_path(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/reference").join(name)
+}
+
+/// Parameter defaults from `xenapi-param-defaults.tsv`, keyed by class and
+/// message: `(wire position, parameter name, type, JSON default)` rows.
+type Defaults = HashMap<(String, String), Vec<(usize, String, String, String)>>;
+
+fn read_defaults(tsv: &str) -> Defaults {
+    let mut out: Defaults = HashMap::new();
+    // Split on tabs only: string defaults keep their JSON quotes.
+    for line in tsv.lines().skip(1).filter(|l| !l.trim().is_empty()) {
+        let cols: Vec<&str> = line.split('\t').collect();
+        assert!(cols.len() >= 6, "bad defaults row: {line}");
+        let pos = cols[3].parse().expect("position is a number");
+        out.entry((cols[0].to_string(), cols[1].to_string())).or_default().push((
+            pos,
+            cols[2].to_string(),
+            cols[4].to_string(),
+            cols[5].to_string(),
+        ));
+    }
+    out
+}
+
+/// Renders one default as a `ParamDefault` constructor for a parameter of type `ty`.
+fn render_default(ty: &str, json: &str) -> String {
+    let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("default {json}: {e}"));
+    let set = ty.ends_with(" set");
+    let map = ty.ends_with(" map");
+    match (&v, ty) {
+        (Value::Array(a), _) if set && a.is_empty() => "ParamDefault::EmptySet".into(),
+        (Value::Object(m), _) if map && m.is_empty() => "ParamDefault::EmptyMap".into(),
+        (Value::Bool(b), "bool") => format!("ParamDefault::Bool({b})"),
+        (Value::Number(n), "int") => format!("ParamDefault::Int({})", n.as_i64().expect("int default")),
+        (Value::Number(n), "float") => format!("ParamDefault::Float({:?})", n.as_f64().expect("float default")),
+        (Value::String(s), "datetime") => format!("ParamDefault::DateTime({s:?})"),
+        (Value::String(s), _) if ty == "string" || ty.starts_with("enum ") || ty.ends_with(" ref") => {
+            format!("ParamDefault::String({s:?})")
+        }
+        _ => panic!("cannot represent the default {json} of a {ty} parameter"),
+    }
+}
+
+/// The `defaults` slice of one message; checks that the TSV agrees with the
+/// datamodel and that defaulted parameters form a trailing run.
+fn message_defaults(class: &str, m: &Value, defaults: &Defaults) -> String {
+    let Some(rows) = defaults.get(&(class.to_string(), m["name"].as_str().unwrap().to_string())) else {
+        return "&[]".into();
+    };
+    let params = m["params"].as_array().unwrap();
+    let mut rows = rows.clone();
+    rows.sort_by_key(|r| r.0);
+    let first = params.len() - rows.len();
+    let mut out = Vec::new();
+    for (i, (pos, name, ty, json)) in rows.iter().enumerate() {
+        let p = &params[*pos];
+        assert_eq!(*pos, first + i, "{class}.{}: defaults must be a trailing run", m["name"]);
+        assert_eq!(p["name"].as_str(), Some(name.as_str()), "{class}.{} position {pos}", m["name"]);
+        assert_eq!(p["type"].as_str(), Some(ty.as_str()), "{class}.{} {name}", m["name"]);
+        out.push(render_default(ty, json));
+    }
+    format!("&[{}]", out.join(", "))
 }
 
 fn lifecycle(v: &Value) -> &'static str {
@@ -19,12 +81,12 @@ fn lifecycle(v: &Value) -> &'static str {
     }
 }
 
-fn render(model: &Value) -> String {
+fn render(model: &Value, defaults: &Defaults) -> String {
     let mut out = String::new();
-    out.push_str("// @generated from xenapi-datamodel.json by crates/xenapi/tests/schema_generated.rs.\n");
+    out.push_str("// @generated from xenapi-datamodel.json and xenapi-param-defaults.tsv by crates/xenapi/tests/schema_generated.rs.\n");
     out.push_str("// Facts only (names, types, qualifiers, defaults, signatures). Do not edit by hand:\n");
     out.push_str("// run `XE_BLESS=1 cargo test -p xenapi --test schema_generated`.\n\n");
-    out.push_str("use super::{ClassDef, EnumDef, FieldDef, Lifecycle, MessageDef, Qualifier};\n\n");
+    out.push_str("use super::{ClassDef, EnumDef, FieldDef, Lifecycle, MessageDef, ParamDefault, Qualifier};\n\n");
     out.push_str("pub(super) static CLASSES: &[ClassDef] = &[\n");
     let mut enums: Vec<(String, Vec<String>)> = Vec::new();
     for class in model.as_array().expect("datamodel is a list of classes") {
@@ -59,9 +121,10 @@ fn render(model: &Value) -> String {
                 .collect();
             writeln!(
                 out,
-                "            MessageDef {{ name: {:?}, params: &[{}], result: {:?}, implicit: {}, lifecycle: Lifecycle::{} }},",
+                "            MessageDef {{ name: {:?}, params: &[{}], defaults: {}, result: {:?}, implicit: {}, lifecycle: Lifecycle::{} }},",
                 m["name"].as_str().unwrap(),
                 params.join(", "),
+                message_defaults(name, m, defaults),
                 m["result"][0].as_str().unwrap(),
                 m["implicit"].as_bool().unwrap_or(false),
                 lifecycle(m)
@@ -89,13 +152,23 @@ fn render(model: &Value) -> String {
 
 #[test]
 fn generated_schema_is_fresh() {
-    let path = datamodel_path();
+    let path = reference_path("xenapi-datamodel.json");
     let Ok(text) = std::fs::read_to_string(&path) else {
         eprintln!("skipping: {} not found", path.display());
         return;
     };
     let model: Value = serde_json::from_str(&text).expect("datamodel parses");
-    let want = render(&model);
+    let tsv = std::fs::read_to_string(reference_path("xenapi-param-defaults.tsv"))
+        .expect("defaults table beside the datamodel");
+    let defaults = read_defaults(&tsv);
+    for (class, message) in defaults.keys() {
+        let known = model.as_array().unwrap().iter().any(|c| {
+            c["name"] == class.as_str()
+                && c["messages"].as_array().unwrap().iter().any(|m| m["name"] == message.as_str())
+        });
+        assert!(known, "defaults table names {class}.{message}, which the datamodel lacks");
+    }
+    let want = render(&model, &defaults);
     let target = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/model/generated.rs");
     let have = std::fs::read_to_string(&target).unwrap_or_default();
     if have != want {

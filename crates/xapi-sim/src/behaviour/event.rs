@@ -75,6 +75,12 @@ fn event_record(db: &Db, id: u64, class: usize, op: Operation, r: &str, fields: 
     Value::Struct(m)
 }
 
+/// The snapshot `event.from` sends: none for a deleted message, as xapi
+/// announces those without one (its message store keeps no tombstones).
+fn from_snapshot<'a>(db: &Db, class: usize, op: Operation, fields: &'a [Value]) -> Option<&'a [Value]> {
+    (op != Operation::Del || db.class(class).name() != "message").then_some(fields)
+}
+
 fn collect_from(db: &Db, filters: &[Filter], since: u64) -> Vec<Value> {
     // Waiting on particular objects (`task/<ref>`, as clients do for tasks)
     // must not cost a scan of the whole database.
@@ -90,7 +96,8 @@ fn collect_from(db: &Db, filters: &[Filter], since: u64) -> Vec<Value> {
                 }
             } else if since > 0 {
                 if let Some((id, c, fields)) = db.tombstone(r).filter(|(id, _, _)| *id > since) {
-                    out.push((id, event_record(db, id, c, Operation::Del, r, Some(fields))));
+                    let snap = from_snapshot(db, c, Operation::Del, fields);
+                    out.push((id, event_record(db, id, c, Operation::Del, r, snap)));
                 }
             }
         }
@@ -101,7 +108,7 @@ fn collect_from(db: &Db, filters: &[Filter], since: u64) -> Vec<Value> {
         .into_iter()
         .filter(|(_, _, _, op, _)| !(since == 0 && *op == Operation::Del))
         .filter(|(_, r, c, _, _)| matches(filters, db.class(*c).name(), r))
-        .map(|(id, r, c, op, fields)| event_record(db, id, c, op, r, Some(fields)))
+        .map(|(id, r, c, op, fields)| event_record(db, id, c, op, r, from_snapshot(db, c, op, fields)))
         .collect()
 }
 
@@ -125,7 +132,9 @@ fn from(call: Call) -> BoxFuture {
                 if !events.is_empty() || Instant::now() >= deadline {
                     let mut counts = Vec::new();
                     for f in &filters {
-                        if let Some(c) = f.class.as_deref().and_then(|c| db.class_index(c)) {
+                        // Messages are not in xapi's object database, whose tables these count.
+                        let table = f.class.as_deref().filter(|c| *c != "message");
+                        if let Some(c) = table.and_then(|c| db.class_index(c)) {
                             let name = db.class(c).name().to_ascii_lowercase();
                             if !counts.iter().any(|(k, _): &(String, Value)| *k == name) {
                                 counts.push((name, Value::Int(db.count(c) as i64)));
@@ -212,8 +221,11 @@ fn next(call: Call) -> BoxFuture {
 }
 
 fn inject(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let class =
-        db.class_index(call.str(0)).ok_or_else(|| Failure::new("HANDLE_INVALID", [call.str(0), call.str(1)]))?;
+    // Messages live outside xapi's object database, so it cannot touch them.
+    let class = db
+        .class_index(call.str(0))
+        .filter(|&c| db.class(c).name() != "message")
+        .ok_or_else(|| Failure::new("HANDLE_INVALID", [call.str(0), call.str(1)]))?;
     db.expect(class, call.str(1))?;
     db.touch(call.str(1));
     Ok(Value::String(token(db.event_id())))

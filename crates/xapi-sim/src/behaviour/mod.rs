@@ -2,6 +2,8 @@
 //! A message that is neither here nor implicit answers NOT_IMPLEMENTED.
 
 mod event;
+mod host;
+mod message;
 mod network;
 mod session;
 pub(crate) mod storage;
@@ -34,6 +36,8 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         let mut t = HashMap::new();
         session::register(&mut t);
         event::register(&mut t);
+        host::register(&mut t);
+        message::register(&mut t);
         task::register(&mut t);
         vm::register(&mut t);
         storage::register(&mut t);

@@ -1,5 +1,5 @@
-//! `session.*`: login with the configured users, logout, and the
-//! per-originator session limit with least-recently-used eviction.
+//! `session.*`: login with the configured users, logout, password changes,
+//! and the per-originator session limit with least-recently-used eviction.
 
 use super::{master, Handler};
 use crate::core::SessionMeta;
@@ -14,6 +14,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("session.slave_local_login_with_password", Handler::Sync(login));
     t.insert("session.logout", Handler::Sync(logout));
     t.insert("session.local_logout", Handler::Sync(logout));
+    t.insert("session.change_password", Handler::Sync(change_password));
     t.insert("session.get_all_subject_identifiers", Handler::Sync(|_, _| Ok(Value::Array(Vec::new()))));
 }
 
@@ -21,7 +22,7 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let user = call.str(0);
     let password = call.str(1);
     let originator = call.str(3);
-    if !call.core.config.users.iter().any(|(u, p)| u == user && p == password) {
+    if !call.core.users.read().iter().any(|(u, p)| u == user && p == password) {
         return Err(Failure::new("SESSION_AUTHENTICATION_FAILED", [user, "Authentication failure"]));
     }
     // xapi counts sessions per originator; clients that give none share one pool per user.
@@ -59,6 +60,30 @@ fn logout(call: &Call, db: &mut Db) -> ApiResult<Value> {
         call.core.sessions.lock().remove(s);
         call.core.registrations.lock().remove(s);
         db.destroy(s);
+    }
+    Ok(Value::str(""))
+}
+
+/// `change_password(old_pwd, new_pwd)` sets the password of the session's
+/// user; a later login needs the new one, and open sessions stay valid.
+///
+/// Like xapi, which changes the local superuser's password for any session
+/// flagged `is_local_superuser`, the old password is not checked (xapi has
+/// the check commented out, and `xe user-password-change` sends "" when
+/// `old=` is omitted). Every simulated user is a local superuser; a session
+/// without the flag gets USER_IS_NOT_LOCAL_SUPERUSER. Not persisted: see
+/// [`crate::core::Core::users`].
+fn change_password(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let session = call.session.as_deref().unwrap_or("");
+    let user = db.field_str(session, "auth_user_name").to_string();
+    if db.field(session, "is_local_superuser").and_then(Value::as_bool) != Some(true) {
+        let msg = format!("Failed to change password for user {user}");
+        return Err(Failure::new("USER_IS_NOT_LOCAL_SUPERUSER", [msg]));
+    }
+    let new_pwd = call.str(1).to_string();
+    let mut users = call.core.users.write();
+    for (_, p) in users.iter_mut().filter(|(u, _)| *u == user) {
+        p.clone_from(&new_pwd);
     }
     Ok(Value::str(""))
 }

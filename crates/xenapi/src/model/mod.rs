@@ -49,9 +49,57 @@ pub struct MessageDef {
     pub name: &'static str,
     /// `(type, name)` pairs in wire order, `session_id` included.
     pub params: &'static [(&'static str, &'static str)],
+    /// Defaults of the trailing parameters that have one (parameters added
+    /// after the message's first release), in wire order: the last
+    /// `defaults.len()` entries of `params` may be left off by a caller.
+    pub defaults: &'static [ParamDefault],
     pub result: &'static str,
     pub implicit: bool,
     pub lifecycle: Lifecycle,
+}
+
+impl MessageDef {
+    /// Number of leading parameters a call must send (`session_id` included).
+    pub fn required_params(&self) -> usize {
+        self.params.len() - self.defaults.len()
+    }
+
+    /// The default of the parameter at wire position `pos`, if it has one.
+    pub fn default_at(&self, pos: usize) -> Option<crate::Value> {
+        let first = self.required_params();
+        (pos >= first).then(|| self.defaults.get(pos - first)).flatten().map(ParamDefault::value)
+    }
+}
+
+/// The value the server substitutes for a parameter a caller left off.
+/// Refs, enums and strings are all [`ParamDefault::String`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ParamDefault {
+    String(&'static str),
+    Int(i64),
+    Float(f64),
+    Bool(bool),
+    DateTime(&'static str),
+    /// The empty set (`[]`).
+    EmptySet,
+    /// The empty map (`{}`).
+    EmptyMap,
+}
+
+impl ParamDefault {
+    /// The default as a decoded wire value.
+    pub fn value(&self) -> crate::Value {
+        use crate::Value;
+        match *self {
+            ParamDefault::String(s) => Value::str(s),
+            ParamDefault::Int(i) => Value::Int(i),
+            ParamDefault::Float(f) => Value::Float(f),
+            ParamDefault::Bool(b) => Value::Bool(b),
+            ParamDefault::DateTime(d) => Value::DateTime(d.to_string()),
+            ParamDefault::EmptySet => Value::Array(Vec::new()),
+            ParamDefault::EmptyMap => Value::Struct(Vec::new()),
+        }
+    }
 }
 
 /// One class, as generated.
@@ -242,5 +290,27 @@ mod tests {
         assert_eq!(vm.field("tags").unwrap().default_value(), Some(Value::Array(vec![])));
         assert!(vm.field("name_label").unwrap().def.qualifier == Qualifier::Rw);
         assert!(s.class("vm").is_some());
+    }
+
+    #[test]
+    fn versioned_parameters_carry_their_defaults() {
+        let s = Schema::get();
+        let snapshot = s.class("VM").unwrap().message("snapshot").unwrap();
+        assert_eq!(snapshot.required_params(), 3);
+        assert_eq!(snapshot.default_at(2), None);
+        assert_eq!(snapshot.default_at(3), Some(Value::Array(vec![])));
+        assert_eq!(snapshot.default_at(4), None);
+        let login = s.class("session").unwrap().message("login_with_password").unwrap();
+        assert_eq!(login.required_params(), 2);
+        assert_eq!(login.default_at(2), Some(Value::str("1.1")));
+        assert_eq!(login.default_at(3), Some(Value::str("")));
+        // An empty ref default stays empty rather than becoming OpaqueRef:NULL.
+        let introduce = s.class("VDI").unwrap().message("introduce").unwrap();
+        let pos = introduce.params.iter().position(|(_, n)| *n == "metadata_of_pool").unwrap();
+        assert_eq!(introduce.default_at(pos), Some(Value::str("")));
+        let evacuate = s.class("host").unwrap().message("evacuate").unwrap();
+        assert_eq!(evacuate.default_at(2), Some(Value::str(crate::NULL_REF)));
+        assert_eq!(evacuate.default_at(3), Some(Value::Int(0)));
+        assert!(s.class("VM").unwrap().message("get_record").unwrap().defaults.is_empty());
     }
 }
