@@ -6,6 +6,7 @@ pub mod event;
 pub mod generic;
 pub mod help;
 pub mod install;
+pub mod message;
 pub mod network;
 pub mod select;
 pub mod sim;
@@ -117,6 +118,8 @@ pub const COMMANDS: &[&CommandSpec] = &[
     &network::PIF_RECONFIGURE_IP,
     &network::VLAN_CREATE,
     &network::VLAN_DESTROY,
+    &message::CREATE,
+    &message::DESTROY,
 ];
 
 /// Commands that exist only in this xe.

@@ -32,6 +32,8 @@ pub struct Target {
     pub r: String,
     pub uuid: String,
     pub rec: Value,
+    /// The CLI class it was selected from (`vm`, `host`, `sr`).
+    pub class: &'static str,
 }
 
 impl Target {
@@ -168,7 +170,7 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
         .into_iter()
         .map(|(r, rec)| {
             let uuid = rec.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
-            Target { r, uuid, rec }
+            Target { r, uuid, rec, class: sel.class }
         })
         .collect())
 }
@@ -184,12 +186,17 @@ pub fn run_each<F>(ctx: &mut Context, targets: &[Target], op: F) -> CmdResult<Ve
 where
     F: Fn(&mut dyn Api, &Target) -> Result<Option<String>, CallError> + Sync,
 {
+    let threshold = message_threshold(ctx);
     if targets.len() <= 1 || !ctx.params.flag("multiple") {
         let mut out = Vec::new();
         for t in targets {
+            let since = xenapi::datetime::now();
             match op(ctx, t) {
                 Ok(v) => out.push(v),
                 Err(e) => return Err(ctx.describe(e)),
+            }
+            for line in new_messages(ctx, t, &since, threshold) {
+                ctx.printer.warn(&line);
             }
         }
         return Ok(out);
@@ -200,7 +207,7 @@ where
         handles.push(ctx.worker()?);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<OpResult>>> =
+    let results: Vec<std::sync::Mutex<Option<(OpResult, Vec<String>)>>> =
         targets.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for mut w in handles {
@@ -208,9 +215,11 @@ where
             scope.spawn(move || loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(t) = targets.get(i) else { break };
+                let since = xenapi::datetime::now();
                 let r = op(&mut w, t);
+                let notes = if r.is_ok() { new_messages(&mut w, t, &since, threshold) } else { Vec::new() };
                 if let Ok(mut slot) = results[i].lock() {
-                    *slot = Some(r);
+                    *slot = Some((r, notes));
                 }
             });
         }
@@ -219,8 +228,13 @@ where
     let mut failures = Vec::new();
     for (t, slot) in targets.iter().zip(results) {
         match slot.into_inner().ok().flatten() {
-            Some(Ok(v)) => out.push(v),
-            Some(Err(e)) => failures.push((t.uuid.clone(), failure_text(ctx, e))),
+            Some((Ok(v), notes)) => {
+                out.push(v);
+                for line in notes {
+                    ctx.printer.warn(&line);
+                }
+            }
+            Some((Err(e), _)) => failures.push((t.uuid.clone(), failure_text(ctx, e))),
             None => failures.push((t.uuid.clone(), "the operation did not run".to_string())),
         }
     }
@@ -229,6 +243,35 @@ where
         return Err(CliError::Multiple(failures));
     }
     Ok(out)
+}
+
+/// `message-priority=` (default 5): messages about a VM below this priority
+/// are shown after an operation on it.
+fn message_threshold(ctx: &Context) -> i64 {
+    ctx.params.get("message-priority").and_then(crate::commands::network::ocaml_int64).unwrap_or(5)
+}
+
+/// Like xe after each operation on a VM: the messages about it created
+/// since the operation began whose priority is below `threshold`, as
+/// `Message: ...` lines for stderr. Any failure means no messages.
+fn new_messages(api: &mut dyn Api, t: &Target, since: &str, threshold: i64) -> Vec<String> {
+    if t.class != "vm" {
+        return Vec::new();
+    }
+    let args = vec![Value::str("VM"), Value::str(t.uuid.as_str()), Value::DateTime(since.to_string())];
+    let Ok(Value::Struct(messages)) = api.call("message.get", args) else { return Vec::new() };
+    messages
+        .iter()
+        .filter_map(|(_, m)| {
+            let priority = m.get("priority").and_then(Value::as_int)?;
+            let time = match m.get("timestamp") {
+                Some(Value::DateTime(t) | Value::String(t)) => t.clone(),
+                _ => String::new(),
+            };
+            let name = m.get("name").and_then(Value::as_str).unwrap_or("");
+            (priority < threshold).then(|| format!("Message: time={time} priority={priority} name='{name}'"))
+        })
+        .collect()
 }
 
 /// What xe prints after `operation failed on <uuid>: `: a described API
