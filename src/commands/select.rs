@@ -178,6 +178,9 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
 /// What one operation on one object produced: text to print, or why it failed.
 pub type OpResult = Result<Option<String>, CallError>;
 
+/// An operation's result and the message lines to show after it.
+type Outcome = (OpResult, Vec<String>);
+
 /// Runs `op` on every target. A single target runs like any command, even
 /// with `--multiple`; with several, every failure becomes an `operation
 /// failed on` line, listed last target first as xe does. Returns each
@@ -207,7 +210,7 @@ where
         handles.push(ctx.worker()?);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<(OpResult, Vec<String>)>>> =
+    let results: Vec<std::sync::Mutex<Option<Outcome>>> =
         targets.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for mut w in handles {
