@@ -123,6 +123,25 @@ impl Params {
     }
 }
 
+/// Error parameters shown at most (a server may send any number).
+const MAX_ERROR_PARAMS: usize = 64;
+
+/// Longest error parameter shown whole, in bytes.
+const MAX_ERROR_PARAM_LEN: usize = 1024;
+
+/// An error parameter as shown: one longer than 1 KiB is cut, with a
+/// marker saying how long it was, so one odd error stays readable.
+pub fn cut_param(p: &str) -> String {
+    if p.len() <= MAX_ERROR_PARAM_LEN {
+        return p.to_string();
+    }
+    let mut end = MAX_ERROR_PARAM_LEN;
+    while !p.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}... [cut: {} bytes in all]", &p[..end], p.len())
+}
+
 /// Everything a command needs.
 pub struct Context {
     pub settings: Settings,
@@ -221,7 +240,9 @@ impl Context {
     /// Builds the printable form of an API error: refs shown as `uuid (name)`.
     pub fn api_error(&mut self, code: &str, params: Vec<String>) -> CliError {
         let labels = crate::facts::error(code).map(|f| f.params).unwrap_or(&[]);
-        let mut shown = Vec::with_capacity(params.len());
+        let mut shown = Vec::with_capacity(params.len().min(MAX_ERROR_PARAMS + 1));
+        let extra = params.len().saturating_sub(MAX_ERROR_PARAMS);
+        let params: Vec<String> = params.into_iter().take(MAX_ERROR_PARAMS).map(|p| cut_param(&p)).collect();
         for (i, p) in params.iter().enumerate() {
             if p.starts_with("OpaqueRef:") && p != NULL_REF {
                 let hint = labels.get(i).copied().unwrap_or("");
@@ -229,6 +250,9 @@ impl Context {
             } else {
                 shown.push(p.clone());
             }
+        }
+        if extra > 0 {
+            shown.push(format!("({extra} more parameters not shown)"));
         }
         CliError::Api { code: code.to_string(), params: shown }
     }
@@ -421,6 +445,15 @@ impl RefLookup for Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_error_parameters_are_cut() {
+        assert_eq!(cut_param("short"), "short");
+        let long = "é".repeat(700);
+        let cut = cut_param(&long);
+        assert!(cut.ends_with("... [cut: 1400 bytes in all]"), "{cut}");
+        assert!(cut.len() < 1100);
+    }
 
     #[test]
     fn first_occurrence_wins_and_maps_parse() {

@@ -8,14 +8,17 @@
 //! - `#! env KEY=VALUE` — set an environment variable for later commands;
 //! - `#! file PATH` ... `#! end` — write a file under the test's home directory;
 //! - `#! chmod MODE PATH` — change a file's mode (octal);
-//! - `#! redact-uuids` — show every uuid in outputs as `[UUID]`.
+//! - `#! redact-uuids` — show every uuid in outputs as `[UUID]`;
+//! - `#! sim-disable M1,M2` — the simulator answers MESSAGE_METHOD_UNKNOWN to these
+//!   methods (`xapi-sim --disable`), like a server that lacks them.
 //!
 //! `$ NAME=$(xe ...)` runs a command and keeps its trimmed stdout as `{NAME}`
 //! for later lines; its output section shows only stderr and the exit status.
 //!
 //! `{port}` and `{home}` are substituted in commands, env values and files.
 //! Output is redacted: the home directory becomes `[HOME]`, the port `[PORT]`,
-//! SHA-256 fingerprints `[FINGERPRINT]`. Lines starting `# ` are comments.
+//! SHA-256 fingerprints `[FINGERPRINT]`, `--debug` call times `([MS] ms)`.
+//! Lines starting `# ` are comments.
 //! `XE_BLESS=1` rewrites the files with the actual output.
 
 use std::collections::BTreeMap;
@@ -114,7 +117,24 @@ fn redact(text: &str, home: &str, port: u16) -> String {
         }
     }
     t = out;
-    t
+    redact_millis(&t)
+}
+
+/// `(12 ms)` at the end of `--debug` lines becomes `([MS] ms)`.
+fn redact_millis(text: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|line| {
+            let body = line.trim_end_matches('\n');
+            let cut = body
+                .strip_suffix(" ms)")
+                .and_then(|b| b.rfind('(').map(|i| (i, &b[i + 1..])))
+                .filter(|(_, digits)| !digits.is_empty() && digits.bytes().all(|c| c.is_ascii_digit()));
+            match cut {
+                Some((i, _)) if body.starts_with("xe: ") => format!("{}([MS] ms){}", &body[..i], &line[body.len()..]),
+                _ => line.to_string(),
+            }
+        })
+        .collect()
 }
 
 /// Replaces every uuid (8-4-4-4-12 hex) with `[UUID]`.
@@ -160,7 +180,15 @@ fn run_file(path: &Path) -> (String, bool) {
     let items = parse(&text);
     let tls = items.iter().any(|i| matches!(i, Item::Directive(d) if d == "tls"));
     let defaults = !items.iter().any(|i| matches!(i, Item::Directive(d) if d == "no-defaults"));
-    let sim = super::start_sim(tls);
+    let disabled: Vec<String> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Directive(d) => d.strip_prefix("sim-disable "),
+            _ => None,
+        })
+        .flat_map(|d| d.split(',').map(|m| m.trim().to_string()))
+        .collect();
+    let sim = super::start_sim_disabled(tls, &disabled);
     let port = sim.addr.port();
     let home = tempdir(path);
     let home_s = home.display().to_string();

@@ -11,6 +11,14 @@ pub fn start_sim(tls: bool) -> Sim {
     start_sim_scaled(tls, 0.0)
 }
 
+/// Starts the demo pool with some methods answering MESSAGE_METHOD_UNKNOWN.
+pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
+    let methods: Vec<&str> = disabled.iter().map(String::as_str).collect();
+    let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods);
+    opts.config.time_scale = 0.0;
+    Sim::start(opts).expect("simulator starts on loopback")
+}
+
 /// Starts the demo pool with simulated durations multiplied by `time_scale`.
 pub fn start_sim_scaled(tls: bool, time_scale: f64) -> Sim {
     let mut opts = SimOptions { tls, ..SimOptions::default() };
