@@ -61,6 +61,19 @@ impl Params {
         self.get(key).and_then(parse_bool).unwrap_or(false)
     }
 
+    /// A boolean parameter read strictly, as xe's commands read `force`:
+    /// absent means `default`, and a value outside xe's spellings is an error.
+    pub fn bool_param(&self, key: &str, default: bool) -> CmdResult<bool> {
+        let Some(v) = self.get(key) else { return Ok(default) };
+        match v.to_ascii_lowercase().as_str() {
+            "true" | "t" | "yes" | "y" | "1" => Ok(true),
+            "false" | "f" | "no" | "n" | "0" => Ok(false),
+            _ => Err(CliError::failure(format!(
+                "Failed to parse parameter '{key}': Expected 'true','t','yes','y','1','false','f','no','n','0' got {v}"
+            ))),
+        }
+    }
+
     /// The value of whichever of `keys` comes first on the command line.
     pub fn first_of(&self, keys: &[&str]) -> Option<&str> {
         self.items.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.as_str())
@@ -396,6 +409,20 @@ impl RefLookup for Context {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strict_booleans_take_xe_spellings_only() {
+        let p = Params::new(vec![("a".into(), "Yes".into()), ("b".into(), "0".into()), ("c".into(), "on".into())]);
+        assert_eq!(p.bool_param("a", false), Ok(true));
+        assert_eq!(p.bool_param("b", true), Ok(false));
+        assert_eq!(p.bool_param("absent", true), Ok(true));
+        assert_eq!(
+            p.bool_param("c", false),
+            Err(CliError::failure(
+                "Failed to parse parameter 'c': Expected 'true','t','yes','y','1','false','f','no','n','0' got on"
+            ))
+        );
+    }
 
     #[test]
     fn first_occurrence_wins_and_maps_parse() {
