@@ -297,7 +297,7 @@ pub fn failure_text(ctx: &mut Context, e: CallError) -> String {
 }
 
 /// A string as OCaml's `%S` prints it (what `Printexc` shows for an exception's argument).
-fn ocaml_string(s: &str) -> String {
+pub(crate) fn ocaml_string(s: &str) -> String {
     let mut out = String::with_capacity(s.len() + 2);
     out.push('"');
     for b in s.bytes() {

@@ -1,9 +1,11 @@
 //! `vm-uninstall`, `template-uninstall`, `snapshot-uninstall`: list what will
-//! go (the VM, its snapshots, the disks it owns), ask unless `--force`, then
-//! shut down, destroy the VMs and their owned disks.
+//! go (the VMs, the disks they own, their suspend images), ask unless
+//! `--force`, then shut down and destroy each VM and its disks. Only
+//! `vm-uninstall` takes the VMs' snapshots along.
 
 use super::select::{self, Selector};
 use super::CommandSpec;
+use crate::connect::Api;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use std::io::BufRead;
@@ -13,86 +15,143 @@ pub const VM: CommandSpec = CommandSpec { name: "vm-uninstall", help: "", run: v
 pub const TEMPLATE: CommandSpec = CommandSpec { name: "template-uninstall", help: "", run: template_uninstall };
 pub const SNAPSHOT: CommandSpec = CommandSpec { name: "snapshot-uninstall", help: "", run: snapshot_uninstall };
 
-/// What one VM takes with it.
+/// What one VM takes with it, and the lines that announce it.
 struct Plan {
     vm: String,
-    uuid: String,
-    name: String,
-    vdis: Vec<String>,
+    owned: Vec<String>,
+    suspend: Option<String>,
+    lines: Vec<String>,
 }
 
 fn s(v: &Value, k: &str) -> String {
     v.get(k).and_then(Value::as_str).unwrap_or("").to_string()
 }
 
-/// Gathers a VM's owned disks (VBDs marked `owner`) and its suspend image.
-fn plan(ctx: &mut Context, r: &str) -> CmdResult<Plan> {
-    let rec = ctx.call("VM.get_record", vec![Value::str(r)])?;
-    let mut vdis = Vec::new();
-    for vbd in rec.get("VBDs").and_then(Value::as_array).unwrap_or(&[]).to_vec() {
-        let other = ctx.call("VBD.get_other_config", vec![vbd.clone()])?;
-        if other.get("owner").is_none() {
-            continue;
-        }
-        let vdi = ctx.call("VBD.get_VDI", vec![vbd])?;
-        if let Some(v) = vdi.as_str().filter(|v| *v != NULL_REF) {
-            vdis.push(v.to_string());
-        }
+/// The VBD's disk if the VBD owns it. A VBD or disk that cannot be read
+/// (gone meanwhile, or an empty drive) is skipped, as xe skips it.
+fn owned_disk(ctx: &mut Context, vbd: &Value) -> Option<String> {
+    let other = Api::call(ctx, "VBD.get_other_config", vec![vbd.clone()]).ok()?;
+    let vdi = Api::call(ctx, "VBD.get_VDI", vec![vbd.clone()]).ok()?;
+    Api::call(ctx, "VDI.get_uuid", vec![vdi.clone()]).ok()?;
+    other.get("owner").is_some().then(|| vdi.as_str().unwrap_or("").to_string())
+}
+
+/// The VM's suspend image, if it has one that exists.
+fn suspend_disk(ctx: &mut Context, vm: &Value) -> Option<String> {
+    let vdi = Api::call(ctx, "VM.get_suspend_VDI", vec![vm.clone()]).ok()?;
+    Api::call(ctx, "VDI.get_uuid", vec![vdi.clone()]).ok()?;
+    vdi.as_str().filter(|r| *r != NULL_REF).map(str::to_string)
+}
+
+fn disk_line(ctx: &mut Context, vdi: &str) -> CmdResult<String> {
+    let rec = ctx.call("VDI.get_record", vec![Value::str(vdi)])?;
+    let shared = rec.get("VBDs").and_then(Value::as_array).is_some_and(|v| v.len() > 1);
+    let note = if shared { " ** WARNING: disk is shared by other VMs" } else { "" };
+    Ok(format!("VDI: {} ({}) {note}", s(&rec, "uuid"), s(&rec, "name_label")))
+}
+
+fn plan(ctx: &mut Context, vm: &str) -> CmdResult<Plan> {
+    let v = Value::str(vm);
+    let vbds = ctx.call("VM.get_VBDs", vec![v.clone()])?;
+    let mut owned = Vec::new();
+    for vbd in vbds.as_array().unwrap_or(&[]) {
+        owned.extend(owned_disk(ctx, vbd));
     }
-    let suspend = s(&rec, "suspend_VDI");
-    if !suspend.is_empty() && suspend != NULL_REF {
-        vdis.push(suspend);
+    let suspend = suspend_disk(ctx, &v);
+    // xe reads the records for the listing last line first: the suspend
+    // image, then the owned disks, then the VM.
+    let suspend_line = match &suspend {
+        Some(r) => Some(disk_line(ctx, r)?),
+        None => None,
+    };
+    let mut disk_lines = Vec::with_capacity(owned.len());
+    for r in &owned {
+        disk_lines.push(disk_line(ctx, r)?);
     }
-    Ok(Plan { vm: r.to_string(), uuid: s(&rec, "uuid"), name: s(&rec, "name_label"), vdis })
+    let rec = ctx.call("VM.get_record", vec![v])?;
+    let mut lines = vec![format!("VM : {} ({})", s(&rec, "uuid"), s(&rec, "name_label"))];
+    lines.extend(disk_lines);
+    lines.extend(suspend_line);
+    Ok(Plan { vm: vm.to_string(), owned, suspend, lines })
+}
+
+/// Shuts the VM down if needed and destroys it, its owned disks (a failure
+/// stops everything) and its suspend image (a failure is ignored).
+fn destroy(ctx: &mut Context, p: &Plan) -> CmdResult {
+    let vm = Value::str(p.vm.as_str());
+    let state = ctx.call("VM.get_power_state", vec![vm.clone()])?;
+    if !state.as_str().is_some_and(|st| st.eq_ignore_ascii_case("halted")) {
+        ctx.call("VM.hard_shutdown", vec![vm.clone()])?;
+    }
+    ctx.call("VM.destroy", vec![vm])?;
+    for vdi in &p.owned {
+        ctx.call("VDI.destroy", vec![Value::str(vdi.as_str())])?;
+    }
+    if let Some(vdi) = &p.suspend {
+        let _ = Api::call(ctx, "VDI.destroy", vec![Value::str(vdi.as_str())]);
+    }
+    Ok(())
+}
+
+/// xe's confirmation: one line from stdin, `yes` in any case and with
+/// surrounding blanks. Anything else is echoed back as typed.
+fn user_says_yes(ctx: &mut Context) -> CmdResult<bool> {
+    ctx.printer.raw("Type 'yes' to continue\n");
+    let mut line = Vec::new();
+    let read = std::io::stdin().lock().read_until(b'\n', &mut line);
+    match read {
+        // xe answers an input that ends before the answer this way (and
+        // exits 1 having destroyed nothing).
+        Ok(0) => return Err(CliError::Connection("Lost connection to the server.".into())),
+        Ok(_) => {}
+        Err(e) => return Err(CliError::Connection(format!("Could not read the answer: {e}"))),
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    }
+    let answer = String::from_utf8_lossy(&line).into_owned();
+    let yes = answer.trim_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']).eq_ignore_ascii_case("yes");
+    if !yes {
+        ctx.printer.raw(&format!("Aborted (you typed: '{answer}')\n"));
+    }
+    Ok(yes)
 }
 
 fn uninstall(ctx: &mut Context, vms: Vec<String>) -> CmdResult {
-    let mut plans = Vec::new();
-    for r in &vms {
-        let snaps = ctx.call("VM.get_snapshots", vec![Value::str(r.as_str())])?;
-        plans.push(plan(ctx, r)?);
-        for snap in snaps.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str) {
-            plans.push(plan(ctx, snap)?);
-        }
+    let mut plans = Vec::with_capacity(vms.len());
+    for vm in &vms {
+        plans.push(plan(ctx, vm)?);
     }
     let mut listing = String::from("The following items are about to be destroyed\n");
-    for p in &plans {
-        listing.push_str(&format!("VM : {} ({})\n", p.uuid, p.name));
-        for vdi in &p.vdis {
-            let rec = ctx.call("VDI.get_record", vec![Value::str(vdi.as_str())])?;
-            let shared = rec.get("VBDs").and_then(Value::as_array).is_some_and(|v| v.len() > 1);
-            let note = if shared { "(this disk is shared with other VMs)" } else { "" };
-            listing.push_str(&format!("VDI: {} ({}) {note}\n", s(&rec, "uuid"), s(&rec, "name_label")));
-        }
+    for line in plans.iter().flat_map(|p| &p.lines) {
+        listing.push_str(line);
+        listing.push('\n');
     }
     ctx.printer.raw(&listing);
-    if !ctx.params.flag("force") {
-        ctx.printer.raw("Type 'yes' to continue\n");
-        let mut answer = String::new();
-        let _ = std::io::stdin().lock().read_line(&mut answer);
-        if !answer.trim().eq_ignore_ascii_case("yes") {
-            ctx.printer.raw("Aborted\n");
-            return Ok(());
-        }
+    // Read only now: xe shows the listing before it looks at `force`.
+    if !ctx.params.bool_param("force", false)? && !user_says_yes(ctx)? {
+        return Ok(());
     }
     for p in &plans {
-        let state = ctx.call("VM.get_power_state", vec![Value::str(p.vm.as_str())])?;
-        if state.as_str() != Some("Halted") {
-            ctx.call("VM.hard_shutdown", vec![Value::str(p.vm.as_str())])?;
-        }
-        ctx.call("VM.destroy", vec![Value::str(p.vm.as_str())])?;
-        for vdi in &p.vdis {
-            // A disk that is already gone (e.g. shared and destroyed earlier) is fine.
-            let _ = ctx.call("VDI.destroy", vec![Value::str(vdi.as_str())]);
-        }
+        destroy(ctx, p)?;
     }
     ctx.printer.raw("All objects destroyed\n");
     Ok(())
 }
 
+/// The selected VMs, then all their snapshots. Like xe, several VMs
+/// selected with `--multiple` come last first.
 fn vm_uninstall(ctx: &mut Context) -> CmdResult {
-    let targets = select::select(ctx, Selector::VM)?;
-    uninstall(ctx, targets.into_iter().map(|t| t.r).collect())
+    let mut vms: Vec<String> = select::select(ctx, Selector::VM)?.into_iter().map(|t| t.r).collect();
+    if vms.len() > 1 {
+        vms.reverse();
+    }
+    let mut all = vms.clone();
+    for vm in &vms {
+        let snaps = ctx.call("VM.get_snapshots", vec![Value::str(vm.as_str())])?;
+        all.extend(snaps.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str).map(str::to_string));
+    }
+    uninstall(ctx, all)
 }
 
 fn template_uninstall(ctx: &mut Context) -> CmdResult {
@@ -100,7 +159,9 @@ fn template_uninstall(ctx: &mut Context) -> CmdResult {
     let r = ctx.lookup_uuid("VM", &uuid)?;
     let is_template = ctx.call("VM.get_is_a_template", vec![Value::str(r.as_str())])?;
     if is_template.as_bool() != Some(true) {
-        return Err(CliError::failure(format!("{uuid} is not a template")));
+        return Err(CliError::failure(format!(
+            "This operation can only be performed on a VM template. {uuid} is not a VM template."
+        )));
     }
     uninstall(ctx, vec![r])
 }

@@ -10,7 +10,9 @@
 //! - `#! chmod MODE PATH` — change a file's mode (octal);
 //! - `#! redact-uuids` — show every uuid in outputs as `[UUID]`;
 //! - `#! sim-disable M1,M2` — the simulator answers MESSAGE_METHOD_UNKNOWN to these
-//!   methods (`xapi-sim --disable`), like a server that lacks them.
+//!   methods (`xapi-sim --disable`), like a server that lacks them;
+//! - `#! stdin TEXT` — the next command reads `TEXT` and a newline on stdin
+//!   (otherwise stdin is empty).
 //!
 //! `$ NAME=$(xe ...)` runs a command and keeps its trimmed stdout as `{NAME}`
 //! for later lines; its output section shows only stderr and the exit status.
@@ -204,6 +206,7 @@ fn run_file(path: &Path) -> (String, bool) {
     }
     let redact_uuids = items.iter().any(|i| matches!(i, Item::Directive(d) if d == "redact-uuids"));
     let mut vars: BTreeMap<String, String> = BTreeMap::new();
+    let mut stdin: Option<String> = None;
     let mut out = String::new();
     let mut ok = true;
     for item in items {
@@ -218,6 +221,8 @@ fn run_file(path: &Path) -> (String, bool) {
                     } else {
                         env.insert(k.to_string(), subst(v));
                     }
+                } else if let Some(text) = d.strip_prefix("stdin ") {
+                    stdin = Some(format!("{text}\n"));
                 } else if let Some(rest) = d.strip_prefix("chmod ") {
                     let (mode, p) = rest.split_once(' ').unwrap();
                     #[cfg(unix)]
@@ -254,7 +259,7 @@ fn run_file(path: &Path) -> (String, bool) {
                 }
                 let words = split_words(&line);
                 assert_eq!(words.first().map(String::as_str), Some("xe"), "{}: commands start with xe", path.display());
-                let output = Command::new(env!("CARGO_BIN_EXE_xe"))
+                let mut child = Command::new(env!("CARGO_BIN_EXE_xe"))
                     .args(&words[1..])
                     .env_clear()
                     .env("PATH", std::env::var_os("PATH").unwrap_or_default())
@@ -263,9 +268,17 @@ fn run_file(path: &Path) -> (String, bool) {
                     .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
                     .env("RUST_BACKTRACE", "0")
                     .envs(&env)
-                    .stdin(std::process::Stdio::null())
-                    .output()
+                    .stdin(if stdin.is_some() { std::process::Stdio::piped() } else { std::process::Stdio::null() })
+                    .stdout(std::process::Stdio::piped())
+                    .stderr(std::process::Stdio::piped())
+                    .spawn()
                     .expect("xe runs");
+                if let (Some(text), Some(mut pipe)) = (stdin.take(), child.stdin.take()) {
+                    use std::io::Write;
+                    // xe may exit without reading it all.
+                    let _ = pipe.write_all(text.as_bytes());
+                }
+                let output = child.wait_with_output().expect("xe runs");
                 let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
                 let shown = match &capture {
                     Some(var) => {
