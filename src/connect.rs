@@ -303,11 +303,67 @@ pub fn quiet_records(s: &Settings, class: &str, expr: &str, fields: &[&str]) -> 
     opts.read_timeout = Some(Duration::from_secs(10));
     let conn = Connection::new(&url, opts).ok()?;
     let mut session = Session::login(conn, &user, &password, "xe-rs").ok()?;
-    let keep = |k: &str| fields.contains(&k);
-    let result = session.call_projected(&format!("{class}.get_all_records_where"), &[Value::str(expr)], &keep);
+    // Without a filter, the call every server has; with one, the server
+    // filters, or (lacking get_all_records_where) the records are filtered here.
+    let tests = simple_filter(expr);
+    let keep = |k: &str| fields.contains(&k) || tests.iter().flatten().any(|(f, _)| f == k);
+    let all = format!("{class}.get_all_records");
+    let result = if expr == "true" {
+        session.call_projected(&all, &[], &keep)
+    } else {
+        match session.call_projected(&format!("{class}.get_all_records_where"), &[Value::str(expr)], &keep) {
+            Err(e) if e.api_code() == Some("MESSAGE_METHOD_UNKNOWN") && tests.is_some() => {
+                session.call_projected(&all, &[], &keep).map(|v| match v {
+                    Value::Struct(m) => Value::Struct(
+                        m.into_iter()
+                            .filter(|(_, rec)| {
+                                tests
+                                    .iter()
+                                    .flatten()
+                                    .all(|(f, want)| rec.get(f).is_some_and(|v| v.to_string() == *want))
+                            })
+                            .collect(),
+                    ),
+                    other => other,
+                })
+            }
+            other => other,
+        }
+    };
     let _ = session.logout();
     match result.ok()? {
         Value::Struct(members) => Some(members.into_iter().map(|(_, record)| record).collect()),
         _ => None,
+    }
+}
+
+/// The `(field, value)` tests of an expression made only of
+/// `field "f" = "v"` clauses joined by `and`; `None` for anything else.
+fn simple_filter(expr: &str) -> Option<Vec<(String, String)>> {
+    if expr == "true" {
+        return Some(Vec::new());
+    }
+    expr.split(" and ")
+        .map(|clause| {
+            let rest = clause.trim().strip_prefix("field \"")?;
+            let (field, rest) = rest.split_once('"')?;
+            let value = rest.trim().strip_prefix('=')?.trim().strip_prefix('"')?.strip_suffix('"')?;
+            Some((field.to_string(), value.to_string()))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::simple_filter;
+
+    #[test]
+    fn simple_expressions_become_tests() {
+        assert_eq!(
+            simple_filter(r#"field "is_a_template" = "true" and field "is_a_snapshot" = "false""#),
+            Some(vec![("is_a_template".into(), "true".into()), ("is_a_snapshot".into(), "false".into())])
+        );
+        assert_eq!(simple_filter("true"), Some(vec![]));
+        assert_eq!(simple_filter("subroles<>[]"), None);
     }
 }

@@ -157,3 +157,21 @@ fn ctrl_c_cancels_the_running_operation() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&state.stdout), "halted\n", "the cancelled start left the VM halted");
 }
+
+/// Completion still offers values from a server without `get_all_records_where`,
+/// filtering the records itself (templates are not VMs).
+#[test]
+fn completion_works_against_a_server_without_get_all_records_where() {
+    let sim = common::start_sim_disabled(false, &["*.get_all_records_where".to_string()]);
+    let extra = format!("server=127.0.0.1,port={},password=xenroot,nossl=true", sim.addr.port());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+        .args(["__complete", "bash", "2", "--", "xe", "vm-start", "vm="])
+        .env("XE_EXTRA_ARGS", &extra)
+        .env("HOME", std::env::temp_dir())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("web01"), "no VM names offered: {text}");
+    assert!(!text.contains("Debian Bookworm 12"), "templates offered as VMs: {text}");
+}

@@ -210,8 +210,7 @@ where
         handles.push(ctx.worker()?);
     }
     let next = std::sync::atomic::AtomicUsize::new(0);
-    let results: Vec<std::sync::Mutex<Option<Outcome>>> =
-        targets.iter().map(|_| std::sync::Mutex::new(None)).collect();
+    let results: Vec<std::sync::Mutex<Option<Outcome>>> = targets.iter().map(|_| std::sync::Mutex::new(None)).collect();
     std::thread::scope(|scope| {
         for mut w in handles {
             let (next, results, op) = (&next, &results, &op);

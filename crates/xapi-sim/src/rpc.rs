@@ -206,6 +206,19 @@ fn implicit(call: &Call) -> ApiResult<Value> {
             let db = call.core.db.read();
             Ok(all_records(&db, c, |_| true))
         }
+        // xapi's roles are static tables that know two expressions by their
+        // exact text (roles with subroles, and permissions); any other
+        // expression lists every role and permission.
+        "get_all_records_where" if class.name() == "role" => {
+            let db = call.core.db.read();
+            let pos = class.field_pos("subroles");
+            let empty = |fields: &[Value]| pos.and_then(|p| fields[p].as_array()).is_none_or(<[Value]>::is_empty);
+            Ok(match call.str(0) {
+                "subroles<>[]" => all_records(&db, c, |f| !empty(f)),
+                "subroles=[]" => all_records(&db, c, empty),
+                _ => all_records(&db, c, |_| true),
+            })
+        }
         "get_all_records_where" => {
             let e = where_expr(call.str(0))?;
             let db = call.core.db.read();
