@@ -69,6 +69,9 @@ pub struct Settings {
     pub concurrency: usize,
     /// Speak XML-RPC only (`--xmlrpc`), as older hosts need.
     pub xmlrpc: bool,
+    /// Plain HTTP was chosen only because the server is the literal
+    /// `127.0.0.1` (no `--nossl`): an HTTPS answer there switches to HTTPS.
+    pub tls_fallback: bool,
 }
 
 /// Settings plus warnings to show the user.
@@ -202,7 +205,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
         password = Some(p);
     }
     let settings = Settings {
-        server,
+        server: server.clone(),
         port,
         tls,
         username: username.unwrap_or_else(|| "root".to_string()),
@@ -213,6 +216,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
         traceparent: globals.traceparent.clone(),
         xmlrpc: inv.params.iter().any(|(k, v)| k == "xmlrpc" && argv::parse_bool(v) == Some(true)),
         concurrency: env.concurrency.as_deref().and_then(|c| c.parse().ok()).filter(|n| *n > 0).unwrap_or(8),
+        tls_fallback: !tls && globals.nossl.is_none() && server == "127.0.0.1",
     };
     Ok(Resolved { settings, invocation: inv, warnings })
 }

@@ -141,11 +141,35 @@ impl Connector {
         if s.xmlrpc {
             opts.protocol = xenapi::client::Protocol::XmlRpc;
         }
-        let conn = Connection::new(&url, opts).map_err(|e| describe_error(&e))?;
-        let session = match Session::login(conn, &user, &password, "xe-rs") {
+        let conn = Connection::new(&url, opts.clone()).map_err(|e| describe_error(&e))?;
+        let login = match Session::login(conn, &user, &password, "xe-rs") {
+            // The real xe reaches 127.0.0.1 through the host's local socket;
+            // here it is often a tunnel to a host's HTTPS port (or `xapi-sim
+            // --tls`): a server that does not answer plain HTTP there is
+            // tried over HTTPS, with the usual certificate checks.
+            Err(e) if s.tls_fallback && speaks_tls(&e) => {
+                let https = base_url(true, &s.server, s.port);
+                let conn = Connection::new(&https, opts).map_err(|e| describe_error(&e))?;
+                match Session::login(conn, &user, &password, "xe-rs") {
+                    Err(Error::Connect { .. } | Error::Tls { .. } | Error::Protocol { .. } | Error::Http { .. }) => {
+                        return Err(CliError::Connection(format!(
+                            "{} (the server at {}:{} does not answer plain HTTP, nor HTTPS; give --nossl or \
+                             the right -p)",
+                            e, s.server, s.port
+                        )))
+                    }
+                    other => other,
+                }
+            }
+            other => other,
+        };
+        let session = match login {
             Ok(s) => s,
             Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => {
                 return Err(CliError::AuthFailed)
+            }
+            Err(e) if !s.tls && !s.tls_fallback && speaks_tls(&e) => {
+                return Err(CliError::Connection(format!("{e} (the server seems to speak HTTPS: leave out --nossl)")))
             }
             Err(e) => return Err(describe_error(&e)),
         };
@@ -278,6 +302,22 @@ impl Connector {
         if let Ok(mut a) = ACTIVE.lock() {
             *a = None;
         }
+    }
+}
+
+/// Whether a failed plain-HTTP call looks like a TLS server's answer: not an
+/// HTTP response (`invalid HTTP version`, a TLS alert) or a connection
+/// closed without one. A refused connection or a timeout is not.
+fn speaks_tls(e: &Error) -> bool {
+    match e {
+        Error::Connect { reason, .. } | Error::Protocol { reason, .. } => {
+            let r = reason.to_ascii_lowercase();
+            r.contains("invalid http version")
+                || r.contains("http/0.9")
+                || r.contains("connection closed before message completed")
+                || r.contains("connection reset")
+        }
+        _ => false,
     }
 }
 
