@@ -20,6 +20,8 @@ pub struct Environment {
     pub stdin_is_tty: bool,
     /// `XE_MULTIPLE_CONCURRENCY`: operations in flight under `--multiple`.
     pub concurrency: Option<String>,
+    /// Sources that exist but are not UTF-8 (`XE_EXTRA_ARGS`, `~/.xe`).
+    pub not_utf8: Vec<String>,
 }
 
 impl Environment {
@@ -27,10 +29,25 @@ impl Environment {
     #[allow(clippy::disallowed_methods)]
     pub fn from_process() -> Environment {
         let rc_path = dirs::home_dir().map(|h| h.join(".xe"));
-        let rc_text = rc_path.as_ref().and_then(|p| std::fs::read_to_string(p).ok());
+        let mut not_utf8 = Vec::new();
+        let rc_text = rc_path.as_ref().and_then(|p| std::fs::read(p).ok()).and_then(|bytes| {
+            String::from_utf8(bytes).ok().or_else(|| {
+                not_utf8.push(rc_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default());
+                None
+            })
+        });
         let rc_shared = rc_path.as_deref().is_some_and(shared_file);
+        let extra_args = match std::env::var("XE_EXTRA_ARGS") {
+            Ok(v) => Some(v),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                not_utf8.push("XE_EXTRA_ARGS".to_string());
+                None
+            }
+            Err(std::env::VarError::NotPresent) => None,
+        };
         Environment {
-            extra_args: std::env::var("XE_EXTRA_ARGS").ok(),
+            not_utf8,
+            extra_args,
             rc_path,
             rc_text,
             rc_shared,
@@ -156,6 +173,10 @@ fn read_password_file(path: &str) -> Result<(String, String), CliError> {
 /// Combines every source into settings.
 pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliError> {
     let mut warnings = Vec::new();
+    // A source that cannot be read as text is refused rather than half used.
+    if let Some(source) = env.not_utf8.first() {
+        return Err(CliError::failure(format!("{source} is not valid UTF-8")));
+    }
     let mut globals = Globals::default();
     let mut trailing: Vec<(String, String)> = Vec::new();
     let mut rc_params = Vec::new();

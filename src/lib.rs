@@ -22,6 +22,34 @@ use error::CliError;
 use output::{Mode, Printer};
 use std::process::ExitCode;
 
+/// Runs a command line as the operating system gives it: an argument that
+/// is not UTF-8 is refused with one line naming it (XenAPI strings are UTF-8).
+pub fn run_os(args: Vec<std::ffi::OsString>) -> ExitCode {
+    let mut text = Vec::with_capacity(args.len());
+    for (i, a) in args.into_iter().enumerate() {
+        match a.into_string() {
+            Ok(s) => text.push(s),
+            Err(bad) => {
+                let shown = escape_invalid_utf8(bad.as_encoded_bytes());
+                return fail(&CliError::failure(format!("argument {} is not valid UTF-8: '{shown}'", i + 1)));
+            }
+        }
+    }
+    run(text)
+}
+
+/// Text with each byte that is not UTF-8 shown as `\xNN`.
+fn escape_invalid_utf8(bytes: &[u8]) -> String {
+    let mut out = String::new();
+    for chunk in bytes.utf8_chunks() {
+        out.push_str(chunk.valid());
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02X}"));
+        }
+    }
+    out
+}
+
 /// Runs one `xe` command line (without the program name) and returns the exit status.
 pub fn run(args: Vec<String>) -> ExitCode {
     if args.first().map(String::as_str) == Some("__complete") {

@@ -6,5 +6,5 @@
 static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> std::process::ExitCode {
-    xe::run(std::env::args().skip(1).collect())
+    xe::run_os(std::env::args_os().skip(1).collect())
 }

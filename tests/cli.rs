@@ -175,3 +175,27 @@ fn completion_works_against_a_server_without_get_all_records_where() {
     assert!(text.contains("web01"), "no VM names offered: {text}");
     assert!(!text.contains("Debian Bookworm 12"), "templates offered as VMs: {text}");
 }
+
+/// Arguments and settings that are not UTF-8 get one clear line and exit 1, never a panic.
+#[cfg(unix)]
+#[test]
+fn non_utf8_input_is_refused_clearly() {
+    use std::ffi::OsStr;
+    use std::os::unix::ffi::OsStrExt;
+    let run = |args: &[&OsStr], extra: Option<&OsStr>| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
+        c.args(args).env_remove("XE_EXTRA_ARGS").env("HOME", std::env::temp_dir()).env("RUST_BACKTRACE", "0");
+        if let Some(e) = extra {
+            c.env("XE_EXTRA_ARGS", e);
+        }
+        c.stdin(std::process::Stdio::null()).output().unwrap()
+    };
+    let out = run(&[OsStr::from_bytes(b"\xff")], None);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: argument 1 is not valid UTF-8: '\\xFF'\n");
+    let out = run(&[OsStr::new("vm-list"), OsStr::from_bytes(b"name-label=caf\xe9")], None);
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: argument 2 is not valid UTF-8: 'name-label=caf\\xE9'\n");
+    let out = run(&[OsStr::new("vm-list")], Some(OsStr::from_bytes(b"server=\xff")));
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: XE_EXTRA_ARGS is not valid UTF-8\n");
+}
