@@ -2,11 +2,12 @@
 //! provisioned into VMs; creation and destruction of VM records.
 
 use super::disks::{self, DiskOp};
+use super::messages::{self, Note};
 use super::power::{ensure_metrics, force_halt, suspend_image_record, suspend_sr};
 use super::{
-    api, begin_op, cls, drop_vdis, end_op, expect_vm, get_b, get_map, get_s, get_set, now, null, set, smap, sset, step,
-    update_allowed_operations, valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS,
-    REVERT_SECS, SNAPSHOT_SECS,
+    api, begin_op, cls, drop_vdis, end_op, end_op_then, expect_vm, get_b, get_map, get_s, get_set, now, null, set,
+    smap, sset, step, update_allowed_operations, valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS,
+    PROVISION_SECS, REVERT_SECS, SNAPSHOT_SECS,
 };
 use crate::behaviour::BoxFuture;
 use crate::db::{ApiResult, Db, Failure};
@@ -310,10 +311,15 @@ async fn duplicate(call: &Call, kind: Kind) -> ApiResult<Value> {
         result = duplicate_disks(call, kind, &d, &mut made).await;
     }
     let created = made.vdis(&d);
-    let new = end_op(&op, &targets, |db| {
+    let apply = |db: &mut Db| {
         result?;
         expect_vm(db, &vm)?;
         Ok(make_duplicate(db, &vm, &new_name, kind, made))
+    };
+    let new = end_op_then(&op, &targets, apply, |db, _| match kind {
+        Kind::Snapshot => messages::file(db, &vm, Note::Snapshotted(&new_name)),
+        Kind::Checkpoint => messages::file(db, &vm, Note::Checkpointed(&new_name)),
+        Kind::Clone | Kind::Copy => {}
     });
     match new {
         Ok(new) => Ok(Value::String(new)),
@@ -412,15 +418,24 @@ fn revert(call: Call) -> BoxFuture {
         }
         let mut made: Vec<String> = clones.iter().map(|(_, c)| c.clone()).collect();
         made.extend(clone_image.clone());
-        let old = end_op(&op, &targets, |db| {
+        let apply = |db: &mut Db| {
             result?;
             if !valid(db, &vm, "VM") || !valid(db, &snapshot, "VM") {
                 return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
             }
-            Ok(apply_revert(db, &snapshot, &vm, &clones, clone_image))
+            let was_up = get_s(db, &vm, "power_state") != "Halted";
+            Ok((apply_revert(db, &snapshot, &vm, &clones, clone_image), was_up))
+        };
+        let old = end_op_then(&op, &targets, apply, |db, &(_, was_up)| {
+            // xapi halts a VM that is not halted with a VM.hard_shutdown call
+            // of its own, which files that operation's message first.
+            if was_up {
+                messages::file(db, &vm, Note::ShutdownForcibly);
+            }
+            messages::file(db, &vm, Note::Reverted(&snapshot));
         });
         match old {
-            Ok(old) => {
+            Ok((old, _)) => {
                 drop_vdis(call, old).await;
                 Ok(void())
             }

@@ -10,6 +10,7 @@
 mod copy;
 mod disks;
 mod guest;
+mod messages;
 pub(crate) mod misc;
 mod place;
 mod power;
@@ -466,6 +467,17 @@ pub(super) fn end_op<T>(
     targets: &[(&str, &'static str)],
     apply: impl FnOnce(&mut Db) -> ApiResult<T>,
 ) -> ApiResult<T> {
+    end_op_then(op, targets, apply, |_, _| {})
+}
+
+/// [`end_op`], then `then` on success once the operation is off its targets
+/// (where xapi files the operation's message), in the same commit.
+fn end_op_then<T>(
+    op: &Running,
+    targets: &[(&str, &'static str)],
+    apply: impl FnOnce(&mut Db) -> ApiResult<T>,
+    then: impl FnOnce(&mut Db, &T),
+) -> ApiResult<T> {
     op.call.core.write(|db| {
         let out = apply(db);
         for (vm, _) in targets {
@@ -474,6 +486,9 @@ pub(super) fn end_op<T>(
         if op.own_task {
             db.destroy(op.task());
         }
+        if let Ok(v) = &out {
+            then(db, v);
+        }
         out
     })
 }
@@ -481,20 +496,22 @@ pub(super) fn end_op<T>(
 /// Runs one VM operation the way xapi does: [`begin_op`], simulate `seconds`
 /// of work (cancellable), then `apply` the result atomically, or `undo` what
 /// `prepare` reserved when the work or the change failed.
-pub(super) async fn run_op<P, T>(
+/// `note` says what to file as the operation's message when it succeeds.
+async fn run_op<P, T>(
     call: &Call,
     targets: &[(&str, &'static str)],
     seconds: f64,
     prepare: impl FnOnce(&mut Db) -> ApiResult<P>,
     apply: impl FnOnce(&mut Db, P) -> ApiResult<T>,
     undo: impl FnOnce(&mut Db, P),
+    note: impl FnOnce(&T) -> messages::Note<'_>,
 ) -> ApiResult<T>
 where
     P: Send + Clone,
 {
     let (op, prepared) = begin_op(call, targets, prepare)?;
     let worked = crate::tasks::work(&op.call, seconds, 0.0, 0.9).await;
-    end_op(&op, targets, |db| match worked {
+    let apply = |db: &mut Db| match worked {
         Ok(()) => match apply(db, prepared.clone()) {
             Ok(v) => Ok(v),
             Err(e) => {
@@ -506,7 +523,8 @@ where
             undo(db, prepared);
             Err(e)
         }
-    })
+    };
+    end_op_then(&op, targets, apply, |db, v| messages::file(db, targets[0].0, note(v)))
 }
 
 /// Makes an API call on the caller's session, as xapi's own code does

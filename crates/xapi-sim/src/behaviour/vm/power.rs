@@ -3,10 +3,11 @@
 //! domids, metrics, devices, consoles and the guest agent kept in step.
 
 use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, refresh_devices, unplug_all};
+use super::messages::{self, Note};
 use super::{
-    begin_op, cls, drop_vdis, end_op, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now, null, place,
-    run_op, set, smap, sset, update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS, MIGRATE_SECS,
-    PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+    begin_op, cls, drop_vdis, end_op, end_op_then, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now,
+    null, place, run_op, set, smap, sset, update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS,
+    MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
 };
 use crate::behaviour::BoxFuture;
 use crate::core::Core;
@@ -279,6 +280,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
             Ok(())
         },
         |db, _| place::unreserve(db, &vm),
+        |()| Note::Started,
     )
     .await?;
     guest::schedule(&call.core, &vm);
@@ -307,6 +309,7 @@ async fn halt(call: &Call, op: &'static str) -> ApiResult<Value> {
             Ok(destroy_domain(db, &vm, "Halted"))
         },
         |_, ()| {},
+        |_| if op == "hard_shutdown" { Note::ShutdownForcibly } else { Note::Shutdown },
     )
     .await?;
     drop_vdis(call, image.into_iter().collect()).await;
@@ -338,6 +341,7 @@ async fn reboot(call: &Call, op: &'static str) -> ApiResult<Value> {
             Ok(())
         },
         |_, ()| {},
+        |()| if op == "clean_reboot" { Note::RebootedCleanly } else { Note::RebootedForcibly },
     )
     .await?;
     guest::schedule(&call.core, &vm);
@@ -386,16 +390,21 @@ fn suspend(call: Call) -> BoxFuture {
             Ok(i) => i,
             Err(e) => return end_op(&op, &targets, |_| Err(e)),
         };
-        let applied = end_op(&op, &targets, |db| {
-            super::expect_vm(db, &vm)?;
-            if power(db, &vm) != "Running" {
-                return Err(bad_power(&vm, "running", &power(db, &vm)));
-            }
-            destroy_domain(db, &vm, "Suspended");
-            set(db, &vm, "suspend_VDI", Value::String(image.clone()));
-            update_allowed_operations(db, &vm);
-            Ok(())
-        });
+        let applied = end_op_then(
+            &op,
+            &targets,
+            |db| {
+                super::expect_vm(db, &vm)?;
+                if power(db, &vm) != "Running" {
+                    return Err(bad_power(&vm, "running", &power(db, &vm)));
+                }
+                destroy_domain(db, &vm, "Suspended");
+                set(db, &vm, "suspend_VDI", Value::String(image.clone()));
+                update_allowed_operations(db, &vm);
+                Ok(())
+            },
+            |db, ()| messages::file(db, &vm, Note::Suspended),
+        );
         if let Err(e) = applied {
             drop_vdis(call, vec![image]).await;
             return Err(e);
@@ -431,6 +440,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             Ok(image)
         },
         |db, _| place::unreserve(db, &vm),
+        |_| Note::Resumed,
     )
     .await?;
     drop_vdis(call, image.into_iter().collect()).await;
@@ -461,6 +471,7 @@ async fn pause(call: &Call, op: &'static str) -> ApiResult<Value> {
             Ok(())
         },
         |_, ()| {},
+        |()| if op == "pause" { Note::Paused } else { Note::Unpaused },
     )
     .await?;
     Ok(void())
@@ -505,9 +516,10 @@ fn pool_migrate(call: Call) -> BoxFuture {
                 set(db, &m, "last_updated", now(db));
                 place::refresh_host(db, &from);
                 place::refresh_host(db, &host);
-                Ok(())
+                Ok(from)
             },
             |db, ()| place::unreserve(db, &vm),
+            |from| Note::Migrated(from),
         )
         .await?;
         Ok(void())
