@@ -199,3 +199,32 @@ fn non_utf8_input_is_refused_clearly() {
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(String::from_utf8_lossy(&out.stderr), "Error: XE_EXTRA_ARGS is not valid UTF-8\n");
 }
+
+/// Like xe, messages the operation raised about the VM below `message-priority`
+/// (default 5, so none of the lifecycle ones) are shown on stderr afterwards.
+#[test]
+fn vm_operations_show_new_messages_below_the_priority() {
+    let sim = common::start_sim(false);
+    let extra = format!("server=127.0.0.1,port={},password=xenroot,nossl=true", sim.addr.port());
+    let xe = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
+            .args(args)
+            .env("XE_EXTRA_ARGS", &extra)
+            .env("HOME", std::env::temp_dir())
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let quiet = xe(&["vm-start", "vm=test-halted"]);
+    assert!(quiet.status.success());
+    assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");
+    let shown = xe(&["vm-shutdown", "vm=test-halted", "message-priority=6"]);
+    assert!(shown.status.success());
+    let err = String::from_utf8_lossy(&shown.stderr);
+    let line = err.lines().next().unwrap_or("");
+    let time = line.strip_prefix("Message: time=").and_then(|r| r.strip_suffix(" priority=5 name='VM_SHUTDOWN'"));
+    assert!(time.is_some_and(|t| t.len() == 18 && t.ends_with('Z')), "unexpected stderr: {err}");
+    // --minimal drops them, as xe drops its stderr notes.
+    let minimal = xe(&["vm-start", "vm=test-halted", "message-priority=6", "--minimal"]);
+    assert_eq!(String::from_utf8_lossy(&minimal.stderr), "");
+}

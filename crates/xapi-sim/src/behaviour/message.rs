@@ -139,7 +139,10 @@ fn get_all_records_where(call: &Call, db: &mut Db) -> ApiResult<Value> {
 }
 
 /// `get(cls, obj_uuid, since)`: the object's messages dated after `since`.
-/// The object must still exist (UUID_INVALID, without parameters, if not).
+/// xapi keeps sub-second timestamps while `since` arrives in whole seconds,
+/// so a message of the very second `since` names counts as later; ours are
+/// kept in whole seconds, hence `>=`. The object must still exist
+/// (UUID_INVALID, without parameters, if not).
 fn get(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let cls = canonical_cls(call.str(0));
     let obj_uuid = call.str(1);
@@ -149,7 +152,7 @@ fn get(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let since = unix(&call.args[2]);
     let (cp, up, tp) = (pos(call, "cls"), pos(call, "obj_uuid"), pos(call, "timestamp"));
     Ok(records(call, db, |f| {
-        f[cp].as_str() == Some(cls.as_str()) && f[up].as_str() == Some(obj_uuid) && unix(&f[tp]) > since
+        f[cp].as_str() == Some(cls.as_str()) && f[up].as_str() == Some(obj_uuid) && unix(&f[tp]) >= since
     }))
 }
 
