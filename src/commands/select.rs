@@ -34,6 +34,8 @@ pub struct Target {
     pub rec: Value,
     /// The CLI class it was selected from (`vm`, `host`, `sr`).
     pub class: &'static str,
+    /// Its position in the selection.
+    pub index: usize,
 }
 
 impl Target {
@@ -168,9 +170,10 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
     }
     Ok(chosen
         .into_iter()
-        .map(|(r, rec)| {
+        .enumerate()
+        .map(|(index, (r, rec))| {
             let uuid = rec.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
-            Target { r, uuid, rec, class: sel.class }
+            Target { r, uuid, rec, class: sel.class, index }
         })
         .collect())
 }

@@ -7,6 +7,7 @@ use crate::argv::parse_bool;
 use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
+use crate::output::{Field, Record};
 use xenapi::{Value, NULL_REF};
 
 const DOM0_OK: Selector = Selector { class: "vm", templates: false, dom0: true, single: false };
@@ -57,13 +58,19 @@ fn start(ctx: &mut Context) -> CmdResult {
     let paused = flag(ctx, "paused");
     let force = flag(ctx, "force");
     let on = ctx.params.get("on").map(str::to_string);
-    each(ctx, DOM0_OK, move |api, t| match &on {
-        Some(h) => {
-            let host = host_by_name_or_id(api, h)?;
-            api.call_async("VM.start_on", vec![vm(t), Value::String(host), paused.into(), force.into()]).and_then(done)
-        }
-        None => api.call_async("VM.start", vec![vm(t), paused.into(), force.into()]).and_then(done),
-    })
+    let reports = Reports::default();
+    let result = each(ctx, DOM0_OK, |api, t| {
+        let started = match &on {
+            Some(h) => {
+                let host = host_by_name_or_id(api, h)?;
+                api.call_async("VM.start_on", vec![vm(t), Value::String(host), paused.into(), force.into()])
+            }
+            None => api.call_async("VM.start", vec![vm(t), paused.into(), force.into()]),
+        };
+        reports.on_no_host(api, t, started).and_then(done)
+    });
+    reports.print(ctx);
+    result
 }
 
 pub const SHUTDOWN: CommandSpec = CommandSpec { name: "vm-shutdown", help: "", run: shutdown };
@@ -92,13 +99,107 @@ pub const RESUME: CommandSpec = CommandSpec { name: "vm-resume", help: "", run: 
 fn resume(ctx: &mut Context) -> CmdResult {
     let force = flag(ctx, "force");
     let on = ctx.params.get("on").map(str::to_string);
-    each(ctx, Selector::VM, move |api, t| match &on {
+    let reports = Reports::default();
+    let result = each(ctx, Selector::VM, |api, t| match &on {
+        // xe explains a missing host only for a resume without on=.
         Some(h) => {
             let host = host_by_name_or_id(api, h)?;
             api.call_async("VM.resume_on", vec![vm(t), Value::String(host), false.into(), force.into()]).and_then(done)
         }
-        None => api.call_async("VM.resume", vec![vm(t), false.into(), force.into()]).and_then(done),
-    })
+        None => {
+            let resumed = api.call_async("VM.resume", vec![vm(t), false.into(), force.into()]);
+            reports.on_no_host(api, t, resumed).and_then(done)
+        }
+    });
+    reports.print(ctx);
+    result
+}
+
+/// xe's answer to NO_HOSTS_AVAILABLE when starting or resuming: why each
+/// host cannot run the VM (`VM.assert_can_boot_here`), printed before the error.
+#[derive(Default)]
+struct Reports(std::sync::Mutex<Vec<(usize, Vec<(String, String)>)>>);
+
+impl Reports {
+    /// Passes `result` through, recording the per-host reasons first when it is NO_HOSTS_AVAILABLE.
+    fn on_no_host(&self, api: &mut dyn Api, t: &Target, result: Result<Value, CallError>) -> Result<Value, CallError> {
+        if matches!(&result, Err(CallError::Api(code, _)) if code == "NO_HOSTS_AVAILABLE") {
+            let table = host_report(api, &t.r);
+            if let Ok(mut all) = self.0.lock() {
+                all.push((t.index, table));
+            }
+        }
+        result
+    }
+
+    /// Prints the recorded reports, one per VM in selection order.
+    fn print(self, ctx: &mut Context) {
+        let mut all = self.0.into_inner().unwrap_or_default();
+        all.sort_by_key(|(index, _)| *index);
+        for (_, table) in all {
+            ctx.printer.list(&[
+                "There are no suitable hosts to start this VM on.".to_string(),
+                "The following table provides per-host reasons for why the VM could not be started:".to_string(),
+                String::new(),
+            ]);
+            let fields = table.into_iter().map(|(host, why)| Field::plain(&host, why)).collect();
+            ctx.printer.records(&[Record { fields }]);
+        }
+    }
+}
+
+/// `host name-label -> OK | Cannot start here [reason]` for every host.
+fn host_report(api: &mut dyn Api, vm_ref: &str) -> Vec<(String, String)> {
+    let hosts = api.call("host.get_all", vec![]).ok();
+    let mut rows = Vec::new();
+    for host in hosts.as_ref().and_then(Value::as_array).unwrap_or(&[]) {
+        let name = api.call("host.get_name_label", vec![host.clone()]).map(|v| v.to_string()).unwrap_or_default();
+        let why = match api.call("VM.assert_can_boot_here", vec![Value::str(vm_ref), host.clone()]) {
+            Ok(_) => "OK".to_string(),
+            Err(e) => format!("Cannot start here [{}]", assert_reason(api, e)),
+        };
+        rows.push((name, why));
+    }
+    rows
+}
+
+/// xe's wording of why a VM cannot boot on a host.
+fn assert_reason(api: &mut dyn Api, e: CallError) -> String {
+    let CallError::Api(code, params) = e else {
+        return match e {
+            CallError::Cli(c) => c.message(),
+            CallError::Api(..) => String::new(),
+        };
+    };
+    let arg = |n: usize| params.get(n).cloned().unwrap_or_else(|| "<server did not provide reference>".to_string());
+    match (code.as_str(), params.as_slice()) {
+        ("VM_REQUIRES_SR", _) => format!("VM requires access to SR: {}", ref_text(api, "SR", &arg(1))),
+        ("HOST_DISABLED", _) => "Host disabled (use 'xe host-enable' to re-enable)".to_string(),
+        ("HOST_DISABLED_INDEFINITELY", _) => {
+            "Host disabled indefinitely (use 'xe host-enable' to re-enable)".to_string()
+        }
+        ("HOST_NOT_LIVE", _) => "Host down".to_string(),
+        ("HOST_NOT_ENOUGH_FREE_MEMORY", _) => "Not enough free memory".to_string(),
+        ("HOST_NOT_ENOUGH_PCPUS", [vcpus, pcpus]) => {
+            format!("Not enough CPUs (VM needs {vcpus}, but host has {pcpus})")
+        }
+        ("VM_REQUIRES_NET", _) => format!("VM requires access to network: {}", ref_text(api, "network", &arg(1))),
+        ("HOST_CANNOT_ATTACH_NETWORK", _) => {
+            format!("Host cannot attach to network: {}", ref_text(api, "network", &arg(1)))
+        }
+        ("VM_HVM_REQUIRED", _) => "HVM not supported".to_string(),
+        ("INVALID_VALUE", [key, v]) => format!("Field has invalid value: {key} = {v}"),
+        _ => format!("Server_error({code}, [ {} ])", params.join("; ")),
+    }
+}
+
+/// A ref as xe shows it: `uuid (name-label)`, or the ref itself when unknown.
+fn ref_text(api: &mut dyn Api, class: &str, r: &str) -> String {
+    let Ok(uuid) = api.call(&format!("{class}.get_uuid"), vec![Value::str(r)]) else { return r.to_string() };
+    match api.call(&format!("{class}.get_name_label"), vec![Value::str(r)]) {
+        Ok(name) => format!("{uuid} ({name})"),
+        Err(_) => uuid.to_string(),
+    }
 }
 
 pub const PAUSE: CommandSpec = CommandSpec { name: "vm-pause", help: "", run: pause };
