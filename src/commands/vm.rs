@@ -118,7 +118,10 @@ fn resume(ctx: &mut Context) -> CmdResult {
 /// xe's answer to NO_HOSTS_AVAILABLE when starting or resuming: why each
 /// host cannot run the VM (`VM.assert_can_boot_here`), printed before the error.
 #[derive(Default)]
-struct Reports(std::sync::Mutex<Vec<(usize, Vec<(String, String)>)>>);
+struct Reports(std::sync::Mutex<Vec<(usize, HostTable)>>);
+
+/// Host name-label and verdict, per host.
+type HostTable = Vec<(String, String)>;
 
 impl Reports {
     /// Passes `result` through, recording the per-host reasons first when it is NO_HOSTS_AVAILABLE.
