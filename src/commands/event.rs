@@ -27,7 +27,8 @@ struct Condition {
 
 fn satisfied(ctx: &mut Context, view: &ClassView, conds: &[Condition], r: &str, rec: &Value) -> CmdResult<bool> {
     for c in conds {
-        let v = records::field_value(ctx, view, &Obj { r, rec }, c.field, false)?;
+        // xe compares fully computed fields, expensive ones included.
+        let v = records::field_value(ctx, view, &Obj { r, rec }, c.field, true)?;
         if (v.text == c.value) == c.negated {
             return Ok(false);
         }
@@ -38,7 +39,7 @@ fn satisfied(ctx: &mut Context, view: &ClassView, conds: &[Condition], r: &str, 
 fn run(ctx: &mut Context) -> CmdResult {
     let class = ctx.params.required("class")?.to_string();
     if !CLASSES.contains(&class.as_str()) {
-        return Err(CliError::failure(format!("event-wait does not support the class '{class}'")));
+        return Err(CliError::failure(format!("Cli listening for class '{class}' not currently implemented")));
     }
     let view = ClassView::new(&class).ok_or_else(|| CliError::Internal(format!("no record for {class}")))?;
     let timeout = match ctx.params.get("timeout") {
