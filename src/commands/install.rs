@@ -264,23 +264,6 @@ enum Node {
     Text(String),
 }
 
-fn entity(r: &quick_xml::events::BytesRef<'_>) -> Result<char, String> {
-    if r.is_char_ref() {
-        return match r.resolve_char_ref() {
-            Ok(Some(c)) => Ok(c),
-            _ => Err(format!("bad character reference &{};", String::from_utf8_lossy(r))),
-        };
-    }
-    match &**r {
-        b"amp" => Ok('&'),
-        b"lt" => Ok('<'),
-        b"gt" => Ok('>'),
-        b"quot" => Ok('"'),
-        b"apos" => Ok('\''),
-        other => Err(format!("unknown entity &{};", String::from_utf8_lossy(other))),
-    }
-}
-
 fn element(e: &quick_xml::events::BytesStart<'_>) -> Result<Node, String> {
     let name = String::from_utf8_lossy(e.name().as_ref()).into_owned();
     let mut attrs = Vec::new();
@@ -307,7 +290,7 @@ fn parse_xml(text: &str) -> Result<Node, String> {
         let piece = match &ev {
             Event::Text(t) => Some(t.decode().map_err(|e| e.to_string())?.into_owned()),
             Event::CData(t) => Some(t.decode().map_err(|e| e.to_string())?.into_owned()),
-            Event::GeneralRef(r) => Some(entity(r)?.to_string()),
+            Event::GeneralRef(r) => Some(xenapi::wire::xmlrpc::resolve_entity(r)?.to_string()),
             _ => None,
         };
         if let Some(p) = piece {

@@ -654,10 +654,16 @@ fn is_ws(s: &str) -> bool {
 }
 
 fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
+    resolve_entity(r).map_err(err)
+}
+
+/// The character an XML entity or character reference stands for (the
+/// five predefined entities and `&#...;`), for any quick-xml reader.
+pub fn resolve_entity(r: &BytesRef<'_>) -> Result<char, String> {
     if r.is_char_ref() {
         return match r.resolve_char_ref() {
             Ok(Some(c)) => Ok(c),
-            _ => Err(err(format!("bad character reference &{};", String::from_utf8_lossy(r)))),
+            _ => Err(format!("bad character reference &{};", String::from_utf8_lossy(r))),
         };
     }
     match &**r {
@@ -666,7 +672,7 @@ fn resolve_ref(r: &BytesRef<'_>) -> Result<char, DecodeError> {
         b"gt" => Ok('>'),
         b"quot" => Ok('"'),
         b"apos" => Ok('\''),
-        other => Err(err(format!("unknown entity &{};", String::from_utf8_lossy(other)))),
+        other => Err(format!("unknown entity &{};", String::from_utf8_lossy(other))),
     }
 }
 
