@@ -88,6 +88,19 @@ pub fn run(ctx: &mut Context, cli: &str, operation: &str) -> CmdResult {
     for r in &reqd {
         ctx.params.required(r)?;
     }
+    if matches!(operation, "list" | "param-list" | "param-get") {
+        // xe runs these against another database (a metadata VDI or a file)
+        // when asked; rather than show the live pool instead, refuse.
+        if let Some((k, _)) = ctx.params.iter().find(|(k, _)| k.starts_with("database:")) {
+            return Err(CliError::failure(format!(
+                "{k}= (reading another xapi database) is not supported by this version of xe yet"
+            )));
+        }
+    }
+    if operation == "list" {
+        // `--all` is read as a boolean, strictly.
+        ctx.params.bool("all", false)?;
+    }
     match operation {
         "list" => list(ctx, &view),
         "param-list" => param_list(ctx, &view),
@@ -104,7 +117,8 @@ pub fn selected_fields(view: &ClassView, params: Option<&str>) -> Vec<&'static F
     match params {
         Some("all") => view.visible().collect(),
         Some(list) => {
-            let wanted: Vec<&str> = list.split(',').map(str::trim).collect();
+            // Names are taken as written: xe does not trim them.
+            let wanted: Vec<&str> = list.split(',').collect();
             view.visible().filter(|f| wanted.contains(&f.name)).collect()
         }
         None if view.fact.default_params.is_empty() => view.visible().collect(),
@@ -282,11 +296,13 @@ fn param_field(ctx: &Context, view: &ClassView) -> CmdResult<&'static FieldFact>
 }
 
 fn param_get(ctx: &mut Context, view: &ClassView) -> CmdResult {
-    let field = param_field(ctx, view)?;
+    // xe finds the object before the field.
     let (r, rec) = target(ctx, view)?;
+    let field = param_field(ctx, view)?;
     let v = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
-    let text = match (ctx.params.get("param-key"), &v.map) {
-        (Some(key), Some(map)) => match map.iter().find(|(k, _)| k == key) {
+    let text = match ctx.params.get("param-key") {
+        // A map field without a value reads as an empty map.
+        Some(key) if is_map(field) => match v.map.as_deref().unwrap_or(&[]).iter().find(|(k, _)| k == key) {
             Some((_, val)) => val.clone(),
             None => return Err(CliError::failure(format!("Key {key} not found in map"))),
         },
@@ -357,13 +373,10 @@ fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdRe
             })?;
             Value::String(wire)
         }
-        Type::Ref(class) => {
-            if text.is_empty() || text == "<not in database>" {
-                Value::str(NULL_REF)
-            } else {
-                Value::String(ctx.lookup_uuid(class, text)?)
-            }
-        }
+        // Only some of xe's setters read "" as "none"; the others look "" up
+        // as a uuid and fail, so nothing changes.
+        Type::Ref(_) if text.is_empty() && EMPTY_IS_NULL.contains(&(field.class, field.name)) => Value::str(NULL_REF),
+        Type::Ref(class) => Value::String(ctx.lookup_uuid(class, text)?),
         Type::Set(inner) => {
             let items: CmdResult<Vec<Value>> = text
                 .split(',')
@@ -378,8 +391,121 @@ fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdRe
     })
 }
 
+/// The reference fields whose xe setter takes "" as the null reference.
+const EMPTY_IS_NULL: &[(&str, &str)] = &[
+    ("pool", "default-SR"),
+    ("pool", "crash-dump-SR"),
+    ("pool", "suspend-image-SR"),
+    ("vm", "affinity"),
+    ("vm", "appliance"),
+    ("vm", "snapshot-schedule"),
+    ("host", "suspend-image-sr-uuid"),
+    ("host", "crash-dump-sr-uuid"),
+];
+
+/// The keys xe's VM `bios-strings` setter accepts.
+const SETTABLE_BIOS_STRINGS: &[&str] = &[
+    "bios-vendor",
+    "bios-version",
+    "system-manufacturer",
+    "system-product-name",
+    "system-version",
+    "system-serial-number",
+    "baseboard-manufacturer",
+    "baseboard-product-name",
+    "baseboard-version",
+    "baseboard-serial-number",
+    "baseboard-asset-tag",
+    "baseboard-location-in-chassis",
+    "enclosure-asset-tag",
+];
+
+/// xe's own checks on map keys before any call (VM `VCPUs-params`, `bios-strings`).
+fn check_map_key(field: &FieldFact, key: &str) -> CmdResult {
+    match (field.class, field.name) {
+        ("vm", "VCPUs-params") if !matches!(key, "weight" | "cap" | "mask") => {
+            Err(CliError::failure(format!("Failed to add parameter '{key}': expecting 'weight','cap' or 'mask'")))
+        }
+        ("vm", "bios-strings") if !SETTABLE_BIOS_STRINGS.contains(&key) => {
+            Err(CliError::failure(format!("Unknown key '{key}': expecting {}", SETTABLE_BIOS_STRINGS.join(", "))))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// One change to a set or map field.
+enum Change<'a> {
+    AddMember(&'a str),
+    RemoveMember(&'a str),
+    AddKey(&'a str, &'a str),
+    RemoveKey(&'a str),
+}
+
+/// Applies a set or map change through the field's writer `method`: the
+/// member is converted to the type the API takes (a uuid to a ref, a number
+/// to an int); a composite `get|set` writer reads the whole value, changes
+/// it and writes it back, as xe's records do for such fields.
+fn change(ctx: &mut Context, field: &FieldFact, method: &str, this: &Value, what: Change) -> CmdResult {
+    if let Some((get, set)) = method.split_once('|') {
+        let ty = setter_value_type(set, 2).unwrap_or(Type::String);
+        let now = ctx.call(get, vec![this.clone()])?;
+        let value = match (what, now) {
+            (Change::AddMember(m), Value::Array(mut items)) => {
+                let inner = match &ty {
+                    Type::Set(inner) => (**inner).clone(),
+                    _ => Type::String,
+                };
+                let v = convert(ctx, field, &inner, m)?;
+                if !items.contains(&v) {
+                    items.push(v);
+                }
+                Value::Array(items)
+            }
+            (Change::RemoveMember(m), Value::Array(items)) => {
+                let inner = match &ty {
+                    Type::Set(inner) => (**inner).clone(),
+                    _ => Type::String,
+                };
+                let v = convert(ctx, field, &inner, m)?;
+                Value::Array(items.into_iter().filter(|i| *i != v).collect())
+            }
+            (Change::AddKey(k, v), Value::Struct(mut pairs)) => {
+                pairs.retain(|(key, _)| key != k);
+                pairs.push((k.to_string(), Value::str(v)));
+                Value::Struct(pairs)
+            }
+            (Change::RemoveKey(k), Value::Struct(pairs)) => {
+                Value::Struct(pairs.into_iter().filter(|(key, _)| key != k).collect())
+            }
+            (_, other) => {
+                return Err(CliError::Internal(format!("{get} answered a {} for {}", other.kind(), field.name)))
+            }
+        };
+        ctx.call(set, vec![this.clone(), value])?;
+        return Ok(());
+    }
+    let args = match what {
+        Change::AddMember(m) | Change::RemoveMember(m) => {
+            let ty = setter_value_type(method, 2).unwrap_or(Type::String);
+            vec![this.clone(), convert(ctx, field, &ty, m)?]
+        }
+        Change::AddKey(k, v) => {
+            check_map_key(field, k)?;
+            vec![this.clone(), Value::str(k), Value::str(v)]
+        }
+        Change::RemoveKey(k) => vec![this.clone(), Value::str(k)],
+    };
+    ctx.call(method, args)?;
+    Ok(())
+}
+
+/// The record member behind a field (`other-config` -> `other_config`).
+fn records_member(field: &FieldFact) -> &str {
+    field.api.split_once('.').map_or("", |(_, m)| m)
+}
+
 fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
-    let (r, _) = target(ctx, view)?;
+    let (r, current) = target(ctx, view)?;
     let params: Vec<(String, String)> = ctx
         .params
         .iter()
@@ -421,6 +547,7 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
         if let Some(method) = setter(field, Setter::SetInMap) {
             ctx.call(method, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
         } else if let Some(method) = setter(field, Setter::SetMap) {
+            check_map_key(field, mkey)?;
             match whole_maps.iter_mut().find(|(m, _)| *m == method) {
                 Some((_, pairs)) => pairs.push((mkey.to_string(), Value::str(value))),
                 None => whole_maps.push((method, vec![(mkey.to_string(), Value::str(value))])),
@@ -428,12 +555,13 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
         } else if let (Some(add), Some(remove)) =
             (setter(field, Setter::AddToMap), setter(field, Setter::RemoveFromMap))
         {
-            let getter = add.replace(".add_to_", ".get_");
-            let now = ctx.call(&getter, vec![Value::str(r.as_str())])?;
-            if now.get(mkey).is_some() {
-                ctx.call(remove, vec![Value::str(r.as_str()), Value::str(mkey)])?;
+            // xe replaces a key by removing it first, reading the map from the record.
+            let this = Value::str(r.as_str());
+            let present = current.get(records_member(field)).and_then(|m| m.get(mkey)).is_some();
+            if present {
+                change(ctx, field, remove, &this, Change::RemoveKey(mkey))?;
             }
-            ctx.call(add, vec![Value::str(r.as_str()), Value::str(mkey), Value::str(value)])?;
+            change(ctx, field, add, &this, Change::AddKey(mkey, &value))?;
         } else {
             return Err(CliError::failure(format!("Map field '{name}' is read-only.")));
         }
@@ -448,14 +576,17 @@ fn param_set(ctx: &mut Context, view: &ClassView) -> CmdResult {
 fn legacy_map_key<'k>(view: &ClassView, key: &'k str) -> Option<(&'static str, &'k str)> {
     view.fields
         .iter()
-        .filter(|f| is_map(f) && key.len() > f.name.len() + 1 && key.starts_with(f.name))
+        .filter(|f| {
+            is_map(f) && key.len() > f.name.len() + 1 && key.starts_with(f.name) && key.as_bytes()[f.name.len()] == b'-'
+        })
         .max_by_key(|f| f.name.len())
         .map(|f| (f.name, &key[f.name.len() + 1..]))
 }
 
 fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
-    let field = param_field(ctx, view)?;
     let (r, _) = target(ctx, view)?;
+    let field = param_field(ctx, view)?;
+    let this = Value::str(r.as_str());
     if is_set(field) {
         let Some(method) = setter(field, Setter::AddToSet) else { return Err(CliError::failure(RO_PARAMETER)) };
         let Some(member) = ctx.params.get("param-key").map(str::to_string) else {
@@ -463,8 +594,7 @@ fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
                 "When adding a key to a set, use the syntax: *-param-add param-name=<name> param-key=<key>",
             ));
         };
-        ctx.call(method, vec![Value::str(r.as_str()), Value::String(member)])?;
-        return Ok(());
+        return change(ctx, field, method, &this, Change::AddMember(&member));
     }
     if is_map(field) {
         let Some(method) = setter(field, Setter::AddToMap) else { return Err(CliError::failure(RO_PARAMETER)) };
@@ -475,7 +605,7 @@ fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         for (k, v) in pairs {
-            ctx.call(method, vec![Value::str(r.as_str()), Value::String(k), Value::String(v)])?;
+            change(ctx, field, method, &this, Change::AddKey(&k, &v))?;
         }
         return Ok(());
     }
@@ -483,63 +613,58 @@ fn param_add(ctx: &mut Context, view: &ClassView) -> CmdResult {
 }
 
 fn param_remove(ctx: &mut Context, view: &ClassView) -> CmdResult {
-    let field = param_field(ctx, view)?;
     let key = ctx.params.required("param-key")?.to_string();
     let (r, rec) = target(ctx, view)?;
+    let field = param_field(ctx, view)?;
+    let this = Value::str(r.as_str());
     let current = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
     if is_set(field) {
         let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(CliError::failure(RO_MAP)) };
         if !current.items.as_ref().is_some_and(|i| i.contains(&key)) {
             return Err(CliError::failure(format!("Key {key} is not in the set")));
         }
-        ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
-        return Ok(());
+        return change(ctx, field, method, &this, Change::RemoveMember(&key));
     }
     if is_map(field) {
         let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(CliError::failure(RO_MAP)) };
         if !current.map.as_ref().is_some_and(|m| m.iter().any(|(k, _)| *k == key)) {
             return Err(CliError::failure(format!("Key {key} is not in map")));
         }
-        ctx.call(method, vec![Value::str(r.as_str()), Value::String(key)])?;
-        return Ok(());
+        return change(ctx, field, method, &this, Change::RemoveKey(&key));
     }
     Err(CliError::failure("Can only remove from parameters of type Set or Map"))
 }
 
+/// xe's order: remove every member of a writable set, clear a map (with its
+/// clear call, or by writing an empty map, or key by key), else write "" as
+/// `param-set` would.
 fn param_clear(ctx: &mut Context, view: &ClassView) -> CmdResult {
-    let field = param_field(ctx, view)?;
     let (r, rec) = target(ctx, view)?;
+    let field = param_field(ctx, view)?;
     let this = Value::str(r.as_str());
-    if is_set(field) {
-        let Some(method) = setter(field, Setter::RemoveFromSet) else { return Err(only_rw(field)) };
-        let getter = method.replace(".remove_", ".get_");
-        let members = ctx.call(&getter, vec![this.clone()])?;
-        for m in members.as_array().unwrap_or(&[]) {
-            ctx.call(method, vec![this.clone(), m.clone()])?;
+    if let (true, Some(method)) = (is_set(field), setter(field, Setter::RemoveFromSet)) {
+        let now = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
+        for m in now.items.unwrap_or_default() {
+            change(ctx, field, method, &this, Change::RemoveMember(&m))?;
         }
         return Ok(());
     }
-    if is_map(field) {
-        if let Some(method) = setter(field, Setter::ClearMap).or_else(|| setter(field, Setter::SetMap)) {
-            ctx.call(method, vec![this, Value::Struct(Vec::new())])?;
-            return Ok(());
-        }
-        let Some(method) = setter(field, Setter::RemoveFromMap) else { return Err(only_rw(field)) };
-        let current = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
-        for (k, _) in current.map.unwrap_or_default() {
-            ctx.call(method, vec![this.clone(), Value::String(k)])?;
+    // A clearing call here is the map's whole-value setter, given an empty map.
+    if let Some(method) = setter(field, Setter::ClearMap).or_else(|| setter(field, Setter::SetMap)) {
+        ctx.call(method, vec![this, Value::Struct(Vec::new())])?;
+        return Ok(());
+    }
+    if let (true, Some(method)) = (is_map(field), setter(field, Setter::RemoveFromMap)) {
+        let now = records::field_value(ctx, view, &Obj { r: &r, rec: &rec }, field, true)?;
+        for (k, _) in now.map.unwrap_or_default() {
+            change(ctx, field, method, &this, Change::RemoveKey(&k))?;
         }
         return Ok(());
     }
     let Some(method) = setter(field, Setter::Set) else { return Err(only_rw(field)) };
     let ty = setter_value_type(method, 2).unwrap_or(Type::String);
-    let empty = match ty {
-        Type::String => Value::str(""),
-        Type::Ref(_) => Value::str(NULL_REF),
-        _ => return Err(CliError::failure("Cannot clear this parameter")),
-    };
-    ctx.call(method, vec![this, empty]).map_err(|_| CliError::failure("Cannot clear this parameter"))?;
-    Ok(())
+    let cleared = convert(ctx, field, &ty, "").and_then(|empty| ctx.call(method, vec![this, empty]));
+    cleared.map(|_| ()).map_err(|_| CliError::failure("Cannot clear this parameter"))
 }
 
 fn only_rw(_field: &FieldFact) -> CliError {

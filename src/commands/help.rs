@@ -3,7 +3,7 @@
 
 use super::{generic, CommandSpec, Resolved, EXTRAS};
 use crate::context::Context;
-use crate::error::{CliError, CmdResult};
+use crate::error::CmdResult;
 use crate::facts::{self, flag};
 use crate::output::{Field, Record};
 
@@ -95,9 +95,6 @@ pub fn command_params(name: &str) -> Option<(Vec<String>, Vec<String>)> {
         }
         return Some((own(c.reqd), optn));
     }
-    if name == "help" {
-        return Some((vec![], vec![]));
-    }
     generic::split(name).map(|(fact, op)| generic::params_of(fact.cli, op))
 }
 
@@ -141,10 +138,19 @@ fn help_record(name: &str) -> Option<Record> {
 
 fn run(ctx: &mut Context) -> CmdResult {
     let all = ctx.params.flag("all");
-    let topic = ctx.params.iter().map(|(k, _)| k).find(|k| !crate::context::is_standard_key(k)).map(str::to_string);
-    if let Some(cmd) = topic {
-        let rec = help_record(&cmd).ok_or(CliError::UnknownCommand(cmd))?;
-        ctx.printer.records(&[rec]);
+    // Every other key is a topic, as in xe (`xe help vm-list sr-list`); an
+    // unknown one is said on stdout and is not an error. `help` is no topic.
+    const NOT_TOPICS: &[&str] =
+        &["server", "username", "password", "port", "minimal", "all", "debug", "json", "table", "insecure", "xmlrpc"];
+    let topics: Vec<String> =
+        ctx.params.iter().map(|(k, _)| k).filter(|k| !NOT_TOPICS.contains(k)).map(str::to_string).collect();
+    if !topics.is_empty() {
+        for cmd in topics {
+            match help_record(&cmd).filter(|_| cmd != "help") {
+                Some(rec) => ctx.printer.records(&[rec]),
+                None => ctx.printer.list(&[format!("Unknown command '{cmd}'")]),
+            }
+        }
         return Ok(());
     }
     let names = if all { xe_command_names() } else { standard_command_names() };

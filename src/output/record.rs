@@ -92,8 +92,12 @@ pub fn end_block(out: &mut String) {
     out.push_str("\n\n");
 }
 
-/// Appends one record block to `out`.
+/// Appends one record block to `out`. A record without fields is xe's
+/// empty line followed by the block's two.
 pub fn render_record(rec: &Record, out: &mut String) {
+    if rec.fields.is_empty() {
+        out.push('\n');
+    }
     let width = key_width(rec.fields.iter().map(|f| f.key.as_str()));
     for (i, f) in rec.fields.iter().enumerate() {
         push_line(out, i == 0, &f.key, width, &f.text);
