@@ -50,7 +50,8 @@ pub fn enum_text(converter: &str, v: &str) -> String {
     match converter {
         "vm_power_state_to_lowercase_string" => v.to_ascii_lowercase(),
         "on_normal_exit_to_string" | "on_crash_behaviour_to_string" | "on_softreboot_behaviour_to_string" => {
-            let words = v.replace('_', " ");
+            // xe spells `coredump` as two words.
+            let words = v.replace("coredump", "core dump").replace('_', " ");
             let mut c = words.chars();
             match c.next() {
                 Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
@@ -317,7 +318,7 @@ mod tests {
         assert_eq!(render(None, "int + <not in database> if metrics object absent", None, f).text, "<not in database>");
         assert_eq!(
             render(Some(&Value::str("coredump_and_restart")), "enum:on_crash_behaviour_to_string", None, f).text,
-            "Coredump and restart"
+            "Core dump and restart"
         );
         assert_eq!(render(Some(&Value::str("ha_statefile")), "enum:vdi_type_to_string", None, f).text, "HA statefile");
         assert_eq!(
@@ -330,7 +331,7 @@ mod tests {
     fn enum_text_round_trips() {
         let values = ["destroy", "coredump_and_destroy", "restart"];
         assert_eq!(
-            enum_from_text("on_crash_behaviour_to_string", &values, "Coredump and destroy").as_deref(),
+            enum_from_text("on_crash_behaviour_to_string", &values, "Core dump and destroy").as_deref(),
             Some("coredump_and_destroy")
         );
         assert_eq!(enum_from_text("on_crash_behaviour_to_string", &values, "restart").as_deref(), Some("restart"));

@@ -8,7 +8,6 @@ use crate::facts::{op, Access, FieldFact, Setter};
 use crate::output::record::{end_block, field_key, key_width, push_padded};
 use crate::output::Mode;
 use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
-use crate::render;
 use xenapi::model::{parse_type, Schema, Type};
 use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::{Value, NULL_REF};
@@ -364,15 +363,7 @@ fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdRe
                 )))
             }
         },
-        Type::Enum(name) => {
-            let values = Schema::get().enum_def(name).map(|e| e.values).unwrap_or(&[]);
-            let conv = field.render.split("enum:").nth(1).unwrap_or("").split_whitespace().next().unwrap_or("");
-            let wire = render::enum_from_text(conv, values, text).ok_or_else(|| {
-                let shown: Vec<String> = values.iter().map(|v| render::enum_text(conv, v)).collect();
-                bad(&format!("one of: {}", shown.join(", ")))
-            })?;
-            Value::String(wire)
-        }
+        Type::Enum(name) => Value::String(enum_of_text(name, text)?),
         // Only some of xe's setters read "" as "none"; the others look "" up
         // as a uuid and fail, so nothing changes.
         Type::Ref(_) if text.is_empty() && EMPTY_IS_NULL.contains(&(field.class, field.name)) => Value::str(NULL_REF),
@@ -388,6 +379,35 @@ fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdRe
         }
         Type::DateTime => Value::DateTime(xenapi::datetime::normalise(text).ok_or_else(|| bad("a date"))?),
         _ => Value::str(text),
+    })
+}
+
+/// An enum value as xe's setters read it: the wire name in any case, with
+/// xe's texts for what it does not know. A few enums have xe's own spellings.
+fn enum_of_text(name: &str, text: &str) -> CmdResult<String> {
+    let lower = text.to_ascii_lowercase();
+    let custom: Option<(&[(&str, &str)], &str)> = match name {
+        "domain_type" => Some((
+            &[("hvm", "hvm"), ("pv", "pv"), ("pv-in-pvh", "pv_in_pvh"), ("pvh", "pvh")],
+            "Invalid domain type. Got",
+        )),
+        "allocation_algorithm" => Some((
+            &[("depth-first", "depth_first"), ("breadth-first", "breadth_first")],
+            "Invalid allocation algorithm. Got",
+        )),
+        _ => None,
+    };
+    if let Some((table, why)) = custom {
+        return table
+            .iter()
+            .find(|(t, _)| *t == lower)
+            .map(|(_, wire)| wire.to_string())
+            .ok_or_else(|| CliError::failure(format!("{why} {lower}")));
+    }
+    let values = Schema::get().enum_def(name).map(|e| e.values).unwrap_or(&[]);
+    values.iter().find(|v| v.to_ascii_lowercase() == lower).map(|v| v.to_string()).ok_or_else(|| {
+        let quoted: Vec<String> = values.iter().map(|v| format!("'{v}'")).collect();
+        CliError::failure(format!("Expected one of {}, got {lower}", quoted.join(", ")))
     })
 }
 

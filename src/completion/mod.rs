@@ -471,9 +471,11 @@ fn value_candidates(cmd: &str, key: &str, value: &str, source: &mut dyn Source) 
         _ => {}
     }
     let field = facts::fields(record_class).find(|f| f.name == key);
-    // A command's own parameter takes the datamodel's names (`vdi-create type=user`);
-    // filters and `param-set` compare with xe's spellings (`power-state=running`).
-    let own = facts::command(cmd).is_some_and(|c| c.reqd.contains(&key) || c.optn.contains(&key));
+    // A command's own parameter and `param-set` take the datamodel's names
+    // (`vdi-create type=user`, `actions-after-crash=coredump_and_restart`);
+    // filters compare with xe's spellings (`power-state=running`).
+    let own = cmd.ends_with("-param-set")
+        || facts::command(cmd).is_some_and(|c| c.reqd.contains(&key) || c.optn.contains(&key));
     if let Some(values) = field.and_then(|f| enum_values(f, own)) {
         return values.into_iter().map(|v| Candidate::new(format!("{prefix}{v}"), "")).collect();
     }
