@@ -130,7 +130,8 @@ impl Connector {
         }
         let password = match password {
             Some(p) => p,
-            None if crate::config::Environment::from_process().stdin_is_tty => rpassword::prompt_password("Password: ")
+            None if crate::config::Environment::from_process().stdin_is_tty => printer
+                .prompt_password("Password: ")
                 .map_err(|e| CliError::failure(format!("cannot read password: {e}")))?,
             // The real xe sends the literal default when nothing else is known.
             None => "null".to_string(),
@@ -261,28 +262,19 @@ impl Connector {
     /// Calls `Async.<method>` and waits for the task, with a progress bar on a terminal.
     pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let started = std::time::Instant::now();
-        let show = !printer.minimal() && std::io::IsTerminal::is_terminal(&std::io::stderr());
         let session = self.session(printer).map_err(CallError::Cli)?;
         let task = session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
         let task = task.as_str().unwrap_or("").to_string();
         set_current_task(Some(&task));
-        let bar = show.then(|| {
-            let b = indicatif::ProgressBar::new(100);
-            b.set_style(
-                indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos:>3}%")
-                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
-            );
-            b.set_message(method.to_string());
-            b
-        });
+        let bar = printer.progress(method);
         let result = session.wait_task(&task, &mut |p| {
             if let Some(b) = &bar {
-                b.set_position((p * 100.0).round().clamp(0.0, 100.0) as u64);
+                b.set(p);
             }
         });
         set_current_task(None);
         if let Some(b) = bar {
-            b.finish_and_clear();
+            b.finish();
         }
         let result = result.map_err(map_err);
         self.trace(printer, &format!("Async.{method}"), started, &result);

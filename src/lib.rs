@@ -57,6 +57,8 @@ pub fn run(args: Vec<String>) -> ExitCode {
     }
     let _ = ctrlc::set_handler(|| {
         connect::logout_active();
+        // The one exit outside `run`'s return: the interrupted command's
+        // thread is parked (see below), so the handler ends the process.
         #[allow(clippy::disallowed_methods)]
         std::process::exit(130);
     });
@@ -65,16 +67,16 @@ pub fn run(args: Vec<String>) -> ExitCode {
         Err(argv::ArgError::Syntax) => return fail(&CliError::Syntax),
         Err(argv::ArgError::BadPort(p)) => {
             // xe reports a bad port with the usage and still exits 0.
-            eprint!("Invalid port: {p}\n{}", commands::help::usage());
+            Printer::new(Mode::Normal).err_always_raw(&format!("Invalid port: {p}\n{}", commands::help::usage()));
             return ExitCode::SUCCESS;
         }
     };
     if inv.version {
-        println!("ThinCLI protocol: 0.2");
+        Printer::new(Mode::Normal).raw("ThinCLI protocol: 0.2\n");
         return ExitCode::SUCCESS;
     }
     if inv.help || inv.command.is_none() {
-        eprint!("{}", commands::help::usage());
+        Printer::new(Mode::Normal).err_always_raw(&commands::help::usage());
         return ExitCode::SUCCESS;
     }
     let env = config::Environment::from_process();
@@ -120,10 +122,11 @@ pub fn run(args: Vec<String>) -> ExitCode {
 
 fn fail(e: &CliError) -> ExitCode {
     let (err, out) = e.render();
+    let mut printer = Printer::new(Mode::Normal);
     if !out.is_empty() {
-        print!("{out}");
+        printer.raw(&out);
     }
-    eprint!("{err}");
+    printer.err_always_raw(&err);
     ExitCode::from(e.exit_code())
 }
 

@@ -2,6 +2,9 @@
 //! `tests/golden/`, each run against a fresh in-process `xapi-sim` serving
 //! real HTTP (or HTTPS) on loopback, with the real `xe` binary.
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 mod common;
 mod docs;
 

@@ -5,7 +5,7 @@ use super::{generic, CommandSpec, Resolved, EXTRAS};
 use crate::context::Context;
 use crate::error::CmdResult;
 use crate::facts::{self, flag};
-use crate::output::{Field, Record};
+use crate::output::Record;
 
 pub const SPEC: CommandSpec =
     CommandSpec { name: "help", help: "Show the usage, the list of commands, or the parameters of one command.", run };
@@ -125,15 +125,7 @@ pub fn description(name: &str) -> String {
 
 fn help_record(name: &str) -> Option<Record> {
     let (reqd, optn) = command_params(name)?;
-    // xe pads these keys so the record lines up (20 and 16 columns).
-    Some(Record {
-        fields: vec![
-            Field::plain(&format!("{:<20}", "command name"), name.to_string()),
-            Field::plain(&format!("{:<16}", "reqd params"), reqd.join(", ")),
-            Field::plain(&format!("{:<16}", "optional params"), optn.join(", ")),
-            Field::plain(&format!("{:<16}", "description"), description(name)),
-        ],
-    })
+    Some(crate::output::record::help_record(name, &reqd.join(", "), &optn.join(", "), &description(name)))
 }
 
 fn run(ctx: &mut Context) -> CmdResult {
@@ -161,38 +153,14 @@ fn run(ctx: &mut Context) -> CmdResult {
     let mut text = usage();
     text.push('\n');
     text.push_str(if all { "All commands:\n\n" } else { "Common commands:\n\n" });
-    text.push_str(&wrap(&names.join(", "), 76, "\t"));
+    text.push_str(&crate::output::wrap(&names.join(", "), 76, "\t"));
     if all {
         text.push_str("\nCommands of this xe only:\n\n");
-        text.push_str(&wrap(&extra_command_names().join(", "), 76, "\t"));
+        text.push_str(&crate::output::wrap(&extra_command_names().join(", "), 76, "\t"));
     }
     text.push('\n');
     ctx.printer.raw(&text);
     Ok(())
-}
-
-/// Wraps a comma list at word boundaries.
-fn wrap(s: &str, width: usize, indent: &str) -> String {
-    let mut out = String::new();
-    let mut line = String::new();
-    for word in s.split(' ') {
-        if !line.is_empty() && line.len() + word.len() + 1 > width {
-            out.push_str(indent);
-            out.push_str(line.trim_end());
-            out.push('\n');
-            line.clear();
-        }
-        if !line.is_empty() {
-            line.push(' ');
-        }
-        line.push_str(word);
-    }
-    if !line.is_empty() {
-        out.push_str(indent);
-        out.push_str(&line);
-        out.push('\n');
-    }
-    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,6 @@ use super::CommandSpec;
 use crate::connect::Api;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
-use std::io::BufRead;
 use xenapi::{Value, NULL_REF};
 
 pub const VM: CommandSpec = CommandSpec { name: "vm-uninstall", help: "", run: vm_uninstall };
@@ -97,18 +96,13 @@ fn destroy(ctx: &mut Context, p: &Plan) -> CmdResult {
 /// surrounding blanks. Anything else is echoed back as typed.
 fn user_says_yes(ctx: &mut Context) -> CmdResult<bool> {
     ctx.printer.raw("Type 'yes' to continue\n");
-    let mut line = Vec::new();
-    let read = std::io::stdin().lock().read_until(b'\n', &mut line);
-    match read {
+    let line = match ctx.printer.read_line() {
+        Ok(Some(line)) => line,
         // xe answers an input that ends before the answer this way (and
         // exits 1 having destroyed nothing).
-        Ok(0) => return Err(CliError::Connection("Lost connection to the server.".into())),
-        Ok(_) => {}
+        Ok(None) => return Err(CliError::Connection("Lost connection to the server.".into())),
         Err(e) => return Err(CliError::Connection(format!("Could not read the answer: {e}"))),
-    }
-    if line.last() == Some(&b'\n') {
-        line.pop();
-    }
+    };
     let answer = String::from_utf8_lossy(&line).into_owned();
     let yes = answer.trim_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']).eq_ignore_ascii_case("yes");
     if !yes {

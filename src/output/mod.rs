@@ -1,5 +1,8 @@
 //! The only code that writes to stdout and stderr. Commands hand values to
-//! the [`Printer`]; `--minimal`, `--json` and `--table` are handled here.
+//! the [`Printer`]; `--minimal`, `--json` and `--table` are handled here,
+//! and so are progress bars. clippy.toml forbids the printing macros and
+//! `std::io::stdout`/`stderr` everywhere else.
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
 pub mod record;
 
@@ -18,6 +21,46 @@ pub enum Mode {
     Json,
     /// Our `--table`: aligned columns for people.
     Table,
+}
+
+/// Wraps a comma list at word boundaries into lines of at most `width`
+/// characters, each starting with `indent`.
+pub fn wrap(s: &str, width: usize, indent: &str) -> String {
+    let mut out = String::new();
+    let mut line = String::new();
+    for word in s.split(' ') {
+        if !line.is_empty() && line.len() + word.len() + 1 > width {
+            out.push_str(indent);
+            out.push_str(line.trim_end());
+            out.push('\n');
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    if !line.is_empty() {
+        out.push_str(indent);
+        out.push_str(&line);
+        out.push('\n');
+    }
+    out
+}
+
+/// A task's progress bar on stderr.
+pub struct Progress(indicatif::ProgressBar);
+
+impl Progress {
+    /// Shows `fraction` (0 to 1) of the work done.
+    pub fn set(&self, fraction: f64) {
+        self.0.set_position((fraction * 100.0).round().clamp(0.0, 100.0) as u64);
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        self.0.finish_and_clear();
+    }
 }
 
 /// Collects and writes output.
@@ -92,6 +135,45 @@ impl Printer {
         } else {
             self.stderr.extend_from_slice(s.as_bytes());
         }
+    }
+
+    /// Whether stderr is a terminal (progress bars and prompts only go there).
+    pub fn stderr_is_terminal(&self) -> bool {
+        self.live && std::io::IsTerminal::is_terminal(&std::io::stderr())
+    }
+
+    /// A progress bar for a task on stderr, when it is a terminal and the
+    /// mode shows progress (never under `--minimal`); `None` otherwise.
+    pub fn progress(&self, label: &str) -> Option<Progress> {
+        if self.minimal() || !self.stderr_is_terminal() {
+            return None;
+        }
+        let bar = indicatif::ProgressBar::new(100);
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos:>3}%")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(label.to_string());
+        Some(Progress(bar))
+    }
+
+    /// Reads one answer line from stdin (without its newline); `None` at
+    /// the end of input.
+    pub fn read_line(&mut self) -> std::io::Result<Option<Vec<u8>>> {
+        use std::io::BufRead;
+        let mut line = Vec::new();
+        if std::io::stdin().lock().read_until(b'\n', &mut line)? == 0 {
+            return Ok(None);
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
+        Ok(Some(line))
+    }
+
+    /// Asks for a password on the terminal, without echo.
+    pub fn prompt_password(&mut self, prompt: &str) -> std::io::Result<String> {
+        rpassword::prompt_password(prompt)
     }
 
     /// Prints records (a table, in xe's terms).

@@ -129,6 +129,19 @@ pub fn render_table(records: &[Record]) -> String {
     format!("{table}\n")
 }
 
+/// The record `xe help <command>` prints: xe pads its keys (20 columns for
+/// the first, 16 for the others) so that the block lines up.
+pub fn help_record(name: &str, reqd: &str, optn: &str, description: &str) -> Record {
+    Record {
+        fields: vec![
+            Field::plain(&format!("{:<20}", "command name"), name.to_string()),
+            Field::plain(&format!("{:<16}", "reqd params"), reqd.to_string()),
+            Field::plain(&format!("{:<16}", "optional params"), optn.to_string()),
+            Field::plain(&format!("{:<16}", "description"), description.to_string()),
+        ],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

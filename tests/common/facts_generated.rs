@@ -4,6 +4,9 @@
 //! rewrites the file. The integrity tests below check the checked-in statics
 //! and run everywhere.
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::PathBuf;

@@ -4,6 +4,9 @@
 //! pressing Tab), zsh (interactive, through `zpty`) and fish (`complete -C`).
 //! A missing shell skips its test with a note; CI installs all three.
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -63,7 +63,10 @@ impl Zone {
 /// The system's zone, read on first use.
 pub fn system_zone() -> &'static Zone {
     static ZONE: OnceLock<Zone> = OnceLock::new();
-    ZONE.get_or_init(|| load(std::env::var("TZ").ok().as_deref()).unwrap_or(Zone::UTC))
+    // The simulated host's zone is the machine's, as xapi's is its host's.
+    #[allow(clippy::disallowed_methods)]
+    let tz = std::env::var("TZ").ok();
+    ZONE.get_or_init(|| load(tz.as_deref()).unwrap_or(Zone::UTC))
 }
 
 /// The host's wall-clock time at Unix time `t`, as xapi renders a datetime
@@ -86,6 +89,7 @@ fn load(tz: Option<&str>) -> Option<Zone> {
     if name.is_empty() {
         return Some(Zone::UTC);
     }
+    #[allow(clippy::disallowed_methods)]
     let dir = std::env::var("TZDIR").unwrap_or_else(|_| "/usr/share/zoneinfo".into());
     let path = if name.starts_with('/') { name.to_string() } else { format!("{dir}/{name}") };
     if !name.contains("..") {

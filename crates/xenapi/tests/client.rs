@@ -5,6 +5,8 @@
 //! `HOST_IS_SLAVE` following is not covered: the simulator has no pool
 //! members that answer with it, and faking the wire in tests is off limits.
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 #![cfg(feature = "client")]
 
 use std::path::PathBuf;

@@ -2,6 +2,9 @@
 //! when the checked-in file is stale. Runs only where `../shared/reference`
 //! exists beside the workspace; `XE_BLESS=1` rewrites the file.
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 use serde_json::Value;
 use std::collections::HashMap;
 use std::fmt::Write as _;

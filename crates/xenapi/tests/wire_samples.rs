@@ -3,6 +3,9 @@
 //! available (`$XAPI_WIRE_SAMPLES`, or `../shared/reference/xapi-wire-samples`
 //! next to the workspace; skipped otherwise since they are not in the repo).
 
+// Tests and benchmarks own the terminal and read their switches (XE_BLESS...).
+#![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
+
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use xenapi::wire::{jsonrpc, xmlrpc, Response};
