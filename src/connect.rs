@@ -120,7 +120,7 @@ impl Connector {
     fn open(&mut self, printer: &mut Printer) -> Result<Session, CliError> {
         let s = &self.settings;
         let (url, user, password) = if let Some(name) = s.server.strip_prefix("sim://") {
-            let sim = crate::commands::sim::ensure_running(name, printer)?;
+            let sim = crate::sims::ensure_running(name, printer)?;
             (base_url(false, "127.0.0.1", sim.port), sim.username, Some(sim.password))
         } else {
             (base_url(s.tls, &s.server, s.port), s.username.clone(), s.password.clone())
@@ -320,7 +320,7 @@ fn speaks_tls(e: &Error) -> bool {
 /// Three RPCs: login, the fetch, logout. `None` on any failure.
 pub fn quiet_records(s: &Settings, class: &str, expr: &str, fields: &[&str]) -> Option<Vec<Value>> {
     let (url, user, password) = if let Some(name) = s.server.strip_prefix("sim://") {
-        let sim = crate::commands::sim::running(name)?;
+        let sim = crate::sims::running(name)?;
         (base_url(false, "127.0.0.1", sim.port), sim.username, sim.password)
     } else {
         let password = s.password.clone().unwrap_or_else(|| "null".to_string());

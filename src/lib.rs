@@ -17,6 +17,8 @@ pub mod facts;
 pub mod output;
 pub mod records;
 pub mod render;
+pub mod shells;
+pub mod sims;
 
 use error::CliError;
 use output::{Mode, Printer};

@@ -7,6 +7,7 @@
 
 mod common;
 mod docs;
+mod graph;
 
 use common::golden;
 

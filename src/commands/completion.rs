@@ -1,9 +1,9 @@
 //! `xe completion <shell>`: prints the completion script for bash, zsh or fish.
 
 use super::{CommandSpec, ExtraSpec};
-use crate::completion::Shell;
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
+use crate::shells::Shell;
 
 pub const SPEC: ExtraSpec = ExtraSpec {
     spec: CommandSpec {
@@ -23,6 +23,6 @@ fn run(ctx: &mut Context) -> CmdResult {
     };
     let shell = Shell::parse(&name)
         .ok_or_else(|| CliError::failure(format!("Unknown shell '{name}': use bash, zsh or fish")))?;
-    ctx.printer.raw(crate::docs::shells::script(shell));
+    ctx.printer.raw(crate::shells::script(shell));
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! Shell completion: `xe __complete <shell> <cword> [--line TEXT] -- <words...>`
 //! prints candidates for the word at index `cword` of `words` (`words[0]` is
 //! the program), one per line as `value\tdescription`. The scripts in
-//! `completions/` (rendered by [`crate::docs::shells`]) are thin shims that
+//! `completions/` (rendered by [`crate::shells`]) are thin shims that
 //! call it.
 //!
 //! The engine knows xe's grammar ([`crate::argv`]): global options, then a
@@ -22,32 +22,7 @@ use crate::facts::{self, Access, ClassFact, FieldFact};
 use xenapi::model::{Schema, Type};
 use xenapi::Value;
 
-/// The shells with a completion script.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Shell {
-    Bash,
-    Zsh,
-    Fish,
-}
-
-impl Shell {
-    /// Every supported shell.
-    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
-
-    /// Parses a shell name (`bash`, `zsh`, `fish`).
-    pub fn parse(s: &str) -> Option<Shell> {
-        Shell::ALL.into_iter().find(|sh| sh.name() == s)
-    }
-
-    /// The shell's name.
-    pub fn name(self) -> &'static str {
-        match self {
-            Shell::Bash => "bash",
-            Shell::Zsh => "zsh",
-            Shell::Fish => "fish",
-        }
-    }
-}
+pub use crate::shells::Shell;
 
 /// One completion: the whole word and what it is.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,9 +4,8 @@
 //! test in `tests/cli.rs` compares [`generated_files`] with the tree.
 
 pub mod man;
-pub mod shells;
 
-use crate::completion::Shell;
+use crate::shells::{self, Shell};
 
 /// Every generated file, as (path relative to the repository root, contents).
 pub fn generated_files() -> Vec<(String, String)> {

@@ -65,6 +65,10 @@ struct Args {
     /// them would (Async. forms too); `*` matches any characters; repeatable.
     #[arg(long, value_name = "METHOD[,METHOD...]", value_delimiter = ',')]
     disable: Vec<String>,
+    /// Once listening, write `port=N` and `pid=N` lines to FILE (atomically:
+    /// it appears whole), for programs that start the simulator and wait.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -93,7 +97,7 @@ fn main() -> ExitCode {
         fixture: FixtureOptions { extra_vms: args.vms },
         seed: args.seed,
     };
-    match run(opts, &args.users[0]) {
+    match run(opts, &args.users[0], args.ready_file.as_deref()) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xapi-sim: {e}");
@@ -102,7 +106,14 @@ fn main() -> ExitCode {
     }
 }
 
-fn run(opts: SimOptions, user: &(String, String)) -> std::io::Result<()> {
+/// Writes the ready file beside its final name, then renames it into place.
+fn write_ready_file(path: &std::path::Path, port: u16) -> std::io::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, format!("port={port}\npid={}\n", std::process::id()))?;
+    std::fs::rename(&tmp, path)
+}
+
+fn run(opts: SimOptions, user: &(String, String), ready_file: Option<&std::path::Path>) -> std::io::Result<()> {
     server::install_crypto();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
@@ -122,6 +133,9 @@ fn run(opts: SimOptions, user: &(String, String)) -> std::io::Result<()> {
         );
         use std::io::Write;
         let _ = std::io::stdout().flush();
+        if let Some(path) = ready_file {
+            write_ready_file(path, addr.port())?;
+        }
         server::serve(core, listener, tls, shutdown_signal()).await
     })
 }

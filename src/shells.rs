@@ -1,9 +1,36 @@
-//! The completion scripts: small shims per shell that hand the line to
+//! The shells xe completes in, and their completion scripts: small shims
+//! per shell (a leaf module: `xe completion <shell>`, the docs and the
+//! completion engine all use it) that hand the line to
 //! `xe __complete` (see [`crate::completion`]) and feed its
 //! `value\tdescription` lines to the shell. Values ending in `=`, `:` or `/`
 //! get no trailing space, so `uuid=` is followed by the uuid.
 
-use crate::completion::Shell;
+/// The shells with a completion script.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+}
+
+impl Shell {
+    /// Every supported shell.
+    pub const ALL: [Shell; 3] = [Shell::Bash, Shell::Zsh, Shell::Fish];
+
+    /// Parses a shell name (`bash`, `zsh`, `fish`).
+    pub fn parse(s: &str) -> Option<Shell> {
+        Shell::ALL.into_iter().find(|sh| sh.name() == s)
+    }
+
+    /// The shell's name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Shell::Bash => "bash",
+            Shell::Zsh => "zsh",
+            Shell::Fish => "fish",
+        }
+    }
+}
 
 /// The file under `completions/` that holds a shell's script.
 pub fn file_name(shell: Shell) -> &'static str {
