@@ -2,6 +2,7 @@
 //! object's own field, a metrics object it refers to, or an expensive call),
 //! renders it, and evaluates `-list` filters against the rendered text.
 
+use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use crate::facts::{self, Access, ClassFact, FieldFact};
@@ -82,7 +83,21 @@ pub fn field_value(
     field: &'static FieldFact,
     compute_expensive: bool,
 ) -> CmdResult<Rendered> {
-    Ok(FieldPlan::new(view, field).value(ctx, view, obj, compute_expensive))
+    FieldPlan::new(view, field).value(ctx, view, obj, compute_expensive)
+}
+
+/// What a field computed by a call shows when the call fails.
+#[derive(Debug, Clone, Copy)]
+enum OnError {
+    /// `<unknown>`.
+    Unknown,
+    /// A fixed value (a VM's `cooperative` is `true`).
+    Text(&'static str),
+    /// An empty list (a VM's free device numbers).
+    Empty,
+    /// The command fails, as xe's `safe_get_field` lets the error through
+    /// (except HANDLE_INVALID, shown as `<invalid reference>`).
+    Fail,
 }
 
 /// Where a field's value comes from.
@@ -93,12 +108,64 @@ enum Source {
     SrHost,
     /// A pool field read from every host.
     SameOnAllHosts(&'static str),
-    /// `X.method()`.
-    Expensive(&'static str),
+    /// `Class.method(self)`, rendered by the field's rule.
+    Call { method: String, on_error: OnError },
+    /// `Class.method()` without an object (a pool's `supported-sr-types`).
+    ClassCall { method: &'static str, on_error: OnError },
+    /// `<class>.query_data_source(<owner>, <prefix><name><suffix>)`, where
+    /// `owner` and `name` are members of the object's record (a VBD's `VM`
+    /// and `device`); `<unknown>` on any error. I/O rates are in KiB/s.
+    Rrd {
+        class: &'static str,
+        owner: &'static str,
+        prefix: &'static str,
+        name: &'static str,
+        suffix: &'static str,
+        per_kib: bool,
+    },
+    /// A VM's `memory-target`: its `memory_target` data source as an
+    /// integer, `0` for a VM that is not running, else `<unknown>`.
+    MemoryTarget,
+    /// A VM's `VCPUs-utilisation`: `n: <cpu<n> data source>` for each of
+    /// the VM_metrics' `VCPUs_number` vCPUs; empty on any error.
+    VcpusUtilisation,
+    /// A VBD's `attachable`: `true`, or `false (error: <exception>)`.
+    Attachable,
+    /// A member of the object's own record between single quotes (a VM's `last-boot-record`).
+    Quoted(&'static str),
     /// A member of the object's own record.
     Own { name: &'static str, target: Option<String> },
     /// A member of a related object's record (metrics, PCI, ...), reached through our ref to it.
     Related { class: &'static str, name: &'static str, link: Option<&'static str>, target: Option<String> },
+}
+
+/// The fields xe computes in its own way, whatever the reference tables'
+/// source column says: data sources, calls with their own error rules.
+fn computed(field: &FieldFact) -> Option<Source> {
+    let ds = |class, owner, prefix, name, suffix, per_kib| Source::Rrd { class, owner, prefix, name, suffix, per_kib };
+    let call = |method: &str, on_error| Source::Call { method: method.to_string(), on_error };
+    Some(match (field.class, field.name) {
+        ("vbd", "io_read_kbs") => ds("VM", "VM", "vbd_", "device", "_read", true),
+        ("vbd", "io_write_kbs") => ds("VM", "VM", "vbd_", "device", "_write", true),
+        ("vif", "io_read_kbs") => ds("VM", "VM", "vif_", "device", "_rx", true),
+        ("vif", "io_write_kbs") => ds("VM", "VM", "vif_", "device", "_tx", true),
+        ("pif", "io_read_kbs") => ds("host", "host", "pif_", "device", "_rx", true),
+        ("pif", "io_write_kbs") => ds("host", "host", "pif_", "device", "_tx", true),
+        ("host-cpu", "utilisation") => ds("host", "host", "cpu", "number", "", false),
+        ("vm", "memory-target") => Source::MemoryTarget,
+        ("vm", "VCPUs-utilisation") => Source::VcpusUtilisation,
+        ("vm", "cooperative") => call("VM.get_cooperative", OnError::Text("true")),
+        ("vm", "allowed-VBD-devices") => call("VM.get_allowed_VBD_devices", OnError::Empty),
+        ("vm", "allowed-VIF-devices") => call("VM.get_allowed_VIF_devices", OnError::Empty),
+        ("vm", "possible-hosts") => call("VM.get_possible_hosts", OnError::Fail),
+        ("vm", "last-boot-record") => Source::Quoted("last_booted_record"),
+        ("host", "memory-free-computed") => call("host.compute_free_memory", OnError::Fail),
+        ("pool", "supported-sr-types") => {
+            Source::ClassCall { method: "SR.get_supported_types", on_error: OnError::Fail }
+        }
+        ("vbd", "attachable") => Source::Attachable,
+        _ => return None,
+    })
 }
 
 /// Where a record member was last found: the records of one answer list
@@ -136,14 +203,16 @@ impl FieldPlan {
         let parts = source_parts(field.api);
         let first = parts.first().copied().unwrap_or("");
         let api = view.api();
-        let source = if field.render.contains("<EMPTY> if VBD empty") {
+        let source = if let Some(source) = computed(field) {
+            source
+        } else if field.render.contains("<EMPTY> if VBD empty") {
             Source::VbdEmpty
         } else if field.render.starts_with("<shared> if >1 PBD") {
             Source::SrHost
         } else if field.render.contains("same on all hosts") {
             Source::SameOnAllHosts(first)
         } else if let Some(call) = first.strip_suffix("()") {
-            Source::Expensive(call)
+            Source::Call { method: call.to_string(), on_error: OnError::Unknown }
         } else {
             let (class, name) = first.split_once('.').unwrap_or((api, first));
             if class == api {
@@ -160,36 +229,82 @@ impl FieldPlan {
         FieldPlan { field, source, rule: render::Rule::new(field.render), hint: Hint::default() }
     }
 
-    /// Renders the field of one object.
-    pub fn value(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+    /// Renders the field of one object; `Err` when xe's own rendering fails the command.
+    pub fn value(
+        &self,
+        ctx: &mut Context,
+        view: &ClassView,
+        obj: &Obj,
+        compute_expensive: bool,
+    ) -> CmdResult<Rendered> {
         self.render(ctx, view, obj, compute_expensive, true)
     }
 
     /// Like [`FieldPlan::value`] without the JSON value: for printing and filtering.
-    pub fn text(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+    pub fn text(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> CmdResult<Rendered> {
         self.render(ctx, view, obj, compute_expensive, false)
     }
 
-    fn render(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool, json: bool) -> Rendered {
+    /// Whether computing the field can fail the command (a call whose
+    /// error xe lets through).
+    pub fn may_fail(&self) -> bool {
+        matches!(
+            self.source,
+            Source::Call { on_error: OnError::Fail, .. } | Source::ClassCall { on_error: OnError::Fail, .. }
+        )
+    }
+
+    fn render(
+        &self,
+        ctx: &mut Context,
+        view: &ClassView,
+        obj: &Obj,
+        compute_expensive: bool,
+        json: bool,
+    ) -> CmdResult<Rendered> {
         let field = self.field;
         // xe never computes expensive fields in lists, whatever their source.
         if field.expensive && !compute_expensive {
-            return Rendered::text("<expensive field>");
+            return Ok(Rendered::text("<expensive field>"));
         }
         let show = |v: Option<&Value>, target: Option<&str>, ctx: &mut Context| {
             render::render_rule(v, &self.rule, target, ctx, json)
         };
-        match &self.source {
+        Ok(match &self.source {
             Source::VbdEmpty => {
                 if obj.rec.get("empty").and_then(Value::as_bool) == Some(true) {
-                    return Rendered::text("<EMPTY>");
+                    return Ok(Rendered::text("<EMPTY>"));
                 }
                 let vdi = obj.rec.get("VDI").cloned();
                 render::render(vdi.as_ref(), "name-label of ref", Some("VDI"), ctx)
             }
             Source::SrHost => sr_host(ctx, obj),
             Source::SameOnAllHosts(first) => same_on_all_hosts(ctx, first, field.render),
-            Source::Expensive(call) => expensive(ctx, view, obj, call, field),
+            Source::Call { method, on_error } => call(ctx, view, Some(obj.r), method, field, *on_error)?,
+            Source::ClassCall { method, on_error } => call(ctx, view, None, method, field, *on_error)?,
+            Source::Rrd { class, owner, prefix, name, suffix, per_kib } => {
+                let owner = self.hint.get(obj.rec, owner).and_then(Value::as_str).unwrap_or("").to_string();
+                let name = obj.rec.get(name).map(member_text).unwrap_or_default();
+                let source = format!("{prefix}{name}{suffix}");
+                match data_source(ctx, class, &owner, &source) {
+                    Ok(v) => Rendered::text(render::ocaml_float(if *per_kib { v / 1024.0 } else { v })),
+                    Err(_) => Rendered::text("<unknown>"),
+                }
+            }
+            Source::MemoryTarget => match data_source(ctx, "VM", obj.r, "memory_target") {
+                Ok(v) => Rendered::text(render::ocaml_int64_of_float(v).to_string()),
+                Err(CallError::Api(code, _)) if code == "VM_BAD_POWER_STATE" => Rendered::text("0"),
+                Err(_) => Rendered::text("<unknown>"),
+            },
+            Source::VcpusUtilisation => vcpus_utilisation(ctx, obj, &self.hint),
+            Source::Attachable => match Api::call(ctx, "VBD.assert_attachable", vec![Value::str(obj.r)]) {
+                Ok(_) => Rendered::text("true"),
+                Err(e) => Rendered::text(format!("false (error: {})", exception_text(e))),
+            },
+            Source::Quoted(name) => match self.hint.get(obj.rec, name) {
+                Some(v) => Rendered::text(format!("'{}'", member_text(v))),
+                None => Rendered::text("<not in database>"),
+            },
             Source::Own { name, target } => show(self.hint.get(obj.rec, name), target.as_deref(), ctx),
             Source::Related { class, name, link, target } => {
                 let related = link.and_then(|l| self.hint.get(obj.rec, l)).and_then(Value::as_str);
@@ -197,28 +312,101 @@ impl FieldPlan {
                 let v = related.and_then(|r| ctx.record_member(class, r, name));
                 show(v.as_ref(), target.as_deref(), ctx)
             }
-        }
+        })
     }
 }
 
-/// `X.method()`: called with the object's ref where the method belongs to its class.
-fn expensive(ctx: &mut Context, view: &ClassView, obj: &Obj, call: &str, field: &FieldFact) -> Rendered {
-    let (class, method) = call.split_once('.').unwrap_or((view.api(), call));
-    if class != view.api() {
-        return Rendered::text("<unknown>");
+/// A scalar record member as text (a device name, a CPU number).
+fn member_text(v: &Value) -> String {
+    match v {
+        Value::String(s) | Value::DateTime(s) => s.clone(),
+        other => other.to_string(),
     }
-    let result = ctx.call(&format!("{class}.{method}"), vec![Value::str(obj.r)]);
-    match result {
+}
+
+/// How OCaml's `Printexc.to_string` shows a failed call: xapi's printer for
+/// API errors, `Server_error(CODE, [ p1; p2 ])`, with the raw parameters.
+fn exception_text(e: CallError) -> String {
+    match e {
+        CallError::Api(code, params) => format!("Server_error({code}, [ {} ])", params.join("; ")),
+        CallError::Cli(e) => e.message(),
+    }
+}
+
+/// The latest value of one data source of a VM or host (`<class>.query_data_source`).
+fn data_source(ctx: &mut Context, class: &str, owner: &str, name: &str) -> Result<f64, CallError> {
+    let v = Api::call(ctx, &format!("{class}.query_data_source"), vec![Value::str(owner), Value::str(name)])?;
+    v.as_float()
+        .ok_or_else(|| CallError::Cli(CliError::Internal(format!("{class}.query_data_source answered {}", v.kind()))))
+}
+
+/// A VM's `VCPUs-utilisation`: the `cpu<n>` data source of each vCPU its
+/// metrics count, as a map; empty when any query fails.
+fn vcpus_utilisation(ctx: &mut Context, obj: &Obj, hint: &Hint) -> Rendered {
+    let metrics = hint.get(obj.rec, "metrics").and_then(Value::as_str).map(str::to_string);
+    let count = metrics.and_then(|m| ctx.record_member("VM_metrics", &m, "VCPUs_number")).and_then(|v| v.as_int());
+    let mut pairs = Vec::new();
+    for n in 0..count.unwrap_or(0).max(0) {
+        match data_source(ctx, "VM", obj.r, &format!("cpu{n}")) {
+            Ok(v) => pairs.push((n.to_string(), render::ocaml_float(v))),
+            Err(_) => {
+                pairs.clear();
+                break;
+            }
+        }
+    }
+    let text = pairs.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+    let json = serde_json::Value::Object(
+        pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+    );
+    Rendered { text, items: None, map: Some(pairs), json }
+}
+
+/// `Class.method(self)` (or `Class.method()` without an object), rendered
+/// by the field's rule, with the field's rule for failures.
+fn call(
+    ctx: &mut Context,
+    view: &ClassView,
+    this: Option<&str>,
+    method: &str,
+    field: &FieldFact,
+    on_error: OnError,
+) -> CmdResult<Rendered> {
+    let (class, name) = method.split_once('.').unwrap_or((view.api(), method));
+    // A call of another class on our object makes no sense: the reference tables name it for information only.
+    if this.is_some() && class != view.api() {
+        return Ok(Rendered::text("<unknown>"));
+    }
+    let args = this.map(|r| vec![Value::str(r)]).unwrap_or_default();
+    match Api::call(ctx, &format!("{class}.{name}"), args) {
         Ok(v) => {
-            let target = view
-                .schema
-                .and_then(|c| c.message(method))
+            let target = Schema::get()
+                .class(class)
+                .and_then(|c| c.message(name))
                 .and_then(|m| xenapi::model::parse_type(m.result))
                 .and_then(|t| target_of(&t));
-            render::render(Some(&v), field.render, target.as_deref(), ctx)
+            Ok(render::render(Some(&v), field.render, target.as_deref(), ctx))
         }
-        Err(_) => Rendered::text("<unknown>"),
+        Err(e) => match on_error {
+            OnError::Unknown => Ok(Rendered::text("<unknown>")),
+            OnError::Text(t) => Ok(Rendered::text(t)),
+            OnError::Empty => Ok(render::render(Some(&Value::Array(Vec::new())), field.render, None, ctx)),
+            OnError::Fail => match e {
+                CallError::Api(code, _) if code == "HANDLE_INVALID" => Ok(Rendered::text("<invalid reference>")),
+                e => Err(ctx.describe(e)),
+            },
+        },
     }
+}
+
+/// Whether xe shows a field as a set (`SRO`/`SRW`).
+pub fn is_set(field: &FieldFact) -> bool {
+    matches!(field.access, Access::Sro | Access::Srw)
+}
+
+/// Whether xe shows a field as a map (`MRO`/`MRW`).
+pub fn is_map(field: &FieldFact) -> bool {
+    matches!(field.access, Access::Mro | Access::Mrw)
 }
 
 /// An SR's `host`: `<shared>` for several PBDs, else the name of the one host.
@@ -260,7 +448,7 @@ pub fn build_record(
     compute_expensive: bool,
 ) -> CmdResult<Record> {
     let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
-    Ok(build_planned(ctx, view, obj, &plans, compute_expensive))
+    build_planned(ctx, view, obj, &plans, compute_expensive)
 }
 
 /// Builds a printable record of the planned fields.
@@ -270,14 +458,14 @@ pub fn build_planned(
     obj: &Obj,
     plans: &[FieldPlan],
     compute_expensive: bool,
-) -> Record {
+) -> CmdResult<Record> {
     let mut out = Vec::with_capacity(plans.len());
     for p in plans {
         let f = p.field;
-        let v = p.value(ctx, view, obj, compute_expensive);
+        let v = p.value(ctx, view, obj, compute_expensive)?;
         out.push(Field::new(f.name, f.access, f.deprecated, v.text, v.json));
     }
-    Record { fields: out }
+    Ok(Record { fields: out })
 }
 
 /// One `-list` / selector filter.
@@ -370,6 +558,18 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(Stri
     // Members of other classes that fields read through a ref to them.
     let mut related: Vec<(&str, &str)> = Vec::new();
     for f in fields {
+        if let Some(source) = computed(f) {
+            match source {
+                Source::Rrd { owner, name, .. } => members.extend([owner.to_string(), name.to_string()]),
+                Source::VcpusUtilisation => {
+                    members.push("metrics".into());
+                    need(&mut classes, "VM_metrics", Some("VCPUs_number"));
+                }
+                Source::Quoted(name) => members.push(name.into()),
+                _ => {}
+            }
+            continue;
+        }
         if f.render.contains("<EMPTY> if VBD empty") {
             members.extend(["empty".to_string(), "VDI".to_string()]);
             need(&mut classes, "VDI", None);
@@ -518,7 +718,7 @@ pub fn select(
     let test = FilterSet::new(view, filters);
     let mut out = Vec::new();
     for (r, rec) in objects {
-        if test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
+        if test.passes(ctx, view, &Obj { r: &r, rec: &rec })? {
             out.push((r, rec));
         }
     }
@@ -537,7 +737,12 @@ impl<'f> FilterSet<'f> {
     }
 
     /// Whether the object passes every filter (expensive fields computed).
-    pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> bool {
-        self.filters.iter().zip(&self.plans).all(|(f, plan)| f.matches(&plan.text(ctx, view, obj, true)))
+    pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> CmdResult<bool> {
+        for (f, plan) in self.filters.iter().zip(&self.plans) {
+            if !f.matches(&plan.text(ctx, view, obj, true)?) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
     }
 }

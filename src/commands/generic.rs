@@ -186,15 +186,14 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     let objects = match objects {
         Objects::Text(raw) => {
             let test = records::FilterSet::new(view, &filters);
-            print_blocks(ctx, view, &test, raw.into_records(), &plans);
-            return Ok(());
+            return print_blocks(ctx, view, &test, raw.into_records(), &plans);
         }
         Objects::Values(v) => v,
     };
     let chosen = records::select(ctx, view, &filters, objects)?;
     let mut out = Vec::with_capacity(chosen.len());
     for (r, rec) in &chosen {
-        out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false));
+        out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false)?);
     }
     ctx.printer.records(&out);
     Ok(())
@@ -230,18 +229,18 @@ fn print_blocks(
     test: &records::FilterSet,
     objects: impl Iterator<Item = (String, Value)>,
     plans: &[FieldPlan],
-) {
+) -> CmdResult {
     const BATCH: usize = 64 << 10;
     let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
     let width = key_width(keys.iter().map(String::as_str));
     let pads: Vec<usize> = keys.iter().map(|k| width - k.chars().count()).collect();
     let mut out = String::with_capacity(2 * BATCH);
     for (r, rec) in objects {
-        if !test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
+        if !test.passes(ctx, view, &Obj { r: &r, rec: &rec })? {
             continue;
         }
         for (i, ((plan, key), pad)) in plans.iter().zip(&keys).zip(&pads).enumerate() {
-            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false);
+            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false)?;
             push_padded(&mut out, i == 0, key, *pad, &v.text);
         }
         end_block(&mut out);
@@ -253,6 +252,7 @@ fn print_blocks(
     ctx.printer.raw(&out);
     // What printing the records would have left behind (they are all out already).
     ctx.printer.records(&[]);
+    Ok(())
 }
 
 /// Finds the object named by `uuid=`.
