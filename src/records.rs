@@ -479,35 +479,47 @@ pub enum Filter {
     Contains(&'static FieldFact, String),
 }
 
-/// Parses a filter key against a class; `Err` is xe's unknown-field error.
+/// Parses a filter key against a class the way xe reads it: a field name;
+/// `set:contains` or `map:key`; or the legacy `map-key` and `set-contains`
+/// (the longest map name first, then the longest set name). `Err` is xe's
+/// error for the key.
 pub fn parse_filter(view: &ClassView, key: &str, value: &str) -> CmdResult<Filter> {
     if let Some(f) = view.field(key) {
         return Ok(Filter::Eq(f, value.to_string()));
     }
-    if let Some((name, sub)) = key.split_once(':') {
-        if let Some(f) = view.field(name) {
-            if matches!(f.access, Access::Sro | Access::Srw) {
-                if sub == "contains" {
-                    return Ok(Filter::Contains(f, value.to_string()));
-                }
-                return Err(CliError::failure(format!(
-                    "Unknown filter '{key}': sets can only be filtered with '{name}:contains=<value>'"
-                )));
-            }
-            return Ok(Filter::MapEq(f, sub.to_string(), value.to_string()));
+    let unknown = || CliError::failure(format!("Unknown field '{key}'"));
+    if let Some((name, _)) = key.split_once(':') {
+        let f = view.field(name).ok_or_else(unknown)?;
+        if !is_set(f) && !is_map(f) {
+            return Err(CliError::failure(format!("Field '{name}' is not a set or map")));
         }
+        return set_or_map_filter(f, key, value);
     }
-    // Legacy `mapfield-key=value`: the longest map field name that prefixes the key.
-    let legacy = view
-        .fields
-        .iter()
-        .filter(|f| matches!(f.access, Access::Mro | Access::Mrw))
-        .filter(|f| key.len() > f.name.len() + 1 && key.starts_with(f.name) && key.as_bytes()[f.name.len()] == b'-')
-        .max_by_key(|f| f.name.len());
-    if let Some(f) = legacy {
-        return Ok(Filter::MapEq(f, key[f.name.len() + 1..].to_string(), value.to_string()));
+    let legacy = |pick: fn(&FieldFact) -> bool| {
+        view.fields
+            .iter()
+            .copied()
+            .filter(|f| pick(f))
+            .filter(|f| key.len() > f.name.len() && key.starts_with(f.name) && key.as_bytes()[f.name.len()] == b'-')
+            .max_by_key(|f| f.name.len())
+    };
+    match legacy(is_map).or_else(|| legacy(is_set)) {
+        Some(f) => set_or_map_filter(f, key, value),
+        None => Err(unknown()),
     }
-    Err(CliError::failure(format!("Unknown field '{key}'")))
+}
+
+/// A filter on a set or map field, `key` being the field's name, one
+/// separator, and the map key or `contains`.
+fn set_or_map_filter(f: &'static FieldFact, key: &str, value: &str) -> CmdResult<Filter> {
+    let sub = &key[f.name.len() + 1..];
+    if is_set(f) {
+        if sub != "contains" {
+            return Err(CliError::failure("Invalid syntax for set filtering (should be set-param:contains=key)"));
+        }
+        return Ok(Filter::Contains(f, value.to_string()));
+    }
+    Ok(Filter::MapEq(f, sub.to_string(), value.to_string()))
 }
 
 impl Filter {
@@ -517,20 +529,18 @@ impl Filter {
         }
     }
 
-    /// Tests a rendered value.
+    /// Tests a rendered value (both sides lowercased for a case-insensitive field).
     pub fn matches(&self, v: &Rendered) -> bool {
+        let folded = self.field().case_insensitive;
+        let same = |a: &str, b: &str| if folded { a.eq_ignore_ascii_case(b) } else { a == b };
         match self {
-            Filter::Eq(f, want) => {
-                if f.case_insensitive {
-                    v.text.eq_ignore_ascii_case(want)
-                } else {
-                    v.text == *want
-                }
-            }
-            Filter::MapEq(_, key, want) => {
-                v.map.as_ref().is_some_and(|m| m.iter().any(|(k, val)| k == key && val == want))
-            }
-            Filter::Contains(_, want) => v.items.as_ref().is_some_and(|i| i.iter().any(|x| x == want)),
+            Filter::Eq(_, want) => same(&v.text, want),
+            // xe lowercases the keys and the wanted value, not the map's values.
+            Filter::MapEq(_, key, want) => v.map.as_ref().is_some_and(|m| {
+                let want = if folded { want.to_ascii_lowercase() } else { want.clone() };
+                m.iter().find(|(k, _)| same(k, key)).is_some_and(|(_, val)| *val == want)
+            }),
+            Filter::Contains(_, want) => v.items.as_ref().is_some_and(|i| i.iter().any(|x| same(x, want))),
         }
     }
 }
@@ -708,41 +718,84 @@ pub fn fetch(ctx: &mut Context, view: &ClassView) -> CmdResult<Vec<(String, Valu
     }
 }
 
-/// Objects of a class that pass every filter, in server order.
-pub fn select(
-    ctx: &mut Context,
-    view: &ClassView,
-    filters: &[Filter],
-    objects: Vec<(String, Value)>,
-) -> CmdResult<Vec<(String, Value)>> {
-    let test = FilterSet::new(view, filters);
-    let mut out = Vec::new();
-    for (r, rec) in objects {
-        if test.passes(ctx, view, &Obj { r: &r, rec: &rec })? {
-            out.push((r, rec));
+/// The filters of a listing or selection, in the order xe applies them:
+/// the class's default ones, then the command line's. xe applies them one
+/// at a time and reads each only while objects remain, so a bad one is an
+/// error only if some object passes every filter before it: they are
+/// parsed up front, up to the first bad one, whose error is kept for then.
+pub struct Filters {
+    list: Vec<(Filter, FieldPlan)>,
+    error: Option<CliError>,
+}
+
+impl Filters {
+    pub fn parse<K: AsRef<str>, V: AsRef<str>>(view: &ClassView, pairs: impl IntoIterator<Item = (K, V)>) -> Filters {
+        let mut list = Vec::new();
+        for (k, v) in pairs {
+            match parse_filter(view, k.as_ref(), v.as_ref()) {
+                Ok(f) => {
+                    let plan = FieldPlan::new(view, f.field());
+                    list.push((f, plan));
+                }
+                Err(e) => return Filters { list, error: Some(e) },
+            }
         }
-    }
-    Ok(out)
-}
-
-/// Filters with their fields planned, to test objects one at a time.
-pub struct FilterSet<'f> {
-    filters: &'f [Filter],
-    plans: Vec<FieldPlan>,
-}
-
-impl<'f> FilterSet<'f> {
-    pub fn new(view: &ClassView, filters: &'f [Filter]) -> FilterSet<'f> {
-        FilterSet { filters, plans: filters.iter().map(|f| FieldPlan::new(view, f.field())).collect() }
+        Filters { list, error: None }
     }
 
-    /// Whether the object passes every filter (expensive fields computed).
+    /// The fields the filters read.
+    pub fn fields(&self) -> impl Iterator<Item = &'static FieldFact> + '_ {
+        self.list.iter().map(|(f, _)| f.field())
+    }
+
+    /// Whether there is nothing to apply (no filter, no error).
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.error.is_none()
+    }
+
+    /// Whether applying the filters can fail the command: a bad filter, or
+    /// a field whose computation can fail.
+    pub fn may_fail(&self) -> bool {
+        self.error.is_some() || self.list.iter().any(|(_, p)| p.may_fail())
+    }
+
+    /// Whether the object passes every filter (expensive fields computed);
+    /// an object that reaches the bad filter is the bad filter's error.
     pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> CmdResult<bool> {
-        for (f, plan) in self.filters.iter().zip(&self.plans) {
+        for (f, plan) in &self.list {
             if !f.matches(&plan.text(ctx, view, obj, true)?) {
                 return Ok(false);
             }
         }
-        Ok(true)
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(true),
+        }
+    }
+}
+
+/// Objects of a class that pass every filter, in server order: each filter
+/// applied to the objects the previous ones left, as xe does.
+pub fn select(
+    ctx: &mut Context,
+    view: &ClassView,
+    filters: &Filters,
+    mut objects: Vec<(String, Value)>,
+) -> CmdResult<Vec<(String, Value)>> {
+    for (f, plan) in &filters.list {
+        if objects.is_empty() {
+            return Ok(objects);
+        }
+        let mut kept = Vec::with_capacity(objects.len());
+        for (r, rec) in objects {
+            if f.matches(&plan.text(ctx, view, &Obj { r: &r, rec: &rec }, true)?) {
+                kept.push((r, rec));
+            }
+        }
+        objects = kept;
+    }
+    match &filters.error {
+        Some(e) if !objects.is_empty() => Err(e.clone()),
+        _ => Ok(objects),
     }
 }
