@@ -799,3 +799,57 @@ pub fn select(
         _ => Ok(objects),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parsed(view: &ClassView, key: &str) -> Result<(&'static str, String), CliError> {
+        parse_filter(view, key, "v").map(|f| match f {
+            Filter::Eq(f, _) => (f.name, "=".to_string()),
+            Filter::MapEq(f, k, _) => (f.name, format!("key {k}")),
+            Filter::Contains(f, _) => (f.name, "contains".to_string()),
+        })
+    }
+
+    #[test]
+    fn filter_keys_read_like_xe() {
+        let vm = ClassView::new("vm").unwrap();
+        let fail = |m: &str| Err(CliError::failure(m));
+        assert_eq!(parsed(&vm, "name-label"), Ok(("name-label", "=".into())));
+        assert_eq!(parsed(&vm, "name-label:x"), fail("Field 'name-label' is not a set or map"));
+        assert_eq!(parsed(&vm, "bogus:x"), fail("Unknown field 'bogus:x'"));
+        // A colon key is never the legacy dash form.
+        assert_eq!(parsed(&vm, "platform-acpi:x"), fail("Unknown field 'platform-acpi:x'"));
+        assert_eq!(parsed(&vm, "platform-acpi"), Ok(("platform", "key acpi".into())));
+        assert_eq!(parsed(&vm, "other-config:a:b"), Ok(("other-config", "key a:b".into())));
+        assert_eq!(parsed(&vm, "tags:contains"), Ok(("tags", "contains".into())));
+        assert_eq!(parsed(&vm, "tags-contains"), Ok(("tags", "contains".into())));
+        let bad_set = "Invalid syntax for set filtering (should be set-param:contains=key)";
+        assert_eq!(parsed(&vm, "tags:has"), fail(bad_set));
+        assert_eq!(parsed(&vm, "tags-has"), fail(bad_set));
+        assert_eq!(parsed(&vm, "bogus"), fail("Unknown field 'bogus'"));
+    }
+
+    #[test]
+    fn filters_keep_the_first_bad_one_for_later() {
+        let vm = ClassView::new("vm").unwrap();
+        let f = Filters::parse(&vm, [("is-a-template", "false"), ("bogus", "1"), ("also-bogus:x", "1")]);
+        assert_eq!(f.fields().map(|f| f.name).collect::<Vec<_>>(), ["is-a-template"]);
+        assert_eq!(f.error, Some(CliError::failure("Unknown field 'bogus'")));
+        assert!(f.may_fail() && !f.is_empty());
+        let ok = Filters::parse(&vm, [("power-state", "running")]);
+        assert!(!ok.may_fail());
+        assert!(Filters::parse(&vm, [("possible-hosts", "x")]).may_fail());
+        assert!(Filters::parse(&vm, std::iter::empty::<(&str, &str)>()).is_empty());
+    }
+
+    #[test]
+    fn case_insensitive_fields_compare_lowercased() {
+        let vif = ClassView::new("vif").unwrap();
+        let mac = parse_filter(&vif, "MAC", "AA:BB").unwrap();
+        assert!(mac.matches(&Rendered::text("aa:bb")));
+        let name = parse_filter(&vif, "device", "A").unwrap();
+        assert!(!name.matches(&Rendered::text("a")));
+    }
+}
