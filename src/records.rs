@@ -2,6 +2,7 @@
 //! object's own field, a metrics object it refers to, or an expensive call),
 //! renders it, and evaluates `-list` filters against the rendered text.
 
+use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use crate::facts::{self, Access, ClassFact, FieldFact};
@@ -82,7 +83,21 @@ pub fn field_value(
     field: &'static FieldFact,
     compute_expensive: bool,
 ) -> CmdResult<Rendered> {
-    Ok(FieldPlan::new(view, field).value(ctx, view, obj, compute_expensive))
+    FieldPlan::new(view, field).value(ctx, view, obj, compute_expensive)
+}
+
+/// What a field computed by a call shows when the call fails.
+#[derive(Debug, Clone, Copy)]
+enum OnError {
+    /// `<unknown>`.
+    Unknown,
+    /// A fixed value (a VM's `cooperative` is `true`).
+    Text(&'static str),
+    /// An empty list (a VM's free device numbers).
+    Empty,
+    /// The command fails, as xe's `safe_get_field` lets the error through
+    /// (except HANDLE_INVALID, shown as `<invalid reference>`).
+    Fail,
 }
 
 /// Where a field's value comes from.
@@ -93,12 +108,64 @@ enum Source {
     SrHost,
     /// A pool field read from every host.
     SameOnAllHosts(&'static str),
-    /// `X.method()`.
-    Expensive(&'static str),
+    /// `Class.method(self)`, rendered by the field's rule.
+    Call { method: String, on_error: OnError },
+    /// `Class.method()` without an object (a pool's `supported-sr-types`).
+    ClassCall { method: &'static str, on_error: OnError },
+    /// `<class>.query_data_source(<owner>, <prefix><name><suffix>)`, where
+    /// `owner` and `name` are members of the object's record (a VBD's `VM`
+    /// and `device`); `<unknown>` on any error. I/O rates are in KiB/s.
+    Rrd {
+        class: &'static str,
+        owner: &'static str,
+        prefix: &'static str,
+        name: &'static str,
+        suffix: &'static str,
+        per_kib: bool,
+    },
+    /// A VM's `memory-target`: its `memory_target` data source as an
+    /// integer, `0` for a VM that is not running, else `<unknown>`.
+    MemoryTarget,
+    /// A VM's `VCPUs-utilisation`: `n: <cpu<n> data source>` for each of
+    /// the VM_metrics' `VCPUs_number` vCPUs; empty on any error.
+    VcpusUtilisation,
+    /// A VBD's `attachable`: `true`, or `false (error: <exception>)`.
+    Attachable,
+    /// A member of the object's own record between single quotes (a VM's `last-boot-record`).
+    Quoted(&'static str),
     /// A member of the object's own record.
     Own { name: &'static str, target: Option<String> },
     /// A member of a related object's record (metrics, PCI, ...), reached through our ref to it.
     Related { class: &'static str, name: &'static str, link: Option<&'static str>, target: Option<String> },
+}
+
+/// The fields xe computes in its own way, whatever the reference tables'
+/// source column says: data sources, calls with their own error rules.
+fn computed(field: &FieldFact) -> Option<Source> {
+    let ds = |class, owner, prefix, name, suffix, per_kib| Source::Rrd { class, owner, prefix, name, suffix, per_kib };
+    let call = |method: &str, on_error| Source::Call { method: method.to_string(), on_error };
+    Some(match (field.class, field.name) {
+        ("vbd", "io_read_kbs") => ds("VM", "VM", "vbd_", "device", "_read", true),
+        ("vbd", "io_write_kbs") => ds("VM", "VM", "vbd_", "device", "_write", true),
+        ("vif", "io_read_kbs") => ds("VM", "VM", "vif_", "device", "_rx", true),
+        ("vif", "io_write_kbs") => ds("VM", "VM", "vif_", "device", "_tx", true),
+        ("pif", "io_read_kbs") => ds("host", "host", "pif_", "device", "_rx", true),
+        ("pif", "io_write_kbs") => ds("host", "host", "pif_", "device", "_tx", true),
+        ("host-cpu", "utilisation") => ds("host", "host", "cpu", "number", "", false),
+        ("vm", "memory-target") => Source::MemoryTarget,
+        ("vm", "VCPUs-utilisation") => Source::VcpusUtilisation,
+        ("vm", "cooperative") => call("VM.get_cooperative", OnError::Text("true")),
+        ("vm", "allowed-VBD-devices") => call("VM.get_allowed_VBD_devices", OnError::Empty),
+        ("vm", "allowed-VIF-devices") => call("VM.get_allowed_VIF_devices", OnError::Empty),
+        ("vm", "possible-hosts") => call("VM.get_possible_hosts", OnError::Fail),
+        ("vm", "last-boot-record") => Source::Quoted("last_booted_record"),
+        ("host", "memory-free-computed") => call("host.compute_free_memory", OnError::Fail),
+        ("pool", "supported-sr-types") => {
+            Source::ClassCall { method: "SR.get_supported_types", on_error: OnError::Fail }
+        }
+        ("vbd", "attachable") => Source::Attachable,
+        _ => return None,
+    })
 }
 
 /// Where a record member was last found: the records of one answer list
@@ -136,14 +203,16 @@ impl FieldPlan {
         let parts = source_parts(field.api);
         let first = parts.first().copied().unwrap_or("");
         let api = view.api();
-        let source = if field.render.contains("<EMPTY> if VBD empty") {
+        let source = if let Some(source) = computed(field) {
+            source
+        } else if field.render.contains("<EMPTY> if VBD empty") {
             Source::VbdEmpty
         } else if field.render.starts_with("<shared> if >1 PBD") {
             Source::SrHost
         } else if field.render.contains("same on all hosts") {
             Source::SameOnAllHosts(first)
         } else if let Some(call) = first.strip_suffix("()") {
-            Source::Expensive(call)
+            Source::Call { method: call.to_string(), on_error: OnError::Unknown }
         } else {
             let (class, name) = first.split_once('.').unwrap_or((api, first));
             if class == api {
@@ -160,36 +229,82 @@ impl FieldPlan {
         FieldPlan { field, source, rule: render::Rule::new(field.render), hint: Hint::default() }
     }
 
-    /// Renders the field of one object.
-    pub fn value(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+    /// Renders the field of one object; `Err` when xe's own rendering fails the command.
+    pub fn value(
+        &self,
+        ctx: &mut Context,
+        view: &ClassView,
+        obj: &Obj,
+        compute_expensive: bool,
+    ) -> CmdResult<Rendered> {
         self.render(ctx, view, obj, compute_expensive, true)
     }
 
     /// Like [`FieldPlan::value`] without the JSON value: for printing and filtering.
-    pub fn text(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> Rendered {
+    pub fn text(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool) -> CmdResult<Rendered> {
         self.render(ctx, view, obj, compute_expensive, false)
     }
 
-    fn render(&self, ctx: &mut Context, view: &ClassView, obj: &Obj, compute_expensive: bool, json: bool) -> Rendered {
+    /// Whether computing the field can fail the command (a call whose
+    /// error xe lets through).
+    pub fn may_fail(&self) -> bool {
+        matches!(
+            self.source,
+            Source::Call { on_error: OnError::Fail, .. } | Source::ClassCall { on_error: OnError::Fail, .. }
+        )
+    }
+
+    fn render(
+        &self,
+        ctx: &mut Context,
+        view: &ClassView,
+        obj: &Obj,
+        compute_expensive: bool,
+        json: bool,
+    ) -> CmdResult<Rendered> {
         let field = self.field;
         // xe never computes expensive fields in lists, whatever their source.
         if field.expensive && !compute_expensive {
-            return Rendered::text("<expensive field>");
+            return Ok(Rendered::text("<expensive field>"));
         }
         let show = |v: Option<&Value>, target: Option<&str>, ctx: &mut Context| {
             render::render_rule(v, &self.rule, target, ctx, json)
         };
-        match &self.source {
+        Ok(match &self.source {
             Source::VbdEmpty => {
                 if obj.rec.get("empty").and_then(Value::as_bool) == Some(true) {
-                    return Rendered::text("<EMPTY>");
+                    return Ok(Rendered::text("<EMPTY>"));
                 }
                 let vdi = obj.rec.get("VDI").cloned();
                 render::render(vdi.as_ref(), "name-label of ref", Some("VDI"), ctx)
             }
             Source::SrHost => sr_host(ctx, obj),
             Source::SameOnAllHosts(first) => same_on_all_hosts(ctx, first, field.render),
-            Source::Expensive(call) => expensive(ctx, view, obj, call, field),
+            Source::Call { method, on_error } => call(ctx, view, Some(obj.r), method, field, *on_error)?,
+            Source::ClassCall { method, on_error } => call(ctx, view, None, method, field, *on_error)?,
+            Source::Rrd { class, owner, prefix, name, suffix, per_kib } => {
+                let owner = self.hint.get(obj.rec, owner).and_then(Value::as_str).unwrap_or("").to_string();
+                let name = obj.rec.get(name).map(member_text).unwrap_or_default();
+                let source = format!("{prefix}{name}{suffix}");
+                match data_source(ctx, class, &owner, &source) {
+                    Ok(v) => Rendered::text(render::ocaml_float(if *per_kib { v / 1024.0 } else { v })),
+                    Err(_) => Rendered::text("<unknown>"),
+                }
+            }
+            Source::MemoryTarget => match data_source(ctx, "VM", obj.r, "memory_target") {
+                Ok(v) => Rendered::text(render::ocaml_int64_of_float(v).to_string()),
+                Err(CallError::Api(code, _)) if code == "VM_BAD_POWER_STATE" => Rendered::text("0"),
+                Err(_) => Rendered::text("<unknown>"),
+            },
+            Source::VcpusUtilisation => vcpus_utilisation(ctx, obj, &self.hint),
+            Source::Attachable => match Api::call(ctx, "VBD.assert_attachable", vec![Value::str(obj.r)]) {
+                Ok(_) => Rendered::text("true"),
+                Err(e) => Rendered::text(format!("false (error: {})", exception_text(e))),
+            },
+            Source::Quoted(name) => match self.hint.get(obj.rec, name) {
+                Some(v) => Rendered::text(format!("'{}'", member_text(v))),
+                None => Rendered::text("<not in database>"),
+            },
             Source::Own { name, target } => show(self.hint.get(obj.rec, name), target.as_deref(), ctx),
             Source::Related { class, name, link, target } => {
                 let related = link.and_then(|l| self.hint.get(obj.rec, l)).and_then(Value::as_str);
@@ -197,28 +312,101 @@ impl FieldPlan {
                 let v = related.and_then(|r| ctx.record_member(class, r, name));
                 show(v.as_ref(), target.as_deref(), ctx)
             }
-        }
+        })
     }
 }
 
-/// `X.method()`: called with the object's ref where the method belongs to its class.
-fn expensive(ctx: &mut Context, view: &ClassView, obj: &Obj, call: &str, field: &FieldFact) -> Rendered {
-    let (class, method) = call.split_once('.').unwrap_or((view.api(), call));
-    if class != view.api() {
-        return Rendered::text("<unknown>");
+/// A scalar record member as text (a device name, a CPU number).
+fn member_text(v: &Value) -> String {
+    match v {
+        Value::String(s) | Value::DateTime(s) => s.clone(),
+        other => other.to_string(),
     }
-    let result = ctx.call(&format!("{class}.{method}"), vec![Value::str(obj.r)]);
-    match result {
+}
+
+/// How OCaml's `Printexc.to_string` shows a failed call: xapi's printer for
+/// API errors, `Server_error(CODE, [ p1; p2 ])`, with the raw parameters.
+fn exception_text(e: CallError) -> String {
+    match e {
+        CallError::Api(code, params) => format!("Server_error({code}, [ {} ])", params.join("; ")),
+        CallError::Cli(e) => e.message(),
+    }
+}
+
+/// The latest value of one data source of a VM or host (`<class>.query_data_source`).
+fn data_source(ctx: &mut Context, class: &str, owner: &str, name: &str) -> Result<f64, CallError> {
+    let v = Api::call(ctx, &format!("{class}.query_data_source"), vec![Value::str(owner), Value::str(name)])?;
+    v.as_float()
+        .ok_or_else(|| CallError::Cli(CliError::Internal(format!("{class}.query_data_source answered {}", v.kind()))))
+}
+
+/// A VM's `VCPUs-utilisation`: the `cpu<n>` data source of each vCPU its
+/// metrics count, as a map; empty when any query fails.
+fn vcpus_utilisation(ctx: &mut Context, obj: &Obj, hint: &Hint) -> Rendered {
+    let metrics = hint.get(obj.rec, "metrics").and_then(Value::as_str).map(str::to_string);
+    let count = metrics.and_then(|m| ctx.record_member("VM_metrics", &m, "VCPUs_number")).and_then(|v| v.as_int());
+    let mut pairs = Vec::new();
+    for n in 0..count.unwrap_or(0).max(0) {
+        match data_source(ctx, "VM", obj.r, &format!("cpu{n}")) {
+            Ok(v) => pairs.push((n.to_string(), render::ocaml_float(v))),
+            Err(_) => {
+                pairs.clear();
+                break;
+            }
+        }
+    }
+    let text = pairs.iter().map(|(k, v)| format!("{k}: {v}")).collect::<Vec<_>>().join("; ");
+    let json = serde_json::Value::Object(
+        pairs.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect(),
+    );
+    Rendered { text, items: None, map: Some(pairs), json }
+}
+
+/// `Class.method(self)` (or `Class.method()` without an object), rendered
+/// by the field's rule, with the field's rule for failures.
+fn call(
+    ctx: &mut Context,
+    view: &ClassView,
+    this: Option<&str>,
+    method: &str,
+    field: &FieldFact,
+    on_error: OnError,
+) -> CmdResult<Rendered> {
+    let (class, name) = method.split_once('.').unwrap_or((view.api(), method));
+    // A call of another class on our object makes no sense: the reference tables name it for information only.
+    if this.is_some() && class != view.api() {
+        return Ok(Rendered::text("<unknown>"));
+    }
+    let args = this.map(|r| vec![Value::str(r)]).unwrap_or_default();
+    match Api::call(ctx, &format!("{class}.{name}"), args) {
         Ok(v) => {
-            let target = view
-                .schema
-                .and_then(|c| c.message(method))
+            let target = Schema::get()
+                .class(class)
+                .and_then(|c| c.message(name))
                 .and_then(|m| xenapi::model::parse_type(m.result))
                 .and_then(|t| target_of(&t));
-            render::render(Some(&v), field.render, target.as_deref(), ctx)
+            Ok(render::render(Some(&v), field.render, target.as_deref(), ctx))
         }
-        Err(_) => Rendered::text("<unknown>"),
+        Err(e) => match on_error {
+            OnError::Unknown => Ok(Rendered::text("<unknown>")),
+            OnError::Text(t) => Ok(Rendered::text(t)),
+            OnError::Empty => Ok(render::render(Some(&Value::Array(Vec::new())), field.render, None, ctx)),
+            OnError::Fail => match e {
+                CallError::Api(code, _) if code == "HANDLE_INVALID" => Ok(Rendered::text("<invalid reference>")),
+                e => Err(ctx.describe(e)),
+            },
+        },
     }
+}
+
+/// Whether xe shows a field as a set (`SRO`/`SRW`).
+pub fn is_set(field: &FieldFact) -> bool {
+    matches!(field.access, Access::Sro | Access::Srw)
+}
+
+/// Whether xe shows a field as a map (`MRO`/`MRW`).
+pub fn is_map(field: &FieldFact) -> bool {
+    matches!(field.access, Access::Mro | Access::Mrw)
 }
 
 /// An SR's `host`: `<shared>` for several PBDs, else the name of the one host.
@@ -260,7 +448,7 @@ pub fn build_record(
     compute_expensive: bool,
 ) -> CmdResult<Record> {
     let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
-    Ok(build_planned(ctx, view, obj, &plans, compute_expensive))
+    build_planned(ctx, view, obj, &plans, compute_expensive)
 }
 
 /// Builds a printable record of the planned fields.
@@ -270,14 +458,14 @@ pub fn build_planned(
     obj: &Obj,
     plans: &[FieldPlan],
     compute_expensive: bool,
-) -> Record {
+) -> CmdResult<Record> {
     let mut out = Vec::with_capacity(plans.len());
     for p in plans {
         let f = p.field;
-        let v = p.value(ctx, view, obj, compute_expensive);
+        let v = p.value(ctx, view, obj, compute_expensive)?;
         out.push(Field::new(f.name, f.access, f.deprecated, v.text, v.json));
     }
-    Record { fields: out }
+    Ok(Record { fields: out })
 }
 
 /// One `-list` / selector filter.
@@ -291,35 +479,47 @@ pub enum Filter {
     Contains(&'static FieldFact, String),
 }
 
-/// Parses a filter key against a class; `Err` is xe's unknown-field error.
+/// Parses a filter key against a class the way xe reads it: a field name;
+/// `set:contains` or `map:key`; or the legacy `map-key` and `set-contains`
+/// (the longest map name first, then the longest set name). `Err` is xe's
+/// error for the key.
 pub fn parse_filter(view: &ClassView, key: &str, value: &str) -> CmdResult<Filter> {
     if let Some(f) = view.field(key) {
         return Ok(Filter::Eq(f, value.to_string()));
     }
-    if let Some((name, sub)) = key.split_once(':') {
-        if let Some(f) = view.field(name) {
-            if matches!(f.access, Access::Sro | Access::Srw) {
-                if sub == "contains" {
-                    return Ok(Filter::Contains(f, value.to_string()));
-                }
-                return Err(CliError::failure(format!(
-                    "Unknown filter '{key}': sets can only be filtered with '{name}:contains=<value>'"
-                )));
-            }
-            return Ok(Filter::MapEq(f, sub.to_string(), value.to_string()));
+    let unknown = || CliError::failure(format!("Unknown field '{key}'"));
+    if let Some((name, _)) = key.split_once(':') {
+        let f = view.field(name).ok_or_else(unknown)?;
+        if !is_set(f) && !is_map(f) {
+            return Err(CliError::failure(format!("Field '{name}' is not a set or map")));
         }
+        return set_or_map_filter(f, key, value);
     }
-    // Legacy `mapfield-key=value`: the longest map field name that prefixes the key.
-    let legacy = view
-        .fields
-        .iter()
-        .filter(|f| matches!(f.access, Access::Mro | Access::Mrw))
-        .filter(|f| key.len() > f.name.len() + 1 && key.starts_with(f.name) && key.as_bytes()[f.name.len()] == b'-')
-        .max_by_key(|f| f.name.len());
-    if let Some(f) = legacy {
-        return Ok(Filter::MapEq(f, key[f.name.len() + 1..].to_string(), value.to_string()));
+    let legacy = |pick: fn(&FieldFact) -> bool| {
+        view.fields
+            .iter()
+            .copied()
+            .filter(|f| pick(f))
+            .filter(|f| key.len() > f.name.len() && key.starts_with(f.name) && key.as_bytes()[f.name.len()] == b'-')
+            .max_by_key(|f| f.name.len())
+    };
+    match legacy(is_map).or_else(|| legacy(is_set)) {
+        Some(f) => set_or_map_filter(f, key, value),
+        None => Err(unknown()),
     }
-    Err(CliError::failure(format!("Unknown field '{key}'")))
+}
+
+/// A filter on a set or map field, `key` being the field's name, one
+/// separator, and the map key or `contains`.
+fn set_or_map_filter(f: &'static FieldFact, key: &str, value: &str) -> CmdResult<Filter> {
+    let sub = &key[f.name.len() + 1..];
+    if is_set(f) {
+        if sub != "contains" {
+            return Err(CliError::failure("Invalid syntax for set filtering (should be set-param:contains=key)"));
+        }
+        return Ok(Filter::Contains(f, value.to_string()));
+    }
+    Ok(Filter::MapEq(f, sub.to_string(), value.to_string()))
 }
 
 impl Filter {
@@ -329,20 +529,18 @@ impl Filter {
         }
     }
 
-    /// Tests a rendered value.
+    /// Tests a rendered value (both sides lowercased for a case-insensitive field).
     pub fn matches(&self, v: &Rendered) -> bool {
+        let folded = self.field().case_insensitive;
+        let same = |a: &str, b: &str| if folded { a.eq_ignore_ascii_case(b) } else { a == b };
         match self {
-            Filter::Eq(f, want) => {
-                if f.case_insensitive {
-                    v.text.eq_ignore_ascii_case(want)
-                } else {
-                    v.text == *want
-                }
-            }
-            Filter::MapEq(_, key, want) => {
-                v.map.as_ref().is_some_and(|m| m.iter().any(|(k, val)| k == key && val == want))
-            }
-            Filter::Contains(_, want) => v.items.as_ref().is_some_and(|i| i.iter().any(|x| x == want)),
+            Filter::Eq(_, want) => same(&v.text, want),
+            // xe lowercases the keys and the wanted value, not the map's values.
+            Filter::MapEq(_, key, want) => v.map.as_ref().is_some_and(|m| {
+                let want = if folded { want.to_ascii_lowercase() } else { want.clone() };
+                m.iter().find(|(k, _)| same(k, key)).is_some_and(|(_, val)| *val == want)
+            }),
+            Filter::Contains(_, want) => v.items.as_ref().is_some_and(|i| i.iter().any(|x| same(x, want))),
         }
     }
 }
@@ -370,6 +568,18 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(Stri
     // Members of other classes that fields read through a ref to them.
     let mut related: Vec<(&str, &str)> = Vec::new();
     for f in fields {
+        if let Some(source) = computed(f) {
+            match source {
+                Source::Rrd { owner, name, .. } => members.extend([owner.to_string(), name.to_string()]),
+                Source::VcpusUtilisation => {
+                    members.push("metrics".into());
+                    need(&mut classes, "VM_metrics", Some("VCPUs_number"));
+                }
+                Source::Quoted(name) => members.push(name.into()),
+                _ => {}
+            }
+            continue;
+        }
         if f.render.contains("<EMPTY> if VBD empty") {
             members.extend(["empty".to_string(), "VDI".to_string()]);
             need(&mut classes, "VDI", None);
@@ -508,36 +718,138 @@ pub fn fetch(ctx: &mut Context, view: &ClassView) -> CmdResult<Vec<(String, Valu
     }
 }
 
-/// Objects of a class that pass every filter, in server order.
+/// The filters of a listing or selection, in the order xe applies them:
+/// the class's default ones, then the command line's. xe applies them one
+/// at a time and reads each only while objects remain, so a bad one is an
+/// error only if some object passes every filter before it: they are
+/// parsed up front, up to the first bad one, whose error is kept for then.
+pub struct Filters {
+    list: Vec<(Filter, FieldPlan)>,
+    error: Option<CliError>,
+}
+
+impl Filters {
+    pub fn parse<K: AsRef<str>, V: AsRef<str>>(view: &ClassView, pairs: impl IntoIterator<Item = (K, V)>) -> Filters {
+        let mut list = Vec::new();
+        for (k, v) in pairs {
+            match parse_filter(view, k.as_ref(), v.as_ref()) {
+                Ok(f) => {
+                    let plan = FieldPlan::new(view, f.field());
+                    list.push((f, plan));
+                }
+                Err(e) => return Filters { list, error: Some(e) },
+            }
+        }
+        Filters { list, error: None }
+    }
+
+    /// The fields the filters read.
+    pub fn fields(&self) -> impl Iterator<Item = &'static FieldFact> + '_ {
+        self.list.iter().map(|(f, _)| f.field())
+    }
+
+    /// Whether there is nothing to apply (no filter, no error).
+    pub fn is_empty(&self) -> bool {
+        self.list.is_empty() && self.error.is_none()
+    }
+
+    /// Whether applying the filters can fail the command: a bad filter, or
+    /// a field whose computation can fail.
+    pub fn may_fail(&self) -> bool {
+        self.error.is_some() || self.list.iter().any(|(_, p)| p.may_fail())
+    }
+
+    /// Whether the object passes every filter (expensive fields computed);
+    /// an object that reaches the bad filter is the bad filter's error.
+    pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> CmdResult<bool> {
+        for (f, plan) in &self.list {
+            if !f.matches(&plan.text(ctx, view, obj, true)?) {
+                return Ok(false);
+            }
+        }
+        match &self.error {
+            Some(e) => Err(e.clone()),
+            None => Ok(true),
+        }
+    }
+}
+
+/// Objects of a class that pass every filter, in server order: each filter
+/// applied to the objects the previous ones left, as xe does.
 pub fn select(
     ctx: &mut Context,
     view: &ClassView,
-    filters: &[Filter],
-    objects: Vec<(String, Value)>,
+    filters: &Filters,
+    mut objects: Vec<(String, Value)>,
 ) -> CmdResult<Vec<(String, Value)>> {
-    let test = FilterSet::new(view, filters);
-    let mut out = Vec::new();
-    for (r, rec) in objects {
-        if test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
-            out.push((r, rec));
+    for (f, plan) in &filters.list {
+        if objects.is_empty() {
+            return Ok(objects);
         }
+        let mut kept = Vec::with_capacity(objects.len());
+        for (r, rec) in objects {
+            if f.matches(&plan.text(ctx, view, &Obj { r: &r, rec: &rec }, true)?) {
+                kept.push((r, rec));
+            }
+        }
+        objects = kept;
     }
-    Ok(out)
+    match &filters.error {
+        Some(e) if !objects.is_empty() => Err(e.clone()),
+        _ => Ok(objects),
+    }
 }
 
-/// Filters with their fields planned, to test objects one at a time.
-pub struct FilterSet<'f> {
-    filters: &'f [Filter],
-    plans: Vec<FieldPlan>,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl<'f> FilterSet<'f> {
-    pub fn new(view: &ClassView, filters: &'f [Filter]) -> FilterSet<'f> {
-        FilterSet { filters, plans: filters.iter().map(|f| FieldPlan::new(view, f.field())).collect() }
+    fn parsed(view: &ClassView, key: &str) -> Result<(&'static str, String), CliError> {
+        parse_filter(view, key, "v").map(|f| match f {
+            Filter::Eq(f, _) => (f.name, "=".to_string()),
+            Filter::MapEq(f, k, _) => (f.name, format!("key {k}")),
+            Filter::Contains(f, _) => (f.name, "contains".to_string()),
+        })
     }
 
-    /// Whether the object passes every filter (expensive fields computed).
-    pub fn passes(&self, ctx: &mut Context, view: &ClassView, obj: &Obj) -> bool {
-        self.filters.iter().zip(&self.plans).all(|(f, plan)| f.matches(&plan.text(ctx, view, obj, true)))
+    #[test]
+    fn filter_keys_read_like_xe() {
+        let vm = ClassView::new("vm").unwrap();
+        let fail = |m: &str| Err(CliError::failure(m));
+        assert_eq!(parsed(&vm, "name-label"), Ok(("name-label", "=".into())));
+        assert_eq!(parsed(&vm, "name-label:x"), fail("Field 'name-label' is not a set or map"));
+        assert_eq!(parsed(&vm, "bogus:x"), fail("Unknown field 'bogus:x'"));
+        // A colon key is never the legacy dash form.
+        assert_eq!(parsed(&vm, "platform-acpi:x"), fail("Unknown field 'platform-acpi:x'"));
+        assert_eq!(parsed(&vm, "platform-acpi"), Ok(("platform", "key acpi".into())));
+        assert_eq!(parsed(&vm, "other-config:a:b"), Ok(("other-config", "key a:b".into())));
+        assert_eq!(parsed(&vm, "tags:contains"), Ok(("tags", "contains".into())));
+        assert_eq!(parsed(&vm, "tags-contains"), Ok(("tags", "contains".into())));
+        let bad_set = "Invalid syntax for set filtering (should be set-param:contains=key)";
+        assert_eq!(parsed(&vm, "tags:has"), fail(bad_set));
+        assert_eq!(parsed(&vm, "tags-has"), fail(bad_set));
+        assert_eq!(parsed(&vm, "bogus"), fail("Unknown field 'bogus'"));
+    }
+
+    #[test]
+    fn filters_keep_the_first_bad_one_for_later() {
+        let vm = ClassView::new("vm").unwrap();
+        let f = Filters::parse(&vm, [("is-a-template", "false"), ("bogus", "1"), ("also-bogus:x", "1")]);
+        assert_eq!(f.fields().map(|f| f.name).collect::<Vec<_>>(), ["is-a-template"]);
+        assert_eq!(f.error, Some(CliError::failure("Unknown field 'bogus'")));
+        assert!(f.may_fail() && !f.is_empty());
+        let ok = Filters::parse(&vm, [("power-state", "running")]);
+        assert!(!ok.may_fail());
+        assert!(Filters::parse(&vm, [("possible-hosts", "x")]).may_fail());
+        assert!(Filters::parse(&vm, std::iter::empty::<(&str, &str)>()).is_empty());
+    }
+
+    #[test]
+    fn case_insensitive_fields_compare_lowercased() {
+        let vif = ClassView::new("vif").unwrap();
+        let mac = parse_filter(&vif, "MAC", "AA:BB").unwrap();
+        assert!(mac.matches(&Rendered::text("aa:bb")));
+        let name = parse_filter(&vif, "device", "A").unwrap();
+        assert!(!name.matches(&Rendered::text("a")));
     }
 }

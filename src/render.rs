@@ -125,6 +125,55 @@ fn scalar_json(v: &Value) -> Json {
     }
 }
 
+/// A float as OCaml's `string_of_float` writes it (what xe prints for
+/// data-source values): `%.12g`, with a `.` added when the result would read
+/// as an integer (`0.`, `12.`, `12.5`, `1e-05`, `nan`, `inf`).
+pub fn ocaml_float(f: f64) -> String {
+    if f.is_nan() {
+        return "nan".into();
+    }
+    if f.is_infinite() {
+        return if f > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    const PRECISION: i32 = 12;
+    // `%e` with PRECISION significant digits gives the exponent `%g` decides by.
+    let sci = format!("{:.*e}", (PRECISION - 1) as usize, f);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let text = if (-4..PRECISION).contains(&exp) {
+        let fixed = format!("{:.*}", (PRECISION - 1 - exp) as usize, f);
+        trim_fraction(&fixed).to_string()
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim_fraction(mantissa), exp.abs())
+    };
+    if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+        text + "."
+    } else {
+        text
+    }
+}
+
+/// `%g` drops trailing zeros of the fraction, and the point if nothing is left.
+fn trim_fraction(s: &str) -> &str {
+    if s.contains('.') {
+        s.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        s
+    }
+}
+
+/// OCaml's `Int64.of_float` on x86-64: truncation, and the smallest
+/// integer for NaN and values out of range (what the processor answers).
+pub fn ocaml_int64_of_float(f: f64) -> i64 {
+    const LIMIT: f64 = 9_223_372_036_854_775_808.0;
+    if f.is_nan() || !(-LIMIT..LIMIT).contains(&f) {
+        i64::MIN
+    } else {
+        f.trunc() as i64
+    }
+}
+
 /// A field's render rule as `render` reads it: the rule's text is searched once, not per value.
 #[derive(Debug, Clone, Copy)]
 pub struct Rule<'r> {
@@ -325,6 +374,29 @@ mod tests {
             render(Some(&Value::str("vm_start")), "list (\"; \") + enum:host_operation_to_string", None, f).text,
             "VM.start"
         );
+    }
+
+    #[test]
+    fn floats_read_like_ocaml_string_of_float() {
+        assert_eq!(ocaml_float(0.0), "0.");
+        assert_eq!(ocaml_float(-0.0), "-0.");
+        assert_eq!(ocaml_float(12.5), "12.5");
+        assert_eq!(ocaml_float(12.0), "12.");
+        assert_eq!(ocaml_float(0.03), "0.03");
+        assert_eq!(ocaml_float(1.0 / 3.0), "0.333333333333");
+        assert_eq!(ocaml_float(0.00001), "1e-05");
+        assert_eq!(ocaml_float(0.0001), "0.0001");
+        assert_eq!(ocaml_float(123456789012.0), "123456789012.");
+        assert_eq!(ocaml_float(1234567890123.0), "1.23456789012e+12");
+        assert_eq!(ocaml_float(1e100), "1e+100");
+        assert_eq!(ocaml_float(-2.5e-7), "-2.5e-07");
+        assert_eq!(ocaml_float(f64::NAN), "nan");
+        assert_eq!(ocaml_float(f64::NEG_INFINITY), "-inf");
+        assert_eq!(ocaml_float(999999999999.5), "1e+12");
+        assert_eq!(ocaml_int64_of_float(1073741824.0), 1073741824);
+        assert_eq!(ocaml_int64_of_float(-2.7), -2);
+        assert_eq!(ocaml_int64_of_float(f64::NAN), i64::MIN);
+        assert_eq!(ocaml_int64_of_float(1e19), i64::MIN);
     }
 
     #[test]

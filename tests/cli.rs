@@ -104,6 +104,48 @@ fn event_wait_wakes_when_another_process_changes_the_vm() {
     }
 }
 
+/// event-wait tests the snapshot of a deleted object too: a VBD's
+/// `attachable` is computed by a call, which fails once the VBD is gone.
+#[test]
+fn event_wait_tests_deleted_objects() {
+    let sim = common::start_sim(false);
+    let extra = format!("server=127.0.0.1,port={},password=xenroot", sim.addr.port());
+    let xe = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
+        c.args(args)
+            .env("XE_EXTRA_ARGS", &extra)
+            .env("HOME", std::env::temp_dir())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null());
+        c
+    };
+    let out = |args: &[&str]| {
+        let o = xe(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    };
+    let sr = out(&["sr-list", "name-label=Local storage", "params=uuid", "--minimal"]);
+    let sr = sr.split(',').next().unwrap().to_string();
+    let vdi = out(&["vdi-create", &format!("sr-uuid={sr}"), "name-label=scratch", "virtual-size=1GiB"]);
+    let vm = out(&["vm-list", "name-label=test-halted", "--minimal"]);
+    let vbd = out(&["vbd-create", &format!("vm-uuid={vm}"), &format!("vdi-uuid={vdi}"), "device=5"]);
+    assert_eq!(out(&["vbd-param-get", &format!("uuid={vbd}"), "param-name=attachable"]), "true");
+    let mut waiter =
+        xe(&["event-wait", "class=vbd", &format!("uuid={vbd}"), "attachable=/=true", "timeout=20"]).spawn().unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert!(waiter.try_wait().unwrap().is_none(), "event-wait returned before the change");
+    out(&["vbd-destroy", &format!("uuid={vbd}")]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(status) = waiter.try_wait().unwrap() {
+            assert!(status.success(), "event-wait failed: {status}");
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "event-wait did not test the deletion");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Ctrl-C during a long operation cancels its task and leaves the VM as it was.
 #[cfg(unix)]
 #[test]

@@ -20,26 +20,35 @@ const CLASSES: &[&str] = &[
 
 /// One condition: the rendered field equals (or differs from) a value.
 struct Condition {
-    field: &'static crate::facts::FieldFact,
+    key: String,
     value: String,
     negated: bool,
 }
 
+/// Whether the object satisfies every condition. Like xe, every condition
+/// is evaluated in turn (each field fully computed, expensive ones
+/// included), and a key that names no field of the class fails the command
+/// only here, when there is an object to test.
 fn satisfied(ctx: &mut Context, view: &ClassView, conds: &[Condition], r: &str, rec: &Value) -> CmdResult<bool> {
+    let mut all = true;
     for c in conds {
-        // xe compares fully computed fields, expensive ones included.
-        let v = records::field_value(ctx, view, &Obj { r, rec }, c.field, true)?;
+        let field = view.field(&c.key).ok_or_else(|| CliError::failure(format!("key missing: {}", c.key)))?;
+        let v = records::field_value(ctx, view, &Obj { r, rec }, field, true)?;
         if (v.text == c.value) == c.negated {
-            return Ok(false);
+            all = false;
         }
     }
-    Ok(true)
+    Ok(all)
+}
+
+fn unimplemented(class: &str) -> CliError {
+    CliError::failure(format!("Cli listening for class '{class}' not currently implemented"))
 }
 
 fn run(ctx: &mut Context) -> CmdResult {
     let class = ctx.params.required("class")?.to_string();
     if !CLASSES.contains(&class.as_str()) {
-        return Err(CliError::failure(format!("Cli listening for class '{class}' not currently implemented")));
+        return Err(unimplemented(&class));
     }
     let view = ClassView::new(&class).ok_or_else(|| CliError::Internal(format!("no record for {class}")))?;
     let timeout = match ctx.params.get("timeout") {
@@ -57,12 +66,11 @@ fn run(ctx: &mut Context) -> CmdResult {
         if matches!(k, "class" | "timeout") || is_standard_key(k) {
             continue;
         }
-        let field = view.field(k).ok_or_else(|| CliError::failure(format!("key missing: {k}")))?;
         let (value, negated) = match v.strip_prefix("/=") {
             Some(rest) => (rest.to_string(), true),
             None => (v.to_string(), false),
         };
-        conds.push(Condition { field, value, negated });
+        conds.push(Condition { key: k.to_string(), value, negated });
     }
     let deadline = timeout.map(|t| Instant::now() + t);
     let expired =
@@ -72,18 +80,23 @@ fn run(ctx: &mut Context) -> CmdResult {
     let classes = Value::Array(vec![Value::str(view.api().to_ascii_lowercase())]);
     let mut token = String::new();
     let mut wait = 0.0;
+    let mut first = true;
     loop {
         let batch = ctx.call("event.from", vec![classes.clone(), Value::String(token.clone()), Value::Float(wait)])?;
         token = batch.get("token").and_then(Value::as_str).unwrap_or(&token).to_string();
+        // Every event with a snapshot is tested, deletions included. (The
+        // first answer lists the current objects; xe cannot rebuild subject
+        // and role records from later events.)
         for ev in batch.get("events").and_then(Value::as_array).unwrap_or(&[]) {
-            if ev.get("operation").and_then(Value::as_str) == Some("del") {
-                continue;
-            }
             let (Some(r), Some(snap)) = (ev.get("ref").and_then(Value::as_str), ev.get("snapshot")) else { continue };
+            if !first && matches!(class.as_str(), "subject" | "role") {
+                return Err(unimplemented(&class));
+            }
             if satisfied(ctx, &view, &conds, r, snap)? {
                 return Ok(());
             }
         }
+        first = false;
         wait = match deadline {
             Some(d) => {
                 let left = d.saturating_duration_since(Instant::now());

@@ -136,22 +136,21 @@ pub fn user_filters(ctx: &Context, view: &ClassView, skip: &[&str]) -> Vec<(Stri
 }
 
 fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
+    // xe applies the filters (errors included) even with --all, and then prints every object.
     let all = ctx.params.flag("all");
+    let pairs: Vec<(String, String)> = view
+        .fact
+        .default_filters
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .chain(user_filters(ctx, view, &[]))
+        .collect();
+    let filters = records::Filters::parse(view, pairs);
     // Which members the filters and the printed fields read: only those are decoded.
     // (Expensive fields are never computed in lists: they read nothing. Filters on them compute them.)
     let mut wanted: Vec<&FieldFact> =
         selected_fields(view, ctx.params.get("params")).into_iter().filter(|f| !f.expensive).collect();
-    if !all {
-        for (k, v) in view.fact.default_filters.iter().map(|(k, v)| (k.to_string(), v.to_string())).chain(user_filters(
-            ctx,
-            view,
-            &[],
-        )) {
-            if let Ok(f) = records::parse_filter(view, &k, &v) {
-                wanted.push(f.field());
-            }
-        }
-    }
+    wanted.extend(filters.fields());
     let (mut members, classes) = records::needs(view, &wanted);
     // When the fields refer to objects of the listed class itself (a VM's
     // parent, snapshots...) and the fetch lists all of them, it also gives
@@ -162,9 +161,11 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
     }
     // Printed as they come, the records are kept as text until then, each
     // decoded, filtered, printed and freed in turn: a large pool's records
-    // never all exist as values at once. Other modes need them all anyway.
-    let normal = ctx.printer.mode == Mode::Normal;
-    let text = if normal { records::fetch_records(ctx, view, &members)? } else { None };
+    // never all exist as values at once. Other modes need them all anyway,
+    // and so do filters that may fail the command (xe prints nothing then),
+    // and --all when a bad filter may fail it.
+    let streaming = ctx.printer.mode == Mode::Normal && !filters.may_fail();
+    let text = if streaming { records::fetch_records(ctx, view, &members)? } else { None };
     let mut objects = match text {
         Some(raw) => Objects::Text(raw),
         None => Objects::Values(records::fetch_projected(ctx, view, &members)?),
@@ -180,34 +181,23 @@ fn list(ctx: &mut Context, view: &ClassView) -> CmdResult {
             let _ = ctx.prefetch(c, members);
         }
     }
-    let mut filters = Vec::new();
-    if !all {
-        for (k, v) in view.fact.default_filters {
-            filters.push(records::parse_filter(view, k, v)?);
-        }
-        for (k, v) in user_filters(ctx, view, &[]) {
-            match records::parse_filter(view, &k, &v) {
-                Ok(f) => filters.push(f),
-                // xe only complains about a bad filter when there was something to filter.
-                Err(e) if !objects.is_empty() => return Err(e),
-                Err(_) => {}
-            }
-        }
-    }
     let fields = selected_fields(view, ctx.params.get("params"));
     let plans: Vec<FieldPlan> = fields.iter().map(|f| FieldPlan::new(view, f)).collect();
     let objects = match objects {
-        Objects::Text(raw) => {
-            let test = records::FilterSet::new(view, &filters);
-            print_blocks(ctx, view, &test, raw.into_records(), &plans);
-            return Ok(());
-        }
+        Objects::Text(raw) => return print_blocks(ctx, view, &filters, all, raw.into_records(), &plans),
         Objects::Values(v) => v,
     };
-    let chosen = records::select(ctx, view, &filters, objects)?;
+    let chosen = if all {
+        if !filters.is_empty() {
+            records::select(ctx, view, &filters, objects.clone())?;
+        }
+        objects
+    } else {
+        records::select(ctx, view, &filters, objects)?
+    };
     let mut out = Vec::with_capacity(chosen.len());
     for (r, rec) in &chosen {
-        out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false));
+        out.push(records::build_planned(ctx, view, &Obj { r, rec }, &plans, false)?);
     }
     ctx.printer.records(&out);
     Ok(())
@@ -226,35 +216,34 @@ impl Objects {
             Objects::Values(v) => v.len(),
         }
     }
-
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
-/// Prints the record blocks of the objects that pass the filters as they
-/// are rendered, 64 KiB at a time, freeing each object once printed: the
-/// text `Printer::records` prints for the same records, without building
-/// them all first (a `params=all` listing of a large pool is tens of
-/// megabytes of text).
+/// Prints the record blocks of the objects that pass the filters (every
+/// object with `all`) as they are rendered, 64 KiB at a time, freeing each
+/// object once printed: the text `Printer::records` prints for the same
+/// records, without building them all first (a `params=all` listing of a
+/// large pool is tens of megabytes of text). The filters must not be able
+/// to fail ([`records::Filters::may_fail`]): the output is under way.
 fn print_blocks(
     ctx: &mut Context,
     view: &ClassView,
-    test: &records::FilterSet,
+    filters: &records::Filters,
+    all: bool,
     objects: impl Iterator<Item = (String, Value)>,
     plans: &[FieldPlan],
-) {
+) -> CmdResult {
     const BATCH: usize = 64 << 10;
     let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
     let width = key_width(keys.iter().map(String::as_str));
     let pads: Vec<usize> = keys.iter().map(|k| width - k.chars().count()).collect();
     let mut out = String::with_capacity(2 * BATCH);
     for (r, rec) in objects {
-        if !test.passes(ctx, view, &Obj { r: &r, rec: &rec }) {
+        let obj = Obj { r: &r, rec: &rec };
+        if !filters.passes(ctx, view, &obj)? && !all {
             continue;
         }
         for (i, ((plan, key), pad)) in plans.iter().zip(&keys).zip(&pads).enumerate() {
-            let v = plan.text(ctx, view, &Obj { r: &r, rec: &rec }, false);
+            let v = plan.text(ctx, view, &obj, false)?;
             push_padded(&mut out, i == 0, key, *pad, &v.text);
         }
         end_block(&mut out);
@@ -266,6 +255,7 @@ fn print_blocks(
     ctx.printer.raw(&out);
     // What printing the records would have left behind (they are all out already).
     ctx.printer.records(&[]);
+    Ok(())
 }
 
 /// Finds the object named by `uuid=`.

@@ -123,30 +123,28 @@ pub fn select(ctx: &mut Context, sel: Selector) -> CmdResult<Vec<Target>> {
     let key = sel.class;
     let value = ctx.params.get(key).map(str::to_string);
     let objects = fetch_matching(ctx, view.api(), selector_members(sel.class), value.as_deref())?;
-    let mut filters = Vec::new();
+    // xe's own filters first (no templates, no control domains), then the
+    // command line's, applied in turn while objects remain.
+    let mut pairs: Vec<(String, String)> = Vec::new();
     if sel.class == "vm" {
         if !sel.templates {
-            filters.push(records::parse_filter(&view, "is-a-template", "false")?);
+            pairs.push(("is-a-template".into(), "false".into()));
         }
         if !sel.dom0 {
-            filters.push(records::parse_filter(&view, "is-control-domain", "false")?);
+            pairs.push(("is-control-domain".into(), "false".into()));
         }
     }
-    let user: Vec<(String, String)> = ctx
-        .params
-        .iter()
-        .filter(|(k, _)| {
-            *k != key && !is_standard_key(k) && !own.iter().any(|o| o == k || (o.ends_with(':') && k.starts_with(o)))
-        })
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    for (k, v) in &user {
-        match records::parse_filter(&view, k, v) {
-            Ok(f) => filters.push(f),
-            Err(e) if !objects.is_empty() => return Err(e),
-            Err(_) => {}
-        }
-    }
+    pairs.extend(
+        ctx.params
+            .iter()
+            .filter(|(k, _)| {
+                *k != key
+                    && !is_standard_key(k)
+                    && !own.iter().any(|o| o == k || (o.ends_with(':') && k.starts_with(o)))
+            })
+            .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let filters = records::Filters::parse(&view, pairs);
     let chosen = records::select(ctx, &view, &filters, objects)?;
     let what = plural(sel.class);
     if chosen.is_empty() {

@@ -332,8 +332,13 @@ fn get_data_sources(call: &Call, db: &mut Db) -> ApiResult<Value> {
 }
 
 /// The latest value of one data source; NaN for one the VM does not have, as xapi answers.
+/// Only a running or paused VM has data sources to query (xapi checks first).
 fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
     expect_vm(db, call.str(0))?;
+    let power = db.field_str(call.str(0), "power_state").to_ascii_lowercase();
+    if !matches!(power.as_str(), "running" | "paused") {
+        return Err(Failure::new("VM_BAD_POWER_STATE", [call.str(0), "running;paused", &power]));
+    }
     let v = data_sources(db, call.str(0)).into_iter().find(|d| d.name == call.str(1)).map_or(f64::NAN, |d| d.value);
     Ok(Value::Float(v))
 }
