@@ -5,7 +5,7 @@
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::facts::{op, Access, FieldFact, Setter};
-use crate::output::record::{end_block, field_key, key_width, push_padded};
+use crate::output::record::{field_key, Blocks};
 use crate::output::Mode;
 use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
 use xenapi::model::{parse_type, Schema, Type};
@@ -234,25 +234,22 @@ fn print_blocks(
 ) -> CmdResult {
     const BATCH: usize = 64 << 10;
     let keys: Vec<String> = plans.iter().map(|p| field_key(p.field.name, p.field.access, p.field.deprecated)).collect();
-    let width = key_width(keys.iter().map(String::as_str));
-    let pads: Vec<usize> = keys.iter().map(|k| width - k.chars().count()).collect();
-    let mut out = String::with_capacity(2 * BATCH);
+    let mut blocks = Blocks::new(keys);
     for (r, rec) in objects {
         let obj = Obj { r: &r, rec: &rec };
         if !filters.passes(ctx, view, &obj)? && !all {
             continue;
         }
-        for (i, ((plan, key), pad)) in plans.iter().zip(&keys).zip(&pads).enumerate() {
+        for plan in plans {
             let v = plan.text(ctx, view, &obj, false)?;
-            push_padded(&mut out, i == 0, key, *pad, &v.text);
+            blocks.field(&v.text);
         }
-        end_block(&mut out);
-        if out.len() >= BATCH {
-            ctx.printer.raw(&out);
-            out.clear();
+        blocks.end();
+        if blocks.len() >= BATCH {
+            ctx.printer.raw(&blocks.take());
         }
     }
-    ctx.printer.raw(&out);
+    ctx.printer.raw(&blocks.take());
     // What printing the records would have left behind (they are all out already).
     ctx.printer.records(&[]);
     Ok(())

@@ -142,6 +142,57 @@ pub fn help_record(name: &str, reqd: &str, optn: &str, description: &str) -> Rec
     }
 }
 
+/// Record blocks laid out one field at a time, for a listing whose records
+/// all have the same keys: what [`render_record`] writes for each of them,
+/// without building the records first.
+pub struct Blocks {
+    keys: Vec<String>,
+    pads: Vec<usize>,
+    next: usize,
+    out: String,
+}
+
+impl Blocks {
+    /// Blocks with these printed keys, in order.
+    pub fn new(keys: Vec<String>) -> Blocks {
+        let width = key_width(keys.iter().map(String::as_str));
+        let pads = keys.iter().map(|k| width - k.chars().count()).collect();
+        Blocks { keys, pads, next: 0, out: String::new() }
+    }
+
+    /// The text of the record's next field.
+    pub fn field(&mut self, text: &str) {
+        let i = self.next;
+        push_padded(&mut self.out, i == 0, &self.keys[i], self.pads[i], text);
+        self.next += 1;
+    }
+
+    /// Ends the record (an empty one is xe's lone empty line, then the block's two).
+    pub fn end(&mut self) {
+        if self.keys.is_empty() {
+            self.out.push('\n');
+        }
+        end_block(&mut self.out);
+        self.next = 0;
+    }
+
+    /// How much text is waiting.
+    pub fn len(&self) -> usize {
+        self.out.len()
+    }
+
+    /// Whether no text is waiting.
+    pub fn is_empty(&self) -> bool {
+        self.out.is_empty()
+    }
+
+    /// The text laid out so far, leaving none behind.
+    pub fn take(&mut self) -> String {
+        let room = self.out.capacity();
+        std::mem::replace(&mut self.out, String::with_capacity(room))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
