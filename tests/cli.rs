@@ -78,16 +78,7 @@ fn sim_scheme_starts_reuses_and_stops_a_simulator() {
 #[test]
 fn event_wait_wakes_when_another_process_changes_the_vm() {
     let sim = common::start_sim(false);
-    let extra = format!("server=127.0.0.1,port={},password=xenroot", sim.addr.port());
-    let xe = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
-        c.args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", std::env::temp_dir())
-            .env("RUST_BACKTRACE", "0")
-            .stdin(std::process::Stdio::null());
-        c
-    };
+    let xe = common::xe_at(&sim);
     let mut waiter = xe(&["event-wait", "class=vm", "name-label=test-halted", "power-state=running"]).spawn().unwrap();
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert!(waiter.try_wait().unwrap().is_none(), "event-wait returned before the change");
@@ -109,16 +100,7 @@ fn event_wait_wakes_when_another_process_changes_the_vm() {
 #[test]
 fn event_wait_tests_deleted_objects() {
     let sim = common::start_sim(false);
-    let extra = format!("server=127.0.0.1,port={},password=xenroot", sim.addr.port());
-    let xe = |args: &[&str]| {
-        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
-        c.args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", std::env::temp_dir())
-            .env("RUST_BACKTRACE", "0")
-            .stdin(std::process::Stdio::null());
-        c
-    };
+    let xe = common::xe_at(&sim);
     let out = |args: &[&str]| {
         let o = xe(args).output().unwrap();
         assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
@@ -251,16 +233,8 @@ fn non_utf8_input_is_refused_clearly() {
 #[test]
 fn vm_operations_show_new_messages_below_the_priority() {
     let sim = common::start_sim(false);
-    let extra = format!("server=127.0.0.1,port={},password=xenroot,nossl=true", sim.addr.port());
-    let xe = |args: &[&str]| {
-        std::process::Command::new(env!("CARGO_BIN_EXE_xe"))
-            .args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", std::env::temp_dir())
-            .stdin(std::process::Stdio::null())
-            .output()
-            .unwrap()
-    };
+    let cmd = common::xe_at(&sim);
+    let xe = |args: &[&str]| cmd(args).output().unwrap();
     let quiet = xe(&["vm-start", "vm=test-halted"]);
     assert!(quiet.status.success());
     assert_eq!(String::from_utf8_lossy(&quiet.stderr), "");

@@ -25,3 +25,18 @@ pub fn start_sim_scaled(tls: bool, time_scale: f64) -> Sim {
     opts.config.time_scale = time_scale;
     Sim::start(opts).expect("simulator starts on loopback")
 }
+
+/// An `xe` command aimed at a simulator on loopback (plain HTTP, its
+/// default credentials), with a neutral home and no standard input.
+pub fn xe_at(sim: &Sim) -> impl Fn(&[&str]) -> std::process::Command {
+    let extra = format!("server=127.0.0.1,port={},password=xenroot,nossl=true", sim.addr.port());
+    move |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
+        c.args(args)
+            .env("XE_EXTRA_ARGS", &extra)
+            .env("HOME", std::env::temp_dir())
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
