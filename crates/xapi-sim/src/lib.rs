@@ -6,14 +6,18 @@
 //! formats on HTTP and HTTPS. Nothing here depends on the `xe` crate.
 
 pub mod behaviour;
+pub mod call;
 pub mod core;
 pub mod db;
 pub mod expr;
 pub mod fixtures;
+pub mod implicit;
 pub mod localtime;
 pub mod persist;
+pub mod record;
 pub mod relations;
 pub mod rpc;
+pub mod rules;
 pub mod server;
 pub mod tasks;
 

@@ -12,9 +12,8 @@
 //!
 //! Record maps come newest first, as xapi sorts its message files.
 
-use super::Handler;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -130,7 +129,7 @@ fn unix(v: &Value) -> i64 {
 /// timestamp as a datetime). Naming a field a message lacks makes that
 /// message fail to match, as xapi's message store does.
 fn get_all_records_where(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let e = crate::rpc::where_expr(call.str(0))?;
+    let e = crate::implicit::where_expr(call.str(0))?;
     let class = call.class;
     Ok(records(call, db, |fields| {
         let text = |f: &str| class.field_pos(f).and_then(|p| fields.get(p)).map(crate::expr::compare_text);

@@ -1,10 +1,10 @@
 //! `session.*`: login with the configured users, logout, password changes,
 //! and the per-originator session limit with least-recently-used eviction.
 
-use super::{master, Handler};
+use crate::call::{Call, Handler};
 use crate::core::SessionMeta;
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::rules::pool::master;
 use std::collections::HashMap;
 use std::time::Instant;
 use xenapi::Value;

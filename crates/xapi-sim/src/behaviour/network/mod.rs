@@ -6,7 +6,7 @@ mod pif;
 mod vif;
 
 use super::storage::common::coerce;
-use super::Handler;
+use crate::call::Handler;
 use crate::db::{ApiResult, Failure};
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};

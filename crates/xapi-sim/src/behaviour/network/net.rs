@@ -2,9 +2,9 @@
 //! devices still use the network.
 
 use super::super::storage::common::*;
-use super::{enum_arg, Handler};
+use super::enum_arg;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 

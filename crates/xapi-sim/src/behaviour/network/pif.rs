@@ -3,9 +3,9 @@
 //! PIF's host and device, carrying the VLAN's network.
 
 use super::super::storage::common::*;
-use super::{assert_cidr, assert_dns, assert_ip, enum_arg, Handler};
+use super::{assert_cidr, assert_dns, assert_ip, enum_arg};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 

@@ -2,9 +2,9 @@
 //! (xapi_vif_helpers.valid_operations) and MAC generation.
 
 use super::super::storage::common::*;
-use super::{assert_cidr, assert_ip, enum_arg, Handler};
+use super::{assert_cidr, assert_ip, enum_arg};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 

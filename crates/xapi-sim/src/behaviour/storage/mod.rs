@@ -13,7 +13,7 @@ mod sr;
 mod vbd;
 mod vdi;
 
-use super::Handler;
+use crate::call::Handler;
 use crate::db::{ApiResult, Db, Failure};
 use common::*;
 use std::collections::HashMap;

@@ -3,9 +3,9 @@
 //! use disks of the SR.
 
 use super::common::*;
-use super::{refresh_sr_ops, sm, Handler};
+use super::{refresh_sr_ops, sm};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 

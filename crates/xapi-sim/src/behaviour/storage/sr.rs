@@ -5,9 +5,9 @@
 
 use super::common::*;
 use super::sm::{self, StoredSr};
-use super::{pbd, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, Handler};
+use super::{pbd, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 

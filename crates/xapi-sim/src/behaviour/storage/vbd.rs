@@ -4,9 +4,9 @@
 //! forbids.
 
 use super::common::*;
-use super::{refresh_vdi_ops, Handler};
+use super::refresh_vdi_ops;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 

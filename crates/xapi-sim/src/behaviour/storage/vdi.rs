@@ -6,11 +6,10 @@
 use super::common::*;
 use super::sm::{self, Alloc};
 use super::{
-    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, Handler,
+    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows,
 };
-use crate::behaviour::BoxFuture;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 

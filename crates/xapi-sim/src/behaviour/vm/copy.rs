@@ -5,13 +5,12 @@ use super::disks::{self, DiskOp};
 use super::messages::{self, Note};
 use super::power::{ensure_metrics, force_halt, suspend_image_record, suspend_sr};
 use super::{
-    api, begin_op, cls, drop_vdis, end_op, end_op_then, expect_vm, get_b, get_map, get_s, get_set, now, null, set,
-    smap, sset, step, update_allowed_operations, valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS,
-    PROVISION_SECS, REVERT_SECS, SNAPSHOT_SECS,
+    begin_op, cls, drop_vdis, end_op, end_op_then, expect_vm, get_b, get_map, get_s, get_set, now, null, set, smap,
+    sset, step, update_allowed_operations, valid, void, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS,
+    REVERT_SECS, SNAPSHOT_SECS,
 };
-use crate::behaviour::BoxFuture;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -626,7 +625,7 @@ async fn create_disk(call: &Call, vm: &str, vm_uuid: &str, d: &DiskSpec, sr: &st
         ("qos_algorithm_type".into(), Value::str("")),
         ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
     ]);
-    let made = api(call, "VBD.create", vec![vbd]).await;
+    let made = call.api("VBD.create", vec![vbd]).await;
     let made = match made {
         Ok(v) => v,
         Err(e) => {
@@ -636,7 +635,7 @@ async fn create_disk(call: &Call, vm: &str, vm_uuid: &str, d: &DiskSpec, sr: &st
     };
     // The disk is named after the device it ended up as.
     let userdevice = get_s(&call.core.db.read(), made.as_str().unwrap_or(""), "userdevice");
-    api(call, "VDI.set_name_label", vec![Value::str(&vdi), Value::String(userdevice)]).await?;
+    call.api("VDI.set_name_label", vec![Value::str(&vdi), Value::String(userdevice)]).await?;
     Ok(vdi)
 }
 
@@ -682,12 +681,10 @@ fn provision(call: Call) -> BoxFuture {
 
 /// `VM.create`: the generic constructor, then what xapi adds: a metrics
 /// object, no domain, the memory overhead and the allowed operations.
-fn create(mut call: Call) -> BoxFuture {
+fn create(call: Call) -> BoxFuture {
     Box::pin(async move {
-        // Bypass this table so the generic constructor runs.
-        call.method = "VM.create (generic)".to_string();
         let core = call.core.clone();
-        let vm = crate::rpc::run(call).await?;
+        let vm = crate::implicit::serve(&call)?;
         let r = vm.as_str().unwrap_or("").to_string();
         core.write(|db| {
             if valid(db, &r, "VM") {

@@ -3,13 +3,13 @@
 //! devices copied with the VM, consoles, and the disks made through the
 //! storage API.
 
-use super::{api, cls, get_b, get_i, get_map, get_s, get_set, null, set, smap, valid};
+use super::{cls, get_b, get_i, get_map, get_s, get_set, null, set, smap, valid};
 use crate::behaviour::network::{mark_vif_attached, refresh_vif_ops};
 use crate::behaviour::storage::sm::{alloc_of, leaf_size, round_virtual};
 use crate::behaviour::storage::{mark_vbd_attached, refresh_vbd_ops};
+use crate::call::Call;
 use crate::db::{ApiResult, Db};
 use crate::relations::RELATIONS;
-use crate::rpc::Call;
 use xenapi::{Value, NULL_REF};
 
 /// Copies an object: same fields, fresh uuid, empty relation sets and current
@@ -146,7 +146,7 @@ pub(super) fn vdi_record(
 
 /// Creates a disk through the storage API.
 pub(super) async fn create_vdi(call: &Call, record: Value) -> ApiResult<String> {
-    let v = api(call, "VDI.create", vec![record]).await?;
+    let v = call.api("VDI.create", vec![record]).await?;
     Ok(v.as_str().unwrap_or(NULL_REF).to_string())
 }
 
@@ -161,14 +161,14 @@ pub(super) enum DiskOp {
 /// Duplicates a disk through the storage API (copies go to `sr`, or the disk's own SR).
 pub(super) async fn duplicate_vdi(call: &Call, vdi: &str, op: DiskOp, sr: Option<&str>) -> ApiResult<String> {
     let v = match op {
-        DiskOp::Clone => api(call, "VDI.clone", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
-        DiskOp::Snapshot => api(call, "VDI.snapshot", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
+        DiskOp::Clone => call.api("VDI.clone", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
+        DiskOp::Snapshot => call.api("VDI.snapshot", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
         DiskOp::Copy => {
             let sr = match sr {
                 Some(s) => s.to_string(),
                 None => get_s(&call.core.db.read(), vdi, "SR"),
             };
-            api(call, "VDI.copy", vec![Value::str(vdi), Value::String(sr), null(), null()]).await?
+            call.api("VDI.copy", vec![Value::str(vdi), Value::String(sr), null(), null()]).await?
         }
     };
     Ok(v.as_str().unwrap_or(NULL_REF).to_string())

@@ -3,10 +3,10 @@
 
 use super::{
     assert_operation_valid, expect_host, expect_vm, get_b, get_i, get_s, get_set, place, set,
-    update_allowed_operations, valid, void, Handler,
+    update_allowed_operations, valid, void,
 };
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 

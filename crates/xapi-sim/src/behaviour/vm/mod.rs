@@ -15,9 +15,8 @@ pub(crate) mod misc;
 mod place;
 mod power;
 
-use super::Handler;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -429,25 +428,13 @@ pub(super) fn begin_op<P>(
         let own_task = call.task.is_none();
         let task = match &call.task {
             Some(t) => t.clone(),
-            None => crate::behaviour::task::new_task(db, &call.method, "", true),
+            None => crate::tasks::new_task(db, &call.method, "", true),
         };
         for (vm, op) in targets {
             enter(db, vm, op, &task);
         }
         match prepare(db) {
-            Ok(p) => {
-                let call = Call {
-                    core: call.core.clone(),
-                    class: call.class,
-                    class_idx: call.class_idx,
-                    message: call.message,
-                    method: call.method.clone(),
-                    session: call.session.clone(),
-                    args: call.args.clone(),
-                    task: Some(task),
-                };
-                Ok((Running { call, own_task }, p))
-            }
+            Ok(p) => Ok((Running { call: call.with_task(task), own_task }, p)),
             Err(e) => {
                 for (vm, _) in targets {
                     leave(db, vm, &task);
@@ -527,21 +514,12 @@ where
     end_op_then(&op, targets, apply, |db, v| messages::file(db, targets[0].0, note(v)))
 }
 
-/// Makes an API call on the caller's session, as xapi's own code does
-/// through `Helpers.call_api_functions` (disks go through the storage layer).
-pub(super) async fn api(call: &Call, method: &str, args: Vec<Value>) -> ApiResult<Value> {
-    let mut params = vec![Value::String(call.session.clone().unwrap_or_default())];
-    params.extend(args);
-    let inner = crate::rpc::prepare(&call.core, method, params)?;
-    crate::rpc::run(inner).await
-}
-
 /// Destroys disks an operation left behind; failures are only logged in xapi too.
 pub(super) async fn drop_vdis(call: &Call, vdis: Vec<String>) {
     for vdi in vdis {
         let live = valid(&call.core.db.read(), &vdi, "VDI");
         if live {
-            let _ = api(call, "VDI.destroy", vec![Value::String(vdi)]).await;
+            let _ = call.api("VDI.destroy", vec![Value::String(vdi)]).await;
         }
     }
 }

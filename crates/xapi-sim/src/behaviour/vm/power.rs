@@ -6,13 +6,12 @@ use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_a
 use super::messages::{self, Note};
 use super::{
     begin_op, cls, drop_vdis, end_op, end_op_then, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now,
-    null, place, run_op, set, smap, sset, update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS,
-    MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+    null, place, run_op, set, smap, sset, update_allowed_operations, valid, void, HARD_SHUTDOWN_SECS, MIGRATE_SECS,
+    PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
 };
-use crate::behaviour::BoxFuture;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::core::Core;
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
