@@ -20,6 +20,7 @@ pub mod rpc;
 pub mod rules;
 pub mod server;
 pub mod tasks;
+pub mod values;
 
 pub use crate::core::{Config, Core};
 pub use server::{Sim, SimOptions};

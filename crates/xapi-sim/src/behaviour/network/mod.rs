@@ -5,9 +5,9 @@ mod net;
 mod pif;
 mod vif;
 
-use super::storage::common::coerce;
 use crate::call::Handler;
 use crate::db::{ApiResult, Failure};
+use crate::record::coerce;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use xenapi::model::Type;

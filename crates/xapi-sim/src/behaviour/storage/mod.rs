@@ -15,7 +15,7 @@ mod vdi;
 
 use crate::call::Handler;
 use crate::db::{ApiResult, Db, Failure};
-use common::*;
+use crate::values::sset;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -64,7 +64,7 @@ pub(crate) const VDI_ISO_OPS: &[&str] = &["copy", "destroy", "forget", "update"]
 
 /// Whether any PBD of the SR is plugged.
 pub(crate) fn sr_attached(db: &Db, sr: &str) -> bool {
-    refs(db, sr, "PBDs").iter().any(|p| flag(db, p, "currently_attached"))
+    db.strings(sr, "PBDs").iter().any(|p| db.bool(p, "currently_attached"))
 }
 
 /// xapi's `Sm.assert_pbd_is_plugged`.
@@ -78,7 +78,7 @@ pub(crate) fn assert_sr_plugged(db: &Db, sr: &str) -> ApiResult<()> {
 
 /// Checks that the SR's driver supports an operation (its allowed_operations).
 pub(crate) fn sr_allows(db: &Db, sr: &str, op: &str) -> ApiResult<()> {
-    let ops = refs(db, sr, "allowed_operations");
+    let ops = db.strings(sr, "allowed_operations");
     if ops.iter().any(|o| o == op) {
         Ok(())
     } else {
@@ -101,27 +101,27 @@ pub(crate) fn refresh_sr_ops(db: &mut Db, sr: &str) {
     }
     if !sr_attached(db, sr) {
         ops.push("forget");
-        let pbds = !refs(db, sr, "PBDs").is_empty();
-        let managed = refs(db, sr, "VDIs").iter().any(|v| flag(db, v, "managed"));
+        let pbds = !db.strings(sr, "PBDs").is_empty();
+        let managed = db.strings(sr, "VDIs").iter().any(|v| db.bool(v, "managed"));
         if pbds && !managed {
             ops.push("destroy");
         }
     }
-    db.set_named(sr, "allowed_operations", strs(&ops));
+    db.set_named(sr, "allowed_operations", sset(&ops));
 }
 
 /// Recomputes an SR's usage from its VDIs: every VDI's physical size, and
 /// the virtual sizes of the managed (visible) ones. Unscanned SRs are left alone.
 pub(crate) fn refresh_sr_usage(db: &mut Db, sr: &str) {
-    let size = int(db, sr, "physical_size");
+    let size = db.int(sr, "physical_size");
     if size < 0 {
         return;
     }
     let (mut phys, mut virt) = (0i64, 0i64);
-    for v in refs(db, sr, "VDIs") {
-        phys += int(db, &v, "physical_utilisation");
-        if flag(db, &v, "managed") {
-            virt += int(db, &v, "virtual_size");
+    for v in db.strings(sr, "VDIs") {
+        phys += db.int(&v, "physical_utilisation");
+        if db.bool(&v, "managed") {
+            virt += db.int(&v, "virtual_size");
         }
     }
     db.set_named(sr, "physical_utilisation", Value::Int(phys));
@@ -134,8 +134,8 @@ pub(crate) fn refresh_sr_usage(db: &mut Db, sr: &str) {
 
 /// Fails with SR_FULL when `extra` more bytes do not fit in the SR.
 pub(crate) fn ensure_space(db: &Db, sr: &str, extra: i64) -> ApiResult<()> {
-    let size = int(db, sr, "physical_size");
-    let used = int(db, sr, "physical_utilisation").max(0);
+    let size = db.int(sr, "physical_size");
+    let used = db.int(sr, "physical_utilisation").max(0);
     if extra > 0 && size >= 0 && used + extra > size {
         return Err(Failure::new("SR_FULL", [(used + extra).to_string(), size.to_string()]));
     }
@@ -144,15 +144,15 @@ pub(crate) fn ensure_space(db: &Db, sr: &str, extra: i64) -> ApiResult<()> {
 
 /// The VBDs of a VDI that are plugged (or reserved) into a domain.
 pub(crate) fn active_vbds(db: &Db, vdi: &str) -> Vec<String> {
-    refs(db, vdi, "VBDs").into_iter().filter(|b| flag(db, b, "currently_attached")).collect()
+    db.strings(vdi, "VBDs").into_iter().filter(|b| db.bool(b, "currently_attached")).collect()
 }
 
 /// Recomputes a VDI's allowed operations from its SR and its use.
 pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
-    let sr = s(db, vdi, "SR");
-    let mut ops: Vec<&str> = if !flag(db, vdi, "managed") {
+    let sr = db.string(vdi, "SR");
+    let mut ops: Vec<&str> = if !db.bool(vdi, "managed") {
         Vec::new()
-    } else if flag(db, &sr, "is_tools_sr") {
+    } else if db.bool(&sr, "is_tools_sr") {
         vec!["copy"]
     } else {
         match db.field_str(&sr, "type") {
@@ -162,11 +162,11 @@ pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
             _ => VDI_IDLE_OPS.to_vec(),
         }
     };
-    if flag(db, vdi, "sharable") || db.field_str(vdi, "on_boot") == "reset" {
+    if db.bool(vdi, "sharable") || db.field_str(vdi, "on_boot") == "reset" {
         ops.retain(|o| *o != "snapshot");
     }
     // What the SR's driver cannot do is not allowed on its disks either.
-    let sr_ops = refs(db, &sr, "allowed_operations");
+    let sr_ops = db.strings(&sr, "allowed_operations");
     let supported = |op: &str| sr_ops.iter().any(|o| o == op);
     ops.retain(|o| match *o {
         "clone" => supported("vdi_clone"),
@@ -175,5 +175,5 @@ pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
         "resize" => supported("vdi_resize"),
         _ => true,
     });
-    db.set_named(vdi, "allowed_operations", strs(&ops));
+    db.set_named(vdi, "allowed_operations", sset(&ops));
 }

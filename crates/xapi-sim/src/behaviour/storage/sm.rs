@@ -3,9 +3,10 @@
 //! how big disks are on each kind of storage, probing, and the "disks on
 //! the storage" that outlive `SR.forget`/`VDI.forget`.
 
-use super::common::*;
 use crate::core::Core;
 use crate::db::{ApiResult, Db, Failure};
+use crate::record::Rec;
+use crate::values::{pairs, smap};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -81,7 +82,7 @@ pub(crate) fn kind(ty: &str) -> &'static Kind {
 /// The rules that apply to an existing SR: LVHD SRs may be thin-provisioned.
 pub(crate) fn alloc_of(db: &Db, sr: &str) -> Alloc {
     let k = kind(db.field_str(sr, "type"));
-    if k.alloc == Alloc::Lvhd && map_get(db, sr, "sm_config", "allocation").as_deref() == Some("thin") {
+    if k.alloc == Alloc::Lvhd && db.map_get(sr, "sm_config", "allocation").as_deref() == Some("thin") {
         return Alloc::VhdFile;
     }
     k.alloc
@@ -89,12 +90,12 @@ pub(crate) fn alloc_of(db: &Db, sr: &str) -> Alloc {
 
 /// The SR types the pool has drivers for (its SM objects).
 pub(crate) fn supported_types(db: &Db) -> Vec<String> {
-    all(db, "SM").iter().map(|r| s(db, r, "type")).collect()
+    db.all("SM").iter().map(|r| db.string(r, "type")).collect()
 }
 
 /// Whether the SM driver of a type advertises a feature.
 pub(crate) fn has_feature(db: &Db, ty: &str, feature: &str) -> bool {
-    all(db, "SM")
+    db.all("SM")
         .iter()
         .find(|r| db.field_str(r, "type") == ty)
         .and_then(|r| db.field(r, "features"))
@@ -295,13 +296,13 @@ pub(crate) fn with_store<T>(core: &Arc<Core>, f: impl FnOnce(&mut HashMap<String
 /// A VDI record as stored: relation sets emptied, snapshot_of by uuid.
 pub(crate) fn stored_vdi(db: &Db, vdi: &str) -> Option<StoredVdi> {
     let rec = Rec::of(db, vdi)?;
-    let snapshot_of = s(db, rec.str("snapshot_of"), "uuid");
+    let snapshot_of = db.string(rec.str("snapshot_of"), "uuid");
     Some(StoredVdi { fields: rec.fields, snapshot_of })
 }
 
 /// The device_config an SR's PBDs use (the first one found).
 pub(crate) fn sr_device_config(db: &Db, sr: &str) -> Vec<(String, String)> {
-    refs(db, sr, "PBDs").first().and_then(|p| db.field(p, "device_config")).map(pairs).unwrap_or_default()
+    db.strings(sr, "PBDs").first().and_then(|p| db.field(p, "device_config")).map(pairs).unwrap_or_default()
 }
 
 /// Whether an SR with this device_config lives where a probe looks.
@@ -371,22 +372,23 @@ pub(crate) fn probe(core: &Arc<Core>, db: &Db, ty: &str, dc: &[(String, String)]
     }
     check_device_config(ty, dc)?;
     let mut found: Vec<FoundSr> = Vec::new();
-    for sr in all(db, "SR") {
-        let here = refs(db, &sr, "PBDs")
+    for sr in db.all("SR") {
+        let here = db
+            .strings(&sr, "PBDs")
             .iter()
             .any(|p| probe_matches(ty, dc, &db.field(p, "device_config").map(pairs).unwrap_or_default()));
         if db.field_str(&sr, "type") == ty && here {
-            let total = int(db, &sr, "physical_size");
+            let total = db.int(&sr, "physical_size");
             found.push(FoundSr {
-                uuid: s(db, &sr, "uuid"),
-                name_label: s(db, &sr, "name_label"),
-                name_description: s(db, &sr, "name_description"),
+                uuid: db.string(&sr, "uuid"),
+                name_label: db.string(&sr, "name_label"),
+                name_description: db.string(&sr, "name_description"),
                 total,
-                free: (total - int(db, &sr, "physical_utilisation").max(0)).max(0),
+                free: (total - db.int(&sr, "physical_utilisation").max(0)).max(0),
             });
         }
     }
-    let phys_pos = db.class(cls(db, "VDI")).field_pos("physical_utilisation").expect("VDI.physical_utilisation");
+    let phys_pos = db.class(db.cls("VDI")).field_pos("physical_utilisation").expect("VDI.physical_utilisation");
     with_store(core, |store| {
         for (uuid, st) in store.iter() {
             if st.ty == ty && probe_matches(ty, dc, &st.device_config) && !found.iter().any(|f| &f.uuid == uuid) {
@@ -455,7 +457,7 @@ fn nfs_exports(core: &Arc<Core>, db: &Db, server: &str) -> Vec<String> {
             paths.push(p);
         }
     };
-    for pbd in all(db, "PBD") {
+    for pbd in db.all("PBD") {
         let dc = db.field(&pbd, "device_config").map(pairs).unwrap_or_default();
         if dc_get(&dc, "server") == Some(server) {
             if let Some(p) = dc_get(&dc, "serverpath") {

@@ -7,6 +7,8 @@ use super::common::*;
 use super::refresh_vdi_ops;
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
+use crate::record::parse_record;
+use crate::values::is_null;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -30,17 +32,17 @@ const PLUG_OPS: &[&str] = &["plug", "unplug", "unplug_force"];
 const ATTACHABLE_TYPES: &[&str] = &["system", "user", "ephemeral", "suspend", "crashdump", "metadata"];
 
 fn is_system_domain(db: &Db, vm: &str) -> bool {
-    flag(db, vm, "is_control_domain") || map_get(db, vm, "other_config", "is_system_domain").as_deref() == Some("true")
+    db.bool(vm, "is_control_domain") || db.map_get(vm, "other_config", "is_system_domain").as_deref() == Some("true")
 }
 
 /// The operation table of a VBD.
 pub(crate) fn table(db: &Db, vbd: &str) -> ApiResult<OpTable> {
-    let vm = s(db, vbd, "VM");
-    handle(db, "VM", &vm)?;
+    let vm = db.string(vbd, "VM");
+    db.expect_is(&vm, "VM")?;
     let mut t = OpTable::default();
     let cd = db.field_str(vbd, "type") == "CD";
-    let empty = flag(db, vbd, "empty");
-    if !flag(db, vbd, "unpluggable") {
+    let empty = db.bool(vbd, "empty");
+    if !db.bool(vbd, "unpluggable") {
         t.forbid(&["unplug", "unplug_force"], Failure::new("VBD_NOT_UNPLUGGABLE", [vbd]));
     }
     if !cd {
@@ -52,7 +54,7 @@ pub(crate) fn table(db: &Db, vbd: &str) -> ApiResult<OpTable> {
         t.forbid(&["insert"], Failure::new("VBD_NOT_EMPTY", [vbd]));
     }
     let state = power(db, &vm);
-    let plugged = flag(db, vbd, "currently_attached");
+    let plugged = db.bool(vbd, "currently_attached");
     match (state.as_str(), plugged) {
         ("running", true) => t.forbid(&["plug"], Failure::new("DEVICE_ALREADY_ATTACHED", [vbd])),
         ("running", false) => t.forbid(&["unplug", "unplug_force"], Failure::new("DEVICE_ALREADY_DETACHED", [vbd])),
@@ -77,17 +79,18 @@ pub(crate) fn table(db: &Db, vbd: &str) -> ApiResult<OpTable> {
             Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "halted, running", "suspended"]),
         );
     }
-    let vdi = s(db, vbd, "VDI");
-    if !empty && is(db, "VDI", &vdi) {
-        if !flag(db, &vdi, "managed") {
+    let vdi = db.string(vbd, "VDI");
+    if !empty && db.is(&vdi, "VDI") {
+        if !db.bool(&vdi, "managed") {
             t.forbid(ALL_OPS, Failure::new("VDI_NOT_MANAGED", [vbd]));
         }
         if !plugged {
             // Sharing: other domains using the disk, suspended VMs and the
             // control domain aside.
-            let others: Vec<String> = refs(db, &vdi, "VBDs")
+            let others: Vec<String> = db
+                .strings(&vdi, "VBDs")
                 .into_iter()
-                .filter(|o| o != vbd && flag(db, o, "currently_attached"))
+                .filter(|o| o != vbd && db.bool(o, "currently_attached"))
                 .filter(|o| {
                     let ovm = db.field_str(o, "VM");
                     power(db, ovm) != "suspended" && !is_system_domain(db, ovm)
@@ -95,10 +98,10 @@ pub(crate) fn table(db: &Db, vbd: &str) -> ApiResult<OpTable> {
                 .collect();
             let rw = others.iter().any(|o| db.field_str(o, "mode") == "RW");
             let need_write = db.field_str(vbd, "mode") == "RW";
-            if !flag(db, &vdi, "sharable") && !is_system_domain(db, &vm) && (rw || (need_write && !others.is_empty())) {
+            if !db.bool(&vdi, "sharable") && !is_system_domain(db, &vm) && (rw || (need_write && !others.is_empty())) {
                 t.forbid(&["attach", "insert", "plug"], Failure::new("VDI_IN_USE", [vdi.as_str()]));
             }
-            if need_write && flag(db, &vdi, "read_only") {
+            if need_write && db.bool(&vdi, "read_only") {
                 t.forbid(&["attach", "insert", "plug"], Failure::new("VDI_READONLY", [vdi.as_str()]));
             }
         }
@@ -123,14 +126,14 @@ pub(crate) fn mark_vbd_attached(db: &mut Db, vbd: &str, attached: bool) {
         let dev = disk_device(db.field_str(vbd, "userdevice"));
         db.set_named(vbd, "device", Value::String(dev));
     }
-    let vdi = s(db, vbd, "VDI");
-    if is(db, "VDI", &vdi) {
+    let vdi = db.string(vbd, "VDI");
+    if db.is(&vdi, "VDI") {
         if db.field_str(vbd, "type") == "Disk" {
-            let host = s(db, db.field_str(vbd, "VM"), "resident_on");
+            let host = db.string(db.field_str(vbd, "VM"), "resident_on");
             if !is_null(&host) {
                 let key = format!("host_{host}");
-                let mode = s(db, vbd, "mode");
-                map_put(db, &vdi, "sm_config", &key, attached.then_some(mode.as_str()));
+                let mode = db.string(vbd, "mode");
+                db.map_put(&vdi, "sm_config", &key, attached.then_some(mode.as_str()));
             }
         }
         refresh_vdi_ops(db, &vdi);
@@ -158,7 +161,7 @@ fn aliases(dev: &str) -> Vec<String> {
 /// Every device name a VM's VBDs use, in all spellings.
 fn used_devices(db: &Db, vm: &str) -> Vec<String> {
     let mut out = Vec::new();
-    for vbd in refs(db, vm, "VBDs") {
+    for vbd in db.strings(vm, "VBDs") {
         for d in [db.field_str(&vbd, "userdevice"), db.field_str(&vbd, "device")] {
             if !d.is_empty() {
                 out.extend(aliases(d));
@@ -193,16 +196,16 @@ fn valid_device(dev: &str, ty: &str) -> bool {
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let mut rec = parse_record(db, cls(db, "VBD"), &call.args[0])?;
+    let mut rec = parse_record(db, db.cls("VBD"), &call.args[0])?;
     let vm = rec.str("VM").to_string();
-    handle(db, "VM", &vm)?;
+    db.expect_is(&vm, "VM")?;
     let vdi = rec.str("VDI").to_string();
     let empty = rec.bool("empty");
     let ty = rec.str("type").to_string();
     let mode = rec.str("mode").to_string();
     if !empty {
-        handle(db, "VDI", &vdi)?;
-        let vdi_type = s(db, &vdi, "type");
+        db.expect_is(&vdi, "VDI")?;
+        let vdi_type = db.string(&vdi, "type");
         if !ATTACHABLE_TYPES.contains(&vdi_type.as_str()) {
             return Err(Failure::new("VDI_INCOMPATIBLE_TYPE", [vdi.clone(), vdi_type]));
         }
@@ -214,12 +217,12 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("VBD_NOT_REMOVABLE_MEDIA", ["in constructor"]));
     }
     if ty == "CD" && !empty {
-        let ct = s(db, db.field_str(&vdi, "SR"), "content_type");
+        let ct = db.string(db.field_str(&vdi, "SR"), "content_type");
         if ct != "iso" {
             return Err(Failure::new("VDI_IS_NOT_ISO", [vdi.clone(), ct]));
         }
     }
-    if mode == "RW" && !empty && flag(db, &vdi, "read_only") {
+    if mode == "RW" && !empty && db.bool(&vdi, "read_only") {
         return Err(Failure::new("VDI_READONLY", [vdi.as_str()]));
     }
     let requested = rec.str("userdevice").to_string();
@@ -246,10 +249,10 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    if flag(db, vbd, "currently_attached") {
-        let vm = s(db, vbd, "VM");
-        let why = format!("VBD '{}' still attached to '{}'", s(db, vbd, "uuid"), s(db, &vm, "uuid"));
+    db.expect_is(vbd, "VBD")?;
+    if db.bool(vbd, "currently_attached") {
+        let vm = db.string(vbd, "VM");
+        let why = format!("VBD '{}' still attached to '{}'", db.string(vbd, "uuid"), db.string(&vm, "uuid"));
         return Err(Failure::new("OPERATION_NOT_ALLOWED", [why]));
     }
     db.destroy(vbd);
@@ -258,15 +261,15 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
+    db.expect_is(vbd, "VBD")?;
     table(db, vbd)?.check("plug")?;
-    let vdi = s(db, vbd, "VDI");
-    if !flag(db, vbd, "empty") && is(db, "VDI", &vdi) {
+    let vdi = db.string(vbd, "VDI");
+    if !db.bool(vbd, "empty") && db.is(&vdi, "VDI") {
         // The disk's SR must be reachable from the VM's host.
-        let sr = s(db, &vdi, "SR");
-        let host = s(db, db.field_str(vbd, "VM"), "resident_on");
+        let sr = db.string(&vdi, "SR");
+        let host = db.string(db.field_str(vbd, "VM"), "resident_on");
         let reachable =
-            refs(db, &sr, "PBDs").iter().any(|p| db.field_str(p, "host") == host && flag(db, p, "currently_attached"));
+            db.strings(&sr, "PBDs").iter().any(|p| db.field_str(p, "host") == host && db.bool(p, "currently_attached"));
         if !reachable {
             return Err(Failure::new("SR_NOT_ATTACHED", [sr]));
         }
@@ -277,7 +280,7 @@ fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
+    db.expect_is(vbd, "VBD")?;
     table(db, vbd)?.check(if force { "unplug_force" } else { "unplug" })?;
     if !force {
         simulated_detach_rejection(db, "VBD", vbd)?;
@@ -288,14 +291,14 @@ fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
 
 fn insert(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (vbd, vdi) = (call.str(0), call.str(1));
-    handle(db, "VBD", vbd)?;
+    db.expect_is(vbd, "VBD")?;
     table(db, vbd)?.check("insert")?;
-    handle(db, "VDI", vdi)?;
-    let ct = s(db, db.field_str(vdi, "SR"), "content_type");
+    db.expect_is(vdi, "VDI")?;
+    let ct = db.string(db.field_str(vdi, "SR"), "content_type");
     if ct != "iso" {
         return Err(Failure::new("VDI_IS_NOT_ISO", [vdi.to_string(), ct]));
     }
-    if !flag(db, vdi, "managed") {
+    if !db.bool(vdi, "managed") {
         return Err(Failure::new("VDI_NOT_MANAGED", [vdi]));
     }
     db.set_named(vbd, "VDI", Value::str(vdi));
@@ -307,13 +310,13 @@ fn insert(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn eject(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
+    db.expect_is(vbd, "VBD")?;
     table(db, vbd)?.check("eject")?;
-    let vdi = s(db, vbd, "VDI");
+    let vdi = db.string(vbd, "VDI");
     db.set_named(vbd, "VDI", Value::str(NULL_REF));
     db.set_named(vbd, "empty", Value::Bool(true));
     refresh_vbd_ops(db, vbd);
-    if is(db, "VDI", &vdi) {
+    if db.is(&vdi, "VDI") {
         refresh_vdi_ops(db, &vdi);
     }
     Ok(Value::str(""))
@@ -321,8 +324,8 @@ fn eject(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn set_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    let vm = s(db, vbd, "VM");
+    db.expect_is(vbd, "VBD")?;
+    let vm = db.string(vbd, "VM");
     let p = power(db, &vm);
     if p != "halted" {
         return Err(Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "halted", p.as_str()]));
@@ -334,7 +337,7 @@ fn set_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn assert_attachable(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
+    db.expect_is(vbd, "VBD")?;
     table(db, vbd)?.check("attach")?;
     Ok(Value::str(""))
 }

@@ -17,93 +17,14 @@ mod power;
 
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
+use crate::values::{smap, sset};
 use std::collections::HashMap;
-use xenapi::{Value, NULL_REF};
+use xenapi::Value;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     power::register(t);
     copy::register(t);
     misc::register(t);
-}
-
-// ---------------------------------------------------------------------------
-// Field access shorthands.
-
-pub(super) fn cls(db: &Db, name: &str) -> usize {
-    db.class_index(name).unwrap_or_else(|| panic!("datamodel has no class {name}"))
-}
-
-/// A string-like field, owned.
-pub(super) fn get_s(db: &Db, r: &str, f: &str) -> String {
-    db.field_str(r, f).to_string()
-}
-
-pub(super) fn get_i(db: &Db, r: &str, f: &str) -> i64 {
-    db.field(r, f).and_then(Value::as_int).unwrap_or(0)
-}
-
-pub(super) fn get_b(db: &Db, r: &str, f: &str) -> bool {
-    db.field(r, f).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// A set field as owned strings.
-pub(super) fn get_set(db: &Db, r: &str, f: &str) -> Vec<String> {
-    db.field(r, f)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// A map field with string-like values.
-pub(super) fn get_map(db: &Db, r: &str, f: &str) -> Vec<(String, String)> {
-    db.field(r, f)
-        .and_then(Value::as_struct)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        Value::Int(i) => i.to_string(),
-                        other => other.as_str().unwrap_or("").to_string(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(super) fn set(db: &mut Db, r: &str, f: &str, v: Value) {
-    db.set_named(r, f, v);
-}
-
-/// Whether `r` is a live object of the named class.
-pub(super) fn valid(db: &Db, r: &str, class: &str) -> bool {
-    r != NULL_REF && db.is_a(r, cls(db, class))
-}
-
-pub(super) fn smap<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Value {
-    Value::Struct(pairs.iter().map(|(k, v)| (k.as_ref().to_string(), Value::str(v.as_ref()))).collect())
-}
-
-pub(super) fn sset<S: AsRef<str>>(items: &[S]) -> Value {
-    Value::Array(items.iter().map(|x| Value::str(x.as_ref())).collect())
-}
-
-pub(super) fn now(db: &Db) -> Value {
-    Value::DateTime((db.clock)())
-}
-
-pub(super) fn null() -> Value {
-    Value::str(NULL_REF)
-}
-
-/// Checks that `r` is a VM, failing with HANDLE_INVALID.
-pub(super) fn expect_vm(db: &Db, r: &str) -> ApiResult<()> {
-    db.expect(cls(db, "VM"), r).map(|_| ())
-}
-
-pub(super) fn expect_host(db: &Db, r: &str) -> ApiResult<()> {
-    db.expect(cls(db, "host"), r).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------
@@ -275,32 +196,32 @@ fn truthy(v: &str) -> bool {
 /// The VM's current operations whose tasks still exist: after a restart
 /// (tasks die with the process) the rest are stale, as xapi's startup finds.
 pub(super) fn live_operations(db: &Db, vm: &str) -> Vec<(String, String)> {
-    let task_c = cls(db, "task");
-    let mut ops = get_map(db, vm, "current_operations");
+    let task_c = db.cls("task");
+    let mut ops = db.string_map(vm, "current_operations");
     ops.retain(|(t, _)| db.is_a(t, task_c));
     ops
 }
 
 fn facts(db: &Db, vm: &str) -> VmFacts {
-    let other = get_map(db, vm, "other_config");
-    let gm = get_s(db, vm, "guest_metrics");
-    let quiesce = valid(db, &gm, "VM_guest_metrics")
-        && get_map(db, &gm, "other").iter().any(|(k, _)| k == "feature-quiesce" || k == "feature-snapshot");
-    let reset_on_boot = get_set(db, vm, "VBDs").iter().any(|vbd| {
-        let vdi = get_s(db, vbd, "VDI");
-        valid(db, &vdi, "VDI") && get_s(db, &vdi, "on_boot") == "reset"
+    let other = db.string_map(vm, "other_config");
+    let gm = db.string(vm, "guest_metrics");
+    let quiesce = db.is(&gm, "VM_guest_metrics")
+        && db.string_map(&gm, "other").iter().any(|(k, _)| k == "feature-quiesce" || k == "feature-snapshot");
+    let reset_on_boot = db.strings(vm, "VBDs").iter().any(|vbd| {
+        let vdi = db.string(vbd, "VDI");
+        db.is(&vdi, "VDI") && db.string(&vdi, "on_boot") == "reset"
     });
-    let control = get_b(db, vm, "is_control_domain");
+    let control = db.bool(vm, "is_control_domain");
     VmFacts {
         vm: vm.to_string(),
-        power: get_s(db, vm, "power_state").to_ascii_lowercase(),
-        template: get_b(db, vm, "is_a_template"),
-        default_template: get_b(db, vm, "is_default_template")
+        power: db.string(vm, "power_state").to_ascii_lowercase(),
+        template: db.bool(vm, "is_a_template"),
+        default_template: db.bool(vm, "is_default_template")
             || other.iter().any(|(k, v)| k == "default_template" && truthy(v)),
-        snapshot: get_b(db, vm, "is_a_snapshot"),
+        snapshot: db.bool(vm, "is_a_snapshot"),
         control,
-        dom0: control && get_i(db, vm, "domid") == 0,
-        blocked: get_map(db, vm, "blocked_operations"),
+        dom0: control && db.int(vm, "domid") == 0,
+        blocked: db.string_map(vm, "blocked_operations"),
         current: live_operations(db, vm),
         quiesce,
         reset_on_boot,
@@ -360,7 +281,7 @@ fn operation_error(f: &VmFacts, op: &str) -> Option<Failure> {
 
 /// Fails with the reason `op` may not run on `vm` now.
 pub(super) fn assert_operation_valid(db: &Db, vm: &str, op: &str) -> ApiResult<()> {
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     match operation_error(&facts(db, vm), op) {
         Some(e) => Err(e),
         None => Ok(()),
@@ -369,32 +290,32 @@ pub(super) fn assert_operation_valid(db: &Db, vm: &str, op: &str) -> ApiResult<(
 
 /// Recomputes `allowed_operations` from the VM's state, as xapi does after every change.
 pub(super) fn update_allowed_operations(db: &mut Db, vm: &str) {
-    if !valid(db, vm, "VM") {
+    if !db.is(vm, "VM") {
         return;
     }
     let f = facts(db, vm);
     let ops: Vec<&str> = CANDIDATE_OPS.iter().rev().copied().filter(|op| operation_error(&f, op).is_none()).collect();
-    set(db, vm, "allowed_operations", sset(&ops));
+    db.set_named(vm, "allowed_operations", sset(&ops));
 }
 
 /// Marks `op` as running on `vm` under `task`.
 fn enter(db: &mut Db, vm: &str, op: &str, task: &str) {
     let mut cur = live_operations(db, vm);
     cur.push((task.to_string(), op.to_string()));
-    set(db, vm, "current_operations", smap(&cur));
+    db.set_named(vm, "current_operations", smap(&cur));
     update_allowed_operations(db, vm);
 }
 
 /// Removes `task`'s operation (and any stale ones) from `vm`, if it is still there.
 fn leave(db: &mut Db, vm: &str, task: &str) {
-    if !valid(db, vm, "VM") {
+    if !db.is(vm, "VM") {
         return;
     }
-    let before = get_map(db, vm, "current_operations").len();
+    let before = db.string_map(vm, "current_operations").len();
     let mut cur = live_operations(db, vm);
     cur.retain(|(t, _)| t != task);
     if cur.len() != before {
-        set(db, vm, "current_operations", smap(&cur));
+        db.set_named(vm, "current_operations", smap(&cur));
     }
     update_allowed_operations(db, vm);
 }
@@ -517,7 +438,7 @@ where
 /// Destroys disks an operation left behind; failures are only logged in xapi too.
 pub(super) async fn drop_vdis(call: &Call, vdis: Vec<String>) {
     for vdi in vdis {
-        let live = valid(&call.core.db.read(), &vdi, "VDI");
+        let live = call.core.db.read().is(&vdi, "VDI");
         if live {
             let _ = call.api("VDI.destroy", vec![Value::String(vdi)]).await;
         }

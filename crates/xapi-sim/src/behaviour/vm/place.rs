@@ -2,25 +2,25 @@
 //! memory accounting (free memory as the fixture computes it, less what VMs
 //! being started or migrated have reserved through `scheduled_to_be_resident_on`).
 
-use super::{cls, expect_host, get_b, get_i, get_s, get_set, set, valid};
 use crate::db::{ApiResult, Db, Failure};
 use crate::fixtures::{host_memory_free, vm_overhead};
+use crate::values::null;
 use xenapi::Value;
 
 /// Xen's memory overhead for the VM's configuration.
 pub(super) fn overhead(db: &Db, vm: &str) -> i64 {
-    let vcpus = get_i(db, vm, "VCPUs_max").max(get_i(db, vm, "VCPUs_at_startup")).max(1);
-    vm_overhead(get_i(db, vm, "memory_static_max"), vcpus)
+    let vcpus = db.int(vm, "VCPUs_max").max(db.int(vm, "VCPUs_at_startup")).max(1);
+    vm_overhead(db.int(vm, "memory_static_max"), vcpus)
 }
 
 /// The memory a domain of this VM takes: its target plus overhead.
 pub(super) fn needed(db: &Db, vm: &str) -> i64 {
-    get_i(db, vm, "memory_dynamic_max") + overhead(db, vm)
+    db.int(vm, "memory_dynamic_max") + overhead(db, vm)
 }
 
 /// Memory of `host` not taken by resident VMs nor reserved for arriving ones.
 pub(super) fn host_free(db: &Db, host: &str) -> i64 {
-    let vm_c = cls(db, "VM");
+    let vm_c = db.cls("VM");
     let reserved: i64 = db
         .iter(vm_c)
         .filter(|(r, _)| {
@@ -35,28 +35,28 @@ pub(super) fn host_free(db: &Db, host: &str) -> i64 {
 
 /// Refreshes `host_metrics.memory_free` after domains came or went.
 pub(super) fn refresh_host(db: &mut Db, host: &str) {
-    if !valid(db, host, "host") {
+    if !db.is(host, "host") {
         return;
     }
-    let metrics = get_s(db, host, "metrics");
-    if valid(db, &metrics, "host_metrics") {
+    let metrics = db.string(host, "metrics");
+    if db.is(&metrics, "host_metrics") {
         let free = host_memory_free(db, host);
-        set(db, &metrics, "memory_free", Value::Int(free));
+        db.set_named(&metrics, "memory_free", Value::Int(free));
     }
 }
 
 /// Whether `host` has a plugged PBD for `sr`.
 pub(super) fn sr_visible(db: &Db, sr: &str, host: &str) -> bool {
-    get_set(db, sr, "PBDs").iter().any(|pbd| db.field_str(pbd, "host") == host && get_b(db, pbd, "currently_attached"))
+    db.strings(sr, "PBDs").iter().any(|pbd| db.field_str(pbd, "host") == host && db.bool(pbd, "currently_attached"))
 }
 
 /// The SRs a VM needs: those of its disks and of its suspend image.
 fn required_srs(db: &Db, vm: &str) -> Vec<String> {
-    let mut vdis: Vec<String> = get_set(db, vm, "VBDs").iter().map(|vbd| get_s(db, vbd, "VDI")).collect();
-    vdis.push(get_s(db, vm, "suspend_VDI"));
+    let mut vdis: Vec<String> = db.strings(vm, "VBDs").iter().map(|vbd| db.string(vbd, "VDI")).collect();
+    vdis.push(db.string(vm, "suspend_VDI"));
     let mut srs: Vec<String> = Vec::new();
-    for vdi in vdis.iter().filter(|v| valid(db, v, "VDI")) {
-        let sr = get_s(db, vdi, "SR");
+    for vdi in vdis.iter().filter(|v| db.is(v, "VDI")) {
+        let sr = db.string(vdi, "SR");
         if !srs.contains(&sr) {
             srs.push(sr);
         }
@@ -67,12 +67,12 @@ fn required_srs(db: &Db, vm: &str) -> Vec<String> {
 /// xapi's `assert_can_boot_here`: the host is live and enabled, sees the VM's
 /// SRs and networks, and (when asked) has the memory for it.
 pub(super) fn assert_can_boot_here(db: &Db, vm: &str, host: &str, memory: bool) -> ApiResult<()> {
-    expect_host(db, host)?;
-    let metrics = get_s(db, host, "metrics");
-    if valid(db, &metrics, "host_metrics") && !get_b(db, &metrics, "live") {
+    db.expect_is(host, "host")?;
+    let metrics = db.string(host, "metrics");
+    if db.is(&metrics, "host_metrics") && !db.bool(&metrics, "live") {
         return Err(Failure::new::<&str>("HOST_NOT_LIVE", []));
     }
-    if !get_b(db, host, "enabled") {
+    if !db.bool(host, "enabled") {
         return Err(Failure::new("HOST_DISABLED", [host]));
     }
     for sr in required_srs(db, vm) {
@@ -80,12 +80,12 @@ pub(super) fn assert_can_boot_here(db: &Db, vm: &str, host: &str, memory: bool) 
             return Err(Failure::new("VM_REQUIRES_SR", [vm, &sr]));
         }
     }
-    for vif in get_set(db, vm, "VIFs") {
-        let net = get_s(db, &vif, "network");
-        if !valid(db, &net, "network") {
+    for vif in db.strings(vm, "VIFs") {
+        let net = db.string(&vif, "network");
+        if !db.is(&net, "network") {
             continue;
         }
-        let pifs = get_set(db, &net, "PIFs");
+        let pifs = db.strings(&net, "PIFs");
         // A network without PIFs is internal: every host can attach it.
         if !pifs.is_empty() && !pifs.iter().any(|p| db.field_str(p, "host") == host) {
             return Err(Failure::new("VM_REQUIRES_NETWORK", [vm, &net]));
@@ -103,15 +103,15 @@ pub(super) fn assert_can_boot_here(db: &Db, vm: &str, host: &str, memory: bool) 
 
 /// Hosts the VM could start on now, in pool order.
 pub(super) fn possible_hosts(db: &Db, vm: &str) -> Vec<String> {
-    let host_c = cls(db, "host");
+    let host_c = db.cls("host");
     db.iter(host_c).map(|(h, _)| h.clone()).filter(|h| assert_can_boot_here(db, vm, h, true).is_ok()).collect()
 }
 
 /// Picks a host for `VM.start`/`VM.resume`: the affinity host when it fits,
 /// else the one with most free memory (the first such in pool order).
 pub(super) fn choose_host(db: &Db, vm: &str) -> ApiResult<String> {
-    let affinity = get_s(db, vm, "affinity");
-    if valid(db, &affinity, "host") && assert_can_boot_here(db, vm, &affinity, true).is_ok() {
+    let affinity = db.string(vm, "affinity");
+    if db.is(&affinity, "host") && assert_can_boot_here(db, vm, &affinity, true).is_ok() {
         return Ok(affinity);
     }
     let mut best: Option<(i64, String)> = None;
@@ -139,11 +139,11 @@ pub(super) fn place_and_reserve(db: &mut Db, vm: &str, requested: Option<String>
 }
 
 pub(super) fn reserve(db: &mut Db, vm: &str, host: &str) {
-    set(db, vm, "scheduled_to_be_resident_on", Value::str(host));
+    db.set_named(vm, "scheduled_to_be_resident_on", Value::str(host));
 }
 
 pub(super) fn unreserve(db: &mut Db, vm: &str) {
-    if valid(db, vm, "VM") {
-        set(db, vm, "scheduled_to_be_resident_on", super::null());
+    if db.is(vm, "VM") {
+        db.set_named(vm, "scheduled_to_be_resident_on", null());
     }
 }
