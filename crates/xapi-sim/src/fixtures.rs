@@ -13,6 +13,11 @@
 //! `physical_utilisation`/`virtual_allocation` are the sums over its VDIs.
 
 use crate::db::Db;
+use crate::rules::devices::disk_device;
+use crate::rules::memory::{host_memory_free, vm_overhead};
+use crate::rules::storage::{SR_DISK_OPS, SR_ISO_OPS, SR_UDEV_OPS, VDI_IDLE_OPS, VDI_IN_USE_OPS, VDI_ISO_OPS};
+use crate::rules::vm::GENERIC_BIOS_STRINGS;
+use crate::rules::{GIB, MIB, TIB};
 use crate::values::{empty_map, empty_set, null, smap, sset};
 use std::collections::BTreeMap;
 use xenapi::{Value, NULL_REF};
@@ -23,10 +28,6 @@ pub struct FixtureOptions {
     /// Extra VMs (with disks and VIFs) for benchmarks.
     pub extra_vms: usize,
 }
-
-const MIB: i64 = 1 << 20;
-const GIB: i64 = 1 << 30;
-const TIB: i64 = 1 << 40;
 
 /// When the demo VMs were installed.
 const INSTALL_TIME: &str = "20241201T09:30:00Z";
@@ -71,32 +72,6 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     s.demo_vms(&mut hosts, &nets, &storage);
     s.extra_vms(opts.extra_vms, &mut hosts, &nets, &storage);
     s.finish(&hosts);
-}
-
-/// Free memory of a host as the fixture computes it: `host_metrics.memory_total`
-/// minus `host.memory_overhead` minus, for each resident VM (control domain
-/// included), its `VM_metrics.memory_actual` and `VM.memory_overhead`.
-pub fn host_memory_free(db: &Db, host: &str) -> i64 {
-    let metrics = db.field_str(host, "metrics");
-    let mut free = db.int(metrics, "memory_total") - db.int(host, "memory_overhead");
-    if let Some(vms) = db.field(host, "resident_VMs").and_then(Value::as_array) {
-        for vm in vms.iter().filter_map(Value::as_str) {
-            free -= db.int(db.field_str(vm, "metrics"), "memory_actual") + db.int(vm, "memory_overhead");
-        }
-    }
-    free
-}
-
-/// Xen's per-domain memory overhead, roughly: shadow/p2m pages plus a little per vCPU.
-pub fn vm_overhead(memory: i64, vcpus: i64) -> i64 {
-    (memory / MIB / 128 + 1 + vcpus) * MIB
-}
-
-fn vbd_device(userdevice: &str) -> String {
-    match userdevice.parse::<u8>() {
-        Ok(n) if n < 26 => format!("xvd{}", (b'a' + n) as char),
-        _ => String::new(),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -144,10 +119,6 @@ const TEMPLATE_OPS: &[&str] = &[
     "copy",
 ];
 const DOM0_OPS: &[&str] = &["changing_dynamic_range"];
-
-// Allowed-operation lists and BIOS strings come from the behaviour that keeps them up to date.
-use crate::behaviour::storage::{SR_DISK_OPS, SR_ISO_OPS, SR_UDEV_OPS, VDI_IDLE_OPS, VDI_IN_USE_OPS, VDI_ISO_OPS};
-use crate::behaviour::vm::misc::GENERIC_BIOS_STRINGS as BIOS_STRINGS;
 
 struct SmSpec {
     ty: &'static str,
@@ -1602,7 +1573,7 @@ impl<'a> Seeder<'a> {
             ("suspend_SR", Value::str(&suspend_sr)),
         ];
         if spec.full {
-            members.push(("bios_strings", smap(BIOS_STRINGS)));
+            members.push(("bios_strings", smap(GENERIC_BIOS_STRINGS)));
             members.push(("generation_id", Value::str("6520137465387463925:1832051466438107232")));
         }
         let vm = self.make(c.vm, members);
@@ -1729,7 +1700,7 @@ impl<'a> Seeder<'a> {
                 ("allowed_operations", sset(&ops)),
                 ("VM", Value::str(vm)),
                 ("VDI", Value::str(vdi)),
-                ("device", Value::str(vbd_device(userdevice))),
+                ("device", Value::str(disk_device(userdevice))),
                 ("userdevice", Value::str(userdevice)),
                 ("bootable", Value::Bool(bootable)),
                 ("mode", Value::str(if cd { "RO" } else { "RW" })),

@@ -59,24 +59,6 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::String(r))
 }
 
-/// Files a message the way xapi's own code does after an operation, with no
-/// checks: the caller has just worked on the object. Returns the new ref.
-pub(crate) fn file(db: &mut Db, name: &str, priority: i64, cls: &str, obj_uuid: &str, body: String) -> String {
-    let class = db.class_index("message").expect("message class");
-    let now = (db.clock)();
-    db.create(
-        class,
-        vec![
-            ("name", Value::str(name)),
-            ("priority", Value::Int(priority)),
-            ("cls", Value::str(cls)),
-            ("obj_uuid", Value::str(obj_uuid)),
-            ("timestamp", Value::DateTime(now)),
-            ("body", Value::String(body)),
-        ],
-    )
-}
-
 /// The `cls` enum's own spelling of a value accepted in any case.
 fn canonical_cls(cls: &str) -> String {
     let schema = xenapi::model::Schema::get();

@@ -6,9 +6,9 @@ mod host;
 mod message;
 mod network;
 mod session;
-pub(crate) mod storage;
+mod storage;
 mod task;
-pub(crate) mod vm;
+mod vm;
 
 use crate::call::Handler;
 use std::collections::HashMap;

@@ -13,9 +13,6 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use xenapi::model::Type;
 use xenapi::Value;
 
-#[allow(unused_imports)]
-pub(crate) use vif::{mark_vif_attached, refresh_vif_ops};
-
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     net::register(t);
     vif::register(t);

@@ -1,11 +1,12 @@
 //! `VIF.*`: network devices of VMs, with xapi's VIF operation table
-//! (xapi_vif_helpers.valid_operations) and MAC generation.
+//! (xapi_vif_helpers.valid_operations, in [`crate::rules::devices`]) and MAC
+//! generation.
 
-use super::super::storage::common::*;
 use super::{assert_cidr, assert_ip, enum_arg};
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::record::parse_record;
+use crate::rules::devices::{mark_vif_attached, power, refresh_vif_ops, simulated_detach_rejection, vif_table};
 use crate::values::sset;
 use std::collections::HashMap;
 use xenapi::Value;
@@ -19,44 +20,6 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VIF.move", Handler::Sync(move_to));
     t.insert("VIF.configure_ipv4", Handler::Sync(|c, db| configure_ip(c, db, false)));
     t.insert("VIF.configure_ipv6", Handler::Sync(|c, db| configure_ip(c, db, true)));
-}
-
-const LISTED_OPS: &[&str] = &["attach", "plug", "unplug"];
-
-/// The operation table of a VIF.
-pub(crate) fn table(db: &Db, vif: &str) -> ApiResult<OpTable> {
-    let vm = db.string(vif, "VM");
-    db.expect_is(&vm, "VM")?;
-    let mut t = OpTable::default();
-    let power = power(db, &vm);
-    match (power.as_str(), db.bool(vif, "currently_attached")) {
-        ("running", true) => t.forbid(&["plug"], Failure::new("DEVICE_ALREADY_ATTACHED", [vif])),
-        ("running", false) => t.forbid(&["unplug"], Failure::new("DEVICE_ALREADY_DETACHED", [vif])),
-        (actual, _) => {
-            t.forbid(&["plug", "unplug"], Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "running", actual]))
-        }
-    }
-    if power == "running" && is_hvm(db, &vm) {
-        if let Some(f) = hotplug_refusal(db, &vm, "VIF") {
-            t.forbid(&["plug", "unplug"], f);
-        }
-    }
-    Ok(t)
-}
-
-/// Recomputes a VIF's allowed operations.
-pub(crate) fn refresh_vif_ops(db: &mut Db, vif: &str) {
-    if let Ok(t) = table(db, vif) {
-        let ops = t.allowed(LISTED_OPS);
-        db.set_named(vif, "allowed_operations", ops);
-    }
-}
-
-/// Marks a VIF plugged into (or unplugged from) its running VM. VM
-/// lifecycle code may call this too.
-pub(crate) fn mark_vif_attached(db: &mut Db, vif: &str, attached: bool) {
-    db.set_named(vif, "currently_attached", Value::Bool(attached));
-    refresh_vif_ops(db, vif);
 }
 
 /// Helpers.is_valid_MAC: six colon-separated pairs of hex digits.
@@ -132,7 +95,7 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vif = call.str(0);
     db.expect_is(vif, "VIF")?;
-    table(db, vif)?.check("plug")?;
+    vif_table(db, vif)?.check("plug")?;
     mark_vif_attached(db, vif, true);
     Ok(Value::str(""))
 }
@@ -140,7 +103,7 @@ fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
     let vif = call.str(0);
     db.expect_is(vif, "VIF")?;
-    table(db, vif)?.check("unplug")?;
+    vif_table(db, vif)?.check("unplug")?;
     if !force {
         simulated_detach_rejection(db, "VIF", vif)?;
     }

@@ -2,10 +2,11 @@
 //! device_config checks; unplugging is refused while the host's running VMs
 //! use disks of the SR.
 
-use super::{refresh_sr_ops, sm};
+use super::driver;
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::record::{parse_record, Rec};
+use crate::rules::storage::refresh_sr_ops;
 use crate::values::{pairs, smap};
 use std::collections::HashMap;
 use xenapi::Value;
@@ -87,7 +88,7 @@ fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
         }
     }
     let dc = db.field(p, "device_config").map(pairs).unwrap_or_default();
-    sm::check_device_config(db.field_str(&sr, "type"), &dc)?;
+    driver::check_device_config(db.field_str(&sr, "type"), &dc)?;
     db.set_named(p, "currently_attached", Value::Bool(true));
     refresh_sr_ops(db, &sr);
     Ok(Value::str(""))

@@ -3,11 +3,15 @@
 //! a later scan finds them again), destroy, scan, probe and the setters
 //! with rules.
 
-use super::sm::{self, StoredSr};
-use super::{pbd, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows};
+use super::driver::{self, StoredSr};
+use super::pbd;
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::record::Rec;
+use crate::rules::sm;
+use crate::rules::storage::{
+    assert_sr_plugged, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, sr_attached,
+};
 use crate::values::{pairs, smap, sset};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
@@ -22,14 +26,14 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("SR.update", Handler::Sync(update));
     t.insert("SR.probe", Handler::Sync(probe));
     t.insert("SR.probe_ext", Handler::Sync(probe_ext));
-    t.insert("SR.get_supported_types", Handler::Sync(|_, db| Ok(sset(&sm::supported_types(db)))));
+    t.insert("SR.get_supported_types", Handler::Sync(|_, db| Ok(sset(&driver::supported_types(db)))));
     t.insert("SR.set_shared", Handler::Sync(set_shared));
 }
 
 /// The driver type named by a call, checked against the pool's SM drivers.
 fn driver(db: &Db, ty: &str) -> ApiResult<String> {
     let ty = ty.to_ascii_lowercase();
-    if sm::supported_types(db).contains(&ty) {
+    if driver::supported_types(db).contains(&ty) {
         Ok(ty)
     } else {
         Err(Failure::new("SR_UNKNOWN_DRIVER", [ty]))
@@ -77,7 +81,7 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let ty = driver(db, call.str(5))?;
     let shared = call.bool(7);
     pbd::assert_no_srmaster(&dc)?;
-    sm::check_device_config(&ty, &dc)?;
+    driver::check_device_config(&ty, &dc)?;
     let kind = sm::kind(&ty);
     let given = call.args[2].as_int().unwrap_or(0);
     let size = if given > 0 { given } else { kind.default_size };
@@ -110,7 +114,7 @@ fn introduce(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// xapi's check_no_pbds_attached.
 fn assert_no_plugged_pbds(db: &Db, sr: &str) -> ApiResult<()> {
-    if super::sr_attached(db, sr) {
+    if sr_attached(db, sr) {
         return Err(Failure::new("SR_HAS_PBD", [sr]));
     }
     Ok(())
@@ -138,11 +142,11 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
         ty: db.string(sr, "type"),
         name_label: db.string(sr, "name_label"),
         name_description: db.string(sr, "name_description"),
-        device_config: sm::sr_device_config(db, sr),
+        device_config: driver::sr_device_config(db, sr),
         physical_size: db.int(sr, "physical_size"),
-        vdis: db.strings(sr, "VDIs").iter().filter_map(|v| sm::stored_vdi(db, v)).collect(),
+        vdis: db.strings(sr, "VDIs").iter().filter_map(|v| driver::stored_vdi(db, v)).collect(),
     };
-    sm::with_store(&call.core, |store| {
+    driver::with_store(&call.core, |store| {
         let e = store.entry(uuid).or_default();
         let mut vdis = std::mem::take(&mut e.vdis);
         vdis.extend(stored.vdis.iter().cloned());
@@ -166,7 +170,7 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("SR_INDESTRUCTIBLE", [sr]));
     }
     let uuid = db.string(sr, "uuid");
-    sm::with_store(&call.core, |store| store.remove(&uuid));
+    driver::with_store(&call.core, |store| store.remove(&uuid));
     drop_sr(db, sr);
     Ok(Value::str(""))
 }
@@ -175,9 +179,9 @@ fn scan(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
     db.expect_is(sr, "SR")?;
     sr_allows(db, sr, "scan")?;
-    super::assert_sr_plugged(db, sr)?;
+    assert_sr_plugged(db, sr)?;
     let uuid = db.string(sr, "uuid");
-    let stored = sm::with_store(&call.core, |store| store.remove(&uuid));
+    let stored = driver::with_store(&call.core, |store| store.remove(&uuid));
     if db.int(sr, "physical_size") < 0 {
         let size = match &stored {
             Some(st) if st.physical_size >= 0 => st.physical_size,
@@ -233,7 +237,7 @@ fn strip_host_keys(v: &Value) -> Value {
 fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
     db.expect_is(sr, "SR")?;
-    super::assert_sr_plugged(db, sr)?;
+    assert_sr_plugged(db, sr)?;
     Ok(Value::str(""))
 }
 
@@ -241,14 +245,14 @@ fn probe(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
     let dc = pairs(&call.args[1]);
-    sm::probe(&call.core, db, &ty, &dc).and_then(sm::probe_xml).map(Value::String)
+    driver::probe(&call.core, db, &ty, &dc).and_then(driver::probe_xml).map(Value::String)
 }
 
 fn probe_ext(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
     let dc = pairs(&call.args[1]);
-    sm::probe(&call.core, db, &ty, &dc).map(|p| sm::probe_records(p, &dc))
+    driver::probe(&call.core, db, &ty, &dc).map(|p| driver::probe_records(p, &dc))
 }
 
 fn set_shared(call: &Call, db: &mut Db) -> ApiResult<Value> {

@@ -3,13 +3,14 @@
 //! "base copy" parents (`sm_config:vhd-parent`), as the VHD drivers do;
 //! copies take simulated time.
 
-use super::sm::{self, Alloc};
-use super::{
-    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows,
-};
+use super::driver;
 use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::record::{parse_record, Rec};
+use crate::rules::sm::{self, Alloc};
+use crate::rules::storage::{
+    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows,
+};
 use crate::values::{is_null, pairs, smap};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
@@ -55,11 +56,11 @@ fn check(db: &Db, vdi: &str, op: &str) -> ApiResult<()> {
     if let Some(sr_op) = sr_op {
         sr_allows(db, &sr, sr_op)?;
     }
-    if op == "resize" && !super::sr_attached(db, &sr) {
+    if op == "resize" && !crate::rules::storage::sr_attached(db, &sr) {
         return Err(Failure::new("SR_HAS_NO_PBDS", [sr]));
     }
     let blocked_by_attach = matches!(op, "destroy" | "resize" | "data_destroy" | "set_on_boot");
-    let online_resize = op == "resize" && sm::has_feature(db, db.field_str(&sr, "type"), "VDI_RESIZE_ONLINE");
+    let online_resize = op == "resize" && driver::has_feature(db, db.field_str(&sr, "type"), "VDI_RESIZE_ONLINE");
     if blocked_by_attach && !online_resize && !active_vbds(db, vdi).is_empty() {
         return Err(Failure::new("VDI_IN_USE", [vdi, op]));
     }
@@ -221,7 +222,7 @@ fn snapshot_or_clone(call: &Call, db: &mut Db, clone: bool) -> ApiResult<Value> 
 
 /// `VDI.snapshot` (or `VDI.clone`) of one disk, with all of xapi's checks;
 /// returns the new VDI. VM snapshot and clone code may call this too.
-pub(crate) fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
+fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
     db.expect_is(vdi, "VDI")?;
     check(db, vdi, if clone { "clone" } else { "snapshot" })?;
     let sr = db.string(vdi, "SR");
@@ -470,9 +471,9 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
     // The disk stays on storage: a scan of its SR finds it again.
     let sr = db.string(vdi, "SR");
     let (uuid, ty, size) = (db.string(&sr, "uuid"), db.string(&sr, "type"), db.int(&sr, "physical_size"));
-    let dc = sm::sr_device_config(db, &sr);
-    if let Some(stored) = sm::stored_vdi(db, vdi) {
-        sm::with_store(&call.core, |st| {
+    let dc = driver::sr_device_config(db, &sr);
+    if let Some(stored) = driver::stored_vdi(db, vdi) {
+        driver::with_store(&call.core, |st| {
             let e = st.entry(uuid).or_default();
             if e.ty.is_empty() {
                 e.ty = ty;
@@ -518,7 +519,7 @@ fn set_on_boot(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
     db.expect_is(vdi, "VDI")?;
     let sr = db.string(vdi, "SR");
-    if !sm::has_feature(db, db.field_str(&sr, "type"), "VDI_RESET_ON_BOOT") {
+    if !driver::has_feature(db, db.field_str(&sr, "type"), "VDI_RESET_ON_BOOT") {
         return Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr]));
     }
     let value = call.args[1].as_str().unwrap_or("persist").to_ascii_lowercase();

@@ -5,11 +5,13 @@ use super::disks::{self, DiskOp};
 use super::messages::{self, Note};
 use super::power::{ensure_metrics, force_halt, suspend_image_record, suspend_sr};
 use super::{
-    begin_op, drop_vdis, end_op, end_op_then, step, update_allowed_operations, void, CHECKPOINT_SECS, CLONE_SECS,
-    COPY_SECS, PROVISION_SECS, REVERT_SECS, SNAPSHOT_SECS,
+    begin_op, drop_vdis, end_op, end_op_then, step, void, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS,
+    REVERT_SECS, SNAPSHOT_SECS,
 };
 use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
+use crate::rules::memory;
+use crate::rules::vm::{assert_operation_valid, update_allowed_operations};
 use crate::values::{empty_map, empty_set, null, smap};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
@@ -689,7 +691,7 @@ fn create(call: Call) -> BoxFuture {
             if db.is(&r, "VM") {
                 ensure_metrics(db, &r);
                 db.set_named(&r, "domid", Value::Int(-1));
-                let overhead = super::place::overhead(db, &r);
+                let overhead = memory::vm_overhead_of(db, &r);
                 db.set_named(&r, "memory_overhead", Value::Int(overhead));
                 update_allowed_operations(db, &r);
             }
@@ -707,7 +709,7 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     if db.bool(vm, "is_default_template") {
         return Err(Failure::new("VM_CANNOT_DELETE_DEFAULT_TEMPLATE", [vm]));
     }
-    super::assert_operation_valid(db, vm, "destroy")?;
+    assert_operation_valid(db, vm, "destroy")?;
     let parent = db.string(vm, "parent");
     for child in db.strings(vm, "children") {
         db.set_named(&child, "parent", Value::String(parent.clone()));
@@ -742,7 +744,7 @@ fn set_is_a_template(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let value = call.bool(1);
     db.expect_is(vm, "VM")?;
     if value && !db.bool(vm, "is_a_template") {
-        super::assert_operation_valid(db, vm, "make_into_template")?;
+        assert_operation_valid(db, vm, "make_into_template")?;
     }
     set_template_flag(db, vm, value);
     Ok(void())

@@ -1,14 +1,13 @@
 //! The devices a VM lifecycle touches: VBDs and VIFs plugged or unplugged with
-//! the domain (through the storage and network layers' own bookkeeping),
+//! the domain (through the device rules' own bookkeeping),
 //! devices copied with the VM, consoles, and the disks made through the
 //! storage API.
 
-use crate::behaviour::network::{mark_vif_attached, refresh_vif_ops};
-use crate::behaviour::storage::sm::{alloc_of, leaf_size, round_virtual};
-use crate::behaviour::storage::{mark_vbd_attached, refresh_vbd_ops};
 use crate::call::Call;
 use crate::db::{ApiResult, Db};
 use crate::relations::RELATIONS;
+use crate::rules::devices::{mark_vbd_attached, mark_vif_attached, refresh_vbd_ops, refresh_vif_ops};
+use crate::rules::sm::{alloc_of, leaf_size, round_virtual};
 use crate::values::{empty_map, null, smap};
 use xenapi::{Value, NULL_REF};
 

@@ -8,8 +8,8 @@
 //! operations listed in [`Note`] file anything: clone, copy, provision and
 //! the like do not (xapi's `VM_CLONED` belongs to `VM.csvm`).
 
-use crate::behaviour::message;
 use crate::db::Db;
+use crate::rules::pool::file_message;
 
 /// Every lifecycle message has this priority (xapi's 5, "informational").
 const PRIORITY: i64 = 5;
@@ -93,5 +93,5 @@ pub(super) fn file(db: &mut Db, vm: &str, note: Note) {
             )
         }
     };
-    message::file(db, message, PRIORITY, "VM", &uuid, body);
+    file_message(db, message, PRIORITY, "VM", &uuid, body);
 }

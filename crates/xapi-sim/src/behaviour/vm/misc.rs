@@ -1,9 +1,13 @@
 //! Queries and settings around the lifecycle: free device numbers, possible
 //! hosts, memory overhead and limits, vCPU counts, operation checks.
 
-use super::{assert_operation_valid, place, update_allowed_operations, void};
+use super::void;
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
+use crate::rules::vm::{
+    assert_operation_valid, update_allowed_operations, GENERIC_BIOS_STRINGS, SETTABLE_BIOS_STRINGS,
+};
+use crate::rules::{memory, placement};
 use crate::values::smap;
 use std::collections::HashMap;
 use xenapi::Value;
@@ -63,7 +67,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
 fn allowed_vbd_devices(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "VM")?;
     Ok(Value::Array(
-        crate::behaviour::storage::allowed_vbd_devices(db, call.str(0)).into_iter().map(Value::String).collect(),
+        crate::rules::devices::allowed_vbd_devices(db, call.str(0)).into_iter().map(Value::String).collect(),
     ))
 }
 
@@ -78,27 +82,27 @@ fn free_devices(call: &Call, db: &mut Db, set_field: &str, device_field: &str, c
 fn get_possible_hosts(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
     db.expect_is(vm, "VM")?;
-    Ok(Value::Array(place::possible_hosts(db, vm).into_iter().map(Value::String).collect()))
+    Ok(Value::Array(placement::possible_hosts(db, vm).into_iter().map(Value::String).collect()))
 }
 
 fn assert_can_boot_here(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
     db.expect_is(vm, "VM")?;
     db.expect_is(call.str(1), "host")?;
-    place::assert_can_boot_here(db, vm, call.str(1), true)?;
+    placement::assert_can_boot_here(db, vm, call.str(1), true)?;
     Ok(void())
 }
 
 fn compute_memory_overhead(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "VM")?;
-    Ok(Value::Int(place::overhead(db, call.str(0))))
+    Ok(Value::Int(memory::vm_overhead_of(db, call.str(0))))
 }
 
 /// Memory a host can still give domains: free memory less what starting
 /// or arriving VMs have reserved.
 fn compute_free_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "host")?;
-    Ok(Value::Int(place::host_free(db, call.str(0))))
+    Ok(Value::Int(memory::host_free(db, call.str(0))))
 }
 
 /// The largest `memory_static_max` whose domain (with overhead) fits in
@@ -108,7 +112,7 @@ fn maximise_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(vm, "VM")?;
     let total = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
     let vcpus = if call.bool(2) { 64 } else { db.int(vm, "VCPUs_max").max(1) };
-    let fits = |m: i64| m + crate::fixtures::vm_overhead(m, vcpus) <= total;
+    let fits = |m: i64| m + memory::vm_overhead(m, vcpus) <= total;
     let (mut lo, mut hi) = (0i64, total.max(0));
     if !fits(lo) {
         return Ok(Value::Int(0));
@@ -153,7 +157,7 @@ fn limits(call: &Call, db: &mut Db, which: [Option<usize>; 4]) -> ApiResult<Valu
     let host = db.string(vm, "resident_on");
     let old_dmax = db.int(vm, "memory_dynamic_max");
     if running && dmax > old_dmax && db.is(&host, "host") {
-        let free = place::host_free(db, &host);
+        let free = memory::host_free(db, &host);
         if dmax - old_dmax > free {
             return Err(Failure::new("HOST_NOT_ENOUGH_FREE_MEMORY", [(dmax - old_dmax).to_string(), free.to_string()]));
         }
@@ -167,9 +171,9 @@ fn limits(call: &Call, db: &mut Db, which: [Option<usize>; 4]) -> ApiResult<Valu
         if db.is(&m, "VM_metrics") {
             db.set_named(&m, "memory_actual", Value::Int(dmax));
         }
-        place::refresh_host(db, &host);
+        memory::refresh_host(db, &host);
     } else {
-        let overhead = place::overhead(db, vm);
+        let overhead = memory::vm_overhead_of(db, vm);
         db.set_named(vm, "memory_overhead", Value::Int(overhead));
     }
     Ok(void())
@@ -192,7 +196,7 @@ fn set_vcpus_max(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("INVALID_VALUE", ["VCPUs_max".to_string(), n.to_string()]));
     }
     db.set_named(vm, "VCPUs_max", Value::Int(n));
-    let overhead = place::overhead(db, vm);
+    let overhead = memory::vm_overhead_of(db, vm);
     db.set_named(vm, "memory_overhead", Value::Int(overhead));
     Ok(void())
 }
@@ -336,43 +340,6 @@ fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::Float(v))
 }
 
-/// The BIOS strings xapi gives an HVM guest that has none.
-pub(crate) const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
-    ("bios-vendor", "Xen"),
-    ("bios-version", ""),
-    ("system-manufacturer", "Xen"),
-    ("system-product-name", "HVM domU"),
-    ("system-version", ""),
-    ("system-serial-number", ""),
-    ("baseboard-manufacturer", ""),
-    ("baseboard-product-name", ""),
-    ("baseboard-version", ""),
-    ("baseboard-serial-number", ""),
-    ("baseboard-asset-tag", ""),
-    ("baseboard-location-in-chassis", ""),
-    ("enclosure-asset-tag", ""),
-    ("hp-rombios", ""),
-    ("oem-1", "Xen"),
-    ("oem-2", "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d"),
-];
-
-/// BIOS strings a user may set.
-const SETTABLE_BIOS_STRINGS: &[&str] = &[
-    "bios-vendor",
-    "bios-version",
-    "system-manufacturer",
-    "system-product-name",
-    "system-version",
-    "system-serial-number",
-    "enclosure-asset-tag",
-    "baseboard-manufacturer",
-    "baseboard-product-name",
-    "baseboard-version",
-    "baseboard-serial-number",
-    "baseboard-asset-tag",
-    "baseboard-location-in-chassis",
-];
-
 fn bios_strings_set(db: &Db, vm: &str) -> bool {
     db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty())
 }
@@ -512,7 +479,7 @@ fn set_memory_target_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
     if db.is(&m, "VM_metrics") {
         db.set_named(&m, "memory_actual", Value::Int(target));
     }
-    place::refresh_host(db, &db.string(vm, "resident_on"));
+    memory::refresh_host(db, &db.string(vm, "resident_on"));
     Ok(void())
 }
 
@@ -527,7 +494,7 @@ fn retrieve_wlb_recommendations(call: &Call, db: &mut Db) -> ApiResult<Value> {
     if !db.bool(&pool, "wlb_enabled") {
         return Err(Failure::new::<&str>("WLB_DISABLED", []));
     }
-    let hosts = super::place::possible_hosts(db, call.str(0));
+    let hosts = placement::possible_hosts(db, call.str(0));
     Ok(Value::Struct(
         hosts.into_iter().map(|h| (h, Value::Array(vec![Value::str("WLB"), Value::str("0.0")]))).collect(),
     ))

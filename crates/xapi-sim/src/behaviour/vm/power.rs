@@ -5,12 +5,14 @@
 use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, refresh_devices, unplug_all};
 use super::messages::{self, Note};
 use super::{
-    begin_op, drop_vdis, end_op, end_op_then, guest, place, run_op, update_allowed_operations, void,
-    HARD_SHUTDOWN_SECS, MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+    begin_op, drop_vdis, end_op, end_op_then, guest, run_op, void, HARD_SHUTDOWN_SECS, MIGRATE_SECS, PAUSE_SECS,
+    REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
 };
 use crate::call::{BoxFuture, Call, Handler};
 use crate::core::Core;
 use crate::db::{ApiResult, Db, Failure};
+use crate::rules::vm::{update_allowed_operations, GENERIC_BIOS_STRINGS};
+use crate::rules::{memory, placement};
 use crate::values::{empty_map, empty_set, null, smap, sset};
 use parking_lot::Mutex;
 use std::collections::HashMap;
@@ -149,7 +151,7 @@ fn boot_cpu_flags(db: &Db, vm: &str, host: &str) -> Value {
 /// Creates the VM's domain on `host`: state, residence, memory, devices, console.
 fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bool, fresh_boot: bool) {
     let domid = next_domid(core, db, host);
-    let overhead = place::overhead(db, vm);
+    let overhead = memory::vm_overhead_of(db, vm);
     let target = db.int(vm, "memory_dynamic_max");
     db.set_named(vm, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
     db.set_named(vm, "resident_on", Value::str(host));
@@ -163,14 +165,14 @@ fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bo
         // An HVM guest boots with the generic BIOS strings unless it has its own.
         let has_strings = db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty());
         if is_hvm(db, vm) && !has_strings {
-            db.set_named(vm, "bios_strings", smap(super::misc::GENERIC_BIOS_STRINGS));
+            db.set_named(vm, "bios_strings", smap(GENERIC_BIOS_STRINGS));
         }
     }
     domain_metrics(db, vm, domid, paused, fresh_boot);
     plug_all(db, vm);
     destroy_consoles(db, vm);
     create_console(db, vm, host);
-    place::refresh_host(db, host);
+    memory::refresh_host(db, host);
 }
 
 /// Tears the VM's domain down, leaving it `state` ("Halted" or "Suspended").
@@ -193,7 +195,7 @@ fn destroy_domain(db: &mut Db, vm: &str, state: &str) -> Option<String> {
         image = take_suspend_image(db, vm);
     }
     refresh_devices(db, vm);
-    place::refresh_host(db, &host);
+    memory::refresh_host(db, &host);
     image
 }
 
@@ -265,7 +267,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
         START_SECS,
         |db| {
             validate_for_boot(db, &vm)?;
-            place::place_and_reserve(db, &vm, host)
+            placement::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Halted" {
@@ -277,7 +279,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
             }
             Ok(())
         },
-        |db, _| place::unreserve(db, &vm),
+        |db, _| placement::unreserve(db, &vm),
         |()| Note::Started,
     )
     .await?;
@@ -424,7 +426,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             if !db.is(&db.string(&vm, "suspend_VDI"), "VDI") {
                 return Err(Failure::new("VM_HAS_NO_SUSPEND_VDI", [vm.as_str()]));
             }
-            place::place_and_reserve(db, &vm, host)
+            placement::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Suspended" {
@@ -437,7 +439,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             }
             Ok(image)
         },
-        |db, _| place::unreserve(db, &vm),
+        |db, _| placement::unreserve(db, &vm),
         |_| Note::Resumed,
     )
     .await?;
@@ -490,16 +492,16 @@ fn pool_migrate(call: Call) -> BoxFuture {
                 db.expect_is(&host, "host")?;
                 // A localhost migration needs no more memory than the VM has already.
                 let same = db.field_str(&vm, "resident_on") == host;
-                place::assert_can_boot_here(db, &vm, &host, !same)?;
+                placement::assert_can_boot_here(db, &vm, &host, !same)?;
                 if !same {
-                    place::reserve(db, &vm, &host);
+                    placement::reserve(db, &vm, &host);
                 }
                 Ok(())
             },
             |db, ()| {
                 db.expect_is(&vm, "VM")?;
                 if power(db, &vm) != "Running" {
-                    place::unreserve(db, &vm);
+                    placement::unreserve(db, &vm);
                     return Err(bad_power(&vm, "running", &power(db, &vm)));
                 }
                 let from = db.string(&vm, "resident_on");
@@ -512,11 +514,11 @@ fn pool_migrate(call: Call) -> BoxFuture {
                 move_consoles(db, &vm, &host);
                 let m = ensure_metrics(db, &vm);
                 db.set_named(&m, "last_updated", db.now());
-                place::refresh_host(db, &from);
-                place::refresh_host(db, &host);
+                memory::refresh_host(db, &from);
+                memory::refresh_host(db, &host);
                 Ok(from)
             },
-            |db, ()| place::unreserve(db, &vm),
+            |db, ()| placement::unreserve(db, &vm),
             |from| Note::Migrated(from),
         )
         .await?;
