@@ -630,7 +630,7 @@ struct Seeder<'a> {
 
 impl<'a> Seeder<'a> {
     fn new(db: &'a mut Db) -> Seeder<'a> {
-        let ci = |name: &str| db.class_index(name).unwrap_or_else(|| panic!("datamodel has no class {name}"));
+        let ci = |name: &str| db.cls(name);
         let c = Classes {
             pool: ci("pool"),
             host: ci("host"),
@@ -1526,11 +1526,8 @@ impl<'a> Seeder<'a> {
             }
             _ => NULL_REF.to_string(),
         };
-        let suspend_sr = if suspend_vdi != NULL_REF {
-            self.db.field_str(&suspend_vdi, "SR").to_string()
-        } else {
-            NULL_REF.to_string()
-        };
+        let suspend_sr =
+            if suspend_vdi != NULL_REF { self.db.string(&suspend_vdi, "SR") } else { NULL_REF.to_string() };
 
         let (power_state, ops) = match spec.power {
             Power::Running(_) => ("Running", VM_RUNNING_OPS),
@@ -1742,7 +1739,7 @@ impl<'a> Seeder<'a> {
             self.db.set_named(&sr, "virtual_allocation", Value::Int(virt));
             self.db.set_named(&sr, "physical_utilisation", Value::Int(phys));
             // Removable media SRs are as big as what is in them.
-            let size = self.db.field(&sr, "physical_size").and_then(Value::as_int).unwrap_or(0);
+            let size = self.db.int(&sr, "physical_size");
             if size < phys {
                 self.db.set_named(&sr, "physical_size", Value::Int(phys));
             }
@@ -1750,7 +1747,7 @@ impl<'a> Seeder<'a> {
         for host in hosts {
             let free = host_memory_free(self.db, &host.r);
             debug_assert_eq!(free, host.free, "{}", host.name);
-            let metrics = self.db.field_str(&host.r, "metrics").to_string();
+            let metrics = self.db.string(&host.r, "metrics");
             self.db.set_named(&metrics, "memory_free", Value::Int(free));
         }
     }
@@ -1886,10 +1883,6 @@ mod tests {
         db
     }
 
-    fn class(db: &Db, name: &str) -> usize {
-        db.class_index(name).unwrap()
-    }
-
     fn set_of<'d>(db: &'d Db, r: &str, field: &str) -> Vec<&'d str> {
         db.field(r, field).and_then(Value::as_array).unwrap_or(&[]).iter().filter_map(Value::as_str).collect()
     }
@@ -1927,11 +1920,11 @@ mod tests {
             let mgmt: Vec<&&str> = pifs.iter().filter(|p| db.bool(p, "management")).collect();
             assert_eq!(mgmt.len(), 1);
             assert_eq!(db.field_str(mgmt[0], "IP"), db.field_str(h, "address"));
-            assert!(db.is_a(db.field_str(h, "metrics"), class(&db, "host_metrics")));
+            assert!(db.is(db.field_str(h, "metrics"), "host_metrics"));
         }
-        let bridges: Vec<String> = db.all("network").iter().map(|n| db.field_str(n, "bridge").to_string()).collect();
+        let bridges: Vec<String> = db.all("network").iter().map(|n| db.string(n, "bridge")).collect();
         assert_eq!(bridges, ["xenbr0", "xenbr1", "xenapi", "xapi1"]);
-        let sm_types: Vec<String> = db.all("SM").iter().map(|r| db.field_str(r, "type").to_string()).collect();
+        let sm_types: Vec<String> = db.all("SM").iter().map(|r| db.string(r, "type")).collect();
         for ty in ["lvm", "ext", "nfs", "iso", "udev", "lvmoiscsi", "lvmohba", "file", "smb", "dummy"] {
             assert!(sm_types.iter().any(|t| t == ty), "SM {ty}");
         }
@@ -1991,7 +1984,7 @@ mod tests {
             assert!(set_of(&db, &h, "resident_VMs").contains(&dom0));
             let label = format!("Control domain on host: {}", db.field_str(&h, "name_label"));
             assert_eq!(db.field_str(dom0, "name_label"), label);
-            assert!(db.is_a(db.field_str(dom0, "metrics"), class(&db, "VM_metrics")));
+            assert!(db.is(db.field_str(dom0, "metrics"), "VM_metrics"));
         }
         let dom0s = db.all("VM").into_iter().filter(|r| db.bool(r, "is_control_domain")).count();
         assert_eq!(dom0s, 3);
@@ -2000,7 +1993,7 @@ mod tests {
     #[test]
     fn pbds_link_live_srs_and_hosts() {
         let db = seeded(0);
-        let (sr_c, host_c) = (class(&db, "SR"), class(&db, "host"));
+        let (sr_c, host_c) = (db.cls("SR"), db.cls("host"));
         for pbd in db.all("PBD") {
             let (sr, host) = (db.field_str(&pbd, "SR"), db.field_str(&pbd, "host"));
             assert!(db.is_a(sr, sr_c) && db.is_a(host, host_c), "{pbd}");
@@ -2080,7 +2073,7 @@ mod tests {
             let rb: Vec<(&String, &Vec<Value>)> = b.iter(c).map(|(r, o)| (r, &o.fields)).collect();
             assert_eq!(ra, rb, "{}", a.class(c).name());
         }
-        let uuids = |db: &Db| db.all("VM").iter().map(|r| db.field_str(r, "uuid").to_string()).collect::<Vec<_>>();
+        let uuids = |db: &Db| db.all("VM").iter().map(|r| db.string(r, "uuid")).collect::<Vec<_>>();
         assert_eq!(uuids(&a), uuids(&b));
         assert_ne!(
             uuids(&a),
@@ -2095,7 +2088,7 @@ mod tests {
     #[test]
     fn vbd_vdi_sr_links_are_consistent() {
         let db = seeded(10);
-        let vdi_c = class(&db, "VDI");
+        let vdi_c = db.cls("VDI");
         for vbd in db.all("VBD") {
             let vm = db.field_str(&vbd, "VM");
             assert!(set_of(&db, vm, "VBDs").contains(&vbd.as_str()));
@@ -2121,15 +2114,14 @@ mod tests {
             }
         }
         for vdi in db.all("VDI") {
-            assert!(db.is_a(db.field_str(&vdi, "SR"), class(&db, "SR")));
+            assert!(db.is(db.field_str(&vdi, "SR"), "SR"));
         }
         for vif in db.all("VIF") {
             assert!(set_of(&db, db.field_str(&vif, "VM"), "VIFs").contains(&vif.as_str()));
             assert!(set_of(&db, db.field_str(&vif, "network"), "VIFs").contains(&vif.as_str()));
         }
-        let macs: std::collections::BTreeSet<String> =
-            db.all("VIF").iter().map(|v| db.field_str(v, "MAC").to_string()).collect();
-        assert_eq!(macs.len(), db.count(class(&db, "VIF")));
+        let macs: std::collections::BTreeSet<String> = db.all("VIF").iter().map(|v| db.string(v, "MAC")).collect();
+        assert_eq!(macs.len(), db.count(db.cls("VIF")));
     }
 
     #[test]
@@ -2158,7 +2150,7 @@ mod tests {
         let more = seeded(2000);
         assert_eq!(guests(&more).len(), guests(&base).len() + 2000);
         for cls in ["VDI", "VBD", "VIF"] {
-            assert_eq!(more.count(class(&more, cls)), base.count(class(&base, cls)) + 2000, "{cls}");
+            assert_eq!(more.count(more.cls(cls)), base.count(base.cls(cls)) + 2000, "{cls}");
         }
         let bench = by_name(&more, "VM", "bench-vm-02000");
         assert_eq!(bench.len(), 1);

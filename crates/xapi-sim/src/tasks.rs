@@ -28,7 +28,7 @@ pub fn is_async_capable(class: &Class, message: &MessageDef) -> bool {
 
 /// Creates a pending task owned by the calling session.
 pub fn new_task(db: &mut Db, label: &str, description: &str, cancellable: bool) -> String {
-    let c = db.class_index("task").expect("task class");
+    let c = db.cls("task");
     let now = (db.clock)();
     let host = master(db);
     let ops = if cancellable { vec![Value::str("cancel")] } else { Vec::new() };
@@ -128,7 +128,7 @@ pub async fn collect_garbage(core: Arc<Core>) {
         tick.tick().await;
         let cutoff = xenapi::datetime::parse(&xenapi::datetime::now()).unwrap_or(0) - ttl.as_secs() as i64;
         let _ = core.write(|db| {
-            let c = db.class_index("task").expect("task class");
+            let c = db.cls("task");
             let old: Vec<String> = db
                 .iter(c)
                 .filter(|(r, _)| {

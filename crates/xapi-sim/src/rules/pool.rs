@@ -5,7 +5,7 @@ use xenapi::Value;
 
 /// The pool master's ref, or the null ref on an empty database.
 pub fn master(db: &Db) -> String {
-    let pool = db.class_index("pool").expect("pool class");
+    let pool = db.cls("pool");
     db.iter(pool)
         .next()
         .and_then(|(_, o)| {
@@ -18,7 +18,7 @@ pub fn master(db: &Db) -> String {
 /// Files a message the way xapi's own code does after an operation, with no
 /// checks: the caller has just worked on the object. Returns the new ref.
 pub fn file_message(db: &mut Db, name: &str, priority: i64, cls: &str, obj_uuid: &str, body: String) -> String {
-    let class = db.class_index("message").expect("message class");
+    let class = db.cls("message");
     let now = (db.clock)();
     db.create(
         class,
