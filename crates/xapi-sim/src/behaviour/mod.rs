@@ -1,5 +1,10 @@
 //! Explicit messages, one function each, in a table keyed by wire name.
 //! A message that is neither here nor implicit answers NOT_IMPLEMENTED.
+//!
+//! Each area's module registers its handlers here and depends only on
+//! what lies below dispatch ([`crate::call`], [`crate::db`],
+//! [`crate::rules`], [`crate::tasks`], ...), never on `rpc` or on another
+//! area's module.
 
 mod event;
 mod host;

@@ -1,5 +1,5 @@
 //! What the SM drivers decide by SR type: the device_config keys each needs
-//! (and the SR_BACKEND_FAILURE_<n> codes of XE_SR_ERRORCODES.xml they
+//! (and the `SR_BACKEND_FAILURE_<n>` codes of `XE_SR_ERRORCODES.xml` they
 //! raise), how each kind of storage allocates a disk, and how big disks are.
 
 use crate::db::{ApiResult, Db, Failure};
