@@ -1,5 +1,6 @@
 //! The simulator's shared state: the database behind a lock, sessions, event
-//! wake-ups and the journal writer. Every transport calls [`Core::call`].
+//! wake-ups and the journal writer. Every transport calls [`Core::call`],
+//! which `rpc` implements: this module knows nothing of dispatch.
 
 use crate::db::{ApiResult, Db, Failure};
 use crate::persist::Wal;
@@ -8,8 +9,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
-use xenapi::wire::Response;
-use xenapi::Value;
 
 /// Settings a simulator runs with.
 #[derive(Debug, Clone)]
@@ -181,15 +180,6 @@ impl Core {
                 Err(Failure::new("SESSION_INVALID", [session]))
             }
             None => Err(Failure::new("SESSION_INVALID", [session])),
-        }
-    }
-
-    /// Handles one call by wire name, for any transport.
-    pub async fn call(self: &Arc<Self>, method: &str, params: Vec<Value>) -> Response {
-        self.rpc_count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        match crate::rpc::dispatch(self, method, params).await {
-            Ok(v) => Response::Success(v),
-            Err(Failure(e)) => Response::Failure(e),
         }
     }
 }

@@ -537,6 +537,82 @@ impl Db {
     pub fn field_type(&self, class: usize, pos: usize) -> &'static Type {
         &self.class(class).fields[pos].ty
     }
+
+    // --- typed access by class and field name -------------------------------
+    //
+    // Absent objects and fields read as zero values ("", 0, false, empty), so
+    // rules can follow refs without checking each one.
+
+    /// The index of a class the datamodel must have.
+    pub fn cls(&self, name: &str) -> usize {
+        self.class_index(name).unwrap_or_else(|| panic!("datamodel has no class {name}"))
+    }
+
+    /// Whether `r` is a live object of the named class (the null ref never is).
+    pub fn is(&self, r: &str, class: &str) -> bool {
+        r != NULL_REF && self.is_a(r, self.cls(class))
+    }
+
+    /// Checks that `r` is a live object of the named class, failing with HANDLE_INVALID.
+    pub fn expect_is(&self, r: &str, class: &str) -> ApiResult<()> {
+        self.expect(self.cls(class), r).map(|_| ())
+    }
+
+    /// Every object of the named class, in creation order.
+    pub fn all(&self, class: &str) -> Vec<String> {
+        self.iter(self.cls(class)).map(|(r, _)| r.clone()).collect()
+    }
+
+    /// A string-like field (string, ref, enum, datetime), owned.
+    pub fn string(&self, r: &str, name: &str) -> String {
+        self.field_str(r, name).to_string()
+    }
+
+    pub fn int(&self, r: &str, name: &str) -> i64 {
+        self.field(r, name).and_then(Value::as_int).unwrap_or(0)
+    }
+
+    pub fn bool(&self, r: &str, name: &str) -> bool {
+        self.field(r, name).and_then(Value::as_bool).unwrap_or(false)
+    }
+
+    /// A set field (of refs, strings or enums) as owned strings.
+    pub fn strings(&self, r: &str, name: &str) -> Vec<String> {
+        self.field(r, name)
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+            .unwrap_or_default()
+    }
+
+    /// A map field as string pairs ([`crate::values::pairs`]).
+    pub fn string_map(&self, r: &str, name: &str) -> Vec<(String, String)> {
+        self.field(r, name).map(crate::values::pairs).unwrap_or_default()
+    }
+
+    /// One key of a string map field.
+    pub fn map_get(&self, r: &str, name: &str, key: &str) -> Option<String> {
+        self.field(r, name)?.get(key).and_then(Value::as_str).map(str::to_string)
+    }
+
+    /// Sets (`Some`) or removes (`None`) one key of a string map field; no
+    /// change, no event.
+    pub fn map_put(&mut self, r: &str, name: &str, key: &str, v: Option<&str>) {
+        let mut m: Vec<(String, Value)> =
+            self.field(r, name).and_then(Value::as_struct).map(<[_]>::to_vec).unwrap_or_default();
+        let before = m.clone();
+        m.retain(|(k, _)| k != key);
+        if let Some(v) = v {
+            m.push((key.to_string(), Value::str(v)));
+        }
+        if m != before {
+            self.set_named(r, name, Value::Struct(m));
+        }
+    }
+
+    /// The current time as a datetime value.
+    pub fn now(&self) -> Value {
+        Value::DateTime((self.clock)())
+    }
 }
 
 fn class_index(schema: &Schema, name: &str) -> Option<usize> {

@@ -13,6 +13,12 @@
 //! `physical_utilisation`/`virtual_allocation` are the sums over its VDIs.
 
 use crate::db::Db;
+use crate::rules::devices::disk_device;
+use crate::rules::memory::{host_memory_free, vm_overhead};
+use crate::rules::storage::{SR_DISK_OPS, SR_ISO_OPS, SR_UDEV_OPS, VDI_IDLE_OPS, VDI_IN_USE_OPS, VDI_ISO_OPS};
+use crate::rules::vm::GENERIC_BIOS_STRINGS;
+use crate::rules::{GIB, MIB, TIB};
+use crate::values::{empty_map, empty_set, null, smap, sset};
 use std::collections::BTreeMap;
 use xenapi::{Value, NULL_REF};
 
@@ -22,10 +28,6 @@ pub struct FixtureOptions {
     /// Extra VMs (with disks and VIFs) for benchmarks.
     pub extra_vms: usize,
 }
-
-const MIB: i64 = 1 << 20;
-const GIB: i64 = 1 << 30;
-const TIB: i64 = 1 << 40;
 
 /// When the demo VMs were installed.
 const INSTALL_TIME: &str = "20241201T09:30:00Z";
@@ -70,66 +72,6 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     s.demo_vms(&mut hosts, &nets, &storage);
     s.extra_vms(opts.extra_vms, &mut hosts, &nets, &storage);
     s.finish(&hosts);
-}
-
-/// Free memory of a host as the fixture computes it: `host_metrics.memory_total`
-/// minus `host.memory_overhead` minus, for each resident VM (control domain
-/// included), its `VM_metrics.memory_actual` and `VM.memory_overhead`.
-pub fn host_memory_free(db: &Db, host: &str) -> i64 {
-    let int = |r: &str, f: &str| db.field(r, f).and_then(Value::as_int).unwrap_or(0);
-    let metrics = db.field_str(host, "metrics");
-    let mut free = int(metrics, "memory_total") - int(host, "memory_overhead");
-    if let Some(vms) = db.field(host, "resident_VMs").and_then(Value::as_array) {
-        for vm in vms.iter().filter_map(Value::as_str) {
-            free -= int(db.field_str(vm, "metrics"), "memory_actual") + int(vm, "memory_overhead");
-        }
-    }
-    free
-}
-
-// ---------------------------------------------------------------------------
-// Value shorthands.
-
-fn s(x: impl Into<String>) -> Value {
-    Value::String(x.into())
-}
-
-fn int(x: i64) -> Value {
-    Value::Int(x)
-}
-
-fn dt(x: &str) -> Value {
-    Value::DateTime(x.to_string())
-}
-
-fn null() -> Value {
-    s(NULL_REF)
-}
-
-/// A `(string -> string) map`.
-fn smap(pairs: &[(&str, &str)]) -> Value {
-    Value::Struct(pairs.iter().map(|(k, v)| (k.to_string(), s(*v))).collect())
-}
-
-fn smap_owned(pairs: Vec<(String, String)>) -> Value {
-    Value::Struct(pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect())
-}
-
-/// A `string set` (or enum set).
-fn sset(items: &[&str]) -> Value {
-    Value::Array(items.iter().map(|x| s(*x)).collect())
-}
-
-/// Xen's per-domain memory overhead, roughly: shadow/p2m pages plus a little per vCPU.
-pub fn vm_overhead(memory: i64, vcpus: i64) -> i64 {
-    (memory / MIB / 128 + 1 + vcpus) * MIB
-}
-
-fn vbd_device(userdevice: &str) -> String {
-    match userdevice.parse::<u8>() {
-        Ok(n) if n < 26 => format!("xvd{}", (b'a' + n) as char),
-        _ => String::new(),
-    }
 }
 
 // ---------------------------------------------------------------------------
@@ -177,10 +119,6 @@ const TEMPLATE_OPS: &[&str] = &[
     "copy",
 ];
 const DOM0_OPS: &[&str] = &["changing_dynamic_range"];
-
-// Allowed-operation lists and BIOS strings come from the behaviour that keeps them up to date.
-use crate::behaviour::storage::{SR_DISK_OPS, SR_ISO_OPS, SR_UDEV_OPS, VDI_IDLE_OPS, VDI_IN_USE_OPS, VDI_ISO_OPS};
-use crate::behaviour::vm::misc::GENERIC_BIOS_STRINGS as BIOS_STRINGS;
 
 struct SmSpec {
     ty: &'static str,
@@ -576,7 +514,7 @@ impl Tpl {
             oc.push(("linux_template".to_string(), "true".to_string()));
         }
         oc.push(("mac_seed".to_string(), mac_seed));
-        smap_owned(oc)
+        smap(&oc)
     }
 }
 
@@ -692,7 +630,7 @@ struct Seeder<'a> {
 
 impl<'a> Seeder<'a> {
     fn new(db: &'a mut Db) -> Seeder<'a> {
-        let ci = |name: &str| db.class_index(name).unwrap_or_else(|| panic!("datamodel has no class {name}"));
+        let ci = |name: &str| db.cls(name);
         let c = Classes {
             pool: ci("pool"),
             host: ci("host"),
@@ -750,10 +688,10 @@ impl<'a> Seeder<'a> {
         self.make(
             c,
             vec![
-                ("name_label", s(label)),
-                ("name_description", s(description)),
-                ("bridge", s(bridge)),
-                ("MTU", int(1500)),
+                ("name_label", Value::str(label)),
+                ("name_description", Value::str(description)),
+                ("bridge", Value::str(bridge)),
+                ("MTU", Value::Int(1500)),
                 ("managed", Value::Bool(true)),
                 ("other_config", other_config),
             ],
@@ -761,8 +699,8 @@ impl<'a> Seeder<'a> {
     }
 
     fn networks(&mut self) -> Networks {
-        let eth0 = self.network("Pool-wide network associated with eth0", "", "xenbr0", smap(&[]));
-        let eth1 = self.network("Pool-wide network associated with eth1", "", "xenbr1", smap(&[]));
+        let eth0 = self.network("Pool-wide network associated with eth0", "", "xenbr0", empty_map());
+        let eth1 = self.network("Pool-wide network associated with eth1", "", "xenbr1", empty_map());
         self.network(
             "Host internal management network",
             "Network on which guests will be assigned a private link-local IP address which can be used to talk XenAPI",
@@ -775,29 +713,29 @@ impl<'a> Seeder<'a> {
                 ("netmask", "255.255.0.0"),
             ]),
         );
-        let private = self.network("Internal network", "Private network between the pool's VMs", "xapi1", smap(&[]));
+        let private = self.network("Internal network", "Private network between the pool's VMs", "xapi1", empty_map());
         Networks { eth0, eth1, private }
     }
 
     fn sms(&mut self) {
         for sm in SMS {
-            let features = Value::Struct(sm.features.iter().map(|(k, v)| (k.to_string(), int(*v))).collect());
-            let capabilities = Value::Array(sm.features.iter().map(|(k, _)| s(*k)).collect());
+            let features = Value::Struct(sm.features.iter().map(|(k, v)| (k.to_string(), Value::Int(*v))).collect());
+            let capabilities = Value::Array(sm.features.iter().map(|(k, _)| Value::str(*k)).collect());
             let c = self.c.sm;
             self.make(
                 c,
                 vec![
-                    ("name_label", s(sm.name)),
-                    ("name_description", s(sm.description)),
-                    ("type", s(sm.ty)),
-                    ("vendor", s("Citrix Systems Inc")),
-                    ("copyright", s("(C) 2008 Citrix Systems Inc")),
-                    ("version", s("1.0")),
-                    ("required_api_version", s("1.0")),
+                    ("name_label", Value::str(sm.name)),
+                    ("name_description", Value::str(sm.description)),
+                    ("type", Value::str(sm.ty)),
+                    ("vendor", Value::str("Citrix Systems Inc")),
+                    ("copyright", Value::str("(C) 2008 Citrix Systems Inc")),
+                    ("version", Value::str("1.0")),
+                    ("required_api_version", Value::str("1.0")),
                     ("configuration", smap(sm.configuration)),
                     ("capabilities", capabilities),
                     ("features", features),
-                    ("driver_filename", s(sm.driver)),
+                    ("driver_filename", Value::str(sm.driver)),
                 ],
             );
         }
@@ -820,12 +758,12 @@ impl<'a> Seeder<'a> {
         self.make(
             c,
             vec![
-                ("name_label", s(label)),
-                ("name_description", s(description)),
+                ("name_label", Value::str(label)),
+                ("name_description", Value::str(description)),
                 ("allowed_operations", sset(ops)),
-                ("physical_size", int(size)),
-                ("type", s(ty)),
-                ("content_type", s(content_type)),
+                ("physical_size", Value::Int(size)),
+                ("type", Value::str(ty)),
+                ("content_type", Value::str(content_type)),
                 ("shared", Value::Bool(shared)),
                 ("other_config", other_config),
                 ("sm_config", sm_config),
@@ -892,7 +830,7 @@ impl<'a> Seeder<'a> {
             2 * TIB,
             SR_DISK_OPS,
             smap(&[("auto-scan", "false")]),
-            smap(&[]),
+            empty_map(),
         );
         let iso = self.sr(
             "ISO library",
@@ -903,7 +841,7 @@ impl<'a> Seeder<'a> {
             TIB,
             SR_ISO_OPS,
             smap(&[("auto-scan", "true")]),
-            smap(&[]),
+            empty_map(),
         );
         let tools = self.sr(
             TOOLS_SR_NAME,
@@ -919,13 +857,13 @@ impl<'a> Seeder<'a> {
                 ("i18n-original-value-name_label", "XCP-ng Tools"),
                 ("i18n-original-value-name_description", "XCP-ng Tools ISOs"),
             ]),
-            smap(&[]),
+            empty_map(),
         );
         // Media: ISO library content, the tools ISO, and one drive per host.
         for (file, size) in ISOS {
-            self.media_vdi(&iso, file, file, *size, VDI_ISO_OPS, false, smap(&[]));
+            self.media_vdi(&iso, file, file, *size, VDI_ISO_OPS, false, empty_map());
         }
-        self.media_vdi(&tools, "guest-tools.iso", "guest-tools.iso", TOOLS_ISO_SIZE, &["copy"], true, smap(&[]));
+        self.media_vdi(&tools, "guest-tools.iso", "guest-tools.iso", TOOLS_ISO_SIZE, &["copy"], true, empty_map());
         for sr in &dvd {
             self.media_vdi(
                 sr,
@@ -955,16 +893,16 @@ impl<'a> Seeder<'a> {
         self.make(
             c,
             vec![
-                ("name_label", s(label)),
+                ("name_label", Value::str(label)),
                 ("allowed_operations", sset(ops)),
-                ("SR", s(sr)),
-                ("virtual_size", int(size)),
-                ("physical_utilisation", int(size)),
-                ("type", s("user")),
+                ("SR", Value::str(sr)),
+                ("virtual_size", Value::Int(size)),
+                ("physical_utilisation", Value::Int(size)),
+                ("type", Value::str("user")),
                 ("sharable", Value::Bool(false)),
                 ("read_only", Value::Bool(true)),
-                ("other_config", smap(&[])),
-                ("location", s(location)),
+                ("other_config", empty_map()),
+                ("location", Value::str(location)),
                 ("managed", Value::Bool(true)),
                 ("sm_config", sm_config),
                 ("is_tools_iso", Value::Bool(tools)),
@@ -984,10 +922,10 @@ impl<'a> Seeder<'a> {
             let metrics = self.make(
                 c,
                 vec![
-                    ("memory_total", int(HOST_MEMORY)),
-                    ("memory_free", int(HOST_MEMORY - HOST_MEMORY_OVERHEAD)),
+                    ("memory_total", Value::Int(HOST_MEMORY)),
+                    ("memory_free", Value::Int(HOST_MEMORY - HOST_MEMORY_OVERHEAD)),
                     ("live", Value::Bool(true)),
-                    ("last_updated", dt(LAST_UPDATED)),
+                    ("last_updated", Value::DateTime(LAST_UPDATED.into())),
                 ],
             );
             let dom0 = self.db.new_ref();
@@ -998,23 +936,23 @@ impl<'a> Seeder<'a> {
             let r = self.make(
                 c,
                 vec![
-                    ("name_label", s(&name)),
-                    ("name_description", s(format!("Demo host {n} of 3"))),
-                    ("memory_overhead", int(HOST_MEMORY_OVERHEAD)),
+                    ("name_label", Value::str(&name)),
+                    ("name_description", Value::str(format!("Demo host {n} of 3"))),
+                    ("memory_overhead", Value::Int(HOST_MEMORY_OVERHEAD)),
                     (
                         "allowed_operations",
                         sset(&["vm_migrate", "provision", "vm_resume", "evacuate", "vm_start", "reboot", "shutdown"]),
                     ),
-                    ("API_version_major", int(2)),
-                    ("API_version_minor", int(21)),
-                    ("API_version_vendor", s("XenSource")),
-                    ("API_version_vendor_implementation", smap(&[])),
+                    ("API_version_major", Value::Int(2)),
+                    ("API_version_minor", Value::Int(21)),
+                    ("API_version_vendor", Value::str("XenSource")),
+                    ("API_version_vendor_implementation", empty_map()),
                     ("enabled", Value::Bool(true)),
                     ("software_version", software_version(&name)),
                     (
                         "other_config",
                         smap(&[
-                            ("agent_start_time", &agent_start),
+                            ("agent_start_time", agent_start.as_str()),
                             ("boot_time", "1735711200."),
                             ("iscsi_iqn", &iqn),
                             ("multipathing", "false"),
@@ -1022,18 +960,18 @@ impl<'a> Seeder<'a> {
                         ]),
                     ),
                     ("capabilities", sset(&["xen-3.0-x86_64", "hvm-3.0-x86_32", "hvm-3.0-x86_32p", "hvm-3.0-x86_64"])),
-                    ("cpu_configuration", smap(&[])),
-                    ("sched_policy", s("credit")),
+                    ("cpu_configuration", empty_map()),
+                    ("sched_policy", Value::str("credit")),
                     ("supported_bootloaders", sset(&["pygrub", "eliloader"])),
-                    ("logging", smap(&[])),
-                    ("suspend_image_sr", s(&storage.local[h])),
-                    ("crash_dump_sr", s(&storage.local[h])),
+                    ("logging", empty_map()),
+                    ("suspend_image_sr", Value::str(&storage.local[h])),
+                    ("crash_dump_sr", Value::str(&storage.local[h])),
                     ("cpu_info", host_cpu_info()),
-                    ("hostname", s(&name)),
-                    ("address", s(&ip)),
-                    ("metrics", s(&metrics)),
+                    ("hostname", Value::str(&name)),
+                    ("address", Value::str(&ip)),
+                    ("metrics", Value::str(&metrics)),
                     ("license_params", license_params()),
-                    ("edition", s("xcp-ng")),
+                    ("edition", Value::str("xcp-ng")),
                     ("editions", sset(&["xcp-ng"])),
                     (
                         "bios_strings",
@@ -1051,9 +989,12 @@ impl<'a> Seeder<'a> {
                         ]),
                     ),
                     ("chipset_info", smap(&[("iommu", "true")])),
-                    ("virtual_hardware_platform_versions", Value::Array(vec![int(0), int(1), int(2)])),
-                    ("control_domain", s(&dom0)),
-                    ("iscsi_iqn", s(&iqn)),
+                    (
+                        "virtual_hardware_platform_versions",
+                        Value::Array(vec![Value::Int(0), Value::Int(1), Value::Int(2)]),
+                    ),
+                    ("control_domain", Value::str(&dom0)),
+                    ("iscsi_iqn", Value::str(&iqn)),
                 ],
             );
             for i in 0..HOST_CPUS {
@@ -1061,16 +1002,16 @@ impl<'a> Seeder<'a> {
                 self.make(
                     c,
                     vec![
-                        ("host", s(&r)),
-                        ("number", int(i)),
-                        ("vendor", s(CPU_VENDOR)),
-                        ("speed", int(2400)),
-                        ("modelname", s(CPU_MODEL)),
-                        ("family", int(6)),
-                        ("model", int(106)),
-                        ("stepping", s("6")),
-                        ("flags", s(CPU_FLAGS)),
-                        ("features", s(CPU_FEATURES)),
+                        ("host", Value::str(&r)),
+                        ("number", Value::Int(i)),
+                        ("vendor", Value::str(CPU_VENDOR)),
+                        ("speed", Value::Int(2400)),
+                        ("modelname", Value::str(CPU_MODEL)),
+                        ("family", Value::Int(6)),
+                        ("model", Value::Int(106)),
+                        ("stepping", Value::str("6")),
+                        ("flags", Value::str(CPU_FLAGS)),
+                        ("features", Value::str(CPU_FEATURES)),
                         ("utilisation", Value::Float(0.0)),
                     ],
                 );
@@ -1097,42 +1038,42 @@ impl<'a> Seeder<'a> {
                     c,
                     vec![
                         ("carrier", Value::Bool(true)),
-                        ("vendor_id", s("8086")),
-                        ("vendor_name", s("Intel Corporation")),
-                        ("device_id", s("1572")),
-                        ("device_name", s("Ethernet Controller X710 for 10GbE SFP+")),
-                        ("speed", int(10000)),
+                        ("vendor_id", Value::str("8086")),
+                        ("vendor_name", Value::str("Intel Corporation")),
+                        ("device_id", Value::str("1572")),
+                        ("device_name", Value::str("Ethernet Controller X710 for 10GbE SFP+")),
+                        ("speed", Value::Int(10000)),
                         ("duplex", Value::Bool(true)),
-                        ("pci_bus_path", s(format!("0000:18:00.{n}"))),
-                        ("last_updated", dt(LAST_UPDATED)),
+                        ("pci_bus_path", Value::str(format!("0000:18:00.{n}"))),
+                        ("last_updated", Value::DateTime(LAST_UPDATED.into())),
                     ],
                 );
                 let mac = format!("3c:fd:fe:a{}:5e:{:02x}", h + 1, 0x10 + n);
                 let mut members = vec![
-                    ("device", s(dev)),
-                    ("network", s(net)),
-                    ("host", s(&host.r)),
-                    ("MAC", s(mac)),
-                    ("MTU", int(1500)),
-                    ("VLAN", int(-1)),
-                    ("metrics", s(&metrics)),
+                    ("device", Value::str(dev)),
+                    ("network", Value::str(net)),
+                    ("host", Value::str(&host.r)),
+                    ("MAC", Value::str(mac)),
+                    ("MTU", Value::Int(1500)),
+                    ("VLAN", Value::Int(-1)),
+                    ("metrics", Value::str(&metrics)),
                     ("physical", Value::Bool(true)),
                     ("currently_attached", Value::Bool(true)),
-                    ("other_config", smap(&[])),
+                    ("other_config", empty_map()),
                     ("properties", smap(&[("gro", "on")])),
-                    ("capabilities", sset(&[])),
+                    ("capabilities", empty_set()),
                 ];
                 if n == 0 {
                     members.extend([
                         ("management", Value::Bool(true)),
-                        ("ip_configuration_mode", s("Static")),
-                        ("IP", s(&host.ip)),
-                        ("netmask", s("255.255.255.0")),
-                        ("gateway", s("192.0.2.1")),
-                        ("DNS", s("192.0.2.53")),
+                        ("ip_configuration_mode", Value::str("Static")),
+                        ("IP", Value::str(&host.ip)),
+                        ("netmask", Value::str("255.255.255.0")),
+                        ("gateway", Value::str("192.0.2.1")),
+                        ("DNS", Value::str("192.0.2.53")),
                     ]);
                 } else {
-                    members.push(("ip_configuration_mode", s("None")));
+                    members.push(("ip_configuration_mode", Value::str("None")));
                 }
                 let c = self.c.pif;
                 self.make(c, members);
@@ -1164,11 +1105,11 @@ impl<'a> Seeder<'a> {
                 self.make(
                     c,
                     vec![
-                        ("host", s(&host.r)),
-                        ("SR", s(sr.as_str())),
+                        ("host", Value::str(&host.r)),
+                        ("SR", Value::str(sr.as_str())),
                         ("device_config", device_config),
                         ("currently_attached", Value::Bool(true)),
-                        ("other_config", smap(&[])),
+                        ("other_config", empty_map()),
                     ],
                 );
             }
@@ -1180,12 +1121,12 @@ impl<'a> Seeder<'a> {
         self.make(
             c,
             vec![
-                ("name_label", s("xapi-sim demo pool")),
-                ("name_description", s("Simulated XCP-ng 8.3 pool of three hosts")),
-                ("master", s(&hosts[0].r)),
-                ("default_SR", s(&st.nfs)),
-                ("suspend_image_SR", s(&st.nfs)),
-                ("crash_dump_SR", s(&st.nfs)),
+                ("name_label", Value::str("xapi-sim demo pool")),
+                ("name_description", Value::str("Simulated XCP-ng 8.3 pool of three hosts")),
+                ("master", Value::str(&hosts[0].r)),
+                ("default_SR", Value::str(&st.nfs)),
+                ("suspend_image_SR", Value::str(&st.nfs)),
+                ("crash_dump_SR", Value::str(&st.nfs)),
                 (
                     "other_config",
                     smap(&[("auto_poweron", "false"), ("memory-ratio-hvm", "0.25"), ("memory-ratio-pv", "0.25")]),
@@ -1213,19 +1154,19 @@ impl<'a> Seeder<'a> {
     fn control_domains(&mut self, hosts: &[Host]) {
         for host in hosts {
             let c = self.c.vm_metrics;
-            let vcpus_cpu = Value::Struct((0..DOM0_VCPUS).map(|i| (i.to_string(), int(i))).collect());
+            let vcpus_cpu = Value::Struct((0..DOM0_VCPUS).map(|i| (i.to_string(), Value::Int(i))).collect());
             let metrics = self.make(
                 c,
                 vec![
-                    ("memory_actual", int(DOM0_MEMORY)),
-                    ("VCPUs_number", int(DOM0_VCPUS)),
+                    ("memory_actual", Value::Int(DOM0_MEMORY)),
+                    ("VCPUs_number", Value::Int(DOM0_VCPUS)),
                     ("VCPUs_CPU", vcpus_cpu),
-                    ("VCPUs_params", smap(&[])),
-                    ("state", sset(&[])),
-                    ("start_time", dt(BOOT_TIME)),
-                    ("install_time", dt(INSTALL_TIME)),
-                    ("last_updated", dt(LAST_UPDATED)),
-                    ("current_domain_type", s("pv")),
+                    ("VCPUs_params", empty_map()),
+                    ("state", empty_set()),
+                    ("start_time", Value::DateTime(BOOT_TIME.into())),
+                    ("install_time", Value::DateTime(INSTALL_TIME.into())),
+                    ("last_updated", Value::DateTime(LAST_UPDATED.into())),
+                    ("current_domain_type", Value::str("pv")),
                 ],
             );
             let c = self.c.vm;
@@ -1235,37 +1176,34 @@ impl<'a> Seeder<'a> {
                 r.clone(),
                 vec![
                     ("allowed_operations", sset(DOM0_OPS)),
-                    ("name_label", s(format!("Control domain on host: {}", host.name))),
-                    ("name_description", s("The control domain (dom0): runs the toolstack and device backends")),
-                    ("power_state", s("Running")),
-                    ("user_version", int(1)),
-                    ("resident_on", s(&host.r)),
-                    ("affinity", null()),
-                    ("memory_static_max", int(DOM0_MEMORY)),
-                    ("memory_dynamic_max", int(DOM0_MEMORY)),
-                    ("memory_dynamic_min", int(DOM0_MEMORY)),
-                    ("memory_static_min", int(DOM0_MEMORY)),
-                    ("memory_target", int(DOM0_MEMORY)),
-                    ("VCPUs_params", smap(&[])),
-                    ("VCPUs_max", int(DOM0_VCPUS)),
-                    ("VCPUs_at_startup", int(DOM0_VCPUS)),
-                    ("actions_after_shutdown", s("destroy")),
-                    ("actions_after_reboot", s("destroy")),
-                    ("actions_after_crash", s("destroy")),
-                    ("HVM_boot_params", smap(&[])),
-                    ("platform", smap(&[])),
+                    ("name_label", Value::str(format!("Control domain on host: {}", host.name))),
                     (
-                        "other_config",
-                        smap_owned(vec![
-                            ("storage_driver_domain".into(), r.clone()),
-                            ("is_system_domain".into(), "true".into()),
-                        ]),
+                        "name_description",
+                        Value::str("The control domain (dom0): runs the toolstack and device backends"),
                     ),
-                    ("domid", int(0)),
+                    ("power_state", Value::str("Running")),
+                    ("user_version", Value::Int(1)),
+                    ("resident_on", Value::str(&host.r)),
+                    ("affinity", null()),
+                    ("memory_static_max", Value::Int(DOM0_MEMORY)),
+                    ("memory_dynamic_max", Value::Int(DOM0_MEMORY)),
+                    ("memory_dynamic_min", Value::Int(DOM0_MEMORY)),
+                    ("memory_static_min", Value::Int(DOM0_MEMORY)),
+                    ("memory_target", Value::Int(DOM0_MEMORY)),
+                    ("VCPUs_params", empty_map()),
+                    ("VCPUs_max", Value::Int(DOM0_VCPUS)),
+                    ("VCPUs_at_startup", Value::Int(DOM0_VCPUS)),
+                    ("actions_after_shutdown", Value::str("destroy")),
+                    ("actions_after_reboot", Value::str("destroy")),
+                    ("actions_after_crash", Value::str("destroy")),
+                    ("HVM_boot_params", empty_map()),
+                    ("platform", empty_map()),
+                    ("other_config", smap(&[("storage_driver_domain", r.as_str()), ("is_system_domain", "true")])),
+                    ("domid", Value::Int(0)),
                     ("is_control_domain", Value::Bool(true)),
-                    ("metrics", s(&metrics)),
+                    ("metrics", Value::str(&metrics)),
                     ("guest_metrics", null()),
-                    ("domain_type", s("pv")),
+                    ("domain_type", Value::str("pv")),
                 ],
             );
             let uuid = self.db.new_uuid();
@@ -1274,11 +1212,11 @@ impl<'a> Seeder<'a> {
             self.make(
                 c,
                 vec![
-                    ("uuid", s(uuid)),
-                    ("protocol", s("rfb")),
-                    ("location", s(location)),
-                    ("VM", s(&r)),
-                    ("other_config", smap(&[])),
+                    ("uuid", Value::str(uuid)),
+                    ("protocol", Value::str("rfb")),
+                    ("location", Value::str(location)),
+                    ("VM", Value::str(&r)),
+                    ("other_config", empty_map()),
                 ],
             );
         }
@@ -1291,12 +1229,12 @@ impl<'a> Seeder<'a> {
                 c,
                 vec![
                     ("VCPUs_CPU", Value::Struct(vec![])),
-                    ("VCPUs_params", smap(&[])),
+                    ("VCPUs_params", empty_map()),
                     ("VCPUs_flags", Value::Struct(vec![])),
-                    ("state", sset(&[])),
-                    ("start_time", dt(xenapi::datetime::EPOCH)),
-                    ("install_time", dt(INSTALL_TIME)),
-                    ("last_updated", dt(xenapi::datetime::EPOCH)),
+                    ("state", empty_set()),
+                    ("start_time", Value::DateTime(xenapi::datetime::EPOCH.into())),
+                    ("install_time", Value::DateTime(INSTALL_TIME.into())),
+                    ("last_updated", Value::DateTime(xenapi::datetime::EPOCH.into())),
                 ],
             );
             let mut oc = vec![("default_template".to_string(), "true".to_string())];
@@ -1322,37 +1260,37 @@ impl<'a> Seeder<'a> {
                 c,
                 vec![
                     ("allowed_operations", sset(TEMPLATE_OPS)),
-                    ("name_label", s(t.name)),
-                    ("name_description", s(t.description())),
-                    ("power_state", s("Halted")),
-                    ("user_version", int(1)),
+                    ("name_label", Value::str(t.name)),
+                    ("name_description", Value::str(t.description())),
+                    ("power_state", Value::str("Halted")),
+                    ("user_version", Value::Int(1)),
                     ("is_a_template", Value::Bool(true)),
                     ("is_default_template", Value::Bool(true)),
                     ("resident_on", null()),
                     ("affinity", null()),
-                    ("memory_overhead", int(vm_overhead(mem, vcpus))),
-                    ("memory_static_max", int(mem)),
-                    ("memory_dynamic_max", int(mem)),
-                    ("memory_dynamic_min", int(mem)),
-                    ("memory_static_min", int(t.min_memory)),
-                    ("VCPUs_params", smap(&[])),
-                    ("VCPUs_max", int(vcpus)),
-                    ("VCPUs_at_startup", int(vcpus)),
-                    ("actions_after_shutdown", s("destroy")),
-                    ("actions_after_reboot", s("restart")),
-                    ("actions_after_crash", s("restart")),
-                    ("HVM_boot_policy", s("BIOS order")),
+                    ("memory_overhead", Value::Int(vm_overhead(mem, vcpus))),
+                    ("memory_static_max", Value::Int(mem)),
+                    ("memory_dynamic_max", Value::Int(mem)),
+                    ("memory_dynamic_min", Value::Int(mem)),
+                    ("memory_static_min", Value::Int(t.min_memory)),
+                    ("VCPUs_params", empty_map()),
+                    ("VCPUs_max", Value::Int(vcpus)),
+                    ("VCPUs_at_startup", Value::Int(vcpus)),
+                    ("actions_after_shutdown", Value::str("destroy")),
+                    ("actions_after_reboot", Value::str("restart")),
+                    ("actions_after_crash", Value::str("restart")),
+                    ("HVM_boot_policy", Value::str("BIOS order")),
                     ("HVM_boot_params", t.boot_params()),
                     ("platform", t.platform()),
-                    ("other_config", smap_owned(oc)),
-                    ("domid", int(-1)),
-                    ("metrics", s(&metrics)),
+                    ("other_config", smap(&oc)),
+                    ("domid", Value::Int(-1)),
+                    ("metrics", Value::str(&metrics)),
                     ("guest_metrics", null()),
-                    ("recommendations", s(t.recommendations())),
+                    ("recommendations", Value::str(t.recommendations())),
                     ("has_vendor_device", Value::Bool(t.kind.is_windows())),
-                    ("reference_label", s(t.label)),
-                    ("domain_type", s("hvm")),
-                    ("generation_id", s("")),
+                    ("reference_label", Value::str(t.label)),
+                    ("domain_type", Value::str("hvm")),
+                    ("generation_id", Value::str("")),
                 ],
             );
         }
@@ -1527,26 +1465,26 @@ impl<'a> Seeder<'a> {
         let resident_on = host.map(|h| hosts[h].r.clone()).unwrap_or_else(|| NULL_REF.to_string());
 
         // Metrics first: the VM record points at them.
-        let state = if running { sset(&["running"]) } else { sset(&[]) };
+        let state = if running { sset(&["running"]) } else { empty_set() };
         let vcpus_cpu = if running {
-            Value::Struct((0..spec.vcpus).map(|i| (i.to_string(), int((domid * 3 + i) % HOST_CPUS))).collect())
+            Value::Struct((0..spec.vcpus).map(|i| (i.to_string(), Value::Int((domid * 3 + i) % HOST_CPUS))).collect())
         } else {
             Value::Struct(vec![])
         };
         let metrics = self.make(
             c.vm_metrics,
             vec![
-                ("memory_actual", int(if running { spec.memory } else { 0 })),
-                ("VCPUs_number", int(if running { spec.vcpus } else { 0 })),
+                ("memory_actual", Value::Int(if running { spec.memory } else { 0 })),
+                ("VCPUs_number", Value::Int(if running { spec.vcpus } else { 0 })),
                 ("VCPUs_CPU", vcpus_cpu),
-                ("VCPUs_params", smap(&[])),
+                ("VCPUs_params", empty_map()),
                 ("VCPUs_flags", Value::Struct(vec![])),
                 ("state", state),
-                ("start_time", dt(if running { BOOT_TIME } else { xenapi::datetime::EPOCH })),
-                ("install_time", dt(INSTALL_TIME)),
-                ("last_updated", dt(LAST_UPDATED)),
+                ("start_time", Value::DateTime(if running { BOOT_TIME } else { xenapi::datetime::EPOCH }.into())),
+                ("install_time", Value::DateTime(INSTALL_TIME.into())),
+                ("last_updated", Value::DateTime(LAST_UPDATED.into())),
                 ("hvm", Value::Bool(running)),
-                ("current_domain_type", s(if running { "hvm" } else { "unspecified" })),
+                ("current_domain_type", Value::str(if running { "hvm" } else { "unspecified" })),
             ],
         );
         let guest_metrics = match (&spec.guest, running) {
@@ -1568,11 +1506,11 @@ impl<'a> Seeder<'a> {
                             ("platform-feature-multiprocessor-suspend", "1"),
                         ]),
                     ),
-                    ("last_updated", dt(LAST_UPDATED)),
-                    ("other_config", smap(&[])),
+                    ("last_updated", Value::DateTime(LAST_UPDATED.into())),
+                    ("other_config", empty_map()),
                     ("live", Value::Bool(true)),
-                    ("can_use_hotplug_vbd", s("yes")),
-                    ("can_use_hotplug_vif", s("yes")),
+                    ("can_use_hotplug_vbd", Value::str("yes")),
+                    ("can_use_hotplug_vif", Value::str("yes")),
                     ("PV_drivers_detected", Value::Bool(true)),
                 ],
             ),
@@ -1588,11 +1526,8 @@ impl<'a> Seeder<'a> {
             }
             _ => NULL_REF.to_string(),
         };
-        let suspend_sr = if suspend_vdi != NULL_REF {
-            self.db.field_str(&suspend_vdi, "SR").to_string()
-        } else {
-            NULL_REF.to_string()
-        };
+        let suspend_sr =
+            if suspend_vdi != NULL_REF { self.db.string(&suspend_vdi, "SR") } else { NULL_REF.to_string() };
 
         let (power_state, ops) = match spec.power {
             Power::Running(_) => ("Running", VM_RUNNING_OPS),
@@ -1602,41 +1537,41 @@ impl<'a> Seeder<'a> {
         let mac_seed = self.db.new_uuid();
         let mut members = vec![
             ("allowed_operations", sset(ops)),
-            ("name_label", s(spec.name)),
-            ("name_description", s(spec.description)),
-            ("power_state", s(power_state)),
-            ("user_version", int(1)),
-            ("suspend_VDI", s(&suspend_vdi)),
-            ("resident_on", s(&resident_on)),
+            ("name_label", Value::str(spec.name)),
+            ("name_description", Value::str(spec.description)),
+            ("power_state", Value::str(power_state)),
+            ("user_version", Value::Int(1)),
+            ("suspend_VDI", Value::str(&suspend_vdi)),
+            ("resident_on", Value::str(&resident_on)),
             ("affinity", null()),
-            ("memory_overhead", int(overhead)),
-            ("memory_target", int(if running { spec.memory } else { 0 })),
-            ("memory_static_max", int(spec.memory)),
-            ("memory_dynamic_max", int(spec.memory)),
-            ("memory_dynamic_min", int(spec.memory)),
-            ("memory_static_min", int(t.min_memory.min(spec.memory))),
-            ("VCPUs_params", smap(&[])),
-            ("VCPUs_max", int(spec.vcpus)),
-            ("VCPUs_at_startup", int(spec.vcpus)),
-            ("actions_after_shutdown", s("destroy")),
-            ("actions_after_reboot", s("restart")),
-            ("actions_after_crash", s("restart")),
-            ("HVM_boot_policy", s("BIOS order")),
+            ("memory_overhead", Value::Int(overhead)),
+            ("memory_target", Value::Int(if running { spec.memory } else { 0 })),
+            ("memory_static_max", Value::Int(spec.memory)),
+            ("memory_dynamic_max", Value::Int(spec.memory)),
+            ("memory_dynamic_min", Value::Int(spec.memory)),
+            ("memory_static_min", Value::Int(t.min_memory.min(spec.memory))),
+            ("VCPUs_params", empty_map()),
+            ("VCPUs_max", Value::Int(spec.vcpus)),
+            ("VCPUs_at_startup", Value::Int(spec.vcpus)),
+            ("actions_after_shutdown", Value::str("destroy")),
+            ("actions_after_reboot", Value::str("restart")),
+            ("actions_after_crash", Value::str("restart")),
+            ("HVM_boot_policy", Value::str("BIOS order")),
             ("HVM_boot_params", t.boot_params()),
             ("platform", t.platform()),
             ("other_config", t.instance_other_config(mac_seed)),
-            ("domid", int(domid)),
-            ("metrics", s(&metrics)),
-            ("guest_metrics", s(&guest_metrics)),
-            ("recommendations", s(t.recommendations())),
-            ("reference_label", s(t.label)),
-            ("domain_type", s("hvm")),
-            ("hardware_platform_version", int(2)),
-            ("suspend_SR", s(&suspend_sr)),
+            ("domid", Value::Int(domid)),
+            ("metrics", Value::str(&metrics)),
+            ("guest_metrics", Value::str(&guest_metrics)),
+            ("recommendations", Value::str(t.recommendations())),
+            ("reference_label", Value::str(t.label)),
+            ("domain_type", Value::str("hvm")),
+            ("hardware_platform_version", Value::Int(2)),
+            ("suspend_SR", Value::str(&suspend_sr)),
         ];
         if spec.full {
-            members.push(("bios_strings", smap(BIOS_STRINGS)));
-            members.push(("generation_id", s("6520137465387463925:1832051466438107232")));
+            members.push(("bios_strings", smap(GENERIC_BIOS_STRINGS)));
+            members.push(("generation_id", Value::str("6520137465387463925:1832051466438107232")));
         }
         let vm = self.make(c.vm, members);
 
@@ -1665,16 +1600,16 @@ impl<'a> Seeder<'a> {
                 c.vif,
                 vec![
                     ("allowed_operations", sset(ops)),
-                    ("device", s(i.to_string())),
-                    ("network", s(net)),
-                    ("VM", s(&vm)),
-                    ("MAC", s(mac)),
-                    ("MTU", int(1500)),
-                    ("other_config", smap(&[])),
+                    ("device", Value::str(i.to_string())),
+                    ("network", Value::str(net)),
+                    ("VM", Value::str(&vm)),
+                    ("MAC", Value::str(mac)),
+                    ("MTU", Value::Int(1500)),
+                    ("other_config", empty_map()),
                     ("currently_attached", Value::Bool(running)),
-                    ("status_detail", s("")),
-                    ("runtime_properties", smap(&[])),
-                    ("qos_algorithm_params", smap(&[])),
+                    ("status_detail", Value::str("")),
+                    ("runtime_properties", empty_map()),
+                    ("qos_algorithm_params", empty_map()),
                     ("qos_supported_algorithms", sset(&["ratelimit"])),
                     ("MAC_autogenerated", Value::Bool(true)),
                 ],
@@ -1687,11 +1622,11 @@ impl<'a> Seeder<'a> {
             self.make(
                 c.console,
                 vec![
-                    ("uuid", s(uuid)),
-                    ("protocol", s("rfb")),
-                    ("location", s(location)),
-                    ("VM", s(&vm)),
-                    ("other_config", smap(&[])),
+                    ("uuid", Value::str(uuid)),
+                    ("protocol", Value::str("rfb")),
+                    ("location", Value::str(location)),
+                    ("VM", Value::str(&vm)),
+                    ("other_config", empty_map()),
                 ],
             );
         }
@@ -1721,24 +1656,24 @@ impl<'a> Seeder<'a> {
         self.make(
             c,
             vec![
-                ("uuid", s(uuid)),
-                ("name_label", s(label)),
-                ("name_description", s("")),
+                ("uuid", Value::str(uuid)),
+                ("name_label", Value::str(label)),
+                ("name_description", Value::str("")),
                 ("allowed_operations", sset(ops)),
-                ("SR", s(sr)),
-                ("virtual_size", int(size)),
-                ("physical_utilisation", int(used)),
-                ("type", s(vdi_type)),
+                ("SR", Value::str(sr)),
+                ("virtual_size", Value::Int(size)),
+                ("physical_utilisation", Value::Int(used)),
+                ("type", Value::str(vdi_type)),
                 ("sharable", Value::Bool(false)),
                 ("read_only", Value::Bool(false)),
-                ("other_config", smap(&[])),
+                ("other_config", empty_map()),
                 ("storage_lock", Value::Bool(false)),
-                ("location", s(location)),
+                ("location", Value::str(location)),
                 ("managed", Value::Bool(true)),
                 ("missing", Value::Bool(false)),
                 ("parent", null()),
-                ("sm_config", smap_owned(sm_config)),
-                ("on_boot", s("persist")),
+                ("sm_config", smap(&sm_config)),
+                ("on_boot", Value::str("persist")),
             ],
         )
     }
@@ -1754,29 +1689,29 @@ impl<'a> Seeder<'a> {
             (false, true, false) => vec!["attach", "eject"],
             (false, false, _) => vec!["attach"],
         };
-        let other_config = if cd { smap(&[]) } else { smap(&[("owner", "true")]) };
+        let other_config = if cd { empty_map() } else { smap(&[("owner", "true")]) };
         let c = self.c.vbd;
         self.make(
             c,
             vec![
                 ("allowed_operations", sset(&ops)),
-                ("VM", s(vm)),
-                ("VDI", s(vdi)),
-                ("device", s(vbd_device(userdevice))),
-                ("userdevice", s(userdevice)),
+                ("VM", Value::str(vm)),
+                ("VDI", Value::str(vdi)),
+                ("device", Value::str(disk_device(userdevice))),
+                ("userdevice", Value::str(userdevice)),
                 ("bootable", Value::Bool(bootable)),
-                ("mode", s(if cd { "RO" } else { "RW" })),
-                ("type", s(ty)),
+                ("mode", Value::str(if cd { "RO" } else { "RW" })),
+                ("type", Value::str(ty)),
                 ("unpluggable", Value::Bool(true)),
                 ("storage_lock", Value::Bool(false)),
                 ("empty", Value::Bool(empty)),
                 ("other_config", other_config),
                 ("currently_attached", Value::Bool(attached)),
-                ("status_code", int(0)),
-                ("status_detail", s("")),
-                ("runtime_properties", smap(&[])),
-                ("qos_algorithm_type", s("")),
-                ("qos_algorithm_params", smap(&[])),
+                ("status_code", Value::Int(0)),
+                ("status_detail", Value::str("")),
+                ("runtime_properties", empty_map()),
+                ("qos_algorithm_type", Value::str("")),
+                ("qos_algorithm_params", empty_map()),
                 ("qos_supported_algorithms", sset(&["ionice"])),
             ],
         );
@@ -1801,19 +1736,19 @@ impl<'a> Seeder<'a> {
         let srs: Vec<String> = self.db.iter(self.c.sr).map(|(r, _)| r.clone()).collect();
         for sr in srs {
             let (virt, phys) = usage.get(&sr).copied().unwrap_or((0, 0));
-            self.db.set_named(&sr, "virtual_allocation", int(virt));
-            self.db.set_named(&sr, "physical_utilisation", int(phys));
+            self.db.set_named(&sr, "virtual_allocation", Value::Int(virt));
+            self.db.set_named(&sr, "physical_utilisation", Value::Int(phys));
             // Removable media SRs are as big as what is in them.
-            let size = self.db.field(&sr, "physical_size").and_then(Value::as_int).unwrap_or(0);
+            let size = self.db.int(&sr, "physical_size");
             if size < phys {
-                self.db.set_named(&sr, "physical_size", int(phys));
+                self.db.set_named(&sr, "physical_size", Value::Int(phys));
             }
         }
         for host in hosts {
             let free = host_memory_free(self.db, &host.r);
             debug_assert_eq!(free, host.free, "{}", host.name);
-            let metrics = self.db.field_str(&host.r, "metrics").to_string();
-            self.db.set_named(&metrics, "memory_free", int(free));
+            let metrics = self.db.string(&host.r, "metrics");
+            self.db.set_named(&metrics, "memory_free", Value::Int(free));
         }
     }
 }
@@ -1948,20 +1883,8 @@ mod tests {
         db
     }
 
-    fn class(db: &Db, name: &str) -> usize {
-        db.class_index(name).unwrap()
-    }
-
-    fn refs_of(db: &Db, name: &str) -> Vec<String> {
-        db.iter(class(db, name)).map(|(r, _)| r.clone()).collect()
-    }
-
     fn set_of<'d>(db: &'d Db, r: &str, field: &str) -> Vec<&'d str> {
         db.field(r, field).and_then(Value::as_array).unwrap_or(&[]).iter().filter_map(Value::as_str).collect()
-    }
-
-    fn flag(db: &Db, r: &str, field: &str) -> bool {
-        db.field(r, field).and_then(Value::as_bool).unwrap_or(false)
     }
 
     fn num(db: &Db, r: &str, field: &str) -> i64 {
@@ -1969,25 +1892,22 @@ mod tests {
     }
 
     fn by_name(db: &Db, class_name: &str, label: &str) -> Vec<String> {
-        refs_of(db, class_name).into_iter().filter(|r| db.field_str(r, "name_label") == label).collect()
+        db.all(class_name).into_iter().filter(|r| db.field_str(r, "name_label") == label).collect()
     }
 
     /// Guest VMs: neither templates nor control domains.
     fn guests(db: &Db) -> Vec<String> {
-        refs_of(db, "VM")
-            .into_iter()
-            .filter(|r| !flag(db, r, "is_a_template") && !flag(db, r, "is_control_domain"))
-            .collect()
+        db.all("VM").into_iter().filter(|r| !db.bool(r, "is_a_template") && !db.bool(r, "is_control_domain")).collect()
     }
 
     #[test]
     fn standard_pool_has_three_hosts_and_a_master() {
         let db = seeded(0);
-        let hosts = refs_of(&db, "host");
+        let hosts = db.all("host");
         assert_eq!(hosts.len(), 3);
         let names: Vec<&str> = hosts.iter().map(|h| db.field_str(h, "name_label")).collect();
         assert_eq!(names, ["xs-host-1", "xs-host-2", "xs-host-3"]);
-        let pools = refs_of(&db, "pool");
+        let pools = db.all("pool");
         assert_eq!(pools.len(), 1);
         assert_eq!(db.field_str(&pools[0], "master"), hosts[0]);
         let nfs = db.field_str(&pools[0], "default_SR");
@@ -1997,15 +1917,14 @@ mod tests {
             let pifs = set_of(&db, h, "PIFs");
             let devices: Vec<&str> = pifs.iter().map(|p| db.field_str(p, "device")).collect();
             assert_eq!(devices, ["eth0", "eth1"]);
-            let mgmt: Vec<&&str> = pifs.iter().filter(|p| flag(&db, p, "management")).collect();
+            let mgmt: Vec<&&str> = pifs.iter().filter(|p| db.bool(p, "management")).collect();
             assert_eq!(mgmt.len(), 1);
             assert_eq!(db.field_str(mgmt[0], "IP"), db.field_str(h, "address"));
-            assert!(db.is_a(db.field_str(h, "metrics"), class(&db, "host_metrics")));
+            assert!(db.is(db.field_str(h, "metrics"), "host_metrics"));
         }
-        let bridges: Vec<String> =
-            refs_of(&db, "network").iter().map(|n| db.field_str(n, "bridge").to_string()).collect();
+        let bridges: Vec<String> = db.all("network").iter().map(|n| db.string(n, "bridge")).collect();
         assert_eq!(bridges, ["xenbr0", "xenbr1", "xenapi", "xapi1"]);
-        let sm_types: Vec<String> = refs_of(&db, "SM").iter().map(|r| db.field_str(r, "type").to_string()).collect();
+        let sm_types: Vec<String> = db.all("SM").iter().map(|r| db.string(r, "type")).collect();
         for ty in ["lvm", "ext", "nfs", "iso", "udev", "lvmoiscsi", "lvmohba", "file", "smb", "dummy"] {
             assert!(sm_types.iter().any(|t| t == ty), "SM {ty}");
         }
@@ -2014,7 +1933,7 @@ mod tests {
     #[test]
     fn templates_are_the_named_defaults() {
         let db = seeded(0);
-        let templates: Vec<String> = refs_of(&db, "VM").into_iter().filter(|r| flag(&db, r, "is_a_template")).collect();
+        let templates: Vec<String> = db.all("VM").into_iter().filter(|r| db.bool(r, "is_a_template")).collect();
         assert!(templates.len() >= 20, "{} templates", templates.len());
         for name in [
             "Debian Bookworm 12",
@@ -2035,7 +1954,7 @@ mod tests {
             let found = by_name(&db, "VM", name);
             assert_eq!(found.len(), 1, "{name}");
             let t = &found[0];
-            assert!(flag(&db, t, "is_a_template") && flag(&db, t, "is_default_template"), "{name}");
+            assert!(db.bool(t, "is_a_template") && db.bool(t, "is_default_template"), "{name}");
             assert_eq!(db.field_str(t, "power_state"), "Halted");
             let oc = db.field(t, "other_config").unwrap();
             assert_eq!(oc.get("default_template").and_then(Value::as_str), Some("true"));
@@ -2056,35 +1975,35 @@ mod tests {
     #[test]
     fn every_host_has_a_resident_control_domain() {
         let db = seeded(0);
-        for h in refs_of(&db, "host") {
+        for h in db.all("host") {
             let dom0 = db.field_str(&h, "control_domain");
-            assert!(flag(&db, dom0, "is_control_domain"));
+            assert!(db.bool(dom0, "is_control_domain"));
             assert_eq!(db.field_str(dom0, "resident_on"), h);
             assert_eq!(db.field_str(dom0, "power_state"), "Running");
             assert_eq!(num(&db, dom0, "domid"), 0);
             assert!(set_of(&db, &h, "resident_VMs").contains(&dom0));
             let label = format!("Control domain on host: {}", db.field_str(&h, "name_label"));
             assert_eq!(db.field_str(dom0, "name_label"), label);
-            assert!(db.is_a(db.field_str(dom0, "metrics"), class(&db, "VM_metrics")));
+            assert!(db.is(db.field_str(dom0, "metrics"), "VM_metrics"));
         }
-        let dom0s = refs_of(&db, "VM").into_iter().filter(|r| flag(&db, r, "is_control_domain")).count();
+        let dom0s = db.all("VM").into_iter().filter(|r| db.bool(r, "is_control_domain")).count();
         assert_eq!(dom0s, 3);
     }
 
     #[test]
     fn pbds_link_live_srs_and_hosts() {
         let db = seeded(0);
-        let (sr_c, host_c) = (class(&db, "SR"), class(&db, "host"));
-        for pbd in refs_of(&db, "PBD") {
+        let (sr_c, host_c) = (db.cls("SR"), db.cls("host"));
+        for pbd in db.all("PBD") {
             let (sr, host) = (db.field_str(&pbd, "SR"), db.field_str(&pbd, "host"));
             assert!(db.is_a(sr, sr_c) && db.is_a(host, host_c), "{pbd}");
             assert!(set_of(&db, sr, "PBDs").contains(&pbd.as_str()));
             assert!(set_of(&db, host, "PBDs").contains(&pbd.as_str()));
-            assert!(flag(&db, &pbd, "currently_attached"));
+            assert!(db.bool(&pbd, "currently_attached"));
         }
-        for sr in refs_of(&db, "SR") {
+        for sr in db.all("SR") {
             let pbds = set_of(&db, &sr, "PBDs");
-            let expected = if flag(&db, &sr, "shared") { 3 } else { 1 };
+            let expected = if db.bool(&sr, "shared") { 3 } else { 1 };
             assert_eq!(pbds.len(), expected, "{}", db.field_str(&sr, "name_label"));
             let hosts: std::collections::BTreeSet<&str> = pbds.iter().map(|p| db.field_str(p, "host")).collect();
             assert_eq!(hosts.len(), expected);
@@ -2092,13 +2011,13 @@ mod tests {
         assert_eq!(by_name(&db, "SR", "Local storage").len(), 3);
         assert_eq!(by_name(&db, "SR", "DVD drives").len(), 3);
         let tools = &by_name(&db, "SR", "XCP-ng Tools")[0];
-        assert!(flag(&db, tools, "is_tools_sr"));
+        assert!(db.bool(tools, "is_tools_sr"));
         let tools_vdis = set_of(&db, tools, "VDIs");
         assert_eq!(tools_vdis.len(), 1);
-        assert!(flag(&db, tools_vdis[0], "is_tools_iso"));
+        assert!(db.bool(tools_vdis[0], "is_tools_iso"));
         let iso = &by_name(&db, "SR", "ISO library")[0];
         assert!(set_of(&db, iso, "VDIs").len() >= 4);
-        for h in refs_of(&db, "host") {
+        for h in db.all("host") {
             let local = db.field_str(&h, "suspend_image_sr");
             assert_eq!(db.field_str(local, "name_label"), "Local storage");
             let pbd = set_of(&db, local, "PBDs")[0];
@@ -2110,7 +2029,7 @@ mod tests {
     fn running_vms_are_listed_by_their_host() {
         let db = seeded(40);
         let mut running = 0;
-        for vm in refs_of(&db, "VM") {
+        for vm in db.all("VM") {
             let host = db.field_str(&vm, "resident_on");
             if db.field_str(&vm, "power_state") == "Running" {
                 running += 1;
@@ -2118,26 +2037,26 @@ mod tests {
                 assert!(num(&db, &vm, "domid") >= 0);
                 assert!(db.field(db.field_str(&vm, "metrics"), "memory_actual").and_then(Value::as_int) > Some(0));
                 for vbd in set_of(&db, &vm, "VBDs") {
-                    assert!(flag(&db, vbd, "currently_attached"));
+                    assert!(db.bool(vbd, "currently_attached"));
                 }
                 assert!(!set_of(&db, &vm, "consoles").is_empty());
             } else {
                 assert_eq!(host, NULL_REF, "{}", db.field_str(&vm, "name_label"));
                 assert_eq!(num(&db, &vm, "domid"), -1);
                 for vbd in set_of(&db, &vm, "VBDs") {
-                    assert!(!flag(&db, vbd, "currently_attached"));
+                    assert!(!db.bool(vbd, "currently_attached"));
                 }
             }
         }
         assert_eq!(running, 3 + 2 + 10);
-        for h in refs_of(&db, "host") {
+        for h in db.all("host") {
             for vm in set_of(&db, &h, "resident_VMs") {
                 assert_eq!(db.field_str(vm, "resident_on"), h);
                 assert_eq!(db.field_str(vm, "power_state"), "Running");
             }
         }
         let web01 = &by_name(&db, "VM", "web01")[0];
-        assert_eq!(db.field_str(web01, "resident_on"), refs_of(&db, "host")[0]);
+        assert_eq!(db.field_str(web01, "resident_on"), db.all("host")[0]);
         let gm = db.field_str(web01, "guest_metrics");
         let os = db.field(gm, "os_version").unwrap();
         assert_eq!(os.get("distro").and_then(Value::as_str), Some("debian"));
@@ -2154,7 +2073,7 @@ mod tests {
             let rb: Vec<(&String, &Vec<Value>)> = b.iter(c).map(|(r, o)| (r, &o.fields)).collect();
             assert_eq!(ra, rb, "{}", a.class(c).name());
         }
-        let uuids = |db: &Db| refs_of(db, "VM").iter().map(|r| db.field_str(r, "uuid").to_string()).collect::<Vec<_>>();
+        let uuids = |db: &Db| db.all("VM").iter().map(|r| db.string(r, "uuid")).collect::<Vec<_>>();
         assert_eq!(uuids(&a), uuids(&b));
         assert_ne!(
             uuids(&a),
@@ -2169,13 +2088,13 @@ mod tests {
     #[test]
     fn vbd_vdi_sr_links_are_consistent() {
         let db = seeded(10);
-        let vdi_c = class(&db, "VDI");
-        for vbd in refs_of(&db, "VBD") {
+        let vdi_c = db.cls("VDI");
+        for vbd in db.all("VBD") {
             let vm = db.field_str(&vbd, "VM");
             assert!(set_of(&db, vm, "VBDs").contains(&vbd.as_str()));
             let vdi = db.field_str(&vbd, "VDI");
             if vdi == NULL_REF {
-                assert!(flag(&db, &vbd, "empty"));
+                assert!(db.bool(&vbd, "empty"));
                 assert_eq!(db.field_str(&vbd, "type"), "CD");
                 continue;
             }
@@ -2194,29 +2113,28 @@ mod tests {
                 }
             }
         }
-        for vdi in refs_of(&db, "VDI") {
-            assert!(db.is_a(db.field_str(&vdi, "SR"), class(&db, "SR")));
+        for vdi in db.all("VDI") {
+            assert!(db.is(db.field_str(&vdi, "SR"), "SR"));
         }
-        for vif in refs_of(&db, "VIF") {
+        for vif in db.all("VIF") {
             assert!(set_of(&db, db.field_str(&vif, "VM"), "VIFs").contains(&vif.as_str()));
             assert!(set_of(&db, db.field_str(&vif, "network"), "VIFs").contains(&vif.as_str()));
         }
-        let macs: std::collections::BTreeSet<String> =
-            refs_of(&db, "VIF").iter().map(|v| db.field_str(v, "MAC").to_string()).collect();
-        assert_eq!(macs.len(), db.count(class(&db, "VIF")));
+        let macs: std::collections::BTreeSet<String> = db.all("VIF").iter().map(|v| db.string(v, "MAC")).collect();
+        assert_eq!(macs.len(), db.count(db.cls("VIF")));
     }
 
     #[test]
     fn memory_and_storage_totals_are_consistent() {
         let db = seeded(1200);
-        for h in refs_of(&db, "host") {
+        for h in db.all("host") {
             let metrics = db.field_str(&h, "metrics");
             let free = num(&db, metrics, "memory_free");
             assert_eq!(free, host_memory_free(&db, &h));
             assert!((0..HOST_MEMORY).contains(&free));
         }
-        let vdis = refs_of(&db, "VDI");
-        for sr in refs_of(&db, "SR") {
+        let vdis = db.all("VDI");
+        for sr in db.all("SR") {
             let mine: Vec<&String> = vdis.iter().filter(|v| db.field_str(v, "SR") == sr).collect();
             let virt: i64 = mine.iter().map(|v| num(&db, v, "virtual_size")).sum();
             let phys: i64 = mine.iter().map(|v| num(&db, v, "physical_utilisation")).sum();
@@ -2232,7 +2150,7 @@ mod tests {
         let more = seeded(2000);
         assert_eq!(guests(&more).len(), guests(&base).len() + 2000);
         for cls in ["VDI", "VBD", "VIF"] {
-            assert_eq!(more.count(class(&more, cls)), base.count(class(&base, cls)) + 2000, "{cls}");
+            assert_eq!(more.count(more.cls(cls)), base.count(base.cls(cls)) + 2000, "{cls}");
         }
         let bench = by_name(&more, "VM", "bench-vm-02000");
         assert_eq!(bench.len(), 1);
@@ -2245,7 +2163,7 @@ mod tests {
     #[test]
     fn extra_vms_stop_running_when_hosts_are_full() {
         let db = seeded(4000);
-        for h in refs_of(&db, "host") {
+        for h in db.all("host") {
             assert!(host_memory_free(&db, &h) >= 0);
         }
         let running = guests(&db).iter().filter(|r| db.field_str(r, "power_state") == "Running").count();

@@ -1,11 +1,12 @@
-//! `Async.<Class>.<message>`: a task object tracks a call that runs in the
-//! background; its result is the XML-RPC encoding of the return value, as in
-//! xapi. Old finished tasks are collected.
+//! Task objects: `Async.<Class>.<message>` calls run in the background under
+//! a task whose result is the XML-RPC encoding of the return value, as in
+//! xapi; long operations report progress on their task and notice a cancel.
+//! Old finished tasks are collected.
 
-use crate::behaviour::task::new_task;
+use crate::call::Call;
 use crate::core::Core;
-use crate::db::{ApiResult, Failure};
-use crate::rpc::{self, Call};
+use crate::db::{ApiResult, Db, Failure};
+use crate::rules::pool::master;
 use std::sync::Arc;
 use std::time::Duration;
 use xenapi::model::{Class, MessageDef};
@@ -25,7 +26,28 @@ pub fn is_async_capable(class: &Class, message: &MessageDef) -> bool {
     !message.implicit || matches!(message.name, "create" | "destroy")
 }
 
-/// Creates the task, starts the call and returns the task's ref at once.
+/// Creates a pending task owned by the calling session.
+pub fn new_task(db: &mut Db, label: &str, description: &str, cancellable: bool) -> String {
+    let c = db.cls("task");
+    let now = (db.clock)();
+    let host = master(db);
+    let ops = if cancellable { vec![Value::str("cancel")] } else { Vec::new() };
+    db.create(
+        c,
+        vec![
+            ("name_label", Value::str(label)),
+            ("name_description", Value::str(description)),
+            ("allowed_operations", Value::Array(ops)),
+            ("created", Value::DateTime(now)),
+            ("status", Value::str("pending")),
+            ("resident_on", Value::String(host)),
+            ("progress", Value::Float(0.0)),
+        ],
+    )
+}
+
+/// Creates the task, starts the call (the way it runs: [`Call::run`]) and
+/// returns the task's ref at once.
 pub fn spawn(mut call: Call) -> ApiResult<Value> {
     let core = call.core.clone();
     let label = format!("Async.{}", call.method);
@@ -33,7 +55,8 @@ pub fn spawn(mut call: Call) -> ApiResult<Value> {
     let task_ref = task.clone();
     call.task = Some(task.clone());
     tokio::spawn(async move {
-        let result = rpc::run(call).await;
+        let run = call.run;
+        let result = run(call).await;
         finish(&core, &task_ref, result);
     });
     Ok(Value::String(task))
@@ -105,7 +128,7 @@ pub async fn collect_garbage(core: Arc<Core>) {
         tick.tick().await;
         let cutoff = xenapi::datetime::parse(&xenapi::datetime::now()).unwrap_or(0) - ttl.as_secs() as i64;
         let _ = core.write(|db| {
-            let c = db.class_index("task").expect("task class");
+            let c = db.cls("task");
             let old: Vec<String> = db
                 .iter(c)
                 .filter(|(r, _)| {

@@ -1,10 +1,9 @@
 //! `event.*`: `from` (coalesced changes since a token, blocking up to a
 //! timeout) and the older `register`/`next` journal with EVENTS_LOST.
 
-use super::{BoxFuture, Handler};
+use crate::call::{BoxFuture, Call, Handler};
 use crate::core::Registration;
 use crate::db::{ApiResult, Db, Failure, Operation};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use xenapi::Value;

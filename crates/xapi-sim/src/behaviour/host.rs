@@ -1,8 +1,7 @@
 //! `host.*` messages that are not about power or placement: the host's clock.
 
-use super::Handler;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 

@@ -12,9 +12,8 @@
 //!
 //! Record maps come newest first, as xapi sorts its message files.
 
-use super::Handler;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -58,24 +57,6 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
         ],
     );
     Ok(Value::String(r))
-}
-
-/// Files a message the way xapi's own code does after an operation, with no
-/// checks: the caller has just worked on the object. Returns the new ref.
-pub(crate) fn file(db: &mut Db, name: &str, priority: i64, cls: &str, obj_uuid: &str, body: String) -> String {
-    let class = db.class_index("message").expect("message class");
-    let now = (db.clock)();
-    db.create(
-        class,
-        vec![
-            ("name", Value::str(name)),
-            ("priority", Value::Int(priority)),
-            ("cls", Value::str(cls)),
-            ("obj_uuid", Value::str(obj_uuid)),
-            ("timestamp", Value::DateTime(now)),
-            ("body", Value::String(body)),
-        ],
-    )
 }
 
 /// The `cls` enum's own spelling of a value accepted in any case.
@@ -130,7 +111,7 @@ fn unix(v: &Value) -> i64 {
 /// timestamp as a datetime). Naming a field a message lacks makes that
 /// message fail to match, as xapi's message store does.
 fn get_all_records_where(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let e = crate::rpc::where_expr(call.str(0))?;
+    let e = crate::implicit::where_expr(call.str(0))?;
     let class = call.class;
     Ok(records(call, db, |fields| {
         let text = |f: &str| class.field_pos(f).and_then(|p| fields.get(p)).map(crate::expr::compare_text);

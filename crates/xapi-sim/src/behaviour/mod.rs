@@ -1,34 +1,23 @@
 //! Explicit messages, one function each, in a table keyed by wire name.
 //! A message that is neither here nor implicit answers NOT_IMPLEMENTED.
+//!
+//! Each area's module registers its handlers here and depends only on
+//! what lies below dispatch ([`crate::call`], [`crate::db`],
+//! [`crate::rules`], [`crate::tasks`], ...), never on `rpc` or on another
+//! area's module.
 
 mod event;
 mod host;
 mod message;
 mod network;
 mod session;
-pub(crate) mod storage;
-pub mod task;
-pub(crate) mod vm;
+mod storage;
+mod task;
+mod vm;
 
-use crate::db::{ApiResult, Db};
-use crate::rpc::Call;
+use crate::call::Handler;
 use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::OnceLock;
-use xenapi::Value;
-
-/// A future returned by a handler that waits (events).
-pub type BoxFuture = Pin<Box<dyn Future<Output = ApiResult<Value>> + Send>>;
-
-/// How a message is served.
-#[derive(Clone, Copy)]
-pub enum Handler {
-    /// Runs with the database write-locked; its changes commit afterwards.
-    Sync(fn(&Call, &mut Db) -> ApiResult<Value>),
-    /// Runs unlocked and may wait; takes locks itself.
-    Async(fn(Call) -> BoxFuture),
-}
 
 fn table() -> &'static HashMap<&'static str, Handler> {
     static TABLE: OnceLock<HashMap<&'static str, Handler>> = OnceLock::new();
@@ -49,16 +38,4 @@ fn table() -> &'static HashMap<&'static str, Handler> {
 /// Finds the handler of an explicit message.
 pub fn lookup(method: &str) -> Option<Handler> {
     table().get(method).copied()
-}
-
-/// The pool master's ref, or the null ref on an empty database.
-pub fn master(db: &Db) -> String {
-    let pool = db.class_index("pool").expect("pool class");
-    db.iter(pool)
-        .next()
-        .and_then(|(_, o)| {
-            let pos = db.class(pool).field_pos("master")?;
-            o.fields[pos].as_str().map(str::to_string)
-        })
-        .unwrap_or_else(|| xenapi::NULL_REF.to_string())
 }

@@ -1,10 +1,10 @@
 //! `session.*`: login with the configured users, logout, password changes,
 //! and the per-originator session limit with least-recently-used eviction.
 
-use super::{master, Handler};
+use crate::call::{Call, Handler};
 use crate::core::SessionMeta;
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::rules::pool::master;
 use std::collections::HashMap;
 use std::time::Instant;
 use xenapi::Value;
@@ -37,7 +37,7 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
             db.destroy(&r);
         }
     }
-    let c = db.class_index("session").expect("session class");
+    let c = db.cls("session");
     let now = (db.clock)();
     let this_host = master(db);
     let r = db.create(
@@ -75,7 +75,7 @@ fn logout(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// [`crate::core::Core::users`].
 fn change_password(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let session = call.session.as_deref().unwrap_or("");
-    let user = db.field_str(session, "auth_user_name").to_string();
+    let user = db.string(session, "auth_user_name");
     if db.field(session, "is_local_superuser").and_then(Value::as_bool) != Some(true) {
         let msg = format!("Failed to change password for user {user}");
         return Err(Failure::new("USER_IS_NOT_LOCAL_SUPERUSER", [msg]));

@@ -1,8 +1,8 @@
 //! `task.*`: client-created tasks, cancel, and the setters xapi exposes.
 
-use super::{master, Handler};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::tasks::new_task;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -14,26 +14,6 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("task.set_progress", Handler::Sync(|c, db| set(c, db, "progress")));
     t.insert("task.set_result", Handler::Sync(|c, db| set(c, db, "result")));
     t.insert("task.set_error_info", Handler::Sync(|c, db| set(c, db, "error_info")));
-}
-
-/// Creates a pending task owned by the calling session.
-pub fn new_task(db: &mut Db, label: &str, description: &str, cancellable: bool) -> String {
-    let c = db.class_index("task").expect("task class");
-    let now = (db.clock)();
-    let host = master(db);
-    let ops = if cancellable { vec![Value::str("cancel")] } else { Vec::new() };
-    db.create(
-        c,
-        vec![
-            ("name_label", Value::str(label)),
-            ("name_description", Value::str(description)),
-            ("allowed_operations", Value::Array(ops)),
-            ("created", Value::DateTime(now)),
-            ("status", Value::str("pending")),
-            ("resident_on", Value::String(host)),
-            ("progress", Value::Float(0.0)),
-        ],
-    )
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {

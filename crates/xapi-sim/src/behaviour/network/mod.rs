@@ -5,16 +5,13 @@ mod net;
 mod pif;
 mod vif;
 
-use super::storage::common::coerce;
-use super::Handler;
+use crate::call::Handler;
 use crate::db::{ApiResult, Failure};
+use crate::record::coerce;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use xenapi::model::Type;
 use xenapi::Value;
-
-#[allow(unused_imports)]
-pub(crate) use vif::{mark_vif_attached, refresh_vif_ops};
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     net::register(t);

@@ -1,10 +1,10 @@
 //! `network.*`: bridge allocation on create, and destroy refused while
 //! devices still use the network.
 
-use super::super::storage::common::*;
-use super::{enum_arg, Handler};
+use super::enum_arg;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::parse_record;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -20,8 +20,8 @@ const RESERVED_BRIDGE_PREFIXES: &[&str] = &["xen", "xapi", "vif", "tap", "eth"];
 const MAX_BRIDGE_LEN: usize = 15;
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let mut rec = parse_record(db, cls(db, "network"), &call.args[0])?;
-    let bridges: Vec<String> = all(db, "network").iter().map(|n| s(db, n, "bridge")).collect();
+    let mut rec = parse_record(db, db.cls("network"), &call.args[0])?;
+    let bridges: Vec<String> = db.all("network").iter().map(|n| db.string(n, "bridge")).collect();
     let bridge = rec.str("bridge").to_string();
     let bridge = if bridge.is_empty() {
         (0..).map(|n| format!("xapi{n}")).find(|b| !bridges.contains(b)).unwrap_or_default()
@@ -43,17 +43,17 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let net = call.str(0);
-    handle(db, "network", net)?;
-    let vifs = refs(db, net, "VIFs");
-    let connected: Vec<String> = vifs.iter().filter(|v| flag(db, v, "currently_attached")).cloned().collect();
+    db.expect_is(net, "network")?;
+    let vifs = db.strings(net, "VIFs");
+    let connected: Vec<String> = vifs.iter().filter(|v| db.bool(v, "currently_attached")).cloned().collect();
     if !connected.is_empty() {
         return Err(Failure::new("NETWORK_CONTAINS_VIF", connected));
     }
-    let pifs = refs(db, net, "PIFs");
+    let pifs = db.strings(net, "PIFs");
     if !pifs.is_empty() {
         return Err(Failure::new("NETWORK_CONTAINS_PIF", pifs));
     }
-    if map_get(db, net, "other_config", "is_host_internal_management_network").as_deref() == Some("true") {
+    if db.map_get(net, "other_config", "is_host_internal_management_network").as_deref() == Some("true") {
         return Err(Failure::new("CANNOT_DESTROY_SYSTEM_NETWORK", [net]));
     }
     // xapi destroys the (unplugged) VIFs at once rather than leaving them to its GC.
@@ -66,8 +66,8 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn set_default_locking_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let net = call.str(0);
-    handle(db, "network", net)?;
-    if let Some(v) = refs(db, net, "VIFs").into_iter().find(|v| flag(db, v, "currently_attached")) {
+    db.expect_is(net, "network")?;
+    if let Some(v) = db.strings(net, "VIFs").into_iter().find(|v| db.bool(v, "currently_attached")) {
         return Err(Failure::new("VIF_IN_USE", [net.to_string(), v]));
     }
     let mode = enum_arg(&call.args[1], "network_default_locking_mode");

@@ -2,10 +2,11 @@
 //! pool-wide `pool.create_VLAN*`: a VLAN is an untagged PIF on the tagged
 //! PIF's host and device, carrying the VLAN's network.
 
-use super::super::storage::common::*;
-use super::{assert_cidr, assert_dns, assert_ip, enum_arg, Handler};
+use super::{assert_cidr, assert_dns, assert_ip, enum_arg};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::Rec;
+use crate::values::sset;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -25,7 +26,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
 }
 
 fn assert_managed(db: &Db, pif: &str) -> ApiResult<()> {
-    if flag(db, pif, "managed") {
+    if db.bool(pif, "managed") {
         Ok(())
     } else {
         Err(Failure::new("PIF_UNMANAGED", [pif]))
@@ -33,7 +34,7 @@ fn assert_managed(db: &Db, pif: &str) -> ApiResult<()> {
 }
 
 fn assert_not_management(db: &Db, pif: &str) -> ApiResult<()> {
-    if flag(db, pif, "management") {
+    if db.bool(pif, "management") {
         Err(Failure::new("PIF_IS_MANAGEMENT_INTERFACE", [pif]))
     } else {
         Ok(())
@@ -42,9 +43,9 @@ fn assert_not_management(db: &Db, pif: &str) -> ApiResult<()> {
 
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
+    db.expect_is(pif, "PIF")?;
     assert_managed(db, pif)?;
-    if is(db, "Bond", db.field_str(pif, "bond_slave_of")) {
+    if db.is(db.field_str(pif, "bond_slave_of"), "Bond") {
         return Err(Failure::new("CANNOT_PLUG_BOND_SLAVE", [pif]));
     }
     db.set_named(pif, "currently_attached", Value::Bool(true));
@@ -56,14 +57,14 @@ fn bring_down(db: &mut Db, pif: &str) -> ApiResult<()> {
     assert_managed(db, pif)?;
     assert_not_management(db, pif)?;
     // No VIF on the PIF's network may be in use by a VM on the PIF's host.
-    let net = s(db, pif, "network");
-    let host = s(db, pif, "host");
-    for vif in refs(db, &net, "VIFs") {
-        if flag(db, &vif, "currently_attached") && db.field_str(db.field_str(&vif, "VM"), "resident_on") == host {
+    let net = db.string(pif, "network");
+    let host = db.string(pif, "host");
+    for vif in db.strings(&net, "VIFs") {
+        if db.bool(&vif, "currently_attached") && db.field_str(db.field_str(&vif, "VM"), "resident_on") == host {
             return Err(Failure::new("VIF_IN_USE", [net, vif]));
         }
     }
-    if flag(db, pif, "disallow_unplug") {
+    if db.bool(pif, "disallow_unplug") {
         return Err(Failure::new("PIF_DOES_NOT_ALLOW_UNPLUG", [pif]));
     }
     db.set_named(pif, "currently_attached", Value::Bool(false));
@@ -72,14 +73,14 @@ fn bring_down(db: &mut Db, pif: &str) -> ApiResult<()> {
 
 fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
+    db.expect_is(pif, "PIF")?;
     bring_down(db, pif)?;
     Ok(Value::str(""))
 }
 
 fn reconfigure_ip(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
+    db.expect_is(pif, "PIF")?;
     assert_managed(db, pif)?;
     let mode = enum_arg(&call.args[1], "ip_configuration_mode");
     let (ip, netmask, gateway, dns) = (call.str(2), call.str(3), call.str(4), call.str(5));
@@ -93,7 +94,7 @@ fn reconfigure_ip(call: &Call, db: &mut Db) -> ApiResult<Value> {
         }
     }
     assert_dns(false, dns)?;
-    if flag(db, pif, "management") && mode == "None" && db.field_str(pif, "primary_address_type") == "IPv4" {
+    if db.bool(pif, "management") && mode == "None" && db.field_str(pif, "primary_address_type") == "IPv4" {
         return Err(Failure::new("PIF_IS_MANAGEMENT_INTERFACE", [pif]));
     }
     db.set_named(pif, "ip_configuration_mode", Value::str(&mode));
@@ -106,7 +107,7 @@ fn reconfigure_ip(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn reconfigure_ipv6(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
+    db.expect_is(pif, "PIF")?;
     assert_managed(db, pif)?;
     let mode = enum_arg(&call.args[1], "ipv6_configuration_mode");
     let (ipv6, gateway, dns) = (call.str(2), call.str(3), call.str(4));
@@ -117,13 +118,13 @@ fn reconfigure_ipv6(call: &Call, db: &mut Db) -> ApiResult<Value> {
         assert_cidr(true, "IPv6", ipv6)?;
     }
     assert_dns(true, dns)?;
-    if flag(db, pif, "management") && mode == "None" && db.field_str(pif, "primary_address_type") == "IPv6" {
+    if db.bool(pif, "management") && mode == "None" && db.field_str(pif, "primary_address_type") == "IPv6" {
         return Err(Failure::new("PIF_IS_MANAGEMENT_INTERFACE", [pif]));
     }
     let addresses = if ipv6.is_empty() { Vec::new() } else { vec![ipv6] };
     db.set_named(pif, "ipv6_configuration_mode", Value::str(&mode));
     db.set_named(pif, "ipv6_gateway", Value::str(gateway));
-    db.set_named(pif, "IPv6", strs(&addresses));
+    db.set_named(pif, "IPv6", sset(&addresses));
     if !dns.is_empty() {
         db.set_named(pif, "DNS", Value::str(dns));
     }
@@ -132,26 +133,26 @@ fn reconfigure_ipv6(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn scan(call: &Call, db: &mut Db) -> ApiResult<Value> {
     // The simulated hosts grow no new NICs: every device already has its PIF.
-    handle(db, "host", call.str(0))?;
+    db.expect_is(call.str(0), "host")?;
     Ok(Value::str(""))
 }
 
 fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
+    db.expect_is(pif, "PIF")?;
     assert_not_management(db, pif)?;
-    if is(db, "Bond", db.field_str(pif, "bond_slave_of")) || !refs(db, pif, "bond_master_of").is_empty() {
+    if db.is(db.field_str(pif, "bond_slave_of"), "Bond") || !db.strings(pif, "bond_master_of").is_empty() {
         return Err(Failure::new("PIF_ALREADY_BONDED", [pif]));
     }
-    if !refs(db, pif, "VLAN_slave_of").is_empty() || int(db, pif, "VLAN") != -1 {
+    if !db.strings(pif, "VLAN_slave_of").is_empty() || db.int(pif, "VLAN") != -1 {
         return Err(Failure::new("PIF_VLAN_STILL_EXISTS", [pif]));
     }
-    if !refs(db, pif, "tunnel_transport_PIF_of").is_empty() || !refs(db, pif, "tunnel_access_PIF_of").is_empty() {
+    if !db.strings(pif, "tunnel_transport_PIF_of").is_empty() || !db.strings(pif, "tunnel_access_PIF_of").is_empty() {
         return Err(Failure::new("PIF_TUNNEL_STILL_EXISTS", [pif]));
     }
-    let metrics = s(db, pif, "metrics");
+    let metrics = db.string(pif, "metrics");
     db.destroy(pif);
-    if is(db, "PIF_metrics", &metrics) {
+    if db.is(&metrics, "PIF_metrics") {
         db.destroy(&metrics);
     }
     Ok(Value::str(""))
@@ -159,38 +160,38 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// VLAN.create's checks and records; returns (VLAN, untagged PIF).
 fn make_vlan(db: &mut Db, tagged: &str, tag: i64, network: &str) -> ApiResult<(String, String)> {
-    handle(db, "PIF", tagged)?;
-    handle(db, "network", network)?;
+    db.expect_is(tagged, "PIF")?;
+    db.expect_is(network, "network")?;
     assert_managed(db, tagged)?;
-    let host = s(db, tagged, "host");
-    if let Some(other) = refs(db, &host, "PIFs").into_iter().find(|p| db.field_str(p, "network") == network) {
+    let host = db.string(tagged, "host");
+    if let Some(other) = db.strings(&host, "PIFs").into_iter().find(|p| db.field_str(p, "network") == network) {
         return Err(Failure::new("NETWORK_ALREADY_CONNECTED", [host, other]));
     }
-    if is(db, "Bond", db.field_str(tagged, "bond_slave_of")) {
+    if db.is(db.field_str(tagged, "bond_slave_of"), "Bond") {
         return Err(Failure::new("CANNOT_ADD_VLAN_TO_BOND_SLAVE", [tagged]));
     }
-    if int(db, tagged, "VLAN") >= 0 {
+    if db.int(tagged, "VLAN") >= 0 {
         return Err(Failure::new("PIF_IS_VLAN", [tagged]));
     }
     if !(0..=4094).contains(&tag) {
         return Err(Failure::new("VLAN_TAG_INVALID", [tag.to_string()]));
     }
-    let device = s(db, tagged, "device");
-    if refs(db, tagged, "VLAN_slave_of").iter().any(|v| int(db, v, "tag") == tag) {
+    let device = db.string(tagged, "device");
+    if db.strings(tagged, "VLAN_slave_of").iter().any(|v| db.int(v, "tag") == tag) {
         return Err(Failure::new("PIF_VLAN_EXISTS", [device]));
     }
-    if !refs(db, tagged, "tunnel_access_PIF_of").is_empty() {
+    if !db.strings(tagged, "tunnel_access_PIF_of").is_empty() {
         return Err(Failure::new("IS_TUNNEL_ACCESS_PIF", [tagged]));
     }
     let vlan = db.new_ref();
-    let mut p = Rec::blank(db, cls(db, "PIF"));
+    let mut p = Rec::blank(db, db.cls("PIF"));
     p.set("device", Value::str(&device))
         .set("network", Value::str(network))
         .set("host", Value::str(&host))
-        .set("MAC", Value::String(s(db, tagged, "MAC")))
-        .set("MTU", Value::Int(int(db, tagged, "MTU")))
+        .set("MAC", Value::String(db.string(tagged, "MAC")))
+        .set("MTU", Value::Int(db.int(tagged, "MTU")))
         .set("VLAN", Value::Int(tag))
-        .set("metrics", Value::String(s(db, tagged, "metrics")))
+        .set("metrics", Value::String(db.string(tagged, "metrics")))
         .set("physical", Value::Bool(false))
         .set("currently_attached", Value::Bool(false))
         .set("VLAN_master_of", Value::str(&vlan))
@@ -198,7 +199,7 @@ fn make_vlan(db: &mut Db, tagged: &str, tag: i64, network: &str) -> ApiResult<(S
         .set("PCI", Value::str(NULL_REF))
         .set("managed", Value::Bool(true));
     let untagged = p.insert(db);
-    let mut v = Rec::blank(db, cls(db, "VLAN"));
+    let mut v = Rec::blank(db, db.cls("VLAN"));
     v.set("tagged_PIF", Value::str(tagged)).set("untagged_PIF", Value::str(&untagged)).set("tag", Value::Int(tag));
     db.insert(v.idx, vlan.clone(), v.fields);
     // The new interface comes up at once.
@@ -213,12 +214,12 @@ fn vlan_create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// VLAN.destroy: the untagged PIF goes down and away with the VLAN.
 fn remove_vlan(db: &mut Db, vlan: &str) -> ApiResult<()> {
-    let untagged = s(db, vlan, "untagged_PIF");
-    if !is(db, "PIF", &untagged) {
+    let untagged = db.string(vlan, "untagged_PIF");
+    if !db.is(&untagged, "PIF") {
         db.destroy(vlan);
         return Ok(());
     }
-    if int(db, &untagged, "VLAN") < 0 {
+    if db.int(&untagged, "VLAN") < 0 {
         return Err(Failure::new::<&str>("PIF_IS_PHYSICAL", []));
     }
     bring_down(db, &untagged)?;
@@ -229,7 +230,7 @@ fn remove_vlan(db: &mut Db, vlan: &str) -> ApiResult<()> {
 
 fn vlan_destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vlan = call.str(0);
-    handle(db, "VLAN", vlan)?;
+    db.expect_is(vlan, "VLAN")?;
     remove_vlan(db, vlan)?;
     Ok(Value::str(""))
 }
@@ -237,25 +238,25 @@ fn vlan_destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// Deprecated `PIF.destroy`: only VLAN interfaces can go.
 fn destroy_vlan_pif(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
-    if int(db, pif, "VLAN") < 0 {
+    db.expect_is(pif, "PIF")?;
+    if db.int(pif, "VLAN") < 0 {
         return Err(Failure::new::<&str>("PIF_IS_PHYSICAL", []));
     }
-    let vlan = s(db, pif, "VLAN_master_of");
-    handle(db, "VLAN", &vlan)?;
+    let vlan = db.string(pif, "VLAN_master_of");
+    db.expect_is(&vlan, "VLAN")?;
     remove_vlan(db, &vlan)?;
     Ok(Value::str(""))
 }
 
 /// The physical (untagged) PIF of a device on a host.
 fn base_pif(db: &Db, host: &str, device: &str) -> Option<String> {
-    refs(db, host, "PIFs").into_iter().find(|p| db.field_str(p, "device") == device && int(db, p, "VLAN") == -1)
+    db.strings(host, "PIFs").into_iter().find(|p| db.field_str(p, "device") == device && db.int(p, "VLAN") == -1)
 }
 
 /// Deprecated `PIF.create_VLAN(device, network, host, VLAN)`.
 fn create_vlan_pif(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (device, network, host) = (call.str(0), call.str(1), call.str(2));
-    handle(db, "host", host)?;
+    db.expect_is(host, "host")?;
     let tagged = base_pif(db, host, device).ok_or_else(|| Failure::new("INVALID_VALUE", ["device", device]))?;
     let tag = call.args[3].as_int().unwrap_or(-1);
     make_vlan(db, &tagged, tag, network).map(|(_, pif)| Value::String(pif))
@@ -263,9 +264,9 @@ fn create_vlan_pif(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// A VLAN on every host that has the device; all or nothing.
 fn vlan_on_every_host(db: &mut Db, device: &str, network: &str, tag: i64) -> ApiResult<Value> {
-    handle(db, "network", network)?;
+    db.expect_is(network, "network")?;
     let mut made: Vec<(String, String)> = Vec::new();
-    for host in all(db, "host") {
+    for host in db.all("host") {
         let Some(tagged) = base_pif(db, &host, device) else {
             continue;
         };
@@ -280,7 +281,7 @@ fn vlan_on_every_host(db: &mut Db, device: &str, network: &str, tag: i64) -> Api
             }
         }
     }
-    Ok(strs(&made.iter().map(|(_, pif)| pif.as_str()).collect::<Vec<_>>()))
+    Ok(sset(&made.iter().map(|(_, pif)| pif.as_str()).collect::<Vec<_>>()))
 }
 
 fn pool_create_vlan(call: &Call, db: &mut Db) -> ApiResult<Value> {
@@ -289,7 +290,7 @@ fn pool_create_vlan(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn pool_create_vlan_from_pif(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let pif = call.str(0);
-    handle(db, "PIF", pif)?;
-    let device = s(db, pif, "device");
+    db.expect_is(pif, "PIF")?;
+    let device = db.string(pif, "device");
     vlan_on_every_host(db, &device, call.str(1), call.args[2].as_int().unwrap_or(-1))
 }

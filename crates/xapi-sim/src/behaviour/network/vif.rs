@@ -1,10 +1,13 @@
 //! `VIF.*`: network devices of VMs, with xapi's VIF operation table
-//! (xapi_vif_helpers.valid_operations) and MAC generation.
+//! (xapi_vif_helpers.valid_operations, in [`crate::rules::devices`]) and MAC
+//! generation.
 
-use super::super::storage::common::*;
-use super::{assert_cidr, assert_ip, enum_arg, Handler};
+use super::{assert_cidr, assert_ip, enum_arg};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::parse_record;
+use crate::rules::devices::{mark_vif_attached, power, refresh_vif_ops, simulated_detach_rejection, vif_table};
+use crate::values::sset;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -17,44 +20,6 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VIF.move", Handler::Sync(move_to));
     t.insert("VIF.configure_ipv4", Handler::Sync(|c, db| configure_ip(c, db, false)));
     t.insert("VIF.configure_ipv6", Handler::Sync(|c, db| configure_ip(c, db, true)));
-}
-
-const LISTED_OPS: &[&str] = &["attach", "plug", "unplug"];
-
-/// The operation table of a VIF.
-pub(crate) fn table(db: &Db, vif: &str) -> ApiResult<OpTable> {
-    let vm = s(db, vif, "VM");
-    handle(db, "VM", &vm)?;
-    let mut t = OpTable::default();
-    let power = power(db, &vm);
-    match (power.as_str(), flag(db, vif, "currently_attached")) {
-        ("running", true) => t.forbid(&["plug"], Failure::new("DEVICE_ALREADY_ATTACHED", [vif])),
-        ("running", false) => t.forbid(&["unplug"], Failure::new("DEVICE_ALREADY_DETACHED", [vif])),
-        (actual, _) => {
-            t.forbid(&["plug", "unplug"], Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "running", actual]))
-        }
-    }
-    if power == "running" && is_hvm(db, &vm) {
-        if let Some(f) = hotplug_refusal(db, &vm, "VIF") {
-            t.forbid(&["plug", "unplug"], f);
-        }
-    }
-    Ok(t)
-}
-
-/// Recomputes a VIF's allowed operations.
-pub(crate) fn refresh_vif_ops(db: &mut Db, vif: &str) {
-    if let Ok(t) = table(db, vif) {
-        let ops = t.allowed(LISTED_OPS);
-        db.set_named(vif, "allowed_operations", ops);
-    }
-}
-
-/// Marks a VIF plugged into (or unplugged from) its running VM. VM
-/// lifecycle code may call this too.
-pub(crate) fn mark_vif_attached(db: &mut Db, vif: &str, attached: bool) {
-    db.set_named(vif, "currently_attached", Value::Bool(attached));
-    refresh_vif_ops(db, vif);
 }
 
 /// Helpers.is_valid_MAC: six colon-separated pairs of hex digits.
@@ -80,11 +45,11 @@ fn gen_mac(seed: &str, device: &str) -> String {
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let mut rec = parse_record(db, cls(db, "VIF"), &call.args[0])?;
+    let mut rec = parse_record(db, db.cls("VIF"), &call.args[0])?;
     let vm = rec.str("VM").to_string();
     let network = rec.str("network").to_string();
-    handle(db, "VM", &vm)?;
-    handle(db, "network", &network)?;
+    db.expect_is(&vm, "VM")?;
+    db.expect_is(&network, "network")?;
     let device = rec.str("device").to_string();
     if device.parse::<u32>().is_err() {
         return Err(Failure::new("INVALID_DEVICE", [device]));
@@ -92,17 +57,17 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let mut mac = rec.str("MAC").to_string();
     let generated = mac.is_empty();
     if generated {
-        let seed = map_get(db, &vm, "other_config", "mac_seed").unwrap_or_else(|| db.new_uuid());
+        let seed = db.map_get(&vm, "other_config", "mac_seed").unwrap_or_else(|| db.new_uuid());
         mac = gen_mac(&seed, &device);
     }
     if !valid_mac(&mac) {
         return Err(Failure::new("MAC_INVALID", [mac]));
     }
-    if refs(db, &vm, "VIFs").iter().any(|v| db.field_str(v, "device") == device) {
+    if db.strings(&vm, "VIFs").iter().any(|v| db.field_str(v, "device") == device) {
         return Err(Failure::new("DEVICE_ALREADY_EXISTS", [device]));
     }
     if rec.int("MTU") <= 0 {
-        let mtu = int(db, &network, "MTU");
+        let mtu = db.int(&network, "MTU");
         rec.set("MTU", Value::Int(if mtu > 0 { mtu } else { 1500 }));
     }
     rec.set("MAC", Value::str(&mac))
@@ -118,9 +83,9 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vif = call.str(0);
-    handle(db, "VIF", vif)?;
-    let vm = s(db, vif, "VM");
-    if power(db, &vm) == "running" && flag(db, vif, "currently_attached") {
+    db.expect_is(vif, "VIF")?;
+    let vm = db.string(vif, "VM");
+    if power(db, &vm) == "running" && db.bool(vif, "currently_attached") {
         return Err(Failure::new("OPERATION_NOT_ALLOWED", ["VIF currently attached to a running VM"]));
     }
     db.destroy(vif);
@@ -129,16 +94,16 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vif = call.str(0);
-    handle(db, "VIF", vif)?;
-    table(db, vif)?.check("plug")?;
+    db.expect_is(vif, "VIF")?;
+    vif_table(db, vif)?.check("plug")?;
     mark_vif_attached(db, vif, true);
     Ok(Value::str(""))
 }
 
 fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
     let vif = call.str(0);
-    handle(db, "VIF", vif)?;
-    table(db, vif)?.check("unplug")?;
+    db.expect_is(vif, "VIF")?;
+    vif_table(db, vif)?.check("unplug")?;
     if !force {
         simulated_detach_rejection(db, "VIF", vif)?;
     }
@@ -148,8 +113,8 @@ fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
 
 fn move_to(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (vif, network) = (call.str(0), call.str(1));
-    handle(db, "VIF", vif)?;
-    handle(db, "network", network)?;
+    db.expect_is(vif, "VIF")?;
+    db.expect_is(network, "network")?;
     // A plugged VIF is unplugged from the old bridge and plugged into the new one.
     db.set_named(vif, "network", Value::str(network));
     Ok(Value::str(""))
@@ -158,7 +123,7 @@ fn move_to(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// `VIF.configure_ipv4` / `configure_ipv6`: the address the guest is told to use.
 fn configure_ip(call: &Call, db: &mut Db, v6: bool) -> ApiResult<Value> {
     let vif = call.str(0);
-    handle(db, "VIF", vif)?;
+    db.expect_is(vif, "VIF")?;
     let (family, enum_name) =
         if v6 { ("ipv6", "vif_ipv6_configuration_mode") } else { ("ipv4", "vif_ipv4_configuration_mode") };
     let mode = enum_arg(&call.args[1], enum_name);
@@ -171,7 +136,7 @@ fn configure_ip(call: &Call, db: &mut Db, v6: bool) -> ApiResult<Value> {
     }
     let addresses = if address.is_empty() { Vec::new() } else { vec![address] };
     db.set_named(vif, &format!("{family}_configuration_mode"), Value::str(&mode));
-    db.set_named(vif, &format!("{family}_addresses"), strs(&addresses));
+    db.set_named(vif, &format!("{family}_addresses"), sset(&addresses));
     db.set_named(vif, &format!("{family}_gateway"), Value::str(gateway));
     Ok(Value::str(""))
 }

@@ -1,179 +1,25 @@
 //! Storage: `SR.*`, `PBD.*`, `VDI.*`, `VBD.*` with xapi's rules.
 //!
-//! What the SM drivers would decide (device_config checks, sizes, probe
-//! results) lives in [`sm`]; xapi's own checks live with each class. SR
-//! usage (`physical_utilisation`, `virtual_allocation`) is recomputed from
-//! the SR's VDIs whenever they change, and `allowed_operations` of SRs,
-//! VDIs and VBDs are kept in step with the state they depend on.
+//! What the SM drivers would do (device_config checks, probe results, the
+//! disks that outlive their records) lives in [`driver`], the sizes they
+//! give disks in [`crate::rules::sm`]; xapi's own checks live with each
+//! class. SR usage (`physical_utilisation`, `virtual_allocation`) is
+//! recomputed from the SR's VDIs whenever they change, and
+//! `allowed_operations` of SRs, VDIs and VBDs are kept in step with the
+//! state they depend on ([`crate::rules::storage`], [`crate::rules::devices`]).
 
-pub(crate) mod common;
+mod driver;
 mod pbd;
-pub(crate) mod sm;
 mod sr;
 mod vbd;
 mod vdi;
 
-use super::Handler;
-use crate::db::{ApiResult, Db, Failure};
-use common::*;
+use crate::call::Handler;
 use std::collections::HashMap;
-use xenapi::Value;
-
-#[allow(unused_imports)]
-pub(crate) use vbd::{allowed_vbd_devices, mark_vbd_attached, refresh_vbd_ops};
-#[allow(unused_imports)]
-pub(crate) use vdi::snapshot_vdi;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     sr::register(t);
     pbd::register(t);
     vdi::register(t);
     vbd::register(t);
-}
-
-/// SR operations of disk SRs, as xapi lists them for the VHD drivers.
-pub(crate) const SR_DISK_OPS: &[&str] = &[
-    "vdi_enable_cbt",
-    "vdi_list_changed_blocks",
-    "unplug",
-    "plug",
-    "pbd_create",
-    "vdi_disable_cbt",
-    "update",
-    "pbd_destroy",
-    "vdi_resize",
-    "vdi_clone",
-    "vdi_data_destroy",
-    "scan",
-    "vdi_snapshot",
-    "vdi_mirror",
-    "vdi_create",
-    "vdi_destroy",
-    "vdi_set_on_boot",
-];
-pub(crate) const SR_ISO_OPS: &[&str] =
-    &["unplug", "plug", "pbd_create", "update", "pbd_destroy", "scan", "vdi_introduce"];
-pub(crate) const SR_UDEV_OPS: &[&str] = &["unplug", "plug", "pbd_create", "pbd_destroy", "scan"];
-
-pub(crate) const VDI_IDLE_OPS: &[&str] =
-    &["clone", "copy", "destroy", "forget", "generate_config", "mirror", "resize", "snapshot", "update", "enable_cbt"];
-pub(crate) const VDI_IN_USE_OPS: &[&str] =
-    &["clone", "copy", "forget", "generate_config", "mirror", "snapshot", "update", "enable_cbt"];
-/// Operations on a VDI in an ISO library.
-pub(crate) const VDI_ISO_OPS: &[&str] = &["copy", "destroy", "forget", "update"];
-
-/// Whether any PBD of the SR is plugged.
-pub(crate) fn sr_attached(db: &Db, sr: &str) -> bool {
-    refs(db, sr, "PBDs").iter().any(|p| flag(db, p, "currently_attached"))
-}
-
-/// xapi's `Sm.assert_pbd_is_plugged`.
-pub(crate) fn assert_sr_plugged(db: &Db, sr: &str) -> ApiResult<()> {
-    if sr_attached(db, sr) {
-        Ok(())
-    } else {
-        Err(Failure::new("SR_HAS_NO_PBDS", [sr]))
-    }
-}
-
-/// Checks that the SR's driver supports an operation (its allowed_operations).
-pub(crate) fn sr_allows(db: &Db, sr: &str, op: &str) -> ApiResult<()> {
-    let ops = refs(db, sr, "allowed_operations");
-    if ops.iter().any(|o| o == op) {
-        Ok(())
-    } else {
-        Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr]))
-    }
-}
-
-/// Recomputes an SR's allowed operations: what its driver supports, plus
-/// forget/destroy when no PBD is plugged (destroy also needs PBDs and no disks).
-pub(crate) fn refresh_sr_ops(db: &mut Db, sr: &str) {
-    let base = match db.field_str(sr, "type") {
-        "iso" => SR_ISO_OPS,
-        "udev" => SR_UDEV_OPS,
-        _ => SR_DISK_OPS,
-    };
-    let mut ops: Vec<&str> = base.to_vec();
-    // The dummy driver can also take in VDIs it did not create.
-    if db.field_str(sr, "type") == "dummy" {
-        ops.push("vdi_introduce");
-    }
-    if !sr_attached(db, sr) {
-        ops.push("forget");
-        let pbds = !refs(db, sr, "PBDs").is_empty();
-        let managed = refs(db, sr, "VDIs").iter().any(|v| flag(db, v, "managed"));
-        if pbds && !managed {
-            ops.push("destroy");
-        }
-    }
-    db.set_named(sr, "allowed_operations", strs(&ops));
-}
-
-/// Recomputes an SR's usage from its VDIs: every VDI's physical size, and
-/// the virtual sizes of the managed (visible) ones. Unscanned SRs are left alone.
-pub(crate) fn refresh_sr_usage(db: &mut Db, sr: &str) {
-    let size = int(db, sr, "physical_size");
-    if size < 0 {
-        return;
-    }
-    let (mut phys, mut virt) = (0i64, 0i64);
-    for v in refs(db, sr, "VDIs") {
-        phys += int(db, &v, "physical_utilisation");
-        if flag(db, &v, "managed") {
-            virt += int(db, &v, "virtual_size");
-        }
-    }
-    db.set_named(sr, "physical_utilisation", Value::Int(phys));
-    db.set_named(sr, "virtual_allocation", Value::Int(virt));
-    // Removable media SRs are as big as what is in them.
-    if db.field_str(sr, "type") == "udev" && size < phys {
-        db.set_named(sr, "physical_size", Value::Int(phys));
-    }
-}
-
-/// Fails with SR_FULL when `extra` more bytes do not fit in the SR.
-pub(crate) fn ensure_space(db: &Db, sr: &str, extra: i64) -> ApiResult<()> {
-    let size = int(db, sr, "physical_size");
-    let used = int(db, sr, "physical_utilisation").max(0);
-    if extra > 0 && size >= 0 && used + extra > size {
-        return Err(Failure::new("SR_FULL", [(used + extra).to_string(), size.to_string()]));
-    }
-    Ok(())
-}
-
-/// The VBDs of a VDI that are plugged (or reserved) into a domain.
-pub(crate) fn active_vbds(db: &Db, vdi: &str) -> Vec<String> {
-    refs(db, vdi, "VBDs").into_iter().filter(|b| flag(db, b, "currently_attached")).collect()
-}
-
-/// Recomputes a VDI's allowed operations from its SR and its use.
-pub(crate) fn refresh_vdi_ops(db: &mut Db, vdi: &str) {
-    let sr = s(db, vdi, "SR");
-    let mut ops: Vec<&str> = if !flag(db, vdi, "managed") {
-        Vec::new()
-    } else if flag(db, &sr, "is_tools_sr") {
-        vec!["copy"]
-    } else {
-        match db.field_str(&sr, "type") {
-            "udev" => vec!["forget", "update"],
-            "iso" => VDI_ISO_OPS.to_vec(),
-            _ if !active_vbds(db, vdi).is_empty() => VDI_IN_USE_OPS.to_vec(),
-            _ => VDI_IDLE_OPS.to_vec(),
-        }
-    };
-    if flag(db, vdi, "sharable") || db.field_str(vdi, "on_boot") == "reset" {
-        ops.retain(|o| *o != "snapshot");
-    }
-    // What the SR's driver cannot do is not allowed on its disks either.
-    let sr_ops = refs(db, &sr, "allowed_operations");
-    let supported = |op: &str| sr_ops.iter().any(|o| o == op);
-    ops.retain(|o| match *o {
-        "clone" => supported("vdi_clone"),
-        "snapshot" => supported("vdi_snapshot"),
-        "destroy" => supported("vdi_destroy"),
-        "resize" => supported("vdi_resize"),
-        _ => true,
-    });
-    db.set_named(vdi, "allowed_operations", strs(&ops));
 }

@@ -2,10 +2,12 @@
 //! device_config checks; unplugging is refused while the host's running VMs
 //! use disks of the SR.
 
-use super::common::*;
-use super::{refresh_sr_ops, sm, Handler};
+use super::driver;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::{parse_record, Rec};
+use crate::rules::storage::refresh_sr_ops;
+use crate::values::{pairs, smap};
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -29,7 +31,7 @@ pub(super) fn assert_no_srmaster(dc: &[(String, String)]) -> ApiResult<()> {
 
 /// Creates an unplugged PBD record.
 pub(super) fn make(db: &mut Db, sr: &str, host: &str, dc: &[(String, String)], other_config: Value) -> String {
-    let mut rec = Rec::blank(db, cls(db, "PBD"));
+    let mut rec = Rec::blank(db, db.cls("PBD"));
     rec.set("SR", Value::str(sr))
         .set("host", Value::str(host))
         .set("device_config", smap(dc))
@@ -39,11 +41,11 @@ pub(super) fn make(db: &mut Db, sr: &str, host: &str, dc: &[(String, String)], o
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let rec = parse_record(db, cls(db, "PBD"), &call.args[0])?;
+    let rec = parse_record(db, db.cls("PBD"), &call.args[0])?;
     let (sr, host) = (rec.str("SR").to_string(), rec.str("host").to_string());
-    handle(db, "host", &host)?;
-    handle(db, "SR", &sr)?;
-    if let Some(p) = refs(db, &sr, "PBDs").into_iter().find(|p| db.field_str(p, "host") == host) {
+    db.expect_is(&host, "host")?;
+    db.expect_is(&sr, "SR")?;
+    if let Some(p) = db.strings(&sr, "PBDs").into_iter().find(|p| db.field_str(p, "host") == host) {
         return Err(Failure::new("PBD_EXISTS", [sr, host, p]));
     }
     let dc = pairs(rec.get("device_config"));
@@ -55,13 +57,13 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let p = call.str(0);
-    handle(db, "PBD", p)?;
-    if flag(db, p, "currently_attached") {
+    db.expect_is(p, "PBD")?;
+    if db.bool(p, "currently_attached") {
         return Err(Failure::new("OPERATION_NOT_ALLOWED", ["PBD is currently attached"]));
     }
-    let sr = s(db, p, "SR");
+    let sr = db.string(p, "SR");
     db.destroy(p);
-    if is(db, "SR", &sr) {
+    if db.is(&sr, "SR") {
         refresh_sr_ops(db, &sr);
     }
     Ok(Value::str(""))
@@ -69,23 +71,24 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let p = call.str(0);
-    handle(db, "PBD", p)?;
-    if flag(db, p, "currently_attached") {
+    db.expect_is(p, "PBD")?;
+    if db.bool(p, "currently_attached") {
         return Ok(Value::str(""));
     }
-    let sr = s(db, p, "SR");
-    handle(db, "SR", &sr)?;
-    let host = s(db, p, "host");
-    if !flag(db, &sr, "shared") {
-        let elsewhere = refs(db, &sr, "PBDs")
+    let sr = db.string(p, "SR");
+    db.expect_is(&sr, "SR")?;
+    let host = db.string(p, "host");
+    if !db.bool(&sr, "shared") {
+        let elsewhere = db
+            .strings(&sr, "PBDs")
             .into_iter()
-            .find(|o| flag(db, o, "currently_attached") && db.field_str(o, "host") != host);
+            .find(|o| db.bool(o, "currently_attached") && db.field_str(o, "host") != host);
         if let Some(o) = elsewhere {
-            return Err(Failure::new("SR_NOT_SHARABLE", [sr, s(db, &o, "host")]));
+            return Err(Failure::new("SR_NOT_SHARABLE", [sr, db.string(&o, "host")]));
         }
     }
     let dc = db.field(p, "device_config").map(pairs).unwrap_or_default();
-    sm::check_device_config(db.field_str(&sr, "type"), &dc)?;
+    driver::check_device_config(db.field_str(&sr, "type"), &dc)?;
     db.set_named(p, "currently_attached", Value::Bool(true));
     refresh_sr_ops(db, &sr);
     Ok(Value::str(""))
@@ -96,12 +99,12 @@ fn active_vdis(db: &Db, p: &str) -> Vec<String> {
     let sr = db.field_str(p, "SR");
     let host = db.field_str(p, "host");
     let mut out = Vec::new();
-    for vm in refs(db, host, "resident_VMs") {
-        for vbd in refs(db, &vm, "VBDs") {
-            if !flag(db, &vbd, "currently_attached") || flag(db, &vbd, "empty") {
+    for vm in db.strings(host, "resident_VMs") {
+        for vbd in db.strings(&vm, "VBDs") {
+            if !db.bool(&vbd, "currently_attached") || db.bool(&vbd, "empty") {
                 continue;
             }
-            let vdi = s(db, &vbd, "VDI");
+            let vdi = db.string(&vbd, "VDI");
             if db.field_str(&vdi, "SR") == sr && db.field_str(&vdi, "type") != "metadata" && !out.contains(&vdi) {
                 out.push(vdi);
             }
@@ -112,8 +115,8 @@ fn active_vdis(db: &Db, p: &str) -> Vec<String> {
 
 fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let p = call.str(0);
-    handle(db, "PBD", p)?;
-    if !flag(db, p, "currently_attached") {
+    db.expect_is(p, "PBD")?;
+    if !db.bool(p, "currently_attached") {
         return Ok(Value::str(""));
     }
     let in_use = active_vdis(db, p);
@@ -121,8 +124,8 @@ fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("VDI_IN_USE", in_use));
     }
     db.set_named(p, "currently_attached", Value::Bool(false));
-    let sr = s(db, p, "SR");
-    if is(db, "SR", &sr) {
+    let sr = db.string(p, "SR");
+    if db.is(&sr, "SR") {
         refresh_sr_ops(db, &sr);
     }
     Ok(Value::str(""))
@@ -130,7 +133,7 @@ fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn set_device_config(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let p = call.str(0);
-    handle(db, "PBD", p)?;
+    db.expect_is(p, "PBD")?;
     assert_no_srmaster(&pairs(&call.args[1]))?;
     db.set_named(p, "device_config", call.args[1].clone());
     Ok(Value::str(""))

@@ -3,11 +3,16 @@
 //! a later scan finds them again), destroy, scan, probe and the setters
 //! with rules.
 
-use super::common::*;
-use super::sm::{self, StoredSr};
-use super::{pbd, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, Handler};
+use super::driver::{self, StoredSr};
+use super::pbd;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::Rec;
+use crate::rules::sm;
+use crate::rules::storage::{
+    assert_sr_plugged, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, sr_attached,
+};
+use crate::values::{pairs, smap, sset};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -21,14 +26,14 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("SR.update", Handler::Sync(update));
     t.insert("SR.probe", Handler::Sync(probe));
     t.insert("SR.probe_ext", Handler::Sync(probe_ext));
-    t.insert("SR.get_supported_types", Handler::Sync(|_, db| Ok(strs(&sm::supported_types(db)))));
+    t.insert("SR.get_supported_types", Handler::Sync(|_, db| Ok(sset(&driver::supported_types(db)))));
     t.insert("SR.set_shared", Handler::Sync(set_shared));
 }
 
 /// The driver type named by a call, checked against the pool's SM drivers.
 fn driver(db: &Db, ty: &str) -> ApiResult<String> {
     let ty = ty.to_ascii_lowercase();
-    if sm::supported_types(db).contains(&ty) {
+    if driver::supported_types(db).contains(&ty) {
         Ok(ty)
     } else {
         Err(Failure::new("SR_UNKNOWN_DRIVER", [ty]))
@@ -47,7 +52,7 @@ fn new_record(
     shared: bool,
     sm_config: Value,
 ) -> ApiResult<String> {
-    let c = cls(db, "SR");
+    let c = db.cls("SR");
     let uuid = if uuid.is_empty() { db.new_uuid() } else { uuid.to_string() };
     if db.by_uuid(c, &uuid).is_some() {
         return Err(Failure::new("SR_UUID_EXISTS", [uuid]));
@@ -71,12 +76,12 @@ fn new_record(
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let host = call.str(0);
-    handle(db, "host", host)?;
+    db.expect_is(host, "host")?;
     let dc = pairs(&call.args[1]);
     let ty = driver(db, call.str(5))?;
     let shared = call.bool(7);
     pbd::assert_no_srmaster(&dc)?;
-    sm::check_device_config(&ty, &dc)?;
+    driver::check_device_config(&ty, &dc)?;
     let kind = sm::kind(&ty);
     let given = call.args[2].as_int().unwrap_or(0);
     let size = if given > 0 { given } else { kind.default_size };
@@ -91,7 +96,7 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = new_record(db, "", call.str(3), call.str(4), &ty, call.str(6), shared, smap(&sm_config))?;
     db.set_named(&sr, "physical_size", Value::Int(size));
     db.set_named(&sr, "physical_utilisation", Value::Int(0));
-    let hosts = if shared { all(db, "host") } else { vec![host.to_string()] };
+    let hosts = if shared { db.all("host") } else { vec![host.to_string()] };
     for h in hosts {
         let p = pbd::make(db, &sr, &h, &dc, Value::Struct(Vec::new()));
         db.set_named(&p, "currently_attached", Value::Bool(true));
@@ -109,7 +114,7 @@ fn introduce(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// xapi's check_no_pbds_attached.
 fn assert_no_plugged_pbds(db: &Db, sr: &str) -> ApiResult<()> {
-    if super::sr_attached(db, sr) {
+    if sr_attached(db, sr) {
         return Err(Failure::new("SR_HAS_PBD", [sr]));
     }
     Ok(())
@@ -117,10 +122,10 @@ fn assert_no_plugged_pbds(db: &Db, sr: &str) -> ApiResult<()> {
 
 /// Removes an SR's PBDs, VDIs and record.
 fn drop_sr(db: &mut Db, sr: &str) {
-    for p in refs(db, sr, "PBDs") {
+    for p in db.strings(sr, "PBDs") {
         db.destroy(&p);
     }
-    for v in refs(db, sr, "VDIs") {
+    for v in db.strings(sr, "VDIs") {
         db.destroy(&v);
     }
     db.destroy(sr);
@@ -128,20 +133,20 @@ fn drop_sr(db: &mut Db, sr: &str) {
 
 fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     assert_no_plugged_pbds(db, sr)?;
     // The storage keeps the SR and its disks: a probe finds it, and after
     // SR.introduce + PBD.create + PBD.plug a scan finds the disks again.
-    let uuid = s(db, sr, "uuid");
+    let uuid = db.string(sr, "uuid");
     let stored = StoredSr {
-        ty: s(db, sr, "type"),
-        name_label: s(db, sr, "name_label"),
-        name_description: s(db, sr, "name_description"),
-        device_config: sm::sr_device_config(db, sr),
-        physical_size: int(db, sr, "physical_size"),
-        vdis: refs(db, sr, "VDIs").iter().filter_map(|v| sm::stored_vdi(db, v)).collect(),
+        ty: db.string(sr, "type"),
+        name_label: db.string(sr, "name_label"),
+        name_description: db.string(sr, "name_description"),
+        device_config: driver::sr_device_config(db, sr),
+        physical_size: db.int(sr, "physical_size"),
+        vdis: db.strings(sr, "VDIs").iter().filter_map(|v| driver::stored_vdi(db, v)).collect(),
     };
-    sm::with_store(&call.core, |store| {
+    driver::with_store(&call.core, |store| {
         let e = store.entry(uuid).or_default();
         let mut vdis = std::mem::take(&mut e.vdis);
         vdis.extend(stored.vdis.iter().cloned());
@@ -153,31 +158,31 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     assert_no_plugged_pbds(db, sr)?;
-    if refs(db, sr, "PBDs").is_empty() {
+    if db.strings(sr, "PBDs").is_empty() {
         return Err(Failure::new("SR_HAS_NO_PBDS", [sr]));
     }
-    if refs(db, sr, "VDIs").iter().any(|v| flag(db, v, "managed") && db.field_str(v, "type") != "rrd") {
+    if db.strings(sr, "VDIs").iter().any(|v| db.bool(v, "managed") && db.field_str(v, "type") != "rrd") {
         return Err(Failure::new::<&str>("SR_NOT_EMPTY", []));
     }
-    if map_get(db, sr, "other_config", "indestructible").as_deref() == Some("true") {
+    if db.map_get(sr, "other_config", "indestructible").as_deref() == Some("true") {
         return Err(Failure::new("SR_INDESTRUCTIBLE", [sr]));
     }
-    let uuid = s(db, sr, "uuid");
-    sm::with_store(&call.core, |store| store.remove(&uuid));
+    let uuid = db.string(sr, "uuid");
+    driver::with_store(&call.core, |store| store.remove(&uuid));
     drop_sr(db, sr);
     Ok(Value::str(""))
 }
 
 fn scan(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     sr_allows(db, sr, "scan")?;
-    super::assert_sr_plugged(db, sr)?;
-    let uuid = s(db, sr, "uuid");
-    let stored = sm::with_store(&call.core, |store| store.remove(&uuid));
-    if int(db, sr, "physical_size") < 0 {
+    assert_sr_plugged(db, sr)?;
+    let uuid = db.string(sr, "uuid");
+    let stored = driver::with_store(&call.core, |store| store.remove(&uuid));
+    if db.int(sr, "physical_size") < 0 {
         let size = match &stored {
             Some(st) if st.physical_size >= 0 => st.physical_size,
             _ => sm::kind(db.field_str(sr, "type")).default_size,
@@ -188,20 +193,20 @@ fn scan(call: &Call, db: &mut Db) -> ApiResult<Value> {
         rediscover(db, sr, st);
     }
     refresh_sr_usage(db, sr);
-    map_put(db, sr, "other_config", "dirty", None);
+    db.map_put(sr, "other_config", "dirty", None);
     Ok(Value::str(""))
 }
 
 /// Re-creates the records of disks found on the SR's storage.
 fn rediscover(db: &mut Db, sr: &str, st: StoredSr) {
-    let c = cls(db, "VDI");
+    let c = db.cls("VDI");
     let mut created = Vec::new();
     for v in st.vdis {
         let mut rec = Rec { class: db.class(c), idx: c, fields: v.fields };
         let uuid = rec.str("uuid").to_string();
         let location = rec.str("location").to_string();
         let taken = db.by_uuid(c, &uuid).is_some()
-            || refs(db, sr, "VDIs").iter().any(|x| db.field_str(x, "location") == location);
+            || db.strings(sr, "VDIs").iter().any(|x| db.field_str(x, "location") == location);
         if taken {
             continue;
         }
@@ -231,30 +236,30 @@ fn strip_host_keys(v: &Value) -> Value {
 
 fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
-    handle(db, "SR", sr)?;
-    super::assert_sr_plugged(db, sr)?;
+    db.expect_is(sr, "SR")?;
+    assert_sr_plugged(db, sr)?;
     Ok(Value::str(""))
 }
 
 fn probe(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    handle(db, "host", call.str(0))?;
+    db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
     let dc = pairs(&call.args[1]);
-    sm::probe(&call.core, db, &ty, &dc).and_then(sm::probe_xml).map(Value::String)
+    driver::probe(&call.core, db, &ty, &dc).and_then(driver::probe_xml).map(Value::String)
 }
 
 fn probe_ext(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    handle(db, "host", call.str(0))?;
+    db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
     let dc = pairs(&call.args[1]);
-    sm::probe(&call.core, db, &ty, &dc).map(|p| sm::probe_records(p, &dc))
+    driver::probe(&call.core, db, &ty, &dc).map(|p| driver::probe_records(p, &dc))
 }
 
 fn set_shared(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(0);
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     let value = call.bool(1);
-    let pbds = refs(db, sr, "PBDs");
+    let pbds = db.strings(sr, "PBDs");
     if !value && pbds.len() > 1 {
         return Err(Failure::new("SR_HAS_MULTIPLE_PBDS", pbds));
     }

@@ -1,12 +1,16 @@
 //! `VBD.*`: block devices of VMs. The checks follow xapi's VBD operation
-//! table (xapi_vbd_helpers.valid_operations): the first failure listing an
-//! operation is the one a call gets, and `allowed_operations` is what none
-//! forbids.
+//! table (xapi_vbd_helpers.valid_operations, in [`crate::rules::devices`]):
+//! the first failure listing an operation is the one a call gets, and
+//! `allowed_operations` is what none forbids.
 
-use super::common::*;
-use super::{refresh_vdi_ops, Handler};
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::parse_record;
+use crate::rules::devices::{
+    aliases, allowed_vbd_devices, mark_vbd_attached, power, refresh_vbd_ops, simulated_detach_rejection, used_devices,
+    vbd_table,
+};
+use crate::rules::storage::refresh_vdi_ops;
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -22,158 +26,8 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VBD.assert_attachable", Handler::Sync(assert_attachable));
 }
 
-/// Operations listed in `allowed_operations`, in xapi's order.
-const LISTED_OPS: &[&str] = &["attach", "insert", "eject", "plug", "unplug", "unplug_force"];
-const ALL_OPS: &[&str] = &["attach", "eject", "insert", "plug", "unplug", "unplug_force", "pause", "unpause"];
-const PLUG_OPS: &[&str] = &["plug", "unplug", "unplug_force"];
 /// VDI types a VBD may attach.
 const ATTACHABLE_TYPES: &[&str] = &["system", "user", "ephemeral", "suspend", "crashdump", "metadata"];
-
-fn is_system_domain(db: &Db, vm: &str) -> bool {
-    flag(db, vm, "is_control_domain") || map_get(db, vm, "other_config", "is_system_domain").as_deref() == Some("true")
-}
-
-/// The operation table of a VBD.
-pub(crate) fn table(db: &Db, vbd: &str) -> ApiResult<OpTable> {
-    let vm = s(db, vbd, "VM");
-    handle(db, "VM", &vm)?;
-    let mut t = OpTable::default();
-    let cd = db.field_str(vbd, "type") == "CD";
-    let empty = flag(db, vbd, "empty");
-    if !flag(db, vbd, "unpluggable") {
-        t.forbid(&["unplug", "unplug_force"], Failure::new("VBD_NOT_UNPLUGGABLE", [vbd]));
-    }
-    if !cd {
-        t.forbid(&["insert", "eject"], Failure::new("VBD_NOT_REMOVABLE_MEDIA", [vbd]));
-    }
-    if empty {
-        t.forbid(&["eject"], Failure::new("VBD_IS_EMPTY", [vbd]));
-    } else {
-        t.forbid(&["insert"], Failure::new("VBD_NOT_EMPTY", [vbd]));
-    }
-    let state = power(db, &vm);
-    let plugged = flag(db, vbd, "currently_attached");
-    match (state.as_str(), plugged) {
-        ("running", true) => t.forbid(&["plug"], Failure::new("DEVICE_ALREADY_ATTACHED", [vbd])),
-        ("running", false) => t.forbid(&["unplug", "unplug_force"], Failure::new("DEVICE_ALREADY_DETACHED", [vbd])),
-        (actual, _) => {
-            let ops: &'static [&'static str] =
-                if actual == "paused" { PLUG_OPS } else { &["plug", "unplug", "unplug_force", "pause", "unpause"] };
-            t.forbid(ops, Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "running", actual]));
-        }
-    }
-    if state == "running" && is_hvm(db, &vm) {
-        if let Some(f) = hotplug_refusal(db, &vm, "VBD") {
-            t.forbid(PLUG_OPS, f);
-        }
-        if cd {
-            let why = "HVM CDROMs cannot be hotplugged/unplugged, only inserted or ejected";
-            t.forbid(PLUG_OPS, Failure::new("OPERATION_NOT_ALLOWED", [why]));
-        }
-    }
-    if cd && state == "suspended" {
-        t.forbid(
-            &["insert", "eject"],
-            Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "halted, running", "suspended"]),
-        );
-    }
-    let vdi = s(db, vbd, "VDI");
-    if !empty && is(db, "VDI", &vdi) {
-        if !flag(db, &vdi, "managed") {
-            t.forbid(ALL_OPS, Failure::new("VDI_NOT_MANAGED", [vbd]));
-        }
-        if !plugged {
-            // Sharing: other domains using the disk, suspended VMs and the
-            // control domain aside.
-            let others: Vec<String> = refs(db, &vdi, "VBDs")
-                .into_iter()
-                .filter(|o| o != vbd && flag(db, o, "currently_attached"))
-                .filter(|o| {
-                    let ovm = db.field_str(o, "VM");
-                    power(db, ovm) != "suspended" && !is_system_domain(db, ovm)
-                })
-                .collect();
-            let rw = others.iter().any(|o| db.field_str(o, "mode") == "RW");
-            let need_write = db.field_str(vbd, "mode") == "RW";
-            if !flag(db, &vdi, "sharable") && !is_system_domain(db, &vm) && (rw || (need_write && !others.is_empty())) {
-                t.forbid(&["attach", "insert", "plug"], Failure::new("VDI_IN_USE", [vdi.as_str()]));
-            }
-            if need_write && flag(db, &vdi, "read_only") {
-                t.forbid(&["attach", "insert", "plug"], Failure::new("VDI_READONLY", [vdi.as_str()]));
-            }
-        }
-    }
-    Ok(t)
-}
-
-/// Recomputes a VBD's allowed operations.
-pub(crate) fn refresh_vbd_ops(db: &mut Db, vbd: &str) {
-    if let Ok(t) = table(db, vbd) {
-        let ops = t.allowed(LISTED_OPS);
-        db.set_named(vbd, "allowed_operations", ops);
-    }
-}
-
-/// Marks a VBD plugged into (or unplugged from) its running VM: the guest
-/// device name, the VDI's `host_<ref>` attachment mark in sm_config, and
-/// the allowed operations of both. VM lifecycle code may call this too.
-pub(crate) fn mark_vbd_attached(db: &mut Db, vbd: &str, attached: bool) {
-    db.set_named(vbd, "currently_attached", Value::Bool(attached));
-    if attached && db.field_str(vbd, "device").is_empty() {
-        let dev = disk_device(db.field_str(vbd, "userdevice"));
-        db.set_named(vbd, "device", Value::String(dev));
-    }
-    let vdi = s(db, vbd, "VDI");
-    if is(db, "VDI", &vdi) {
-        if db.field_str(vbd, "type") == "Disk" {
-            let host = s(db, db.field_str(vbd, "VM"), "resident_on");
-            if !is_null(&host) {
-                let key = format!("host_{host}");
-                let mode = s(db, vbd, "mode");
-                map_put(db, &vdi, "sm_config", &key, attached.then_some(mode.as_str()));
-            }
-        }
-        refresh_vdi_ops(db, &vdi);
-    }
-    refresh_vbd_ops(db, vbd);
-}
-
-/// Other spellings of a device: "1", "xvdb", "hdb" and "sdb" clash.
-fn aliases(dev: &str) -> Vec<String> {
-    let index = dev.parse::<u32>().ok().or_else(|| {
-        let rest = dev.strip_prefix("xvd").or_else(|| dev.strip_prefix("hd")).or_else(|| dev.strip_prefix("sd"))?;
-        let c = rest.chars().next()?;
-        c.is_ascii_lowercase().then(|| u32::from(c) - u32::from('a'))
-    });
-    match index {
-        Some(n) if n < 26 => {
-            let l = char::from(b'a' + n as u8);
-            vec![n.to_string(), format!("xvd{l}"), format!("hd{l}"), format!("sd{l}")]
-        }
-        Some(n) => vec![n.to_string()],
-        None => vec![dev.to_string()],
-    }
-}
-
-/// Every device name a VM's VBDs use, in all spellings.
-fn used_devices(db: &Db, vm: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    for vbd in refs(db, vm, "VBDs") {
-        for d in [db.field_str(&vbd, "userdevice"), db.field_str(&vbd, "device")] {
-            if !d.is_empty() {
-                out.extend(aliases(d));
-            }
-        }
-    }
-    out
-}
-
-/// The userdevices still free on a VM: 0-15 for HVM guests, 0-254 for PV.
-pub(crate) fn allowed_vbd_devices(db: &Db, vm: &str) -> Vec<String> {
-    let max = if is_hvm(db, vm) { 15 } else { 254 };
-    let used = used_devices(db, vm);
-    (0..=max).map(|n: u32| n.to_string()).filter(|d| !used.contains(d)).collect()
-}
 
 /// xapi's valid_device: a number, a Linux disk name, or "autodetect".
 fn valid_device(dev: &str, ty: &str) -> bool {
@@ -193,16 +47,16 @@ fn valid_device(dev: &str, ty: &str) -> bool {
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let mut rec = parse_record(db, cls(db, "VBD"), &call.args[0])?;
+    let mut rec = parse_record(db, db.cls("VBD"), &call.args[0])?;
     let vm = rec.str("VM").to_string();
-    handle(db, "VM", &vm)?;
+    db.expect_is(&vm, "VM")?;
     let vdi = rec.str("VDI").to_string();
     let empty = rec.bool("empty");
     let ty = rec.str("type").to_string();
     let mode = rec.str("mode").to_string();
     if !empty {
-        handle(db, "VDI", &vdi)?;
-        let vdi_type = s(db, &vdi, "type");
+        db.expect_is(&vdi, "VDI")?;
+        let vdi_type = db.string(&vdi, "type");
         if !ATTACHABLE_TYPES.contains(&vdi_type.as_str()) {
             return Err(Failure::new("VDI_INCOMPATIBLE_TYPE", [vdi.clone(), vdi_type]));
         }
@@ -214,12 +68,12 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("VBD_NOT_REMOVABLE_MEDIA", ["in constructor"]));
     }
     if ty == "CD" && !empty {
-        let ct = s(db, db.field_str(&vdi, "SR"), "content_type");
+        let ct = db.string(db.field_str(&vdi, "SR"), "content_type");
         if ct != "iso" {
             return Err(Failure::new("VDI_IS_NOT_ISO", [vdi.clone(), ct]));
         }
     }
-    if mode == "RW" && !empty && flag(db, &vdi, "read_only") {
+    if mode == "RW" && !empty && db.bool(&vdi, "read_only") {
         return Err(Failure::new("VDI_READONLY", [vdi.as_str()]));
     }
     let requested = rec.str("userdevice").to_string();
@@ -246,10 +100,10 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    if flag(db, vbd, "currently_attached") {
-        let vm = s(db, vbd, "VM");
-        let why = format!("VBD '{}' still attached to '{}'", s(db, vbd, "uuid"), s(db, &vm, "uuid"));
+    db.expect_is(vbd, "VBD")?;
+    if db.bool(vbd, "currently_attached") {
+        let vm = db.string(vbd, "VM");
+        let why = format!("VBD '{}' still attached to '{}'", db.string(vbd, "uuid"), db.string(&vm, "uuid"));
         return Err(Failure::new("OPERATION_NOT_ALLOWED", [why]));
     }
     db.destroy(vbd);
@@ -258,15 +112,15 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    table(db, vbd)?.check("plug")?;
-    let vdi = s(db, vbd, "VDI");
-    if !flag(db, vbd, "empty") && is(db, "VDI", &vdi) {
+    db.expect_is(vbd, "VBD")?;
+    vbd_table(db, vbd)?.check("plug")?;
+    let vdi = db.string(vbd, "VDI");
+    if !db.bool(vbd, "empty") && db.is(&vdi, "VDI") {
         // The disk's SR must be reachable from the VM's host.
-        let sr = s(db, &vdi, "SR");
-        let host = s(db, db.field_str(vbd, "VM"), "resident_on");
+        let sr = db.string(&vdi, "SR");
+        let host = db.string(db.field_str(vbd, "VM"), "resident_on");
         let reachable =
-            refs(db, &sr, "PBDs").iter().any(|p| db.field_str(p, "host") == host && flag(db, p, "currently_attached"));
+            db.strings(&sr, "PBDs").iter().any(|p| db.field_str(p, "host") == host && db.bool(p, "currently_attached"));
         if !reachable {
             return Err(Failure::new("SR_NOT_ATTACHED", [sr]));
         }
@@ -277,8 +131,8 @@ fn plug(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    table(db, vbd)?.check(if force { "unplug_force" } else { "unplug" })?;
+    db.expect_is(vbd, "VBD")?;
+    vbd_table(db, vbd)?.check(if force { "unplug_force" } else { "unplug" })?;
     if !force {
         simulated_detach_rejection(db, "VBD", vbd)?;
     }
@@ -288,14 +142,14 @@ fn unplug(call: &Call, db: &mut Db, force: bool) -> ApiResult<Value> {
 
 fn insert(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (vbd, vdi) = (call.str(0), call.str(1));
-    handle(db, "VBD", vbd)?;
-    table(db, vbd)?.check("insert")?;
-    handle(db, "VDI", vdi)?;
-    let ct = s(db, db.field_str(vdi, "SR"), "content_type");
+    db.expect_is(vbd, "VBD")?;
+    vbd_table(db, vbd)?.check("insert")?;
+    db.expect_is(vdi, "VDI")?;
+    let ct = db.string(db.field_str(vdi, "SR"), "content_type");
     if ct != "iso" {
         return Err(Failure::new("VDI_IS_NOT_ISO", [vdi.to_string(), ct]));
     }
-    if !flag(db, vdi, "managed") {
+    if !db.bool(vdi, "managed") {
         return Err(Failure::new("VDI_NOT_MANAGED", [vdi]));
     }
     db.set_named(vbd, "VDI", Value::str(vdi));
@@ -307,13 +161,13 @@ fn insert(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn eject(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    table(db, vbd)?.check("eject")?;
-    let vdi = s(db, vbd, "VDI");
+    db.expect_is(vbd, "VBD")?;
+    vbd_table(db, vbd)?.check("eject")?;
+    let vdi = db.string(vbd, "VDI");
     db.set_named(vbd, "VDI", Value::str(NULL_REF));
     db.set_named(vbd, "empty", Value::Bool(true));
     refresh_vbd_ops(db, vbd);
-    if is(db, "VDI", &vdi) {
+    if db.is(&vdi, "VDI") {
         refresh_vdi_ops(db, &vdi);
     }
     Ok(Value::str(""))
@@ -321,8 +175,8 @@ fn eject(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn set_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    let vm = s(db, vbd, "VM");
+    db.expect_is(vbd, "VBD")?;
+    let vm = db.string(vbd, "VM");
     let p = power(db, &vm);
     if p != "halted" {
         return Err(Failure::new("VM_BAD_POWER_STATE", [vm.as_str(), "halted", p.as_str()]));
@@ -334,8 +188,8 @@ fn set_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn assert_attachable(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vbd = call.str(0);
-    handle(db, "VBD", vbd)?;
-    table(db, vbd)?.check("attach")?;
+    db.expect_is(vbd, "VBD")?;
+    vbd_table(db, vbd)?.check("attach")?;
     Ok(Value::str(""))
 }
 
@@ -344,9 +198,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn device_names_clash_across_spellings() {
-        assert_eq!(aliases("1"), vec!["1", "xvdb", "hdb", "sdb"]);
-        assert_eq!(aliases("xvdc"), vec!["2", "xvdc", "hdc", "sdc"]);
+    fn devices_are_numbers_or_linux_disk_names() {
         assert!(valid_device("autodetect", "Disk"));
         assert!(valid_device("xvda1", "Disk"));
         assert!(valid_device("7", "CD"));

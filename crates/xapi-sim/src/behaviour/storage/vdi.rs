@@ -3,14 +3,15 @@
 //! "base copy" parents (`sm_config:vhd-parent`), as the VHD drivers do;
 //! copies take simulated time.
 
-use super::common::*;
-use super::sm::{self, Alloc};
-use super::{
-    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows, Handler,
-};
-use crate::behaviour::BoxFuture;
+use super::driver;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::record::{parse_record, Rec};
+use crate::rules::sm::{self, Alloc};
+use crate::rules::storage::{
+    active_vbds, assert_sr_plugged, ensure_space, refresh_sr_ops, refresh_sr_usage, refresh_vdi_ops, sr_allows,
+};
+use crate::values::{is_null, pairs, smap};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -44,7 +45,7 @@ fn check(db: &Db, vdi: &str, op: &str) -> ApiResult<()> {
         let current = current.as_str().unwrap_or("");
         return Err(Failure::new("OTHER_OPERATION_IN_PROGRESS", ["VDI", vdi, current, task.as_str()]));
     }
-    let sr = s(db, vdi, "SR");
+    let sr = db.string(vdi, "SR");
     let sr_op = match op {
         "destroy" => Some("vdi_destroy"),
         "resize" => Some("vdi_resize"),
@@ -55,18 +56,18 @@ fn check(db: &Db, vdi: &str, op: &str) -> ApiResult<()> {
     if let Some(sr_op) = sr_op {
         sr_allows(db, &sr, sr_op)?;
     }
-    if op == "resize" && !super::sr_attached(db, &sr) {
+    if op == "resize" && !crate::rules::storage::sr_attached(db, &sr) {
         return Err(Failure::new("SR_HAS_NO_PBDS", [sr]));
     }
     let blocked_by_attach = matches!(op, "destroy" | "resize" | "data_destroy" | "set_on_boot");
-    let online_resize = op == "resize" && sm::has_feature(db, db.field_str(&sr, "type"), "VDI_RESIZE_ONLINE");
+    let online_resize = op == "resize" && driver::has_feature(db, db.field_str(&sr, "type"), "VDI_RESIZE_ONLINE");
     if blocked_by_attach && !online_resize && !active_vbds(db, vdi).is_empty() {
         return Err(Failure::new("VDI_IN_USE", [vdi, op]));
     }
     match op {
         "destroy" if db.field_str(&sr, "type") == "udev" => Err(Failure::new("VDI_IS_A_PHYSICAL_DEVICE", [vdi])),
-        "destroy" if flag(db, &sr, "is_tools_sr") => Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr])),
-        "snapshot" if flag(db, vdi, "sharable") => Err(Failure::new("VDI_IS_SHARABLE", [vdi])),
+        "destroy" if db.bool(&sr, "is_tools_sr") => Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr])),
+        "snapshot" if db.bool(vdi, "sharable") => Err(Failure::new("VDI_IS_SHARABLE", [vdi])),
         "snapshot" if db.field_str(vdi, "on_boot") == "reset" => {
             Err(Failure::new::<&str>("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", []))
         }
@@ -79,7 +80,7 @@ fn check(db: &Db, vdi: &str, op: &str) -> ApiResult<()> {
 }
 
 fn assert_managed(db: &Db, vdi: &str) -> ApiResult<()> {
-    if flag(db, vdi, "managed") {
+    if db.bool(vdi, "managed") {
         Ok(())
     } else {
         Err(Failure::new("VDI_NOT_MANAGED", [vdi]))
@@ -101,7 +102,7 @@ fn vhd_sm_config(alloc: Alloc, extra: &[(String, String)], parent: Option<&str>)
 
 /// A fresh VDI record on `sr` with the fields xapi fills in itself.
 fn fresh(db: &mut Db, sr: &str, virt: i64, phys: i64) -> Rec {
-    let mut rec = Rec::blank(db, cls(db, "VDI"));
+    let mut rec = Rec::blank(db, db.cls("VDI"));
     let uuid = db.new_uuid();
     rec.set("uuid", Value::str(&uuid))
         .set("SR", Value::str(sr))
@@ -126,9 +127,9 @@ fn store(db: &mut Db, rec: Rec) -> String {
 }
 
 fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let given = parse_record(db, cls(db, "VDI"), &call.args[0])?;
+    let given = parse_record(db, db.cls("VDI"), &call.args[0])?;
     let sr = given.str("SR").to_string();
-    handle(db, "SR", &sr)?;
+    db.expect_is(&sr, "SR")?;
     sr_allows(db, &sr, "vdi_create")?;
     assert_sr_plugged(db, &sr)?;
     let alloc = sm::alloc_of(db, &sr);
@@ -151,8 +152,8 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// The hidden VHD parent of a disk, if it has one on its SR.
 fn parent_of(db: &Db, vdi: &str) -> Option<String> {
-    let p = map_get(db, vdi, "sm_config", "vhd-parent")?;
-    let r = db.by_uuid(cls(db, "VDI"), &p)?;
+    let p = db.map_get(vdi, "sm_config", "vhd-parent")?;
+    let r = db.by_uuid(db.cls("VDI"), &p)?;
     (db.field_str(r, "SR") == db.field_str(vdi, "SR")).then(|| r.to_string())
 }
 
@@ -172,21 +173,22 @@ fn ancestors(db: &Db, vdi: &str) -> Vec<String> {
 
 /// Data written to a disk, its chain included.
 fn chain_data(db: &Db, vdi: &str) -> i64 {
-    let own = int(db, vdi, "physical_utilisation");
-    own + ancestors(db, vdi).iter().map(|a| int(db, a, "physical_utilisation")).sum::<i64>()
+    let own = db.int(vdi, "physical_utilisation");
+    own + ancestors(db, vdi).iter().map(|a| db.int(a, "physical_utilisation")).sum::<i64>()
 }
 
 /// The storage garbage collector: hidden parents left without children go.
 fn collect_orphans(db: &mut Db, mut parent: Option<String>) {
     while let Some(p) = parent.take() {
-        if flag(db, &p, "managed") {
+        if db.bool(&p, "managed") {
             return;
         }
-        let uuid = s(db, &p, "uuid");
-        let sr = s(db, &p, "SR");
-        let children = refs(db, &sr, "VDIs")
+        let uuid = db.string(&p, "uuid");
+        let sr = db.string(&p, "SR");
+        let children = db
+            .strings(&sr, "VDIs")
             .iter()
-            .any(|v| map_get(db, v, "sm_config", "vhd-parent").as_deref() == Some(uuid.as_str()));
+            .any(|v| db.map_get(v, "sm_config", "vhd-parent").as_deref() == Some(uuid.as_str()));
         if children {
             return;
         }
@@ -197,14 +199,14 @@ fn collect_orphans(db: &mut Db, mut parent: Option<String>) {
 
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
+    db.expect_is(vdi, "VDI")?;
     check(db, vdi, "destroy")?;
-    let sr = s(db, vdi, "SR");
+    let sr = db.string(vdi, "SR");
     assert_sr_plugged(db, &sr)?;
     assert_managed(db, vdi)?;
     let parent = parent_of(db, vdi);
     // xapi destroys the VDI's VBDs at once rather than leaving them to its GC.
-    for vbd in refs(db, vdi, "VBDs") {
+    for vbd in db.strings(vdi, "VBDs") {
         db.destroy(&vbd);
     }
     db.destroy(vdi);
@@ -220,10 +222,10 @@ fn snapshot_or_clone(call: &Call, db: &mut Db, clone: bool) -> ApiResult<Value> 
 
 /// `VDI.snapshot` (or `VDI.clone`) of one disk, with all of xapi's checks;
 /// returns the new VDI. VM snapshot and clone code may call this too.
-pub(crate) fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
-    handle(db, "VDI", vdi)?;
+fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
+    db.expect_is(vdi, "VDI")?;
     check(db, vdi, if clone { "clone" } else { "snapshot" })?;
-    let sr = s(db, vdi, "SR");
+    let sr = db.string(vdi, "SR");
     assert_sr_plugged(db, &sr)?;
     assert_managed(db, vdi)?;
     let alloc = sm::alloc_of(db, &sr);
@@ -240,7 +242,7 @@ pub(crate) fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<Str
             let leaf = sm::leaf_size(alloc, virt);
             let new_leaf = if clone { leaf } else { sm::snapshot_leaf_size(alloc, virt) };
             ensure_space(db, &sr, leaf + new_leaf)?;
-            let grandparent = map_get(db, vdi, "sm_config", "vhd-parent");
+            let grandparent = db.map_get(vdi, "sm_config", "vhd-parent");
             let mut base = fresh(db, &sr, virt, orig.int("physical_utilisation"));
             base.set("name_label", Value::str("base copy"))
                 .set("type", orig.get("type").clone())
@@ -282,7 +284,7 @@ pub(crate) fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<Str
         new.set(f, orig.get(f).clone());
     }
     if !clone {
-        let now = now(db);
+        let now = db.now();
         new.set("is_a_snapshot", Value::Bool(true)).set("snapshot_of", Value::str(vdi)).set("snapshot_time", now);
     }
     Ok(store(db, new))
@@ -299,7 +301,7 @@ struct CopyPlan {
 /// Marks (or clears) an operation in progress on a VDI, as xapi does while
 /// data moves: other operations fail with OTHER_OPERATION_IN_PROGRESS.
 fn mark_busy(db: &mut Db, vdi: &str, task: &str, op: Option<&str>) {
-    if !is(db, "VDI", vdi) {
+    if !db.is(vdi, "VDI") {
         return;
     }
     match op {
@@ -328,14 +330,14 @@ fn copy(call: Call) -> BoxFuture {
             mark_busy(db, &plan.src, &task, None);
             mark_busy(db, &plan.dst, &task, None);
             if let Err(e) = moved {
-                if plan.created && is(db, "VDI", &plan.dst) {
-                    let sr = s(db, &plan.dst, "SR");
+                if plan.created && db.is(&plan.dst, "VDI") {
+                    let sr = db.string(&plan.dst, "SR");
                     db.destroy(&plan.dst);
                     refresh_sr_usage(db, &sr);
                 }
                 return Err(e);
             }
-            if !is(db, "VDI", &plan.dst) {
+            if !db.is(&plan.dst, "VDI") {
                 return Err(Failure::new("VDI_COPY_FAILED", ["the destination VDI disappeared during the copy"]));
             }
             Ok(Value::String(plan.dst.clone()))
@@ -345,32 +347,32 @@ fn copy(call: Call) -> BoxFuture {
 
 fn plan_copy(call: &Call, db: &mut Db) -> ApiResult<CopyPlan> {
     let (vdi, sr, base, into) = (call.str(0), call.str(1), call.str(2), call.str(3));
-    handle(db, "VDI", vdi)?;
+    db.expect_is(vdi, "VDI")?;
     assert_managed(db, vdi)?;
     check(db, vdi, "copy")?;
     assert_sr_plugged(db, db.field_str(vdi, "SR"))?;
     if !is_null(base) {
-        handle(db, "VDI", base)?;
+        db.expect_is(base, "VDI")?;
     }
-    let virt = int(db, vdi, "virtual_size");
+    let virt = db.int(vdi, "virtual_size");
     let data = chain_data(db, vdi).min(virt.max(0));
     let seconds = (data as f64 / COPY_RATE).max(0.2);
     if !is_null(into) {
-        handle(db, "VDI", into)?;
-        if int(db, into, "virtual_size") < virt {
+        db.expect_is(into, "VDI")?;
+        if db.int(into, "virtual_size") < virt {
             return Err(Failure::new("VDI_TOO_SMALL", [into.to_string(), virt.to_string()]));
         }
-        let dsr = s(db, into, "SR");
+        let dsr = db.string(into, "SR");
         assert_sr_plugged(db, &dsr)?;
         let alloc = sm::alloc_of(db, &dsr);
-        let old = int(db, into, "physical_utilisation");
-        let target = sm::copy_size(alloc, int(db, into, "virtual_size"), data).max(old);
+        let old = db.int(into, "physical_utilisation");
+        let target = sm::copy_size(alloc, db.int(into, "virtual_size"), data).max(old);
         ensure_space(db, &dsr, target - old)?;
         db.set_named(into, "physical_utilisation", Value::Int(target));
         refresh_sr_usage(db, &dsr);
         return Ok(CopyPlan { src: vdi.to_string(), dst: into.to_string(), created: false, seconds });
     }
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     sr_allows(db, sr, "vdi_create")?;
     assert_sr_plugged(db, sr)?;
     let alloc = sm::alloc_of(db, sr);
@@ -392,20 +394,20 @@ fn plan_copy(call: &Call, db: &mut Db) -> ApiResult<CopyPlan> {
 
 fn resize(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
+    db.expect_is(vdi, "VDI")?;
     check(db, vdi, "resize")?;
-    let sr = s(db, vdi, "SR");
+    let sr = db.string(vdi, "SR");
     assert_sr_plugged(db, &sr)?;
     assert_managed(db, vdi)?;
     let alloc = sm::alloc_of(db, &sr);
     let size = call.args[1].as_int().unwrap_or(0);
     sm::check_size(alloc, size)?;
-    let old = int(db, vdi, "virtual_size");
+    let old = db.int(vdi, "virtual_size");
     let new = sm::round_virtual(alloc, size);
     if new < old {
         return Err(sm::backend(79, "VDI Invalid size [opterr=shrinking not allowed]", ""));
     }
-    let phys = int(db, vdi, "physical_utilisation");
+    let phys = db.int(vdi, "physical_utilisation");
     let new_phys = sm::resized_size(alloc, old, new, phys);
     ensure_space(db, &sr, new_phys - phys)?;
     db.set_named(vdi, "virtual_size", Value::Int(new));
@@ -423,14 +425,14 @@ fn looks_like_uuid(u: &str) -> bool {
 
 fn introduce(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let sr = call.str(3);
-    handle(db, "SR", sr)?;
+    db.expect_is(sr, "SR")?;
     sr_allows(db, sr, "vdi_introduce")?;
     assert_sr_plugged(db, sr)?;
     let location = call.str(8);
-    if refs(db, sr, "VDIs").iter().any(|v| db.field_str(v, "location") == location) {
+    if db.strings(sr, "VDIs").iter().any(|v| db.field_str(v, "location") == location) {
         return Err(Failure::new("LOCATION_NOT_UNIQUE", [sr, location]));
     }
-    let c = cls(db, "VDI");
+    let c = db.cls("VDI");
     let uuid = match call.str(0) {
         "" => db.new_uuid(),
         u if !looks_like_uuid(u) => return Err(Failure::new("UUID_INVALID", ["VDI", u])),
@@ -439,7 +441,7 @@ fn introduce(call: &Call, db: &mut Db) -> ApiResult<Value> {
     };
     let snapshot_of = call.str(17);
     if !is_null(snapshot_of) {
-        handle(db, "VDI", snapshot_of)?;
+        db.expect_is(snapshot_of, "VDI")?;
     }
     let virt = call.args[12].as_int().unwrap_or(0);
     let phys = call.args[13].as_int().unwrap_or(0);
@@ -464,14 +466,14 @@ fn introduce(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
+    db.expect_is(vdi, "VDI")?;
     check(db, vdi, "forget")?;
     // The disk stays on storage: a scan of its SR finds it again.
-    let sr = s(db, vdi, "SR");
-    let (uuid, ty, size) = (s(db, &sr, "uuid"), s(db, &sr, "type"), int(db, &sr, "physical_size"));
-    let dc = sm::sr_device_config(db, &sr);
-    if let Some(stored) = sm::stored_vdi(db, vdi) {
-        sm::with_store(&call.core, |st| {
+    let sr = db.string(vdi, "SR");
+    let (uuid, ty, size) = (db.string(&sr, "uuid"), db.string(&sr, "type"), db.int(&sr, "physical_size"));
+    let dc = driver::sr_device_config(db, &sr);
+    if let Some(stored) = driver::stored_vdi(db, vdi) {
+        driver::with_store(&call.core, |st| {
             let e = st.entry(uuid).or_default();
             if e.ty.is_empty() {
                 e.ty = ty;
@@ -488,7 +490,7 @@ fn forget(call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
+    db.expect_is(vdi, "VDI")?;
     assert_sr_plugged(db, db.field_str(vdi, "SR"))?;
     Ok(Value::str(""))
 }
@@ -496,10 +498,10 @@ fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// `VDI.enable_cbt` / `disable_cbt`: changed block tracking of user and system disks.
 fn set_cbt(call: &Call, db: &mut Db, on: bool) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
-    let sr = s(db, vdi, "SR");
+    db.expect_is(vdi, "VDI")?;
+    let sr = db.string(vdi, "SR");
     sr_allows(db, &sr, if on { "vdi_enable_cbt" } else { "vdi_disable_cbt" })?;
-    let ty = s(db, vdi, "type");
+    let ty = db.string(vdi, "type");
     if !matches!(ty.as_str(), "user" | "system") {
         return Err(Failure::new("VDI_INCOMPATIBLE_TYPE", [vdi.to_string(), ty]));
     }
@@ -515,13 +517,13 @@ fn set_cbt(call: &Call, db: &mut Db, on: bool) -> ApiResult<Value> {
 /// `VDI.set_on_boot`: "reset" disks go back to their snapshot on every boot.
 fn set_on_boot(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vdi = call.str(0);
-    handle(db, "VDI", vdi)?;
-    let sr = s(db, vdi, "SR");
-    if !sm::has_feature(db, db.field_str(&sr, "type"), "VDI_RESET_ON_BOOT") {
+    db.expect_is(vdi, "VDI")?;
+    let sr = db.string(vdi, "SR");
+    if !driver::has_feature(db, db.field_str(&sr, "type"), "VDI_RESET_ON_BOOT") {
         return Err(Failure::new("SR_OPERATION_NOT_SUPPORTED", [sr]));
     }
     let value = call.args[1].as_str().unwrap_or("persist").to_ascii_lowercase();
-    if value == "reset" && flag(db, vdi, "cbt_enabled") {
+    if value == "reset" && db.bool(vdi, "cbt_enabled") {
         return Err(Failure::new("VDI_CBT_ENABLED", [vdi]));
     }
     assert_sr_plugged(db, &sr)?;

@@ -5,13 +5,14 @@ use super::disks::{self, DiskOp};
 use super::messages::{self, Note};
 use super::power::{ensure_metrics, force_halt, suspend_image_record, suspend_sr};
 use super::{
-    api, begin_op, cls, drop_vdis, end_op, end_op_then, expect_vm, get_b, get_map, get_s, get_set, now, null, set,
-    smap, sset, step, update_allowed_operations, valid, void, Handler, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS,
-    PROVISION_SECS, REVERT_SECS, SNAPSHOT_SECS,
+    begin_op, drop_vdis, end_op, end_op_then, step, void, CHECKPOINT_SECS, CLONE_SECS, COPY_SECS, PROVISION_SECS,
+    REVERT_SECS, SNAPSHOT_SECS,
 };
-use crate::behaviour::BoxFuture;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::rules::memory;
+use crate::rules::vm::{assert_operation_valid, update_allowed_operations};
+use crate::values::{empty_map, empty_set, null, smap};
 use std::collections::HashMap;
 use xenapi::{Value, NULL_REF};
 
@@ -89,20 +90,20 @@ struct Duplication {
 
 fn plan(db: &Db, vm: &str, kind: Kind, target_sr: Option<String>, ignore: &[String]) -> ApiResult<Duplication> {
     if let Some(s) = &target_sr {
-        if get_s(db, s, "content_type") == "iso" {
+        if db.string(s, "content_type") == "iso" {
             return Err(Failure::new("OPERATION_NOT_ALLOWED", ["Cannot copy a VM's disks to an ISO SR"]));
         }
     }
     let mut vbds = Vec::new();
-    for vbd in get_set(db, vm, "VBDs") {
-        let vdi = get_s(db, &vbd, "VDI");
-        let has_vdi = valid(db, &vdi, "VDI") && !get_b(db, &vbd, "empty");
+    for vbd in db.strings(vm, "VBDs") {
+        let vdi = db.string(&vbd, "VDI");
+        let has_vdi = db.is(&vdi, "VDI") && !db.bool(&vbd, "empty");
         if kind.is_snapshot() && has_vdi && ignore.contains(&vdi) {
             continue;
         }
         let plan = if !has_vdi {
             Plan::Same(NULL_REF.to_string())
-        } else if get_s(db, &vbd, "type") == "CD" {
+        } else if db.string(&vbd, "type") == "CD" {
             Plan::Same(vdi)
         } else {
             Plan::Disk(vdi)
@@ -113,9 +114,9 @@ fn plan(db: &Db, vm: &str, kind: Kind, target_sr: Option<String>, ignore: &[Stri
         Kind::Checkpoint => Some(suspend_image_record(db, vm, &suspend_sr(db, vm)?)),
         _ => None,
     };
-    let image = get_s(db, vm, "suspend_VDI");
+    let image = db.string(vm, "suspend_VDI");
     let keeps_image = new_power_state(db, vm, kind) == "Suspended" && kind != Kind::Checkpoint;
-    let suspend_image = (keeps_image && valid(db, &image, "VDI")).then_some(image);
+    let suspend_image = (keeps_image && db.is(&image, "VDI")).then_some(image);
     Ok(Duplication { vbds, target_sr, memory_image, suspend_image })
 }
 
@@ -127,7 +128,7 @@ fn new_power_state(db: &Db, vm: &str, kind: Kind) -> &'static str {
     match kind {
         Kind::Checkpoint => "Suspended",
         Kind::Clone if suspended => "Suspended",
-        Kind::Copy if suspended && !get_b(db, vm, "is_a_snapshot") => "Suspended",
+        Kind::Copy if suspended && !db.bool(vm, "is_a_snapshot") => "Suspended",
         _ => "Halted",
     }
 }
@@ -176,7 +177,7 @@ async fn duplicate_disks(call: &Call, kind: Kind, d: &Duplication, made: &mut Ma
 
 /// The `other_config` of a duplicate, as xapi rewrites it.
 fn duplicate_other_config(db: &mut Db, vm: &str, kind: Kind) -> Value {
-    let mut oc = get_map(db, vm, "other_config");
+    let mut oc = db.string_map(vm, "other_config");
     if !kind.is_snapshot() {
         let seed = db.new_uuid();
         match oc.iter_mut().find(|(k, _)| k == "mac_seed") {
@@ -185,8 +186,8 @@ fn duplicate_other_config(db: &mut Db, vm: &str, kind: Kind) -> Value {
         }
     }
     oc.retain(|(k, _)| k != "default_template" && k != "xensource_internal");
-    if get_b(db, vm, "is_a_template") && !oc.iter().any(|(k, _)| k == "base_template_name") {
-        oc.insert(0, ("base_template_name".to_string(), get_s(db, vm, "name_label")));
+    if db.bool(vm, "is_a_template") && !oc.iter().any(|(k, _)| k == "base_template_name") {
+        oc.insert(0, ("base_template_name".to_string(), db.string(vm, "name_label")));
     }
     smap(&oc)
 }
@@ -201,23 +202,23 @@ fn fresh_genid(db: &mut Db) -> String {
 
 /// Makes the new VM record and its devices (xapi's `Xapi_vm_clone.clone`).
 fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, made: Made) -> String {
-    let power = get_s(db, vm, "power_state");
+    let power = db.string(vm, "power_state");
     let new_power = new_power_state(db, vm, kind);
     let snap = kind.is_snapshot();
     let other_config = duplicate_other_config(db, vm, kind);
-    let metrics = get_s(db, vm, "metrics");
-    let metrics = if valid(db, &metrics, "VM_metrics") { disks::copy_object(db, &metrics, vec![]) } else { null_s() };
-    let gm = get_s(db, vm, "guest_metrics");
-    let gm = if valid(db, &gm, "VM_guest_metrics") { disks::copy_object(db, &gm, vec![]) } else { null_s() };
+    let metrics = db.string(vm, "metrics");
+    let metrics = if db.is(&metrics, "VM_metrics") { disks::copy_object(db, &metrics, vec![]) } else { null_s() };
+    let gm = db.string(vm, "guest_metrics");
+    let gm = if db.is(&gm, "VM_guest_metrics") { disks::copy_object(db, &gm, vec![]) } else { null_s() };
     let snapshot_info = if snap {
         smap(&[("power-state-at-snapshot", power.as_str()), ("disk-snapshot-type", "crash_consistent")])
     } else {
-        smap::<&str, &str>(&[])
+        empty_map()
     };
     let genid = fresh_genid(db);
-    let template = snap || get_b(db, vm, "is_a_template");
-    let time = if snap { now(db) } else { Value::DateTime(xenapi::datetime::EPOCH.to_string()) };
-    let parent = if snap { Value::String(get_s(db, vm, "parent")) } else { null() };
+    let template = snap || db.bool(vm, "is_a_template");
+    let time = if snap { db.now() } else { Value::DateTime(xenapi::datetime::EPOCH.to_string()) };
+    let parent = if snap { Value::String(db.string(vm, "parent")) } else { null() };
     let image = made.suspend_image.clone().filter(|_| new_power == "Suspended");
     let new = disks::copy_object(
         db,
@@ -225,7 +226,7 @@ fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, made: Made)
         vec![
             ("name_label", Value::str(new_name)),
             ("power_state", Value::str(if image.is_some() { new_power } else { "Halted" })),
-            ("allowed_operations", sset::<&str>(&[])),
+            ("allowed_operations", empty_set()),
             ("blocked_operations", Value::Struct(Vec::new())),
             ("is_a_template", Value::Bool(template)),
             ("is_default_template", Value::Bool(false)),
@@ -258,19 +259,19 @@ fn make_duplicate(db: &mut Db, vm: &str, new_name: &str, kind: Kind, made: Made)
             ("version", Value::Int(0)),
             ("generation_id", Value::String(genid)),
             ("requires_reboot", Value::Bool(false)),
-            ("pending_guidances", sset::<&str>(&[])),
-            ("pending_guidances_recommended", sset::<&str>(&[])),
-            ("pending_guidances_full", sset::<&str>(&[])),
+            ("pending_guidances", empty_set()),
+            ("pending_guidances_recommended", empty_set()),
+            ("pending_guidances_full", empty_set()),
         ],
     );
     for (vbd, vdi) in made.vbds {
         disks::copy_vbd(db, &vbd, &new, &vdi);
     }
-    for vif in get_set(db, vm, "VIFs") {
+    for vif in db.strings(vm, "VIFs") {
         disks::copy_vif(db, &vif, &new, snap);
     }
     if snap {
-        set(db, vm, "parent", Value::String(new.clone()));
+        db.set_named(vm, "parent", Value::String(new.clone()));
     }
     update_allowed_operations(db, &new);
     new
@@ -301,7 +302,7 @@ async fn duplicate(call: &Call, kind: Kind) -> ApiResult<Value> {
     let targets = [(vm.as_str(), kind.op())];
     let (op, d) = begin_op(call, &targets, |db| {
         // VM.copy to a missing SR copies each disk onto its own SR, as xapi does.
-        let sr = sr.filter(|s| valid(db, s, "SR"));
+        let sr = sr.filter(|s| db.is(s, "SR"));
         plan(db, &vm, kind, sr, &ignore)
     })?;
     let call = &op.call;
@@ -313,7 +314,7 @@ async fn duplicate(call: &Call, kind: Kind) -> ApiResult<Value> {
     let created = made.vdis(&d);
     let apply = |db: &mut Db| {
         result?;
-        expect_vm(db, &vm)?;
+        db.expect_is(&vm, "VM")?;
         Ok(make_duplicate(db, &vm, &new_name, kind, made))
     };
     let new = end_op_then(&op, &targets, apply, |db, _| match kind {
@@ -377,21 +378,20 @@ fn revert(call: Call) -> BoxFuture {
         let snapshot = call.str(0).to_string();
         let vm = {
             let db = call.core.db.read();
-            expect_vm(&db, &snapshot)?;
-            if !get_b(&db, &snapshot, "is_a_snapshot") {
+            db.expect_is(&snapshot, "VM")?;
+            if !db.bool(&snapshot, "is_a_snapshot") {
                 return Err(Failure::new::<&str>("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", []));
             }
-            let vm = get_s(&db, &snapshot, "snapshot_of");
-            if !valid(&db, &vm, "VM") {
+            let vm = db.string(&snapshot, "snapshot_of");
+            if !db.is(&vm, "VM") {
                 return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
             }
             vm
         };
         let targets = [(snapshot.as_str(), "revert"), (vm.as_str(), "reverting")];
         let (op, (sources, image)) = begin_op(&call, &targets, |db| {
-            let image = get_s(db, &snapshot, "suspend_VDI");
-            let image =
-                (get_s(db, &snapshot, "power_state") == "Suspended" && valid(db, &image, "VDI")).then_some(image);
+            let image = db.string(&snapshot, "suspend_VDI");
+            let image = (db.string(&snapshot, "power_state") == "Suspended" && db.is(&image, "VDI")).then_some(image);
             Ok((disks::owned_disks(db, &snapshot), image))
         })?;
         let call = &op.call;
@@ -420,10 +420,10 @@ fn revert(call: Call) -> BoxFuture {
         made.extend(clone_image.clone());
         let apply = |db: &mut Db| {
             result?;
-            if !valid(db, &vm, "VM") || !valid(db, &snapshot, "VM") {
+            if !db.is(&vm, "VM") || !db.is(&snapshot, "VM") {
                 return Err(Failure::new("VM_REVERT_FAILED", [vm.as_str(), snapshot.as_str()]));
             }
-            let was_up = get_s(db, &vm, "power_state") != "Halted";
+            let was_up = db.string(&vm, "power_state") != "Halted";
             Ok((apply_revert(db, &snapshot, &vm, &clones, clone_image), was_up))
         };
         let old = end_op_then(&op, &targets, apply, |db, &(_, was_up)| {
@@ -459,49 +459,49 @@ fn apply_revert(
     image: Option<String>,
 ) -> Vec<String> {
     let mut dropped: Vec<String> = Vec::new();
-    if get_s(db, vm, "power_state") != "Halted" {
+    if db.string(vm, "power_state") != "Halted" {
         dropped.extend(force_halt(db, vm));
     }
     for f in REVERTED_FIELDS {
         if let Some(v) = db.field(snapshot, f).cloned() {
-            set(db, vm, f, v);
+            db.set_named(vm, f, v);
         }
     }
     // Old devices go; the disks they used go once nothing else uses them.
     let old_disks = disks::owned_disks(db, vm);
-    for vbd in get_set(db, vm, "VBDs") {
+    for vbd in db.strings(vm, "VBDs") {
         db.destroy(&vbd);
     }
-    for vif in get_set(db, vm, "VIFs") {
+    for vif in db.strings(vm, "VIFs") {
         db.destroy(&vif);
     }
-    for vbd in get_set(db, snapshot, "VBDs") {
-        let vdi = get_s(db, &vbd, "VDI");
+    for vbd in db.strings(snapshot, "VBDs") {
+        let vdi = db.string(&vbd, "VDI");
         let new_vdi = match clones.iter().find(|(src, _)| *src == vdi) {
             Some((_, clone)) => {
                 // Snapshots of the disk being replaced now descend from its replacement.
-                let of = get_s(db, &vdi, "snapshot_of");
+                let of = db.string(&vdi, "snapshot_of");
                 if old_disks.contains(&of) {
-                    for s in get_set(db, &of, "snapshots") {
-                        set(db, &s, "snapshot_of", Value::String(clone.clone()));
+                    for s in db.strings(&of, "snapshots") {
+                        db.set_named(&s, "snapshot_of", Value::String(clone.clone()));
                     }
                 }
                 clone.clone()
             }
-            None if get_s(db, &vbd, "type") == "CD" => vdi,
+            None if db.string(&vbd, "type") == "CD" => vdi,
             None => NULL_REF.to_string(),
         };
         disks::copy_vbd(db, &vbd, vm, &new_vdi);
     }
-    for vif in get_set(db, snapshot, "VIFs") {
+    for vif in db.strings(snapshot, "VIFs") {
         disks::copy_vif(db, &vif, vm, true);
     }
-    dropped.extend(old_disks.into_iter().filter(|d| get_set(db, d, "VBDs").is_empty()));
-    set(db, vm, "parent", Value::str(snapshot));
+    dropped.extend(old_disks.into_iter().filter(|d| db.strings(d, "VBDs").is_empty()));
+    db.set_named(vm, "parent", Value::str(snapshot));
     if let Some(image) = image {
         // The VM is halted by now, so it has no suspend image of its own.
-        set(db, vm, "suspend_VDI", Value::String(image));
-        set(db, vm, "power_state", Value::str("Suspended"));
+        db.set_named(vm, "suspend_VDI", Value::String(image));
+        db.set_named(vm, "power_state", Value::str("Suspended"));
     }
     disks::refresh_devices(db, vm);
     update_allowed_operations(db, vm);
@@ -575,18 +575,18 @@ fn parse_provision(xml: &str) -> Option<Vec<DiskSpec>> {
 /// The SR a provisioned disk goes to: the one named, or the pool's default for "".
 fn provision_sr(db: &Db, sr: &str) -> ApiResult<String> {
     if sr.is_empty() {
-        let pool_c = cls(db, "pool");
-        let default = db.iter(pool_c).next().map(|(p, _)| get_s(db, p, "default_SR")).unwrap_or_default();
-        if valid(db, &default, "SR") {
+        let pool_c = db.cls("pool");
+        let default = db.iter(pool_c).next().map(|(p, _)| db.string(p, "default_SR")).unwrap_or_default();
+        if db.is(&default, "SR") {
             return Ok(default);
         }
     }
-    db.by_uuid(cls(db, "SR"), sr).map(str::to_string).ok_or_else(|| Failure::new("UUID_INVALID", ["sr", sr]))
+    db.by_uuid(db.cls("SR"), sr).map(str::to_string).ok_or_else(|| Failure::new("UUID_INVALID", ["sr", sr]))
 }
 
 /// Reads the VM's provisioning spec and places its disks, checking the space.
 fn plan_provision(db: &Db, vm: &str) -> ApiResult<Vec<(DiskSpec, String)>> {
-    let spec = get_map(db, vm, "other_config").into_iter().find(|(k, _)| k == "disks").map(|(_, v)| v);
+    let spec = db.string_map(vm, "other_config").into_iter().find(|(k, _)| k == "disks").map(|(_, v)| v);
     let Some(spec) = spec else { return Ok(Vec::new()) };
     let specs = parse_provision(&spec).ok_or_else(|| {
         Failure::new("INTERNAL_ERROR", ["Xapi_templates.Parse_failure: cannot parse other-config:disks"])
@@ -626,7 +626,7 @@ async fn create_disk(call: &Call, vm: &str, vm_uuid: &str, d: &DiskSpec, sr: &st
         ("qos_algorithm_type".into(), Value::str("")),
         ("qos_algorithm_params".into(), Value::Struct(Vec::new())),
     ]);
-    let made = api(call, "VBD.create", vec![vbd]).await;
+    let made = call.api("VBD.create", vec![vbd]).await;
     let made = match made {
         Ok(v) => v,
         Err(e) => {
@@ -635,8 +635,8 @@ async fn create_disk(call: &Call, vm: &str, vm_uuid: &str, d: &DiskSpec, sr: &st
         }
     };
     // The disk is named after the device it ended up as.
-    let userdevice = get_s(&call.core.db.read(), made.as_str().unwrap_or(""), "userdevice");
-    api(call, "VDI.set_name_label", vec![Value::str(&vdi), Value::String(userdevice)]).await?;
+    let userdevice = call.core.db.read().string(made.as_str().unwrap_or(""), "userdevice");
+    call.api("VDI.set_name_label", vec![Value::str(&vdi), Value::String(userdevice)]).await?;
     Ok(vdi)
 }
 
@@ -645,7 +645,7 @@ fn provision(call: Call) -> BoxFuture {
         let vm = call.str(0).to_string();
         let targets = [(vm.as_str(), "provision")];
         let (op, (placed, vm_uuid)) =
-            begin_op(&call, &targets, |db| Ok((plan_provision(db, &vm)?, get_s(db, &vm, "uuid"))))?;
+            begin_op(&call, &targets, |db| Ok((plan_provision(db, &vm)?, db.string(&vm, "uuid"))))?;
         let call = &op.call;
         let mut result = crate::tasks::work(call, PROVISION_SECS, 0.0, 0.5).await;
         let mut made: Vec<String> = Vec::new();
@@ -663,11 +663,11 @@ fn provision(call: Call) -> BoxFuture {
         }
         let done = end_op(&op, &targets, |db| {
             result?;
-            expect_vm(db, &vm)?;
+            db.expect_is(&vm, "VM")?;
             set_template_flag(db, &vm, false);
-            let mut oc = get_map(db, &vm, "other_config");
+            let mut oc = db.string_map(&vm, "other_config");
             oc.retain(|(k, _)| k != "disks" && k != "postinstall");
-            set(db, &vm, "other_config", smap(&oc));
+            db.set_named(&vm, "other_config", smap(&oc));
             Ok(())
         });
         if let Err(e) = done {
@@ -682,19 +682,17 @@ fn provision(call: Call) -> BoxFuture {
 
 /// `VM.create`: the generic constructor, then what xapi adds: a metrics
 /// object, no domain, the memory overhead and the allowed operations.
-fn create(mut call: Call) -> BoxFuture {
+fn create(call: Call) -> BoxFuture {
     Box::pin(async move {
-        // Bypass this table so the generic constructor runs.
-        call.method = "VM.create (generic)".to_string();
         let core = call.core.clone();
-        let vm = crate::rpc::run(call).await?;
+        let vm = crate::implicit::serve(&call)?;
         let r = vm.as_str().unwrap_or("").to_string();
         core.write(|db| {
-            if valid(db, &r, "VM") {
+            if db.is(&r, "VM") {
                 ensure_metrics(db, &r);
-                set(db, &r, "domid", Value::Int(-1));
-                let overhead = super::place::overhead(db, &r);
-                set(db, &r, "memory_overhead", Value::Int(overhead));
+                db.set_named(&r, "domid", Value::Int(-1));
+                let overhead = memory::vm_overhead_of(db, &r);
+                db.set_named(&r, "memory_overhead", Value::Int(overhead));
                 update_allowed_operations(db, &r);
             }
             Ok(())
@@ -707,22 +705,22 @@ fn create(mut call: Call) -> BoxFuture {
 /// (`xe vm-uninstall` destroys those itself). Children move up to the VM's parent.
 fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
-    if get_b(db, vm, "is_default_template") {
+    db.expect_is(vm, "VM")?;
+    if db.bool(vm, "is_default_template") {
         return Err(Failure::new("VM_CANNOT_DELETE_DEFAULT_TEMPLATE", [vm]));
     }
-    super::assert_operation_valid(db, vm, "destroy")?;
-    let parent = get_s(db, vm, "parent");
-    for child in get_set(db, vm, "children") {
-        set(db, &child, "parent", Value::String(parent.clone()));
+    assert_operation_valid(db, vm, "destroy")?;
+    let parent = db.string(vm, "parent");
+    for child in db.strings(vm, "children") {
+        db.set_named(&child, "parent", Value::String(parent.clone()));
     }
     for f in ["VBDs", "VIFs", "consoles", "crash_dumps", "VTPMs", "VUSBs", "VGPUs"] {
-        for r in get_set(db, vm, f) {
+        for r in db.strings(vm, f) {
             db.destroy(&r);
         }
     }
     for f in ["metrics", "guest_metrics"] {
-        let r = get_s(db, vm, f);
+        let r = db.string(vm, f);
         if r != NULL_REF {
             db.destroy(&r);
         }
@@ -735,18 +733,18 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn set_template_flag(db: &mut Db, vm: &str, value: bool) {
     if !value {
         let m = ensure_metrics(db, vm);
-        set(db, &m, "install_time", now(db));
+        db.set_named(&m, "install_time", db.now());
     }
-    set(db, vm, "is_a_template", Value::Bool(value));
+    db.set_named(vm, "is_a_template", Value::Bool(value));
     update_allowed_operations(db, vm);
 }
 
 fn set_is_a_template(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
     let value = call.bool(1);
-    expect_vm(db, vm)?;
-    if value && !get_b(db, vm, "is_a_template") {
-        super::assert_operation_valid(db, vm, "make_into_template")?;
+    db.expect_is(vm, "VM")?;
+    if value && !db.bool(vm, "is_a_template") {
+        assert_operation_valid(db, vm, "make_into_template")?;
     }
     set_template_flag(db, vm, value);
     Ok(void())

@@ -1,15 +1,14 @@
 //! The devices a VM lifecycle touches: VBDs and VIFs plugged or unplugged with
-//! the domain (through the storage and network layers' own bookkeeping),
+//! the domain (through the device rules' own bookkeeping),
 //! devices copied with the VM, consoles, and the disks made through the
 //! storage API.
 
-use super::{api, cls, get_b, get_i, get_map, get_s, get_set, null, set, smap, valid};
-use crate::behaviour::network::{mark_vif_attached, refresh_vif_ops};
-use crate::behaviour::storage::sm::{alloc_of, leaf_size, round_virtual};
-use crate::behaviour::storage::{mark_vbd_attached, refresh_vbd_ops};
+use crate::call::Call;
 use crate::db::{ApiResult, Db};
 use crate::relations::RELATIONS;
-use crate::rpc::Call;
+use crate::rules::devices::{mark_vbd_attached, mark_vif_attached, refresh_vbd_ops, refresh_vif_ops};
+use crate::rules::sm::{alloc_of, leaf_size, round_virtual};
+use crate::values::{empty_map, null, smap};
 use xenapi::{Value, NULL_REF};
 
 /// Copies an object: same fields, fresh uuid, empty relation sets and current
@@ -44,10 +43,10 @@ pub(super) fn copy_object(db: &mut Db, src: &str, overrides: Vec<(&str, Value)>)
 /// Plugs the VM's VBDs and VIFs into its new domain (the VM is already
 /// resident on its host, so disks get their `host_<ref>` mark).
 pub(super) fn plug_all(db: &mut Db, vm: &str) {
-    for vbd in get_set(db, vm, "VBDs") {
+    for vbd in db.strings(vm, "VBDs") {
         mark_vbd_attached(db, &vbd, true);
     }
-    for vif in get_set(db, vm, "VIFs") {
+    for vif in db.strings(vm, "VIFs") {
         mark_vif_attached(db, &vif, true);
     }
 }
@@ -55,20 +54,20 @@ pub(super) fn plug_all(db: &mut Db, vm: &str) {
 /// Unplugs everything when the domain goes away (call while the VM is still
 /// resident, so the disks' host marks can be found and removed).
 pub(super) fn unplug_all(db: &mut Db, vm: &str) {
-    for vbd in get_set(db, vm, "VBDs") {
+    for vbd in db.strings(vm, "VBDs") {
         mark_vbd_attached(db, &vbd, false);
     }
-    for vif in get_set(db, vm, "VIFs") {
+    for vif in db.strings(vm, "VIFs") {
         mark_vif_attached(db, &vif, false);
     }
 }
 
 /// Refreshes the devices' allowed operations after the VM's state changed.
 pub(super) fn refresh_devices(db: &mut Db, vm: &str) {
-    for vbd in get_set(db, vm, "VBDs") {
+    for vbd in db.strings(vm, "VBDs") {
         refresh_vbd_ops(db, &vbd);
     }
-    for vif in get_set(db, vm, "VIFs") {
+    for vif in db.strings(vm, "VIFs") {
         refresh_vif_ops(db, &vif);
     }
 }
@@ -79,7 +78,7 @@ pub(super) fn refresh_devices(db: &mut Db, vm: &str) {
 pub(super) fn create_console(db: &mut Db, vm: &str, host: &str) {
     let uuid = db.new_uuid();
     let location = format!("https://{}/console?uuid={uuid}", db.field_str(host, "address"));
-    let c = cls(db, "console");
+    let c = db.cls("console");
     db.create(
         c,
         vec![
@@ -87,22 +86,22 @@ pub(super) fn create_console(db: &mut Db, vm: &str, host: &str) {
             ("protocol", Value::str("rfb")),
             ("location", Value::String(location)),
             ("VM", Value::str(vm)),
-            ("other_config", smap::<&str, &str>(&[])),
+            ("other_config", empty_map()),
         ],
     );
 }
 
 /// Points the VM's consoles at `host`.
 pub(super) fn move_consoles(db: &mut Db, vm: &str, host: &str) {
-    let address = get_s(db, host, "address");
-    for con in get_set(db, vm, "consoles") {
-        let uuid = get_s(db, &con, "uuid");
-        set(db, &con, "location", Value::String(format!("https://{address}/console?uuid={uuid}")));
+    let address = db.string(host, "address");
+    for con in db.strings(vm, "consoles") {
+        let uuid = db.string(&con, "uuid");
+        db.set_named(&con, "location", Value::String(format!("https://{address}/console?uuid={uuid}")));
     }
 }
 
 pub(super) fn destroy_consoles(db: &mut Db, vm: &str) {
-    for con in get_set(db, vm, "consoles") {
+    for con in db.strings(vm, "consoles") {
         db.destroy(&con);
     }
 }
@@ -117,7 +116,7 @@ pub(super) fn new_disk_size(db: &Db, sr: &str, size: i64) -> i64 {
 
 /// Free space of an SR.
 pub(super) fn sr_free(db: &Db, sr: &str) -> i64 {
-    get_i(db, sr, "physical_size") - get_i(db, sr, "physical_utilisation")
+    db.int(sr, "physical_size") - db.int(sr, "physical_utilisation")
 }
 
 /// What a VDI.create record needs besides its SR, size, type and names.
@@ -146,7 +145,7 @@ pub(super) fn vdi_record(
 
 /// Creates a disk through the storage API.
 pub(super) async fn create_vdi(call: &Call, record: Value) -> ApiResult<String> {
-    let v = api(call, "VDI.create", vec![record]).await?;
+    let v = call.api("VDI.create", vec![record]).await?;
     Ok(v.as_str().unwrap_or(NULL_REF).to_string())
 }
 
@@ -161,14 +160,14 @@ pub(super) enum DiskOp {
 /// Duplicates a disk through the storage API (copies go to `sr`, or the disk's own SR).
 pub(super) async fn duplicate_vdi(call: &Call, vdi: &str, op: DiskOp, sr: Option<&str>) -> ApiResult<String> {
     let v = match op {
-        DiskOp::Clone => api(call, "VDI.clone", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
-        DiskOp::Snapshot => api(call, "VDI.snapshot", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
+        DiskOp::Clone => call.api("VDI.clone", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
+        DiskOp::Snapshot => call.api("VDI.snapshot", vec![Value::str(vdi), Value::Struct(Vec::new())]).await?,
         DiskOp::Copy => {
             let sr = match sr {
                 Some(s) => s.to_string(),
-                None => get_s(&call.core.db.read(), vdi, "SR"),
+                None => call.core.db.read().string(vdi, "SR"),
             };
-            api(call, "VDI.copy", vec![Value::str(vdi), Value::String(sr), null(), null()]).await?
+            call.api("VDI.copy", vec![Value::str(vdi), Value::String(sr), null(), null()]).await?
         }
     };
     Ok(v.as_str().unwrap_or(NULL_REF).to_string())
@@ -178,9 +177,9 @@ pub(super) async fn duplicate_vdi(call: &Call, vdi: &str, op: DiskOp, sr: Option
 
 /// Copies a VBD to `vm` with `vdi` behind it, unplugged.
 pub(super) fn copy_vbd(db: &mut Db, vbd: &str, vm: &str, vdi: &str) -> String {
-    let cd = get_s(db, vbd, "type") == "CD";
+    let cd = db.string(vbd, "type") == "CD";
     let empty = vdi == NULL_REF;
-    let mut other = get_map(db, vbd, "other_config");
+    let mut other = db.string_map(vbd, "other_config");
     if !cd && !other.iter().any(|(k, _)| k == "owner") {
         // CA-58405: the new VM owns its new disks, whoever owned the originals.
         other.push(("owner".to_string(), String::new()));
@@ -196,7 +195,7 @@ pub(super) fn copy_vbd(db: &mut Db, vbd: &str, vm: &str, vdi: &str) -> String {
             ("other_config", smap(&other)),
             ("status_code", Value::Int(0)),
             ("status_detail", Value::str("")),
-            ("runtime_properties", smap::<&str, &str>(&[])),
+            ("runtime_properties", empty_map()),
             ("metrics", null()),
             ("storage_lock", Value::Bool(false)),
         ],
@@ -207,7 +206,7 @@ pub(super) fn copy_vbd(db: &mut Db, vbd: &str, vm: &str, vdi: &str) -> String {
 
 /// A locally administered unicast MAC no VIF uses yet.
 pub(super) fn fresh_mac(db: &mut Db) -> String {
-    let vif_c = cls(db, "VIF");
+    let vif_c = db.cls("VIF");
     loop {
         let hex: String = db.new_uuid().chars().filter(char::is_ascii_hexdigit).take(12).collect();
         let first = u8::from_str_radix(&hex[0..2], 16).unwrap_or(0);
@@ -229,7 +228,7 @@ pub(super) fn fresh_mac(db: &mut Db) -> String {
 /// Copies a VIF to `vm`, keeping the MAC for snapshots and making a new one otherwise.
 pub(super) fn copy_vif(db: &mut Db, vif: &str, vm: &str, keep_mac: bool) -> String {
     let (mac, auto) =
-        if keep_mac { (get_s(db, vif, "MAC"), get_b(db, vif, "MAC_autogenerated")) } else { (fresh_mac(db), true) };
+        if keep_mac { (db.string(vif, "MAC"), db.bool(vif, "MAC_autogenerated")) } else { (fresh_mac(db), true) };
     let new = copy_object(
         db,
         vif,
@@ -240,7 +239,7 @@ pub(super) fn copy_vif(db: &mut Db, vif: &str, vm: &str, keep_mac: bool) -> Stri
             ("currently_attached", Value::Bool(false)),
             ("status_code", Value::Int(0)),
             ("status_detail", Value::str("")),
-            ("runtime_properties", smap::<&str, &str>(&[])),
+            ("runtime_properties", empty_map()),
             ("metrics", null()),
         ],
     );
@@ -250,10 +249,10 @@ pub(super) fn copy_vif(db: &mut Db, vif: &str, vm: &str, keep_mac: bool) -> Stri
 
 /// The disks behind a VM's VBDs (not CD media).
 pub(super) fn owned_disks(db: &Db, vm: &str) -> Vec<String> {
-    get_set(db, vm, "VBDs")
+    db.strings(vm, "VBDs")
         .iter()
-        .filter(|vbd| get_s(db, vbd, "type") != "CD" && !get_b(db, vbd, "empty"))
-        .map(|vbd| get_s(db, vbd, "VDI"))
-        .filter(|vdi| valid(db, vdi, "VDI"))
+        .filter(|vbd| db.string(vbd, "type") != "CD" && !db.bool(vbd, "empty"))
+        .map(|vbd| db.string(vbd, "VDI"))
+        .filter(|vdi| db.is(vdi, "VDI"))
         .collect()
 }

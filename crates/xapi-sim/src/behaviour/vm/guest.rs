@@ -2,9 +2,10 @@
 //! OS, its PV drivers and an address for every VIF through `VM_guest_metrics`,
 //! as the XCP-ng guest tools do. The report goes away when the VM halts.
 
-use super::{cls, get_b, get_s, get_set, null, set, smap, valid, AGENT_SECS};
+use super::AGENT_SECS;
 use crate::core::Core;
 use crate::db::Db;
+use crate::values::{empty_map, null, smap};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,7 +76,7 @@ fn ipv6_of(mac: &str) -> Option<String> {
 
 /// Every address some guest agent reports already.
 fn addresses_in_use(db: &Db) -> HashSet<String> {
-    let gm_c = cls(db, "VM_guest_metrics");
+    let gm_c = db.cls("VM_guest_metrics");
     let mut used = HashSet::new();
     for (r, _) in db.iter(gm_c) {
         if let Some(m) = db.field(r, "networks").and_then(Value::as_struct) {
@@ -95,17 +96,18 @@ fn next_address(used: &HashSet<String>) -> Option<String> {
 /// Writes the agent's report for a running VM (creating the metrics object
 /// when needed); addresses already reported for its VIFs are kept.
 pub(super) fn report(db: &mut Db, vm: &str) {
-    if !valid(db, vm, "VM") || !matches!(db.field_str(vm, "power_state"), "Running" | "Paused") {
+    if !db.is(vm, "VM") || !matches!(db.field_str(vm, "power_state"), "Running" | "Paused") {
         return;
     }
-    let gm = get_s(db, vm, "guest_metrics");
-    let existing = valid(db, &gm, "VM_guest_metrics");
-    let old: Vec<(String, String)> = if existing { super::get_map(db, &gm, "networks") } else { Vec::new() };
+    let gm = db.string(vm, "guest_metrics");
+    let existing = db.is(&gm, "VM_guest_metrics");
+    let old: Vec<(String, String)> = if existing { db.string_map(&gm, "networks") } else { Vec::new() };
     let mut used = addresses_in_use(db);
-    let mut vifs: Vec<(i64, String, String)> = get_set(db, vm, "VIFs")
+    let mut vifs: Vec<(i64, String, String)> = db
+        .strings(vm, "VIFs")
         .into_iter()
         .map(|v| {
-            (db.field_str(&v, "device").parse().unwrap_or(i64::MAX), get_s(db, &v, "device"), get_s(db, &v, "MAC"))
+            (db.field_str(&v, "device").parse().unwrap_or(i64::MAX), db.string(&v, "device"), db.string(&v, "MAC"))
         })
         .collect();
     vifs.sort();
@@ -121,7 +123,7 @@ pub(super) fn report(db: &mut Db, vm: &str) {
         }
     }
     let os = os_version(db.field_str(vm, "reference_label"), &base_template(db, vm));
-    let vendor = if get_b(db, vm, "has_vendor_device") { "1" } else { "0" };
+    let vendor = if db.bool(vm, "has_vendor_device") { "1" } else { "0" };
     let members = vec![
         ("os_version", smap(&os)),
         ("PV_drivers_version", smap(&[("major", "8"), ("minor", "4"), ("micro", "0"), ("build", "1")])),
@@ -142,23 +144,23 @@ pub(super) fn report(db: &mut Db, vm: &str) {
         ("live", Value::Bool(true)),
         ("can_use_hotplug_vbd", Value::str("yes")),
         ("can_use_hotplug_vif", Value::str("yes")),
-        ("last_updated", super::now(db)),
+        ("last_updated", db.now()),
     ];
     if existing {
         for (f, v) in members {
-            set(db, &gm, f, v);
+            db.set_named(&gm, f, v);
         }
     } else {
-        let c = cls(db, "VM_guest_metrics");
+        let c = db.cls("VM_guest_metrics");
         let mut members = members;
-        members.push(("other_config", smap::<&str, &str>(&[])));
+        members.push(("other_config", empty_map()));
         let gm = db.create(c, members);
-        set(db, vm, "guest_metrics", Value::String(gm));
+        db.set_named(vm, "guest_metrics", Value::String(gm));
     }
 }
 
 fn base_template(db: &Db, vm: &str) -> String {
-    super::get_map(db, vm, "other_config")
+    db.string_map(vm, "other_config")
         .into_iter()
         .find(|(k, _)| k == "base_template_name")
         .map(|(_, v)| v)
@@ -167,12 +169,12 @@ fn base_template(db: &Db, vm: &str) -> String {
 
 /// Drops the agent's report when the domain goes away.
 pub(super) fn forget(db: &mut Db, vm: &str) {
-    let gm = get_s(db, vm, "guest_metrics");
-    if valid(db, &gm, "VM_guest_metrics") {
+    let gm = db.string(vm, "guest_metrics");
+    if db.is(&gm, "VM_guest_metrics") {
         db.destroy(&gm);
     }
     if db.field_str(vm, "guest_metrics") != xenapi::NULL_REF {
-        set(db, vm, "guest_metrics", null());
+        db.set_named(vm, "guest_metrics", null());
     }
 }
 

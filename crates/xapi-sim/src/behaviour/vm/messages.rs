@@ -8,9 +8,8 @@
 //! operations listed in [`Note`] file anything: clone, copy, provision and
 //! the like do not (xapi's `VM_CLONED` belongs to `VM.csvm`).
 
-use super::{get_s, valid};
-use crate::behaviour::message;
 use crate::db::Db;
+use crate::rules::pool::file_message;
 
 /// Every lifecycle message has this priority (xapi's 5, "informational").
 const PRIORITY: i64 = 5;
@@ -42,16 +41,16 @@ pub(super) enum Note<'a> {
 
 /// `name_label` and `uuid` of an object.
 fn label(db: &Db, r: &str) -> (String, String) {
-    (get_s(db, r, "name_label"), get_s(db, r, "uuid"))
+    (db.string(r, "name_label"), db.string(r, "uuid"))
 }
 
 /// Files the message for `note` about `vm`; nothing if the VM has gone.
 pub(super) fn file(db: &mut Db, vm: &str, note: Note) {
-    if !valid(db, vm, "VM") {
+    if !db.is(vm, "VM") {
         return;
     }
     let (name, uuid) = label(db, vm);
-    let on = |db: &Db| label(db, &get_s(db, vm, "resident_on"));
+    let on = |db: &Db| label(db, &db.string(vm, "resident_on"));
     let (message, body) = match note {
         Note::Started => {
             let (host, host_uuid) = on(db);
@@ -94,5 +93,5 @@ pub(super) fn file(db: &mut Db, vm: &str, note: Note) {
             )
         }
     };
-    message::file(db, message, PRIORITY, "VM", &uuid, body);
+    file_message(db, message, PRIORITY, "VM", &uuid, body);
 }

@@ -1,12 +1,14 @@
 //! Queries and settings around the lifecycle: free device numbers, possible
 //! hosts, memory overhead and limits, vCPU counts, operation checks.
 
-use super::{
-    assert_operation_valid, expect_host, expect_vm, get_b, get_i, get_s, get_set, place, set,
-    update_allowed_operations, valid, void, Handler,
-};
+use super::void;
+use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::rules::vm::{
+    assert_operation_valid, update_allowed_operations, GENERIC_BIOS_STRINGS, SETTABLE_BIOS_STRINGS,
+};
+use crate::rules::{memory, placement};
+use crate::values::smap;
 use std::collections::HashMap;
 use xenapi::Value;
 
@@ -18,7 +20,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.compute_memory_overhead", Handler::Sync(compute_memory_overhead));
     t.insert("host.compute_free_memory", Handler::Sync(compute_free_memory));
     t.insert("VM.maximise_memory", Handler::Sync(maximise_memory));
-    t.insert("VM.get_cooperative", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| Value::Bool(true))));
+    t.insert("VM.get_cooperative", Handler::Sync(|c, db| db.expect_is(c.str(0), "VM").map(|()| Value::Bool(true))));
     t.insert(
         "VM.assert_operation_valid",
         Handler::Sync(|c, db| assert_operation_valid(db, c.str(0), c.str(1)).map(|()| void())),
@@ -26,7 +28,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert(
         "VM.update_allowed_operations",
         Handler::Sync(|c, db| {
-            expect_vm(db, c.str(0))?;
+            db.expect_is(c.str(0), "VM")?;
             update_allowed_operations(db, c.str(0));
             Ok(void())
         }),
@@ -41,8 +43,8 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.set_memory", Handler::Sync(|c, db| limits(c, db, [None, Some(1), Some(1), Some(1)])));
     t.insert("VM.get_data_sources", Handler::Sync(get_data_sources));
     t.insert("VM.query_data_source", Handler::Sync(query_data_source));
-    t.insert("VM.record_data_source", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
-    t.insert("VM.forget_data_source_archives", Handler::Sync(|c, db| expect_vm(db, c.str(0)).map(|()| void())));
+    t.insert("VM.record_data_source", Handler::Sync(|c, db| db.expect_is(c.str(0), "VM").map(|()| void())));
+    t.insert("VM.forget_data_source_archives", Handler::Sync(|c, db| db.expect_is(c.str(0), "VM").map(|()| void())));
     t.insert("VM.copy_bios_strings", Handler::Sync(copy_bios_strings));
     t.insert("VM.set_bios_strings", Handler::Sync(set_bios_strings));
     t.insert("VM.get_boot_record", Handler::Sync(get_boot_record));
@@ -63,54 +65,54 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
 
 /// Free userdevices, as the storage layer counts them (0-15 for HVM guests, 0-254 for PV).
 fn allowed_vbd_devices(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_vm(db, call.str(0))?;
+    db.expect_is(call.str(0), "VM")?;
     Ok(Value::Array(
-        crate::behaviour::storage::allowed_vbd_devices(db, call.str(0)).into_iter().map(Value::String).collect(),
+        crate::rules::devices::allowed_vbd_devices(db, call.str(0)).into_iter().map(Value::String).collect(),
     ))
 }
 
 /// Device numbers from `0..count` no VIF of the VM uses.
 fn free_devices(call: &Call, db: &mut Db, set_field: &str, device_field: &str, count: u32) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
-    let used: Vec<String> = get_set(db, vm, set_field).iter().map(|d| get_s(db, d, device_field)).collect();
+    db.expect_is(vm, "VM")?;
+    let used: Vec<String> = db.strings(vm, set_field).iter().map(|d| db.string(d, device_field)).collect();
     Ok(Value::Array((0..count).map(|n| n.to_string()).filter(|n| !used.contains(n)).map(Value::String).collect()))
 }
 
 fn get_possible_hosts(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
-    Ok(Value::Array(place::possible_hosts(db, vm).into_iter().map(Value::String).collect()))
+    db.expect_is(vm, "VM")?;
+    Ok(Value::Array(placement::possible_hosts(db, vm).into_iter().map(Value::String).collect()))
 }
 
 fn assert_can_boot_here(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
-    expect_host(db, call.str(1))?;
-    place::assert_can_boot_here(db, vm, call.str(1), true)?;
+    db.expect_is(vm, "VM")?;
+    db.expect_is(call.str(1), "host")?;
+    placement::assert_can_boot_here(db, vm, call.str(1), true)?;
     Ok(void())
 }
 
 fn compute_memory_overhead(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_vm(db, call.str(0))?;
-    Ok(Value::Int(place::overhead(db, call.str(0))))
+    db.expect_is(call.str(0), "VM")?;
+    Ok(Value::Int(memory::vm_overhead_of(db, call.str(0))))
 }
 
 /// Memory a host can still give domains: free memory less what starting
 /// or arriving VMs have reserved.
 fn compute_free_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_host(db, call.str(0))?;
-    Ok(Value::Int(place::host_free(db, call.str(0))))
+    db.expect_is(call.str(0), "host")?;
+    Ok(Value::Int(memory::host_free(db, call.str(0))))
 }
 
 /// The largest `memory_static_max` whose domain (with overhead) fits in
 /// `total`, rounded down to a MiB; `approximate` assumes the most vCPUs.
 fn maximise_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let total = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
-    let vcpus = if call.bool(2) { 64 } else { get_i(db, vm, "VCPUs_max").max(1) };
-    let fits = |m: i64| m + crate::fixtures::vm_overhead(m, vcpus) <= total;
+    let vcpus = if call.bool(2) { 64 } else { db.int(vm, "VCPUs_max").max(1) };
+    let fits = |m: i64| m + memory::vm_overhead(m, vcpus) <= total;
     let (mut lo, mut hi) = (0i64, total.max(0));
     if !fits(lo) {
         return Ok(Value::Int(0));
@@ -132,9 +134,9 @@ fn maximise_memory(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// the order static_min ≤ dynamic_min ≤ dynamic_max ≤ static_max must hold.
 fn limits(call: &Call, db: &mut Db, which: [Option<usize>; 4]) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let names = ["memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max"];
-    let mut values = names.map(|n| get_i(db, vm, n));
+    let mut values = names.map(|n| db.int(vm, n));
     for (i, arg) in which.iter().enumerate() {
         if let Some(a) = arg {
             values[i] = call.args.get(*a).and_then(Value::as_int).unwrap_or(0);
@@ -152,27 +154,27 @@ fn limits(call: &Call, db: &mut Db, which: [Option<usize>; 4]) -> ApiResult<Valu
         return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
     }
     let running = matches!(db.field_str(vm, "power_state"), "Running" | "Paused");
-    let host = get_s(db, vm, "resident_on");
-    let old_dmax = get_i(db, vm, "memory_dynamic_max");
-    if running && dmax > old_dmax && valid(db, &host, "host") {
-        let free = place::host_free(db, &host);
+    let host = db.string(vm, "resident_on");
+    let old_dmax = db.int(vm, "memory_dynamic_max");
+    if running && dmax > old_dmax && db.is(&host, "host") {
+        let free = memory::host_free(db, &host);
         if dmax - old_dmax > free {
             return Err(Failure::new("HOST_NOT_ENOUGH_FREE_MEMORY", [(dmax - old_dmax).to_string(), free.to_string()]));
         }
     }
     for (n, v) in names.iter().zip(values) {
-        set(db, vm, n, Value::Int(v));
+        db.set_named(vm, n, Value::Int(v));
     }
     if running {
-        set(db, vm, "memory_target", Value::Int(dmax));
-        let m = get_s(db, vm, "metrics");
-        if valid(db, &m, "VM_metrics") {
-            set(db, &m, "memory_actual", Value::Int(dmax));
+        db.set_named(vm, "memory_target", Value::Int(dmax));
+        let m = db.string(vm, "metrics");
+        if db.is(&m, "VM_metrics") {
+            db.set_named(&m, "memory_actual", Value::Int(dmax));
         }
-        place::refresh_host(db, &host);
+        memory::refresh_host(db, &host);
     } else {
-        let overhead = place::overhead(db, vm);
-        set(db, vm, "memory_overhead", Value::Int(overhead));
+        let overhead = memory::vm_overhead_of(db, vm);
+        db.set_named(vm, "memory_overhead", Value::Int(overhead));
     }
     Ok(void())
 }
@@ -187,43 +189,43 @@ fn vcpu_arg(call: &Call, name: &str) -> ApiResult<i64> {
 
 fn set_vcpus_max(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let n = vcpu_arg(call, "VCPUs_max")?;
     assert_operation_valid(db, vm, "changing_VCPUs")?;
-    if get_i(db, vm, "VCPUs_at_startup") > n {
+    if db.int(vm, "VCPUs_at_startup") > n {
         return Err(Failure::new("INVALID_VALUE", ["VCPUs_max".to_string(), n.to_string()]));
     }
-    set(db, vm, "VCPUs_max", Value::Int(n));
-    let overhead = place::overhead(db, vm);
-    set(db, vm, "memory_overhead", Value::Int(overhead));
+    db.set_named(vm, "VCPUs_max", Value::Int(n));
+    let overhead = memory::vm_overhead_of(db, vm);
+    db.set_named(vm, "memory_overhead", Value::Int(overhead));
     Ok(void())
 }
 
 fn set_vcpus_at_startup(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let n = vcpu_arg(call, "VCPUs_at_startup")?;
     assert_operation_valid(db, vm, "changing_VCPUs")?;
-    if n > get_i(db, vm, "VCPUs_max") {
+    if n > db.int(vm, "VCPUs_max") {
         return Err(Failure::new("INVALID_VALUE", ["VCPUs_at_startup".to_string(), n.to_string()]));
     }
-    set(db, vm, "VCPUs_at_startup", Value::Int(n));
+    db.set_named(vm, "VCPUs_at_startup", Value::Int(n));
     Ok(void())
 }
 
 /// Hot-plugs or unplugs vCPUs of a running VM, up to `VCPUs_max`.
 fn set_vcpus_number_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let n = vcpu_arg(call, "nvcpu")?;
     assert_operation_valid(db, vm, "changing_VCPUs_live")?;
-    if n > get_i(db, vm, "VCPUs_max") {
+    if n > db.int(vm, "VCPUs_max") {
         return Err(Failure::new("INVALID_VALUE", ["nvcpu".to_string(), n.to_string()]));
     }
-    set(db, vm, "VCPUs_at_startup", Value::Int(n));
-    let m = get_s(db, vm, "metrics");
-    if valid(db, &m, "VM_metrics") {
-        set(db, &m, "VCPUs_number", Value::Int(n));
+    db.set_named(vm, "VCPUs_at_startup", Value::Int(n));
+    let m = db.string(vm, "metrics");
+    if db.is(&m, "VM_metrics") {
+        db.set_named(&m, "VCPUs_number", Value::Int(n));
     }
     Ok(void())
 }
@@ -243,12 +245,12 @@ fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
     if !matches!(db.field_str(vm, "power_state"), "Running" | "Paused") {
         return Vec::new();
     }
-    let metrics = get_s(db, vm, "metrics");
-    let actual = get_i(db, &metrics, "memory_actual") as f64;
-    let vcpus = get_i(db, &metrics, "VCPUs_number").max(0);
+    let metrics = db.string(vm, "metrics");
+    let actual = db.int(&metrics, "memory_actual") as f64;
+    let vcpus = db.int(&metrics, "VCPUs_number").max(0);
     let mut out = Vec::new();
     for i in 0..vcpus {
-        let load = 0.02 + 0.01 * ((get_i(db, vm, "domid") + i) % 5) as f64;
+        let load = 0.02 + 0.01 * ((db.int(vm, "domid") + i) % 5) as f64;
         out.push(Source {
             name: format!("cpu{i}"),
             description: format!("CPU{i} usage"),
@@ -269,9 +271,9 @@ fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
         description: "Target of VM balloon driver".into(),
         units: "B",
         max: f64::INFINITY,
-        value: get_i(db, vm, "memory_target") as f64,
+        value: db.int(vm, "memory_target") as f64,
     });
-    if valid(db, &get_s(db, vm, "guest_metrics"), "VM_guest_metrics") {
+    if db.is(&db.string(vm, "guest_metrics"), "VM_guest_metrics") {
         out.push(Source {
             name: "memory_internal_free".into(),
             description: "Memory used as reported by the guest agent".into(),
@@ -280,8 +282,8 @@ fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
             value: (actual * 0.6 / 1024.0).floor(),
         });
     }
-    for vif in get_set(db, vm, "VIFs") {
-        let dev = get_s(db, &vif, "device");
+    for vif in db.strings(vm, "VIFs") {
+        let dev = db.string(&vif, "device");
         for (dir, what) in [("rx", "Bytes per second received"), ("tx", "Bytes per second sent")] {
             out.push(Source {
                 name: format!("vif_{dev}_{dir}"),
@@ -292,9 +294,9 @@ fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
             });
         }
     }
-    for vbd in get_set(db, vm, "VBDs") {
-        let dev = get_s(db, &vbd, "device");
-        if dev.is_empty() || !get_b(db, &vbd, "currently_attached") {
+    for vbd in db.strings(vm, "VBDs") {
+        let dev = db.string(&vbd, "device");
+        if dev.is_empty() || !db.bool(&vbd, "currently_attached") {
             continue;
         }
         for (dir, what) in [("read", "Reads from device"), ("write", "Writes to device")] {
@@ -311,7 +313,7 @@ fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
 }
 
 fn get_data_sources(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_vm(db, call.str(0))?;
+    db.expect_is(call.str(0), "VM")?;
     Ok(Value::Array(
         data_sources(db, call.str(0))
             .into_iter()
@@ -334,7 +336,7 @@ fn get_data_sources(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// The latest value of one data source; NaN for one the VM does not have, as xapi answers.
 /// Only a running or paused VM has data sources to query (xapi checks first).
 fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_vm(db, call.str(0))?;
+    db.expect_is(call.str(0), "VM")?;
     let power = db.field_str(call.str(0), "power_state").to_ascii_lowercase();
     if !matches!(power.as_str(), "running" | "paused") {
         return Err(Failure::new("VM_BAD_POWER_STATE", [call.str(0), "running;paused", &power]));
@@ -343,43 +345,6 @@ fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::Float(v))
 }
 
-/// The BIOS strings xapi gives an HVM guest that has none.
-pub(crate) const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
-    ("bios-vendor", "Xen"),
-    ("bios-version", ""),
-    ("system-manufacturer", "Xen"),
-    ("system-product-name", "HVM domU"),
-    ("system-version", ""),
-    ("system-serial-number", ""),
-    ("baseboard-manufacturer", ""),
-    ("baseboard-product-name", ""),
-    ("baseboard-version", ""),
-    ("baseboard-serial-number", ""),
-    ("baseboard-asset-tag", ""),
-    ("baseboard-location-in-chassis", ""),
-    ("enclosure-asset-tag", ""),
-    ("hp-rombios", ""),
-    ("oem-1", "Xen"),
-    ("oem-2", "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d"),
-];
-
-/// BIOS strings a user may set.
-const SETTABLE_BIOS_STRINGS: &[&str] = &[
-    "bios-vendor",
-    "bios-version",
-    "system-manufacturer",
-    "system-product-name",
-    "system-version",
-    "system-serial-number",
-    "enclosure-asset-tag",
-    "baseboard-manufacturer",
-    "baseboard-product-name",
-    "baseboard-version",
-    "baseboard-serial-number",
-    "baseboard-asset-tag",
-    "baseboard-location-in-chassis",
-];
-
 fn bios_strings_set(db: &Db, vm: &str) -> bool {
     db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty())
 }
@@ -387,21 +352,21 @@ fn bios_strings_set(db: &Db, vm: &str) -> bool {
 /// Gives a VM a host's BIOS strings (for OEM installs) and that host as affinity.
 fn copy_bios_strings(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (vm, host) = (call.str(0), call.str(1));
-    expect_vm(db, vm)?;
-    expect_host(db, host)?;
+    db.expect_is(vm, "VM")?;
+    db.expect_is(host, "host")?;
     if bios_strings_set(db, vm) {
         return Err(Failure::new::<&str>("VM_BIOS_STRINGS_ALREADY_SET", []));
     }
     let strings = db.field(host, "bios_strings").cloned().unwrap_or(Value::Struct(Vec::new()));
-    set(db, vm, "bios_strings", strings);
-    set(db, vm, "affinity", Value::str(host));
+    db.set_named(vm, "bios_strings", strings);
+    db.set_named(vm, "affinity", Value::str(host));
     Ok(void())
 }
 
 /// Sets a VM's BIOS strings once: the generic set with the given overrides.
 fn set_bios_strings(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     if bios_strings_set(db, vm) {
         return Err(Failure::new::<&str>("VM_BIOS_STRINGS_ALREADY_SET", []));
     }
@@ -424,14 +389,14 @@ fn set_bios_strings(call: &Call, db: &mut Db) -> ApiResult<Value> {
             slot.1 = v;
         }
     }
-    set(db, vm, "bios_strings", super::smap(&strings));
+    db.set_named(vm, "bios_strings", smap(&strings));
     Ok(void())
 }
 
 /// The record the VM booted with (the current one stands in for it).
 fn get_boot_record(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    let c = super::cls(db, "VM");
+    let c = db.cls("VM");
     let o = db.expect(c, vm)?;
     Ok(db.record(c, &o.fields))
 }
@@ -445,22 +410,22 @@ fn live_op(call: &Call, db: &mut Db, op: &str) -> ApiResult<Value> {
 /// Whether the VM could be restarted anywhere by HA: shared storage, networks on every host.
 fn assert_agile(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
-    for vbd in get_set(db, vm, "VBDs") {
-        let vdi = get_s(db, &vbd, "VDI");
-        if get_b(db, &vbd, "empty") || !valid(db, &vdi, "VDI") {
+    db.expect_is(vm, "VM")?;
+    for vbd in db.strings(vm, "VBDs") {
+        let vdi = db.string(&vbd, "VDI");
+        if db.bool(&vbd, "empty") || !db.is(&vdi, "VDI") {
             continue;
         }
-        let sr = get_s(db, &vdi, "SR");
-        if !get_b(db, &sr, "shared") {
+        let sr = db.string(&vdi, "SR");
+        if !db.bool(&sr, "shared") {
             return Err(Failure::new("HA_CONSTRAINT_VIOLATION_SR_NOT_SHARED", [sr]));
         }
     }
-    let host_c = super::cls(db, "host");
+    let host_c = db.cls("host");
     let hosts: Vec<String> = db.iter(host_c).map(|(h, _)| h.clone()).collect();
-    for vif in get_set(db, vm, "VIFs") {
-        let net = get_s(db, &vif, "network");
-        let pifs = get_set(db, &net, "PIFs");
+    for vif in db.strings(vm, "VIFs") {
+        let net = db.string(&vif, "network");
+        let pifs = db.strings(&net, "PIFs");
         let everywhere = hosts.iter().all(|h| pifs.iter().any(|p| db.field_str(p, "host") == h));
         if !everywhere {
             return Err(Failure::new("HA_CONSTRAINT_VIOLATION_NETWORK_NOT_SHARED", [net]));
@@ -472,24 +437,24 @@ fn assert_agile(call: &Call, db: &mut Db) -> ApiResult<Value> {
 /// `add_to_NVRAM` (with a value) and `remove_from_NVRAM`: UEFI variables of a halted VM.
 fn nvram(call: &Call, db: &mut Db, value: Option<&str>) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     assert_operation_valid(db, vm, "changing_NVRAM")?;
-    let mut m = super::get_map(db, vm, "NVRAM");
+    let mut m = db.string_map(vm, "NVRAM");
     m.retain(|(k, _)| k != call.str(1));
     if let Some(v) = value {
         m.push((call.str(1).to_string(), v.to_string()));
     }
-    set(db, vm, "NVRAM", super::smap(&m));
+    db.set_named(vm, "NVRAM", smap(&m));
     Ok(void())
 }
 
 fn add_to_vcpus_params_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
     assert_operation_valid(db, vm, "changing_VCPUs_live")?;
-    let mut m = super::get_map(db, vm, "VCPUs_params");
+    let mut m = db.string_map(vm, "VCPUs_params");
     m.retain(|(k, _)| k != call.str(1));
     m.push((call.str(1).to_string(), call.str(2).to_string()));
-    set(db, vm, "VCPUs_params", super::smap(&m));
+    db.set_named(vm, "VCPUs_params", smap(&m));
     Ok(void())
 }
 
@@ -500,41 +465,41 @@ fn set_shadow_multiplier_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
     if m < 1.0 {
         return Err(Failure::new("INVALID_VALUE", ["multiplier".to_string(), m.to_string()]));
     }
-    set(db, vm, "HVM_shadow_multiplier", Value::Float(m));
+    db.set_named(vm, "HVM_shadow_multiplier", Value::Float(m));
     Ok(void())
 }
 
 /// The deprecated balloon target: pins the dynamic range of a running VM to it.
 fn set_memory_target_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let vm = call.str(0);
-    expect_vm(db, vm)?;
+    db.expect_is(vm, "VM")?;
     let target = call.args.get(1).and_then(Value::as_int).unwrap_or(0);
     assert_operation_valid(db, vm, "changing_memory_live")?;
-    let (smin, smax) = (get_i(db, vm, "memory_static_min"), get_i(db, vm, "memory_static_max"));
+    let (smin, smax) = (db.int(vm, "memory_static_min"), db.int(vm, "memory_static_max"));
     if target < smin || target > smax {
         return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
     }
-    set(db, vm, "memory_target", Value::Int(target));
-    let m = get_s(db, vm, "metrics");
-    if valid(db, &m, "VM_metrics") {
-        set(db, &m, "memory_actual", Value::Int(target));
+    db.set_named(vm, "memory_target", Value::Int(target));
+    let m = db.string(vm, "metrics");
+    if db.is(&m, "VM_metrics") {
+        db.set_named(&m, "memory_actual", Value::Int(target));
     }
-    place::refresh_host(db, &get_s(db, vm, "resident_on"));
+    memory::refresh_host(db, &db.string(vm, "resident_on"));
     Ok(void())
 }
 
 /// Workload balancing is not configured in the simulated pool.
 fn retrieve_wlb_recommendations(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    expect_vm(db, call.str(0))?;
-    let pool_c = super::cls(db, "pool");
+    db.expect_is(call.str(0), "VM")?;
+    let pool_c = db.cls("pool");
     let pool = db.iter(pool_c).next().map(|(p, _)| p.clone()).unwrap_or_default();
-    if get_s(db, &pool, "wlb_url").is_empty() {
+    if db.string(&pool, "wlb_url").is_empty() {
         return Err(Failure::new::<&str>("WLB_NOT_INITIALIZED", []));
     }
-    if !get_b(db, &pool, "wlb_enabled") {
+    if !db.bool(&pool, "wlb_enabled") {
         return Err(Failure::new::<&str>("WLB_DISABLED", []));
     }
-    let hosts = super::place::possible_hosts(db, call.str(0));
+    let hosts = placement::possible_hosts(db, call.str(0));
     Ok(Value::Struct(
         hosts.into_iter().map(|h| (h, Value::Array(vec![Value::str("WLB"), Value::str("0.0")]))).collect(),
     ))

@@ -5,106 +5,27 @@
 //! current operations, then entered into `current_operations` under the
 //! call's task; the simulated work runs unlocked (and can be cancelled); the
 //! change is applied atomically and the operation leaves `current_operations`.
-//! `allowed_operations` is recomputed whenever either changes.
+//! `allowed_operations` is recomputed whenever either changes. The checks
+//! themselves are pool rules ([`crate::rules::vm`]), as are placement and
+//! memory accounting.
 
 mod copy;
 mod disks;
 mod guest;
 mod messages;
-pub(crate) mod misc;
-mod place;
+mod misc;
 mod power;
 
-use super::Handler;
-use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::call::{Call, Handler};
+use crate::db::{ApiResult, Db};
+use crate::rules::vm::{assert_operation_valid, enter, leave};
 use std::collections::HashMap;
-use xenapi::{Value, NULL_REF};
+use xenapi::Value;
 
 pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     power::register(t);
     copy::register(t);
     misc::register(t);
-}
-
-// ---------------------------------------------------------------------------
-// Field access shorthands.
-
-pub(super) fn cls(db: &Db, name: &str) -> usize {
-    db.class_index(name).unwrap_or_else(|| panic!("datamodel has no class {name}"))
-}
-
-/// A string-like field, owned.
-pub(super) fn get_s(db: &Db, r: &str, f: &str) -> String {
-    db.field_str(r, f).to_string()
-}
-
-pub(super) fn get_i(db: &Db, r: &str, f: &str) -> i64 {
-    db.field(r, f).and_then(Value::as_int).unwrap_or(0)
-}
-
-pub(super) fn get_b(db: &Db, r: &str, f: &str) -> bool {
-    db.field(r, f).and_then(Value::as_bool).unwrap_or(false)
-}
-
-/// A set field as owned strings.
-pub(super) fn get_set(db: &Db, r: &str, f: &str) -> Vec<String> {
-    db.field(r, f)
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
-        .unwrap_or_default()
-}
-
-/// A map field with string-like values.
-pub(super) fn get_map(db: &Db, r: &str, f: &str) -> Vec<(String, String)> {
-    db.field(r, f)
-        .and_then(Value::as_struct)
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| {
-                    let v = match v {
-                        Value::Int(i) => i.to_string(),
-                        other => other.as_str().unwrap_or("").to_string(),
-                    };
-                    (k.clone(), v)
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-pub(super) fn set(db: &mut Db, r: &str, f: &str, v: Value) {
-    db.set_named(r, f, v);
-}
-
-/// Whether `r` is a live object of the named class.
-pub(super) fn valid(db: &Db, r: &str, class: &str) -> bool {
-    r != NULL_REF && db.is_a(r, cls(db, class))
-}
-
-pub(super) fn smap<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Value {
-    Value::Struct(pairs.iter().map(|(k, v)| (k.as_ref().to_string(), Value::str(v.as_ref()))).collect())
-}
-
-pub(super) fn sset<S: AsRef<str>>(items: &[S]) -> Value {
-    Value::Array(items.iter().map(|x| Value::str(x.as_ref())).collect())
-}
-
-pub(super) fn now(db: &Db) -> Value {
-    Value::DateTime((db.clock)())
-}
-
-pub(super) fn null() -> Value {
-    Value::str(NULL_REF)
-}
-
-/// Checks that `r` is a VM, failing with HANDLE_INVALID.
-pub(super) fn expect_vm(db: &Db, r: &str) -> ApiResult<()> {
-    db.expect(cls(db, "VM"), r).map(|_| ())
-}
-
-pub(super) fn expect_host(db: &Db, r: &str) -> ApiResult<()> {
-    db.expect(cls(db, "host"), r).map(|_| ())
 }
 
 // ---------------------------------------------------------------------------
@@ -126,279 +47,6 @@ pub(super) const REVERT_SECS: f64 = 2.0;
 pub(super) const PROVISION_SECS: f64 = 2.0;
 /// Time from domain start to the guest agent's first report.
 pub(super) const AGENT_SECS: f64 = 2.0;
-
-// ---------------------------------------------------------------------------
-// Operation rules, after xapi's `Xapi_vm_lifecycle`.
-
-const ALL_STATES: &[&str] = &["halted", "paused", "suspended", "running"];
-
-/// Power states (lowercase, in xapi's order) in which an operation may start.
-fn allowed_power_states(op: &str, snapshot: bool) -> &'static [&'static str] {
-    match op {
-        "import" => &[],
-        "changing_VCPUs"
-        | "changing_static_range"
-        | "changing_memory_limits"
-        | "changing_shadow_memory"
-        | "changing_NVRAM"
-        | "make_into_template"
-        | "provision"
-        | "start"
-        | "start_on"
-        | "create_vtpm" => &["halted"],
-        "unpause" => &["paused"],
-        "csvm" | "resume" | "resume_on" => &["suspended"],
-        "awaiting_memory_live"
-        | "call_plugin"
-        | "clean_reboot"
-        | "clean_shutdown"
-        | "changing_memory_live"
-        | "changing_shadow_memory_live"
-        | "changing_VCPUs_live"
-        | "data_source_op"
-        | "pause"
-        | "pool_migrate"
-        | "send_sysrq"
-        | "send_trigger"
-        | "snapshot_with_quiesce"
-        | "suspend" => &["running"],
-        "changing_dynamic_range" => &["halted", "running"],
-        "clone" | "copy" | "export" => &["halted", "suspended"],
-        // Only halted VMs are destroyed; checkpoints are suspended snapshots and may go.
-        "destroy" if snapshot => &["halted", "suspended"],
-        "destroy" => &["halted"],
-        "hard_reboot" | "checkpoint" => &["paused", "running"],
-        "shutdown" | "hard_shutdown" => &["paused", "suspended", "running"],
-        "migrate_send" => &["halted", "suspended", "running"],
-        _ => ALL_STATES,
-    }
-}
-
-/// Whether `op` may run while `current` operations are in progress.
-fn allowed_concurrently(op: &str, current: &[(String, String)]) -> bool {
-    let all_in = |set: &[&str]| set.contains(&op) && current.iter().all(|(_, o)| set.contains(&o.as_str()));
-    if all_in(&["clone", "copy", "export"]) || all_in(&["snapshot", "checkpoint"]) || all_in(&["get_boot_record"]) {
-        return true;
-    }
-    let ops: Vec<&str> = current.iter().map(|(_, o)| o.as_str()).collect();
-    match op {
-        "hard_shutdown" => !ops.contains(&"hard_shutdown"),
-        "hard_reboot" => !ops.iter().any(|o| *o == "hard_shutdown" || *o == "hard_reboot"),
-        _ => matches!(
-            (ops.as_slice(), op),
-            (["snapshot_with_quiesce"], "snapshot")
-                | (["migrate_send"], "metadata_export" | "clean_shutdown" | "clean_reboot")
-        ),
-    }
-}
-
-/// Operations a template (not a snapshot) supports.
-const TEMPLATE_OPS: &[&str] = &[
-    "changing_dynamic_range",
-    "changing_static_range",
-    "changing_memory_limits",
-    "changing_shadow_memory",
-    "changing_VCPUs",
-    "changing_NVRAM",
-    "clone",
-    "copy",
-    "export",
-    "metadata_export",
-    "provision",
-];
-
-/// Operations a snapshot supports.
-const SNAPSHOT_OPS: &[&str] = &["revert", "clone", "copy", "export", "destroy", "hard_shutdown", "metadata_export"];
-
-/// Operations allowed on a control domain.
-const CONTROL_DOMAIN_OPS: &[&str] = &[
-    "data_source_op",
-    "changing_memory_live",
-    "awaiting_memory_live",
-    "metadata_export",
-    "changing_dynamic_range",
-    "start",
-    "start_on",
-];
-
-/// The operations `allowed_operations` is computed from, in xapi's order (the
-/// field lists them reversed, as xapi's fold leaves them).
-const CANDIDATE_OPS: &[&str] = &[
-    "snapshot",
-    "copy",
-    "clone",
-    "revert",
-    "checkpoint",
-    "snapshot_with_quiesce",
-    "start",
-    "start_on",
-    "pause",
-    "unpause",
-    "clean_shutdown",
-    "clean_reboot",
-    "hard_shutdown",
-    "hard_reboot",
-    "suspend",
-    "resume",
-    "resume_on",
-    "export",
-    "destroy",
-    "provision",
-    "changing_VCPUs_live",
-    "pool_migrate",
-    "migrate_send",
-    "make_into_template",
-    "changing_static_range",
-    "changing_shadow_memory",
-    "changing_dynamic_range",
-    "changing_NVRAM",
-];
-
-/// What the operation checks need to know about a VM.
-struct VmFacts {
-    vm: String,
-    power: String,
-    template: bool,
-    default_template: bool,
-    snapshot: bool,
-    control: bool,
-    dom0: bool,
-    blocked: Vec<(String, String)>,
-    current: Vec<(String, String)>,
-    quiesce: bool,
-    reset_on_boot: bool,
-}
-
-fn truthy(v: &str) -> bool {
-    v == "1" || v.eq_ignore_ascii_case("true")
-}
-
-/// The VM's current operations whose tasks still exist: after a restart
-/// (tasks die with the process) the rest are stale, as xapi's startup finds.
-pub(super) fn live_operations(db: &Db, vm: &str) -> Vec<(String, String)> {
-    let task_c = cls(db, "task");
-    let mut ops = get_map(db, vm, "current_operations");
-    ops.retain(|(t, _)| db.is_a(t, task_c));
-    ops
-}
-
-fn facts(db: &Db, vm: &str) -> VmFacts {
-    let other = get_map(db, vm, "other_config");
-    let gm = get_s(db, vm, "guest_metrics");
-    let quiesce = valid(db, &gm, "VM_guest_metrics")
-        && get_map(db, &gm, "other").iter().any(|(k, _)| k == "feature-quiesce" || k == "feature-snapshot");
-    let reset_on_boot = get_set(db, vm, "VBDs").iter().any(|vbd| {
-        let vdi = get_s(db, vbd, "VDI");
-        valid(db, &vdi, "VDI") && get_s(db, &vdi, "on_boot") == "reset"
-    });
-    let control = get_b(db, vm, "is_control_domain");
-    VmFacts {
-        vm: vm.to_string(),
-        power: get_s(db, vm, "power_state").to_ascii_lowercase(),
-        template: get_b(db, vm, "is_a_template"),
-        default_template: get_b(db, vm, "is_default_template")
-            || other.iter().any(|(k, v)| k == "default_template" && truthy(v)),
-        snapshot: get_b(db, vm, "is_a_snapshot"),
-        control,
-        dom0: control && get_i(db, vm, "domid") == 0,
-        blocked: get_map(db, vm, "blocked_operations"),
-        current: live_operations(db, vm),
-        quiesce,
-        reset_on_boot,
-    }
-}
-
-/// The first reason `op` may not run now, as xapi's `check_operation_error` finds it.
-fn operation_error(f: &VmFacts, op: &str) -> Option<Failure> {
-    let vm = f.vm.as_str();
-    if let Some((_, why)) = f.blocked.iter().find(|(k, _)| k == op) {
-        return Some(Failure::new("OPERATION_BLOCKED", [vm, why.as_str()]));
-    }
-    let states = allowed_power_states(op, f.snapshot);
-    if !states.contains(&f.power.as_str()) {
-        return Some(Failure::new("VM_BAD_POWER_STATE", [vm, &states.join(", "), &f.power]));
-    }
-    if !f.current.is_empty() && !allowed_concurrently(op, &f.current) {
-        let (ops, tasks) = match f.current.as_slice() {
-            [(task, cur)] => (cur.clone(), task.clone()),
-            many => {
-                let ops: Vec<&str> = many.iter().map(|(_, o)| o.as_str()).collect();
-                let tasks: Vec<&str> = many.iter().map(|(t, _)| t.as_str()).collect();
-                (format!("{{{}}}", ops.join(",")), format!("{{{}}}", tasks.join(",")))
-            }
-        };
-        return Some(Failure::new("OTHER_OPERATION_IN_PROGRESS", ["VM", vm, &ops, &tasks]));
-    }
-    if f.template && !f.snapshot {
-        let ok = TEMPLATE_OPS.contains(&op) || (matches!(op, "destroy" | "migrate_send") && !f.default_template);
-        if !ok {
-            return Some(Failure::new("VM_IS_TEMPLATE", [vm, op]));
-        }
-    }
-    if f.snapshot && !SNAPSHOT_OPS.contains(&op) {
-        return Some(Failure::new("VM_IS_SNAPSHOT", [vm, op]));
-    }
-    if op == "provision" && !f.template {
-        return Some(Failure::new::<&str>("PROVISION_ONLY_ALLOWED_ON_TEMPLATE", []));
-    }
-    if op == "revert" && !f.snapshot {
-        return Some(Failure::new::<&str>("REVERT_ONLY_ALLOWED_ON_SNAPSHOT", []));
-    }
-    if f.dom0 && matches!(op, "changing_VCPUs" | "destroy") {
-        return Some(Failure::new("OPERATION_NOT_ALLOWED", ["This operation is not allowed on dom0"]));
-    }
-    if f.control && !CONTROL_DOMAIN_OPS.contains(&op) {
-        return Some(Failure::new("OPERATION_NOT_ALLOWED", ["This operation is not allowed on a control domain"]));
-    }
-    if op == "snapshot_with_quiesce" && !f.quiesce {
-        return Some(Failure::new("VM_SNAPSHOT_WITH_QUIESCE_NOT_SUPPORTED", [vm, ""]));
-    }
-    if f.reset_on_boot && matches!(op, "checkpoint" | "snapshot" | "suspend" | "snapshot_with_quiesce") {
-        return Some(Failure::new::<&str>("VDI_ON_BOOT_MODE_INCOMPATIBLE_WITH_OPERATION", []));
-    }
-    None
-}
-
-/// Fails with the reason `op` may not run on `vm` now.
-pub(super) fn assert_operation_valid(db: &Db, vm: &str, op: &str) -> ApiResult<()> {
-    expect_vm(db, vm)?;
-    match operation_error(&facts(db, vm), op) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
-}
-
-/// Recomputes `allowed_operations` from the VM's state, as xapi does after every change.
-pub(super) fn update_allowed_operations(db: &mut Db, vm: &str) {
-    if !valid(db, vm, "VM") {
-        return;
-    }
-    let f = facts(db, vm);
-    let ops: Vec<&str> = CANDIDATE_OPS.iter().rev().copied().filter(|op| operation_error(&f, op).is_none()).collect();
-    set(db, vm, "allowed_operations", sset(&ops));
-}
-
-/// Marks `op` as running on `vm` under `task`.
-fn enter(db: &mut Db, vm: &str, op: &str, task: &str) {
-    let mut cur = live_operations(db, vm);
-    cur.push((task.to_string(), op.to_string()));
-    set(db, vm, "current_operations", smap(&cur));
-    update_allowed_operations(db, vm);
-}
-
-/// Removes `task`'s operation (and any stale ones) from `vm`, if it is still there.
-fn leave(db: &mut Db, vm: &str, task: &str) {
-    if !valid(db, vm, "VM") {
-        return;
-    }
-    let before = get_map(db, vm, "current_operations").len();
-    let mut cur = live_operations(db, vm);
-    cur.retain(|(t, _)| t != task);
-    if cur.len() != before {
-        set(db, vm, "current_operations", smap(&cur));
-    }
-    update_allowed_operations(db, vm);
-}
 
 /// An operation in progress: the call it serves, with the task it runs under
 /// (the caller's for `Async.` calls; for synchronous calls one made for the
@@ -429,25 +77,13 @@ pub(super) fn begin_op<P>(
         let own_task = call.task.is_none();
         let task = match &call.task {
             Some(t) => t.clone(),
-            None => crate::behaviour::task::new_task(db, &call.method, "", true),
+            None => crate::tasks::new_task(db, &call.method, "", true),
         };
         for (vm, op) in targets {
             enter(db, vm, op, &task);
         }
         match prepare(db) {
-            Ok(p) => {
-                let call = Call {
-                    core: call.core.clone(),
-                    class: call.class,
-                    class_idx: call.class_idx,
-                    message: call.message,
-                    method: call.method.clone(),
-                    session: call.session.clone(),
-                    args: call.args.clone(),
-                    task: Some(task),
-                };
-                Ok((Running { call, own_task }, p))
-            }
+            Ok(p) => Ok((Running { call: call.with_task(task), own_task }, p)),
             Err(e) => {
                 for (vm, _) in targets {
                     leave(db, vm, &task);
@@ -527,21 +163,12 @@ where
     end_op_then(&op, targets, apply, |db, v| messages::file(db, targets[0].0, note(v)))
 }
 
-/// Makes an API call on the caller's session, as xapi's own code does
-/// through `Helpers.call_api_functions` (disks go through the storage layer).
-pub(super) async fn api(call: &Call, method: &str, args: Vec<Value>) -> ApiResult<Value> {
-    let mut params = vec![Value::String(call.session.clone().unwrap_or_default())];
-    params.extend(args);
-    let inner = crate::rpc::prepare(&call.core, method, params)?;
-    crate::rpc::run(inner).await
-}
-
 /// Destroys disks an operation left behind; failures are only logged in xapi too.
 pub(super) async fn drop_vdis(call: &Call, vdis: Vec<String>) {
     for vdi in vdis {
-        let live = valid(&call.core.db.read(), &vdi, "VDI");
+        let live = call.core.db.read().is(&vdi, "VDI");
         if live {
-            let _ = api(call, "VDI.destroy", vec![Value::String(vdi)]).await;
+            let _ = call.api("VDI.destroy", vec![Value::String(vdi)]).await;
         }
     }
 }

@@ -5,14 +5,15 @@
 use super::disks::{self, create_console, destroy_consoles, move_consoles, plug_all, refresh_devices, unplug_all};
 use super::messages::{self, Note};
 use super::{
-    begin_op, cls, drop_vdis, end_op, end_op_then, expect_host, get_b, get_i, get_map, get_s, get_set, guest, now,
-    null, place, run_op, set, smap, sset, update_allowed_operations, valid, void, Handler, HARD_SHUTDOWN_SECS,
-    MIGRATE_SECS, PAUSE_SECS, REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
+    begin_op, drop_vdis, end_op, end_op_then, guest, run_op, void, HARD_SHUTDOWN_SECS, MIGRATE_SECS, PAUSE_SECS,
+    REBOOT_SECS, RESUME_SECS, SHUTDOWN_SECS, START_SECS, SUSPEND_SECS,
 };
-use crate::behaviour::BoxFuture;
+use crate::call::{BoxFuture, Call, Handler};
 use crate::core::Core;
 use crate::db::{ApiResult, Db, Failure};
-use crate::rpc::Call;
+use crate::rules::vm::{update_allowed_operations, GENERIC_BIOS_STRINGS};
+use crate::rules::{memory, placement};
+use crate::values::{empty_map, empty_set, null, smap, sset};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, Weak};
@@ -61,7 +62,7 @@ fn next_domid(core: &Arc<Core>, db: &Db, host: &str) -> i64 {
         }
     };
     let counters = &mut table[pos].1;
-    let highest = get_set(db, host, "resident_VMs").iter().map(|vm| get_i(db, vm, "domid")).max().unwrap_or(0);
+    let highest = db.strings(host, "resident_VMs").iter().map(|vm| db.int(vm, "domid")).max().unwrap_or(0);
     let next = counters.get(host).copied().unwrap_or(1).max(highest + 1);
     counters.insert(host.to_string(), next + 1);
     next
@@ -71,24 +72,24 @@ fn next_domid(core: &Arc<Core>, db: &Db, host: &str) -> i64 {
 
 /// The VM's metrics object, created when missing (xapi makes one per VM).
 pub(super) fn ensure_metrics(db: &mut Db, vm: &str) -> String {
-    let m = get_s(db, vm, "metrics");
-    if valid(db, &m, "VM_metrics") {
+    let m = db.string(vm, "metrics");
+    if db.is(&m, "VM_metrics") {
         return m;
     }
-    let c = cls(db, "VM_metrics");
+    let c = db.cls("VM_metrics");
     let m = db.create(
         c,
         vec![
             ("VCPUs_CPU", Value::Struct(Vec::new())),
-            ("VCPUs_params", smap::<&str, &str>(&[])),
+            ("VCPUs_params", empty_map()),
             ("VCPUs_flags", Value::Struct(Vec::new())),
-            ("state", sset::<&str>(&[])),
-            ("install_time", now(db)),
-            ("last_updated", now(db)),
+            ("state", empty_set()),
+            ("install_time", db.now()),
+            ("last_updated", db.now()),
             ("current_domain_type", Value::str("unspecified")),
         ],
     );
-    set(db, vm, "metrics", Value::String(m.clone()));
+    db.set_named(vm, "metrics", Value::String(m.clone()));
     m
 }
 
@@ -103,7 +104,7 @@ fn is_hvm(db: &Db, vm: &str) -> bool {
 /// Fills the metrics of a domain just created on `host` with `domid`.
 fn domain_metrics(db: &mut Db, vm: &str, domid: i64, paused: bool, fresh_boot: bool) {
     let m = ensure_metrics(db, vm);
-    let vcpus = get_i(db, vm, "VCPUs_at_startup").max(1);
+    let vcpus = db.int(vm, "VCPUs_at_startup").max(1);
     let hvm = is_hvm(db, vm);
     let domain_type = match db.field_str(vm, "domain_type") {
         "" | "unspecified" if hvm => "hvm".to_string(),
@@ -112,36 +113,36 @@ fn domain_metrics(db: &mut Db, vm: &str, domid: i64, paused: bool, fresh_boot: b
     };
     let pcpus = 16;
     let cpus = Value::Struct((0..vcpus).map(|i| (i.to_string(), Value::Int((domid * 3 + i) % pcpus))).collect());
-    set(db, &m, "memory_actual", Value::Int(get_i(db, vm, "memory_dynamic_max")));
-    set(db, &m, "VCPUs_number", Value::Int(vcpus));
-    set(db, &m, "VCPUs_CPU", cpus);
-    set(db, &m, "state", sset(&[if paused { "paused" } else { "running" }]));
-    set(db, &m, "hvm", Value::Bool(hvm));
-    set(db, &m, "current_domain_type", Value::String(domain_type));
+    db.set_named(&m, "memory_actual", Value::Int(db.int(vm, "memory_dynamic_max")));
+    db.set_named(&m, "VCPUs_number", Value::Int(vcpus));
+    db.set_named(&m, "VCPUs_CPU", cpus);
+    db.set_named(&m, "state", sset(&[if paused { "paused" } else { "running" }]));
+    db.set_named(&m, "hvm", Value::Bool(hvm));
+    db.set_named(&m, "current_domain_type", Value::String(domain_type));
     if fresh_boot {
-        set(db, &m, "start_time", now(db));
+        db.set_named(&m, "start_time", db.now());
     }
-    set(db, &m, "last_updated", now(db));
+    db.set_named(&m, "last_updated", db.now());
 }
 
 /// Metrics of a VM without a domain.
 fn no_domain_metrics(db: &mut Db, vm: &str) {
-    let m = get_s(db, vm, "metrics");
-    if !valid(db, &m, "VM_metrics") {
+    let m = db.string(vm, "metrics");
+    if !db.is(&m, "VM_metrics") {
         return;
     }
-    set(db, &m, "memory_actual", Value::Int(0));
-    set(db, &m, "VCPUs_number", Value::Int(0));
-    set(db, &m, "VCPUs_CPU", Value::Struct(Vec::new()));
-    set(db, &m, "state", sset::<&str>(&[]));
-    set(db, &m, "hvm", Value::Bool(false));
-    set(db, &m, "current_domain_type", Value::str("unspecified"));
-    set(db, &m, "last_updated", now(db));
+    db.set_named(&m, "memory_actual", Value::Int(0));
+    db.set_named(&m, "VCPUs_number", Value::Int(0));
+    db.set_named(&m, "VCPUs_CPU", Value::Struct(Vec::new()));
+    db.set_named(&m, "state", empty_set());
+    db.set_named(&m, "hvm", Value::Bool(false));
+    db.set_named(&m, "current_domain_type", Value::str("unspecified"));
+    db.set_named(&m, "last_updated", db.now());
 }
 
 /// The CPU flags the host offers the guest at boot.
 fn boot_cpu_flags(db: &Db, vm: &str, host: &str) -> Value {
-    let info = get_map(db, host, "cpu_info");
+    let info = db.string_map(host, "cpu_info");
     let get = |k: &str| info.iter().find(|(x, _)| x == k).map(|(_, v)| v.clone()).unwrap_or_default();
     let features = get(if is_hvm(db, vm) { "features_hvm" } else { "features_pv" });
     smap(&[("vendor", get("vendor")), ("features", features)])
@@ -150,51 +151,51 @@ fn boot_cpu_flags(db: &Db, vm: &str, host: &str) -> Value {
 /// Creates the VM's domain on `host`: state, residence, memory, devices, console.
 fn create_domain(core: &Arc<Core>, db: &mut Db, vm: &str, host: &str, paused: bool, fresh_boot: bool) {
     let domid = next_domid(core, db, host);
-    let overhead = place::overhead(db, vm);
-    let target = get_i(db, vm, "memory_dynamic_max");
-    set(db, vm, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
-    set(db, vm, "resident_on", Value::str(host));
-    set(db, vm, "scheduled_to_be_resident_on", null());
-    set(db, vm, "domid", Value::Int(domid));
-    set(db, vm, "memory_overhead", Value::Int(overhead));
-    set(db, vm, "memory_target", Value::Int(target));
+    let overhead = memory::vm_overhead_of(db, vm);
+    let target = db.int(vm, "memory_dynamic_max");
+    db.set_named(vm, "power_state", Value::str(if paused { "Paused" } else { "Running" }));
+    db.set_named(vm, "resident_on", Value::str(host));
+    db.set_named(vm, "scheduled_to_be_resident_on", null());
+    db.set_named(vm, "domid", Value::Int(domid));
+    db.set_named(vm, "memory_overhead", Value::Int(overhead));
+    db.set_named(vm, "memory_target", Value::Int(target));
     if fresh_boot {
         let flags = boot_cpu_flags(db, vm, host);
-        set(db, vm, "last_boot_CPU_flags", flags);
+        db.set_named(vm, "last_boot_CPU_flags", flags);
         // An HVM guest boots with the generic BIOS strings unless it has its own.
         let has_strings = db.field(vm, "bios_strings").and_then(Value::as_struct).is_some_and(|m| !m.is_empty());
         if is_hvm(db, vm) && !has_strings {
-            set(db, vm, "bios_strings", smap(super::misc::GENERIC_BIOS_STRINGS));
+            db.set_named(vm, "bios_strings", smap(GENERIC_BIOS_STRINGS));
         }
     }
     domain_metrics(db, vm, domid, paused, fresh_boot);
     plug_all(db, vm);
     destroy_consoles(db, vm);
     create_console(db, vm, host);
-    place::refresh_host(db, host);
+    memory::refresh_host(db, host);
 }
 
 /// Tears the VM's domain down, leaving it `state` ("Halted" or "Suspended").
 /// Returns the suspend image a halt leaves to destroy.
 fn destroy_domain(db: &mut Db, vm: &str, state: &str) -> Option<String> {
-    let host = get_s(db, vm, "resident_on");
-    set(db, vm, "power_state", Value::str(state));
+    let host = db.string(vm, "resident_on");
+    db.set_named(vm, "power_state", Value::str(state));
     // Unplug while still resident, so the disks' host marks go too.
     unplug_all(db, vm);
-    set(db, vm, "resident_on", null());
-    set(db, vm, "scheduled_to_be_resident_on", null());
-    set(db, vm, "domid", Value::Int(-1));
+    db.set_named(vm, "resident_on", null());
+    db.set_named(vm, "scheduled_to_be_resident_on", null());
+    db.set_named(vm, "domid", Value::Int(-1));
     no_domain_metrics(db, vm);
     destroy_consoles(db, vm);
     let mut image = None;
     if state == "Halted" {
-        set(db, vm, "memory_target", Value::Int(0));
-        set(db, vm, "requires_reboot", Value::Bool(false));
+        db.set_named(vm, "memory_target", Value::Int(0));
+        db.set_named(vm, "requires_reboot", Value::Bool(false));
         guest::forget(db, vm);
         image = take_suspend_image(db, vm);
     }
     refresh_devices(db, vm);
-    place::refresh_host(db, &host);
+    memory::refresh_host(db, &host);
     image
 }
 
@@ -206,16 +207,16 @@ pub(super) fn force_halt(db: &mut Db, vm: &str) -> Option<String> {
 
 /// Detaches the VM's suspend image, returning it for destruction.
 fn take_suspend_image(db: &mut Db, vm: &str) -> Option<String> {
-    let vdi = get_s(db, vm, "suspend_VDI");
+    let vdi = db.string(vm, "suspend_VDI");
     if vdi == xenapi::NULL_REF {
         return None;
     }
-    set(db, vm, "suspend_VDI", null());
-    valid(db, &vdi, "VDI").then_some(vdi)
+    db.set_named(vm, "suspend_VDI", null());
+    db.is(&vdi, "VDI").then_some(vdi)
 }
 
 fn power(db: &Db, vm: &str) -> String {
-    get_s(db, vm, "power_state")
+    db.string(vm, "power_state")
 }
 
 fn bad_power(vm: &str, expected: &str, actual: &str) -> Failure {
@@ -241,16 +242,15 @@ fn start_on(call: Call) -> BoxFuture {
 
 /// The configuration checks xapi makes before building a domain.
 fn validate_for_boot(db: &Db, vm: &str) -> ApiResult<()> {
-    let vcpus = get_i(db, vm, "VCPUs_at_startup");
+    let vcpus = db.int(vm, "VCPUs_at_startup");
     if vcpus < 1 {
         return Err(Failure::new("VM_NO_VCPUS", [vm]));
     }
-    if vcpus > get_i(db, vm, "VCPUs_max") {
+    if vcpus > db.int(vm, "VCPUs_max") {
         return Err(Failure::new("INVALID_VALUE", ["VCPUs_at_startup".to_string(), vcpus.to_string()]));
     }
     let [smin, smax, dmin, dmax] =
-        ["memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max"]
-            .map(|f| get_i(db, vm, f));
+        ["memory_static_min", "memory_static_max", "memory_dynamic_min", "memory_dynamic_max"].map(|f| db.int(vm, f));
     if !(smin <= dmin && dmin <= dmax && dmax <= smax) {
         return Err(Failure::new::<&str>("MEMORY_CONSTRAINT_VIOLATION_ORDER", []));
     }
@@ -267,7 +267,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
         START_SECS,
         |db| {
             validate_for_boot(db, &vm)?;
-            place::place_and_reserve(db, &vm, host)
+            placement::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Halted" {
@@ -279,7 +279,7 @@ async fn boot(call: &Call, host: Option<String>, paused: bool) -> ApiResult<Valu
             }
             Ok(())
         },
-        |db, _| place::unreserve(db, &vm),
+        |db, _| placement::unreserve(db, &vm),
         |()| Note::Started,
     )
     .await?;
@@ -301,7 +301,7 @@ async fn halt(call: &Call, op: &'static str) -> ApiResult<Value> {
         seconds,
         |_| Ok(()),
         |db, ()| {
-            super::expect_vm(db, &vm)?;
+            db.expect_is(&vm, "VM")?;
             // A hard shutdown may have overtaken a clean one: the VM is down either way.
             if power(db, &vm) == "Halted" {
                 return Ok(None);
@@ -327,9 +327,9 @@ async fn reboot(call: &Call, op: &'static str) -> ApiResult<Value> {
         REBOOT_SECS,
         |_| Ok(()),
         |db, ()| {
-            super::expect_vm(db, &vm)?;
-            let host = get_s(db, &vm, "resident_on");
-            if !matches!(power(db, &vm).as_str(), "Running" | "Paused") || !valid(db, &host, "host") {
+            db.expect_is(&vm, "VM")?;
+            let host = db.string(&vm, "resident_on");
+            if !matches!(power(db, &vm).as_str(), "Running" | "Paused") || !db.is(&host, "host") {
                 let expected = if op == "clean_reboot" { "running" } else { "paused, running" };
                 return Err(bad_power(&vm, expected, &power(db, &vm)));
             }
@@ -352,19 +352,19 @@ async fn reboot(call: &Call, op: &'static str) -> ApiResult<Value> {
 
 /// The SR a suspend image goes to: the VM's, the pool's or the host's, as xapi chooses.
 pub(super) fn suspend_sr(db: &Db, vm: &str) -> ApiResult<String> {
-    let pool_c = cls(db, "pool");
-    let pool_sr = db.iter(pool_c).next().map(|(p, _)| get_s(db, p, "suspend_image_SR")).unwrap_or_default();
-    let host = get_s(db, vm, "resident_on");
-    let host_sr = if valid(db, &host, "host") { get_s(db, &host, "suspend_image_sr") } else { String::new() };
-    [get_s(db, vm, "suspend_SR"), pool_sr, host_sr]
+    let pool_c = db.cls("pool");
+    let pool_sr = db.iter(pool_c).next().map(|(p, _)| db.string(p, "suspend_image_SR")).unwrap_or_default();
+    let host = db.string(vm, "resident_on");
+    let host_sr = if db.is(&host, "host") { db.string(&host, "suspend_image_sr") } else { String::new() };
+    [db.string(vm, "suspend_SR"), pool_sr, host_sr]
         .into_iter()
-        .find(|sr| valid(db, sr, "SR"))
+        .find(|sr| db.is(sr, "SR"))
         .ok_or_else(|| Failure::new("VM_NO_SUSPEND_SR", [vm]))
 }
 
 /// Size of a suspend image: the VM's memory and a little for device state.
 pub(super) fn suspend_image_size(db: &Db, vm: &str) -> i64 {
-    get_i(db, vm, "memory_static_max") + (4 << 20)
+    db.int(vm, "memory_static_max") + (4 << 20)
 }
 
 /// The VDI.create record of a suspend image for `vm` on `sr`.
@@ -394,12 +394,12 @@ fn suspend(call: Call) -> BoxFuture {
             &op,
             &targets,
             |db| {
-                super::expect_vm(db, &vm)?;
+                db.expect_is(&vm, "VM")?;
                 if power(db, &vm) != "Running" {
                     return Err(bad_power(&vm, "running", &power(db, &vm)));
                 }
                 destroy_domain(db, &vm, "Suspended");
-                set(db, &vm, "suspend_VDI", Value::String(image.clone()));
+                db.set_named(&vm, "suspend_VDI", Value::String(image.clone()));
                 update_allowed_operations(db, &vm);
                 Ok(())
             },
@@ -423,10 +423,10 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
         &[(&vm, op)],
         RESUME_SECS,
         |db| {
-            if !valid(db, &get_s(db, &vm, "suspend_VDI"), "VDI") {
+            if !db.is(&db.string(&vm, "suspend_VDI"), "VDI") {
                 return Err(Failure::new("VM_HAS_NO_SUSPEND_VDI", [vm.as_str()]));
             }
-            place::place_and_reserve(db, &vm, host)
+            placement::place_and_reserve(db, &vm, host)
         },
         |db, host| {
             if power(db, &vm) != "Suspended" {
@@ -439,7 +439,7 @@ async fn resume(call: &Call, host: Option<String>) -> ApiResult<Value> {
             }
             Ok(image)
         },
-        |db, _| place::unreserve(db, &vm),
+        |db, _| placement::unreserve(db, &vm),
         |_| Note::Resumed,
     )
     .await?;
@@ -460,14 +460,14 @@ async fn pause(call: &Call, op: &'static str) -> ApiResult<Value> {
         PAUSE_SECS,
         |_| Ok(()),
         |db, ()| {
-            super::expect_vm(db, &vm)?;
+            db.expect_is(&vm, "VM")?;
             if power(db, &vm) != from {
                 return Err(bad_power(&vm, &from.to_ascii_lowercase(), &power(db, &vm)));
             }
-            set(db, &vm, "power_state", Value::str(to));
+            db.set_named(&vm, "power_state", Value::str(to));
             let m = ensure_metrics(db, &vm);
-            set(db, &m, "state", sset(&[state]));
-            set(db, &m, "last_updated", now(db));
+            db.set_named(&m, "state", sset(&[state]));
+            db.set_named(&m, "last_updated", db.now());
             Ok(())
         },
         |_, ()| {},
@@ -489,36 +489,36 @@ fn pool_migrate(call: Call) -> BoxFuture {
             &[(&vm, "pool_migrate")],
             MIGRATE_SECS,
             |db| {
-                expect_host(db, &host)?;
+                db.expect_is(&host, "host")?;
                 // A localhost migration needs no more memory than the VM has already.
                 let same = db.field_str(&vm, "resident_on") == host;
-                place::assert_can_boot_here(db, &vm, &host, !same)?;
+                placement::assert_can_boot_here(db, &vm, &host, !same)?;
                 if !same {
-                    place::reserve(db, &vm, &host);
+                    placement::reserve(db, &vm, &host);
                 }
                 Ok(())
             },
             |db, ()| {
-                super::expect_vm(db, &vm)?;
+                db.expect_is(&vm, "VM")?;
                 if power(db, &vm) != "Running" {
-                    place::unreserve(db, &vm);
+                    placement::unreserve(db, &vm);
                     return Err(bad_power(&vm, "running", &power(db, &vm)));
                 }
-                let from = get_s(db, &vm, "resident_on");
+                let from = db.string(&vm, "resident_on");
                 let domid = next_domid(&core, db, &host);
                 unplug_all(db, &vm);
-                set(db, &vm, "resident_on", Value::str(&host));
-                set(db, &vm, "scheduled_to_be_resident_on", null());
-                set(db, &vm, "domid", Value::Int(domid));
+                db.set_named(&vm, "resident_on", Value::str(&host));
+                db.set_named(&vm, "scheduled_to_be_resident_on", null());
+                db.set_named(&vm, "domid", Value::Int(domid));
                 plug_all(db, &vm);
                 move_consoles(db, &vm, &host);
                 let m = ensure_metrics(db, &vm);
-                set(db, &m, "last_updated", now(db));
-                place::refresh_host(db, &from);
-                place::refresh_host(db, &host);
+                db.set_named(&m, "last_updated", db.now());
+                memory::refresh_host(db, &from);
+                memory::refresh_host(db, &host);
                 Ok(from)
             },
-            |db, ()| place::unreserve(db, &vm),
+            |db, ()| placement::unreserve(db, &vm),
             |from| Note::Migrated(from),
         )
         .await?;
@@ -533,11 +533,11 @@ fn power_state_reset(call: Call) -> BoxFuture {
     Box::pin(async move {
         let vm = call.str(0).to_string();
         let image = call.core.write(|db| {
-            super::expect_vm(db, &vm)?;
-            if get_b(db, &vm, "is_control_domain") {
+            db.expect_is(&vm, "VM")?;
+            if db.bool(&vm, "is_control_domain") {
                 return Err(Failure::new("CANNOT_RESET_CONTROL_DOMAIN", [vm.as_str()]));
             }
-            set(db, &vm, "current_operations", Value::Struct(Vec::new()));
+            db.set_named(&vm, "current_operations", Value::Struct(Vec::new()));
             let image = if power(db, &vm) == "Halted" {
                 unplug_all(db, &vm);
                 take_suspend_image(db, &vm)

@@ -1,109 +1,30 @@
-//! What the SM drivers would do: which device_config keys each SR type needs
-//! (and the SR_BACKEND_FAILURE_<n> codes of XE_SR_ERRORCODES.xml they raise),
-//! how big disks are on each kind of storage, probing, and the "disks on
-//! the storage" that outlive `SR.forget`/`VDI.forget`.
+//! What the SM drivers would do beyond sizes ([`crate::rules::sm`]): check a
+//! device_config as they load, probe, and keep the "disks on the storage"
+//! that outlive `SR.forget`/`VDI.forget`.
 
-use super::common::*;
 use crate::core::Core;
 use crate::db::{ApiResult, Db, Failure};
+use crate::record::Rec;
+use crate::rules::sm::{backend, kind, SCSI_ID, SERVERPATH, TARGET_IQN};
+use crate::rules::TIB;
+use crate::values::{pairs, smap};
 use parking_lot::Mutex;
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 use xenapi::Value;
 
-pub(crate) const MIB: i64 = 1 << 20;
-pub(crate) const GIB: i64 = 1 << 30;
-const TIB: i64 = 1 << 40;
-/// VHD data block: virtual sizes are whole blocks.
-const VHD_BLOCK: i64 = 2 * MIB;
-/// LVM extent: logical volumes are whole extents.
-const LVM_EXTENT: i64 = 4 * MIB;
-/// vhdutil.MAX_VHD_SIZE.
-pub(crate) const MAX_VHD_SIZE: i64 = 2040 * GIB;
-/// vhdutil.MAX_CHAIN_SIZE.
-pub(crate) const MAX_CHAIN: usize = 30;
-
-/// How an SR type stores a disk.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) enum Alloc {
-    /// VHD on logical volumes: leaves take their full size (LVHD, thick).
-    Lvhd,
-    /// VHD files: only written blocks take space.
-    VhdFile,
-    /// Plain files or devices of exactly the requested size (ISO, udev).
-    Exact,
-    /// Nothing is stored (the dummy SR).
-    Nothing,
-}
-
-/// One SR type's rules.
-pub(crate) struct Kind {
-    pub ty: &'static str,
-    /// device_config keys that must be present: (key, error code, description).
-    required: &'static [(&'static str, u32, &'static str)],
-    pub alloc: Alloc,
-    /// Size of a new SR when SR.create is given none.
-    pub default_size: i64,
-}
-
-const DEVICE: (&str, u32, &str) = ("device", 90, "The request is missing the device parameter");
-const LOCATION: (&str, u32, &str) = ("location", 94, "The request is missing the location parameter");
-const SERVER: (&str, u32, &str) = ("server", 102, "The request is missing the server parameter");
-const SERVERPATH: (&str, u32, &str) = ("serverpath", 101, "The request is missing the serverpath parameter");
-const TARGET: (&str, u32, &str) = ("target", 95, "The request is missing the target parameter");
-const TARGET_IQN: (&str, u32, &str) =
-    ("targetIQN", 96, "The request is missing or has an incorrect target IQN parameter");
-const SCSI_ID: (&str, u32, &str) = ("SCSIid", 107, "The SCSIid parameter is missing or incorrect");
-const ISO_LOCATION: (&str, u32, &str) =
-    ("location", 220, "'Location' parameter must be specified in Device Configuration");
-
-const KINDS: &[Kind] = &[
-    Kind { ty: "lvm", required: &[DEVICE], alloc: Alloc::Lvhd, default_size: 500 * GIB },
-    Kind { ty: "ext", required: &[DEVICE], alloc: Alloc::VhdFile, default_size: 500 * GIB },
-    Kind { ty: "nfs", required: &[SERVER, SERVERPATH], alloc: Alloc::VhdFile, default_size: 2 * TIB },
-    Kind { ty: "smb", required: &[SERVER], alloc: Alloc::VhdFile, default_size: 2 * TIB },
-    Kind { ty: "file", required: &[LOCATION], alloc: Alloc::VhdFile, default_size: 100 * GIB },
-    Kind { ty: "iso", required: &[ISO_LOCATION], alloc: Alloc::Exact, default_size: TIB },
-    Kind { ty: "udev", required: &[LOCATION], alloc: Alloc::Exact, default_size: 0 },
-    Kind { ty: "lvmoiscsi", required: &[TARGET, TARGET_IQN, SCSI_ID], alloc: Alloc::Lvhd, default_size: TIB },
-    Kind { ty: "lvmohba", required: &[SCSI_ID], alloc: Alloc::Lvhd, default_size: TIB },
-    Kind { ty: "dummy", required: &[], alloc: Alloc::Nothing, default_size: TIB },
-];
-
-/// Types known to the pool but not to this table behave like plain VHD files.
-const GENERIC: Kind = Kind { ty: "", required: &[], alloc: Alloc::VhdFile, default_size: TIB };
-
-/// The rules of an SR type.
-pub(crate) fn kind(ty: &str) -> &'static Kind {
-    KINDS.iter().find(|k| k.ty == ty).unwrap_or(&GENERIC)
-}
-
-/// The rules that apply to an existing SR: LVHD SRs may be thin-provisioned.
-pub(crate) fn alloc_of(db: &Db, sr: &str) -> Alloc {
-    let k = kind(db.field_str(sr, "type"));
-    if k.alloc == Alloc::Lvhd && map_get(db, sr, "sm_config", "allocation").as_deref() == Some("thin") {
-        return Alloc::VhdFile;
-    }
-    k.alloc
-}
-
 /// The SR types the pool has drivers for (its SM objects).
 pub(crate) fn supported_types(db: &Db) -> Vec<String> {
-    all(db, "SM").iter().map(|r| s(db, r, "type")).collect()
+    db.all("SM").iter().map(|r| db.string(r, "type")).collect()
 }
 
 /// Whether the SM driver of a type advertises a feature.
 pub(crate) fn has_feature(db: &Db, ty: &str, feature: &str) -> bool {
-    all(db, "SM")
+    db.all("SM")
         .iter()
         .find(|r| db.field_str(r, "type") == ty)
         .and_then(|r| db.field(r, "features"))
         .is_some_and(|f| f.get(feature).is_some())
-}
-
-/// An SM driver failure: `SR_BACKEND_FAILURE_<code>` ["", reason, stderr].
-pub(crate) fn backend(code: u32, reason: &str, stderr: &str) -> Failure {
-    Failure::new(&format!("SR_BACKEND_FAILURE_{code}"), ["", reason, stderr])
 }
 
 fn dc_get<'a>(dc: &'a [(String, String)], key: &str) -> Option<&'a str> {
@@ -176,82 +97,6 @@ or \\\\SERVER\\PATH for CIFS targets";
     Ok(())
 }
 
-fn roundup(q: i64, n: i64) -> i64 {
-    (n.max(0) + q - 1) / q * q
-}
-
-/// vhdutil.calcOverheadEmpty: footer, header, BAT and BATMAP.
-fn overhead_empty(virt: i64) -> i64 {
-    let size_mb = virt / MIB;
-    let mut o = 3 * 1024 + (size_mb / 2) * 4;
-    o = roundup(512, o);
-    o += (size_mb / 2) / 8;
-    roundup(4096, o)
-}
-
-/// vhdutil.calcOverheadBitmap: a sector bitmap per data block.
-fn overhead_bitmap(virt: i64) -> i64 {
-    (virt + VHD_BLOCK - 1) / VHD_BLOCK * 4096
-}
-
-/// The virtual size a driver gives a disk asked to be `size` bytes.
-pub(crate) fn round_virtual(alloc: Alloc, size: i64) -> i64 {
-    match alloc {
-        Alloc::Lvhd | Alloc::VhdFile => roundup(VHD_BLOCK, size),
-        Alloc::Exact | Alloc::Nothing => size,
-    }
-}
-
-/// Checks a requested virtual size against the VHD limits.
-pub(crate) fn check_size(alloc: Alloc, size: i64) -> ApiResult<()> {
-    if size < 0 {
-        return Err(backend(79, "VDI Invalid size [opterr=size must be positive]", ""));
-    }
-    if matches!(alloc, Alloc::Lvhd | Alloc::VhdFile) && size > MAX_VHD_SIZE {
-        let why = format!("VDI Invalid size [opterr=VDI size must be <= {} MB]", MAX_VHD_SIZE / MIB);
-        return Err(backend(79, &why, ""));
-    }
-    Ok(())
-}
-
-/// Space a writable leaf of `virt` bytes takes: LVHD leaves are inflated
-/// to their full size, VHD files start with just their metadata.
-pub(crate) fn leaf_size(alloc: Alloc, virt: i64) -> i64 {
-    match alloc {
-        Alloc::Lvhd => roundup(LVM_EXTENT, virt + overhead_empty(virt) + overhead_bitmap(virt)),
-        Alloc::VhdFile => overhead_empty(virt),
-        Alloc::Exact => virt,
-        Alloc::Nothing => 0,
-    }
-}
-
-/// Space a read-only snapshot leaf takes: LVHD deflates it to its metadata.
-pub(crate) fn snapshot_leaf_size(alloc: Alloc, virt: i64) -> i64 {
-    match alloc {
-        Alloc::Lvhd => roundup(LVM_EXTENT, overhead_empty(virt)),
-        other => leaf_size(other, virt),
-    }
-}
-
-/// Space a disk takes after growing from `old_virt` to `new_virt` bytes.
-pub(crate) fn resized_size(alloc: Alloc, old_virt: i64, new_virt: i64, old_phys: i64) -> i64 {
-    match alloc {
-        Alloc::Lvhd | Alloc::VhdFile => old_phys + leaf_size(alloc, new_virt) - leaf_size(alloc, old_virt),
-        Alloc::Exact => new_virt,
-        Alloc::Nothing => 0,
-    }
-}
-
-/// Space a full copy of a disk with `data` bytes written takes.
-pub(crate) fn copy_size(alloc: Alloc, virt: i64, data: i64) -> i64 {
-    match alloc {
-        Alloc::Lvhd => leaf_size(alloc, virt),
-        Alloc::VhdFile => (overhead_empty(virt) + data).min(virt + overhead_empty(virt) + overhead_bitmap(virt)),
-        Alloc::Exact => virt,
-        Alloc::Nothing => 0,
-    }
-}
-
 // --- disks that outlive their records ----------------------------------------
 
 /// A VDI as it sits on storage after its record is forgotten.
@@ -295,13 +140,13 @@ pub(crate) fn with_store<T>(core: &Arc<Core>, f: impl FnOnce(&mut HashMap<String
 /// A VDI record as stored: relation sets emptied, snapshot_of by uuid.
 pub(crate) fn stored_vdi(db: &Db, vdi: &str) -> Option<StoredVdi> {
     let rec = Rec::of(db, vdi)?;
-    let snapshot_of = s(db, rec.str("snapshot_of"), "uuid");
+    let snapshot_of = db.string(rec.str("snapshot_of"), "uuid");
     Some(StoredVdi { fields: rec.fields, snapshot_of })
 }
 
 /// The device_config an SR's PBDs use (the first one found).
 pub(crate) fn sr_device_config(db: &Db, sr: &str) -> Vec<(String, String)> {
-    refs(db, sr, "PBDs").first().and_then(|p| db.field(p, "device_config")).map(pairs).unwrap_or_default()
+    db.strings(sr, "PBDs").first().and_then(|p| db.field(p, "device_config")).map(pairs).unwrap_or_default()
 }
 
 /// Whether an SR with this device_config lives where a probe looks.
@@ -371,22 +216,23 @@ pub(crate) fn probe(core: &Arc<Core>, db: &Db, ty: &str, dc: &[(String, String)]
     }
     check_device_config(ty, dc)?;
     let mut found: Vec<FoundSr> = Vec::new();
-    for sr in all(db, "SR") {
-        let here = refs(db, &sr, "PBDs")
+    for sr in db.all("SR") {
+        let here = db
+            .strings(&sr, "PBDs")
             .iter()
             .any(|p| probe_matches(ty, dc, &db.field(p, "device_config").map(pairs).unwrap_or_default()));
         if db.field_str(&sr, "type") == ty && here {
-            let total = int(db, &sr, "physical_size");
+            let total = db.int(&sr, "physical_size");
             found.push(FoundSr {
-                uuid: s(db, &sr, "uuid"),
-                name_label: s(db, &sr, "name_label"),
-                name_description: s(db, &sr, "name_description"),
+                uuid: db.string(&sr, "uuid"),
+                name_label: db.string(&sr, "name_label"),
+                name_description: db.string(&sr, "name_description"),
                 total,
-                free: (total - int(db, &sr, "physical_utilisation").max(0)).max(0),
+                free: (total - db.int(&sr, "physical_utilisation").max(0)).max(0),
             });
         }
     }
-    let phys_pos = db.class(cls(db, "VDI")).field_pos("physical_utilisation").expect("VDI.physical_utilisation");
+    let phys_pos = db.class(db.cls("VDI")).field_pos("physical_utilisation").expect("VDI.physical_utilisation");
     with_store(core, |store| {
         for (uuid, st) in store.iter() {
             if st.ty == ty && probe_matches(ty, dc, &st.device_config) && !found.iter().any(|f| &f.uuid == uuid) {
@@ -455,7 +301,7 @@ fn nfs_exports(core: &Arc<Core>, db: &Db, server: &str) -> Vec<String> {
             paths.push(p);
         }
     };
-    for pbd in all(db, "PBD") {
+    for pbd in db.all("PBD") {
         let dc = db.field(&pbd, "device_config").map(pairs).unwrap_or_default();
         if dc_get(&dc, "server") == Some(server) {
             if let Some(p) = dc_get(&dc, "serverpath") {
@@ -498,21 +344,6 @@ fn nfs_exports_xml(server: &str, paths: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn vhd_sizes_round_like_the_drivers() {
-        assert_eq!(round_virtual(Alloc::VhdFile, 1), 2 * MIB);
-        assert_eq!(round_virtual(Alloc::Lvhd, 10 * GIB), 10 * GIB);
-        assert_eq!(round_virtual(Alloc::Exact, 12345), 12345);
-        // An empty 10 GiB VHD file: 3 KiB + a 20 KiB BAT, rounded to 4 KiB.
-        assert_eq!(leaf_size(Alloc::VhdFile, 10 * GIB), 24 * 1024);
-        // LVHD leaves are whole 4 MiB extents holding data plus metadata.
-        let l = leaf_size(Alloc::Lvhd, 10 * GIB);
-        assert!(l > 10 * GIB && l % (4 * MIB) == 0 && l - 10 * GIB <= 32 * MIB);
-        assert_eq!(snapshot_leaf_size(Alloc::Lvhd, 10 * GIB), 4 * MIB);
-        assert!(check_size(Alloc::VhdFile, 3 * TIB).is_err());
-        assert!(check_size(Alloc::Exact, 3 * TIB).is_ok());
-    }
 
     #[test]
     fn missing_device_config_keys_fail_with_driver_codes() {

@@ -1,0 +1,24 @@
+//! The pool's rules: what the state of a pool must satisfy and what follows
+//! from it, as plain functions of the database. Behaviours apply them after
+//! every change; the fixtures build pools that satisfy them. Nothing here
+//! knows calls, sessions, tasks or the wire.
+//!
+//! - [`pool`]: the master, and the messages the pool files.
+//! - [`vm`]: the operations a VM allows in its state; BIOS strings.
+//! - [`memory`]: domain overheads, free and reserved host memory.
+//! - [`placement`]: where a VM may run.
+//! - [`storage`]: what SRs and VDIs allow, SR usage and space.
+//! - [`sm`]: SR types and how their drivers size disks.
+//! - [`devices`]: VBD and VIF operation tables, hotplug, device names.
+
+pub mod devices;
+pub mod memory;
+pub mod placement;
+pub mod pool;
+pub mod sm;
+pub mod storage;
+pub mod vm;
+
+pub const MIB: i64 = 1 << 20;
+pub const GIB: i64 = 1 << 30;
+pub const TIB: i64 = 1 << 40;
