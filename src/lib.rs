@@ -129,6 +129,12 @@ fn fail(e: &CliError) -> ExitCode {
         printer.raw(&out);
     }
     printer.err_always_raw(&err);
+    // Our one addition to xe's text: clap's closest command name, if any.
+    if let CliError::UnknownCommand(name) = e {
+        if let Some(near) = commands::suggestion(name) {
+            printer.err_always_raw(&format!("Did you mean '{near}'?\n"));
+        }
+    }
     ExitCode::from(e.exit_code())
 }
 

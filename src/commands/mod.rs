@@ -148,6 +148,14 @@ pub fn resolve(name: &str) -> Option<Resolved> {
     generic::split(name).map(|(fact, op)| Resolved::Generated(fact, op))
 }
 
+/// Clap's closest match for an unknown command name among every visible
+/// command (explicit, generated and ours). It builds the whole command
+/// tree, so it runs only on this error path.
+pub fn suggestion(name: &str) -> Option<String> {
+    let names = help::all_command_names();
+    crate::argv::suggestion(crate::argv::tree(names.iter().map(String::as_str)), name)
+}
+
 /// Required parameters of an explicit command, from xe's table (or ours).
 pub fn required_params(name: &str) -> &'static [&'static str] {
     if let Some(extra) = EXTRAS.iter().find(|c| c.spec.name == name) {
