@@ -411,21 +411,7 @@ const EMPTY_IS_NULL: &[(&str, &str)] = &[
 ];
 
 /// The keys xe's VM `bios-strings` setter accepts.
-const SETTABLE_BIOS_STRINGS: &[&str] = &[
-    "bios-vendor",
-    "bios-version",
-    "system-manufacturer",
-    "system-product-name",
-    "system-version",
-    "system-serial-number",
-    "baseboard-manufacturer",
-    "baseboard-product-name",
-    "baseboard-version",
-    "baseboard-serial-number",
-    "baseboard-asset-tag",
-    "baseboard-location-in-chassis",
-    "enclosure-asset-tag",
-];
+use xenapi::model::SETTABLE_BIOS_STRINGS;
 
 /// xe's own checks on map keys before any call (VM `VCPUs-params`, `bios-strings`).
 fn check_map_key(field: &FieldFact, key: &str) -> CmdResult {

@@ -298,18 +298,4 @@ pub const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
 ];
 
 /// BIOS strings a user may set.
-pub const SETTABLE_BIOS_STRINGS: &[&str] = &[
-    "bios-vendor",
-    "bios-version",
-    "system-manufacturer",
-    "system-product-name",
-    "system-version",
-    "system-serial-number",
-    "enclosure-asset-tag",
-    "baseboard-manufacturer",
-    "baseboard-product-name",
-    "baseboard-version",
-    "baseboard-serial-number",
-    "baseboard-asset-tag",
-    "baseboard-location-in-chassis",
-];
+pub use xenapi::model::SETTABLE_BIOS_STRINGS;

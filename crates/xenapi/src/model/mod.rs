@@ -10,6 +10,24 @@ mod types;
 
 pub use types::{parse_type, Type};
 
+/// The VM BIOS strings a user may set (`VM.set_bios_strings`), in xapi's
+/// order, which xe's error message lists.
+pub const SETTABLE_BIOS_STRINGS: &[&str] = &[
+    "bios-vendor",
+    "bios-version",
+    "system-manufacturer",
+    "system-product-name",
+    "system-version",
+    "system-serial-number",
+    "baseboard-manufacturer",
+    "baseboard-product-name",
+    "baseboard-version",
+    "baseboard-serial-number",
+    "baseboard-asset-tag",
+    "baseboard-location-in-chassis",
+    "enclosure-asset-tag",
+];
+
 use std::collections::HashMap;
 use std::sync::OnceLock;
 
