@@ -410,7 +410,7 @@ const EMPTY_IS_NULL: &[(&str, &str)] = &[
     ("host", "crash-dump-sr-uuid"),
 ];
 
-/// The keys xe's VM `bios-strings` setter accepts.
+// The keys xe's VM `bios-strings` setter accepts, in the order its error lists them.
 use xenapi::model::SETTABLE_BIOS_STRINGS;
 
 /// xe's own checks on map keys before any call (VM `VCPUs-params`, `bios-strings`).

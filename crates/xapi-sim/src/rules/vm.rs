@@ -297,5 +297,5 @@ pub const GENERIC_BIOS_STRINGS: &[(&str, &str)] = &[
     ("oem-2", "MS_VM_CERT/SHA1/bdbeb6e0a816d43fa6d3fe8aaef04c2bad9d3e3d"),
 ];
 
-/// BIOS strings a user may set.
+// BIOS strings a user may set: a fact of the API, shared with xe.
 pub use xenapi::model::SETTABLE_BIOS_STRINGS;
