@@ -10,7 +10,11 @@ use crate::records::{self, ClassView, Obj};
 use std::time::{Duration, Instant};
 use xenapi::Value;
 
-pub const SPEC: CommandSpec = CommandSpec { name: "event-wait", help: "", run };
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "event-wait",
+    help: "Block until an object of a class satisfies every field=value (or field=/=value) condition.",
+    run,
+};
 
 /// Classes xe's event-wait accepts.
 const CLASSES: &[&str] = &[

@@ -99,12 +99,14 @@ pub fn command_params(name: &str) -> Option<(Vec<String>, Vec<String>)> {
 }
 
 /// Our description of a command.
+/// An implemented command's is its spec's `help`; one we do not implement
+/// yet has its sentence in `facts::command_help`.
 pub fn description(name: &str) -> String {
-    if facts::command(name).is_some() {
-        return crate::facts::command_help::describe(name).to_string();
-    }
     if let Some(Resolved::Explicit(spec)) = super::resolve(name) {
         return spec.help.to_string();
+    }
+    if facts::command(name).is_some() {
+        return crate::facts::command_help::describe(name).to_string();
     }
     if let Some((fact, op)) = generic::split(name).filter(|_| facts::command(name).is_none()) {
         let class = fact.cli;

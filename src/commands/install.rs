@@ -10,7 +10,11 @@ use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::{Value, NULL_REF};
 
-pub const SPEC: CommandSpec = CommandSpec { name: "vm-install", help: "", run };
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "vm-install",
+    help: "Create a VM from a template, provisioning its disks, and print its UUID.",
+    run,
+};
 
 const SNAPSHOT_WITH_SR: &str = "Do not use the sr-name-label or sr-uuid argument when installing from a snapshot. \
 By default, it will install each new disk on the same SR as the corresponding snapshot disks.";

@@ -8,7 +8,11 @@ use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::Value;
 
-pub const CREATE: CommandSpec = CommandSpec { name: "message-create", help: "", run: create };
+pub const CREATE: CommandSpec = CommandSpec {
+    name: "message-create",
+    help: "Create a message about a VM, host, SR or pool with a name, priority and body.",
+    run: create,
+};
 
 /// Attaches a message to one VM, pool, SR or host (the first of those
 /// parameters given, in xe's order). Prints nothing, as xe does.
@@ -29,7 +33,11 @@ fn create(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const DESTROY: CommandSpec = CommandSpec { name: "message-destroy", help: "", run: destroy };
+pub const DESTROY: CommandSpec = CommandSpec {
+    name: "message-destroy",
+    help: "Delete one message (uuid) or a comma-separated list of messages (uuids).",
+    run: destroy,
+};
 
 /// Destroys one message (`uuid=`) or several (`uuids=a,b,...`) in one call.
 fn destroy(ctx: &mut Context) -> CmdResult {

@@ -198,4 +198,27 @@ mod tests {
             assert!(!e.spec.help.is_empty());
         }
     }
+
+    /// Every xe command has one description: the spec's `help` when we
+    /// implement it, else its sentence in `facts::command_help`, never both.
+    #[test]
+    fn every_command_has_one_description() {
+        for c in COMMANDS {
+            assert!(!c.help.is_empty(), "{} has an empty help", c.name);
+            assert!(!crate::facts::command_help::has(c.name), "{} is described twice", c.name);
+            if c.name != "help" {
+                crate::facts::command_help::tests::check_sentence(c.name, c.help);
+            }
+        }
+        for f in crate::facts::COMMANDS {
+            let implemented = COMMANDS.iter().any(|c| c.name == f.name);
+            assert!(implemented || crate::facts::command_help::has(f.name), "{} has no description", f.name);
+            if f.flags & crate::facts::flag::DEPRECATED != 0 {
+                assert!(help::description(f.name).starts_with("Deprecated"), "{}", f.name);
+            }
+        }
+        assert_eq!(help::description("vm-shutdown"), "Shut down a VM cleanly; --force does a hard shutdown instead.");
+        assert!(help::description("vm-start").contains("--force skips safety checks"));
+        assert!(help::description("event-wait").starts_with("Block until"));
+    }
 }

@@ -13,22 +13,32 @@ fn s(v: &str) -> Value {
 }
 
 pub const NETWORK_DESTROY: CommandSpec =
-    CommandSpec { name: "network-destroy", help: "", run: |ctx| by_uuid(ctx, "network", "destroy") };
-pub const VIF_PLUG: CommandSpec = CommandSpec { name: "vif-plug", help: "", run: |ctx| by_uuid(ctx, "VIF", "plug") };
+    CommandSpec { name: "network-destroy", help: "Destroy a network.", run: |ctx| by_uuid(ctx, "network", "destroy") };
+pub const VIF_PLUG: CommandSpec = CommandSpec {
+    name: "vif-plug",
+    help: "Hot-plug a VIF into its running VM.",
+    run: |ctx| by_uuid(ctx, "VIF", "plug"),
+};
 pub const VIF_DESTROY: CommandSpec =
-    CommandSpec { name: "vif-destroy", help: "", run: |ctx| by_uuid(ctx, "VIF", "destroy") };
-pub const PIF_PLUG: CommandSpec = CommandSpec { name: "pif-plug", help: "", run: |ctx| by_uuid(ctx, "PIF", "plug") };
+    CommandSpec { name: "vif-destroy", help: "Destroy a VIF.", run: |ctx| by_uuid(ctx, "VIF", "destroy") };
+pub const PIF_PLUG: CommandSpec =
+    CommandSpec { name: "pif-plug", help: "Bring a PIF up.", run: |ctx| by_uuid(ctx, "PIF", "plug") };
 pub const PIF_UNPLUG: CommandSpec =
-    CommandSpec { name: "pif-unplug", help: "", run: |ctx| by_uuid(ctx, "PIF", "unplug") };
+    CommandSpec { name: "pif-unplug", help: "Bring a PIF down.", run: |ctx| by_uuid(ctx, "PIF", "unplug") };
 
-pub const VIF_UNPLUG: CommandSpec = CommandSpec { name: "vif-unplug", help: "", run: vif_unplug };
+pub const VIF_UNPLUG: CommandSpec = CommandSpec {
+    name: "vif-unplug",
+    help: "Hot-unplug a VIF from its running VM; --force forces it.",
+    run: vif_unplug,
+};
 
 fn vif_unplug(ctx: &mut Context) -> CmdResult {
     let method = if ctx.params.bool("force", false)? { "unplug_force" } else { "unplug" };
     by_uuid(ctx, "VIF", method)
 }
 
-pub const NETWORK_CREATE: CommandSpec = CommandSpec { name: "network-create", help: "", run: network_create };
+pub const NETWORK_CREATE: CommandSpec =
+    CommandSpec { name: "network-create", help: "Create a network and print its UUID.", run: network_create };
 
 fn network_create(ctx: &mut Context) -> CmdResult {
     let mtu = match ctx.params.get("MTU") {
@@ -88,7 +98,11 @@ fn random_mac() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect::<Vec<_>>().join(":")
 }
 
-pub const VIF_CREATE: CommandSpec = CommandSpec { name: "vif-create", help: "", run: vif_create };
+pub const VIF_CREATE: CommandSpec = CommandSpec {
+    name: "vif-create",
+    help: "Create a VIF connecting a VM to a network without plugging it, and print its UUID.",
+    run: vif_create,
+};
 
 fn vif_create(ctx: &mut Context) -> CmdResult {
     let vm = ctx.lookup_param("VM", "vm-uuid")?;
@@ -117,8 +131,11 @@ fn vif_create(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VIF", &vif)
 }
 
-pub const PIF_RECONFIGURE_IP: CommandSpec =
-    CommandSpec { name: "pif-reconfigure-ip", help: "", run: pif_reconfigure_ip };
+pub const PIF_RECONFIGURE_IP: CommandSpec = CommandSpec {
+    name: "pif-reconfigure-ip",
+    help: "Set the IPv4 mode (none, dhcp or static) and addresses of a PIF.",
+    run: pif_reconfigure_ip,
+};
 
 fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
     let pif = ctx.lookup_param("PIF", "uuid")?;
@@ -137,7 +154,11 @@ fn pif_reconfigure_ip(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VLAN_CREATE: CommandSpec = CommandSpec { name: "vlan-create", help: "", run: vlan_create };
+pub const VLAN_CREATE: CommandSpec = CommandSpec {
+    name: "vlan-create",
+    help: "Create a VLAN on a PIF for a network and print the UUID of the new VLAN PIF.",
+    run: vlan_create,
+};
 
 fn vlan_create(ctx: &mut Context) -> CmdResult {
     let net = ctx.lookup_param("network", "network-uuid")?;
@@ -149,7 +170,11 @@ fn vlan_create(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "PIF", &untagged)
 }
 
-pub const VLAN_DESTROY: CommandSpec = CommandSpec { name: "vlan-destroy", help: "", run: vlan_destroy };
+pub const VLAN_DESTROY: CommandSpec = CommandSpec {
+    name: "vlan-destroy",
+    help: "Destroy a VLAN, given its UUID or the UUID of its VLAN PIF.",
+    run: vlan_destroy,
+};
 
 /// Destroys a VLAN by its uuid; as in xe, a uuid that is not a VLAN's may
 /// be its PIF's, and that PIF is destroyed instead.
@@ -176,7 +201,8 @@ fn vlan_destroy(ctx: &mut Context) -> CmdResult {
     }
 }
 
-pub const VM_VIF_LIST: CommandSpec = CommandSpec { name: "vm-vif-list", help: "", run: vm_vif_list };
+pub const VM_VIF_LIST: CommandSpec =
+    CommandSpec { name: "vm-vif-list", help: "List the VIFs of the selected VMs.", run: vm_vif_list };
 
 /// `vm-vif-list`: the VIFs of every selected VM, one table per VM; xe
 /// lists any number of VMs without `--multiple`.

@@ -25,22 +25,23 @@ fn bool_param(ctx: &Context, name: &str, default: bool) -> CmdResult<bool> {
 }
 
 macro_rules! simple {
-    ($konst:ident, $name:literal, $class:literal, $method:literal) => {
-        pub const $konst: CommandSpec = CommandSpec { name: $name, help: "", run: |ctx| by_uuid(ctx, $class, $method) };
+    ($konst:ident, $name:literal, $class:literal, $method:literal, $help:literal) => {
+        pub const $konst: CommandSpec =
+            CommandSpec { name: $name, help: $help, run: |ctx| by_uuid(ctx, $class, $method) };
     };
 }
 
-simple!(SR_FORGET, "sr-forget", "SR", "forget");
-simple!(SR_DESTROY, "sr-destroy", "SR", "destroy");
-simple!(SR_SCAN, "sr-scan", "SR", "scan");
-simple!(PBD_PLUG, "pbd-plug", "PBD", "plug");
-simple!(PBD_UNPLUG, "pbd-unplug", "PBD", "unplug");
-simple!(PBD_DESTROY, "pbd-destroy", "PBD", "destroy");
-simple!(VDI_DESTROY, "vdi-destroy", "VDI", "destroy");
-simple!(VDI_FORGET, "vdi-forget", "VDI", "forget");
-simple!(VBD_PLUG, "vbd-plug", "VBD", "plug");
-simple!(VBD_DESTROY, "vbd-destroy", "VBD", "destroy");
-simple!(VBD_EJECT, "vbd-eject", "VBD", "eject");
+simple!(SR_FORGET, "sr-forget", "SR", "forget", "Remove an SR from the pool database, leaving its contents intact.");
+simple!(SR_DESTROY, "sr-destroy", "SR", "destroy", "Destroy an SR and delete all the data stored on it.");
+simple!(SR_SCAN, "sr-scan", "SR", "scan", "Rescan an SR for VDIs and size changes made outside the toolstack.");
+simple!(PBD_PLUG, "pbd-plug", "PBD", "plug", "Attach an SR to a host through a PBD.");
+simple!(PBD_UNPLUG, "pbd-unplug", "PBD", "unplug", "Detach an SR from a host through a PBD.");
+simple!(PBD_DESTROY, "pbd-destroy", "PBD", "destroy", "Destroy a PBD.");
+simple!(VDI_DESTROY, "vdi-destroy", "VDI", "destroy", "Destroy a VDI and delete its data.");
+simple!(VDI_FORGET, "vdi-forget", "VDI", "forget", "Remove a VDI from the database without deleting its data.");
+simple!(VBD_PLUG, "vbd-plug", "VBD", "plug", "Hot-plug a VBD into its running VM.");
+simple!(VBD_DESTROY, "vbd-destroy", "VBD", "destroy", "Destroy a VBD, leaving its VDI in place.");
+simple!(VBD_EJECT, "vbd-eject", "VBD", "eject", "Eject the media from a removable drive, leaving it empty.");
 
 /// A `VDI.create` record as xe builds it.
 fn vdi_record(name: &str, sr: &str, size: i64, ty: &str, sharable: bool, sm_config: Value, tags: Vec<Value>) -> Value {
@@ -104,7 +105,11 @@ fn attach(api: &mut dyn Api, spec: &VbdSpec) -> Result<(), CallError> {
     }
 }
 
-pub const SR_CREATE: CommandSpec = CommandSpec { name: "sr-create", help: "", run: sr_create };
+pub const SR_CREATE: CommandSpec = CommandSpec {
+    name: "sr-create",
+    help: "Create a storage repository of the given type and print its UUID.",
+    run: sr_create,
+};
 
 /// The pool master, used when a command needs a host and none was named.
 fn pool_master(ctx: &mut Context) -> CmdResult<String> {
@@ -174,7 +179,11 @@ fn sr_create(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const SR_INTRODUCE: CommandSpec = CommandSpec { name: "sr-introduce", help: "", run: sr_introduce };
+pub const SR_INTRODUCE: CommandSpec = CommandSpec {
+    name: "sr-introduce",
+    help: "Create a database record for an existing SR; PBDs are still needed to use it.",
+    run: sr_introduce,
+};
 
 fn sr_introduce(ctx: &mut Context) -> CmdResult {
     let shared = bool_param(ctx, "shared", false)?;
@@ -194,7 +203,11 @@ fn sr_introduce(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const SR_PROBE: CommandSpec = CommandSpec { name: "sr-probe", help: "", run: sr_probe };
+pub const SR_PROBE: CommandSpec = CommandSpec {
+    name: "sr-probe",
+    help: "Ask a storage backend what it finds for a device configuration and print the reply.",
+    run: sr_probe,
+};
 
 fn sr_probe(ctx: &mut Context) -> CmdResult {
     let host = parse_host_uuid(ctx, true)?;
@@ -205,7 +218,11 @@ fn sr_probe(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const PBD_CREATE: CommandSpec = CommandSpec { name: "pbd-create", help: "", run: pbd_create };
+pub const PBD_CREATE: CommandSpec = CommandSpec {
+    name: "pbd-create",
+    help: "Create a PBD connecting a host to an SR with a device configuration and print its UUID.",
+    run: pbd_create,
+};
 
 fn pbd_create(ctx: &mut Context) -> CmdResult {
     let host = ctx.lookup_param("host", "host-uuid")?;
@@ -220,7 +237,11 @@ fn pbd_create(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "PBD", &pbd)
 }
 
-pub const VDI_CREATE: CommandSpec = CommandSpec { name: "vdi-create", help: "", run: vdi_create };
+pub const VDI_CREATE: CommandSpec = CommandSpec {
+    name: "vdi-create",
+    help: "Create a VDI of a given size on an SR and print its UUID.",
+    run: vdi_create,
+};
 
 /// xe's VDI types, spelt exactly (no case folding).
 fn vdi_type(v: &str) -> CmdResult<&'static str> {
@@ -246,7 +267,11 @@ fn vdi_create(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VDI", &vdi)
 }
 
-pub const VDI_CLONE: CommandSpec = CommandSpec { name: "vdi-clone", help: "", run: vdi_clone };
+pub const VDI_CLONE: CommandSpec = CommandSpec {
+    name: "vdi-clone",
+    help: "Clone a VDI, using a fast storage clone where possible, and print the new VDI's UUID.",
+    run: vdi_clone,
+};
 
 fn vdi_clone(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
@@ -260,7 +285,11 @@ fn vdi_clone(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VDI", &new)
 }
 
-pub const VDI_SNAPSHOT: CommandSpec = CommandSpec { name: "vdi-snapshot", help: "", run: vdi_snapshot };
+pub const VDI_SNAPSHOT: CommandSpec = CommandSpec {
+    name: "vdi-snapshot",
+    help: "Take a snapshot of a VDI and print the snapshot's UUID.",
+    run: vdi_snapshot,
+};
 
 fn vdi_snapshot(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
@@ -268,7 +297,11 @@ fn vdi_snapshot(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VDI", &new)
 }
 
-pub const VDI_COPY: CommandSpec = CommandSpec { name: "vdi-copy", help: "", run: vdi_copy };
+pub const VDI_COPY: CommandSpec = CommandSpec {
+    name: "vdi-copy",
+    help: "Copy a VDI to an SR, or into an existing VDI, optionally only the blocks changed since a base.",
+    run: vdi_copy,
+};
 
 fn vdi_copy(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
@@ -291,7 +324,11 @@ fn vdi_copy(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VDI", &new)
 }
 
-pub const VDI_RESIZE: CommandSpec = CommandSpec { name: "vdi-resize", help: "", run: vdi_resize };
+pub const VDI_RESIZE: CommandSpec = CommandSpec {
+    name: "vdi-resize",
+    help: "Change the size of a VDI; online=true resizes it while attached.",
+    run: vdi_resize,
+};
 
 fn vdi_resize(ctx: &mut Context) -> CmdResult {
     let vdi = ctx.lookup_param("VDI", "uuid")?;
@@ -302,7 +339,11 @@ fn vdi_resize(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VDI_INTRODUCE: CommandSpec = CommandSpec { name: "vdi-introduce", help: "", run: vdi_introduce };
+pub const VDI_INTRODUCE: CommandSpec = CommandSpec {
+    name: "vdi-introduce",
+    help: "Create a record for an existing disk at a location on an SR and print its UUID.",
+    run: vdi_introduce,
+};
 
 fn vdi_introduce(ctx: &mut Context) -> CmdResult {
     let sr = ctx.lookup_param("SR", "sr-uuid")?;
@@ -331,7 +372,11 @@ fn vdi_introduce(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VDI", &vdi)
 }
 
-pub const VBD_CREATE: CommandSpec = CommandSpec { name: "vbd-create", help: "", run: vbd_create };
+pub const VBD_CREATE: CommandSpec = CommandSpec {
+    name: "vbd-create",
+    help: "Create a VBD linking a VM to a VDI, or an empty CD drive, without plugging it; print its UUID.",
+    run: vbd_create,
+};
 
 fn vbd_create(ctx: &mut Context) -> CmdResult {
     let vm = ctx.lookup_param("VM", "vm-uuid")?;
@@ -365,7 +410,11 @@ fn vbd_create(ctx: &mut Context) -> CmdResult {
     print_uuid(ctx, "VBD", &vbd)
 }
 
-pub const VBD_UNPLUG: CommandSpec = CommandSpec { name: "vbd-unplug", help: "", run: vbd_unplug };
+pub const VBD_UNPLUG: CommandSpec = CommandSpec {
+    name: "vbd-unplug",
+    help: "Hot-unplug a VBD from its running VM; --force forces it and timeout= retries while the guest refuses.",
+    run: vbd_unplug,
+};
 
 fn vbd_unplug(ctx: &mut Context) -> CmdResult {
     let vbd = ctx.lookup_param("VBD", "uuid")?;
@@ -396,7 +445,8 @@ fn vbd_unplug(ctx: &mut Context) -> CmdResult {
     }
 }
 
-pub const VBD_INSERT: CommandSpec = CommandSpec { name: "vbd-insert", help: "", run: vbd_insert };
+pub const VBD_INSERT: CommandSpec =
+    CommandSpec { name: "vbd-insert", help: "Insert a VDI into an empty removable drive.", run: vbd_insert };
 
 fn vbd_insert(ctx: &mut Context) -> CmdResult {
     let vbd = ctx.lookup_param("VBD", "uuid")?;
@@ -477,17 +527,21 @@ fn disk_list(ctx: &mut Context, ty: &str, label: &str, vbd_default: &str) -> Cmd
 
 pub const VM_DISK_LIST: CommandSpec = CommandSpec {
     name: "vm-disk-list",
-    help: "",
+    help: "List the disks of a VM with their VBD and VDI details.",
     run: |ctx| disk_list(ctx, "Disk", "Disk", "uuid,vm-name-label,userdevice"),
 };
 
 pub const VM_CD_LIST: CommandSpec = CommandSpec {
     name: "vm-cd-list",
-    help: "",
+    help: "List the CD drives of a VM and the discs in them.",
     run: |ctx| disk_list(ctx, "CD", "CD", "uuid,vm-name-label,userdevice,empty"),
 };
 
-pub const VM_DISK_ADD: CommandSpec = CommandSpec { name: "vm-disk-add", help: "", run: vm_disk_add };
+pub const VM_DISK_ADD: CommandSpec = CommandSpec {
+    name: "vm-disk-add",
+    help: "Create a new disk of a given size and attach it to a VM at the given device position.",
+    run: vm_disk_add,
+};
 
 /// The pool's default SR, if it names one that exists.
 fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
@@ -546,7 +600,11 @@ fn vm_disk_add(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VM_DISK_REMOVE: CommandSpec = CommandSpec { name: "vm-disk-remove", help: "", run: vm_disk_remove };
+pub const VM_DISK_REMOVE: CommandSpec = CommandSpec {
+    name: "vm-disk-remove",
+    help: "Detach the disk at a device position from a VM and destroy it.",
+    run: vm_disk_remove,
+};
 
 /// `vm-disk-remove`: destroys the VBD at `device` and then its VDI. It never
 /// unplugs: the server refuses to destroy an attached VBD, and the disk and
@@ -586,7 +644,11 @@ fn iso_vdis_named(ctx: &mut Context, name: &str) -> CmdResult<Vec<String>> {
     Ok(out)
 }
 
-pub const CD_LIST: CommandSpec = CommandSpec { name: "cd-list", help: "", run: cd_list };
+pub const CD_LIST: CommandSpec = CommandSpec {
+    name: "cd-list",
+    help: "List the CD images available in the ISO storage repositories.",
+    run: cd_list,
+};
 
 /// `cd-list`: the VDIs of every ISO SR, SR by SR.
 fn cd_list(ctx: &mut Context) -> CmdResult {
@@ -608,7 +670,11 @@ fn cd_list(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VM_CD_ADD: CommandSpec = CommandSpec { name: "vm-cd-add", help: "", run: vm_cd_add };
+pub const VM_CD_ADD: CommandSpec = CommandSpec {
+    name: "vm-cd-add",
+    help: "Add a CD drive holding a named ISO from the CD library to a VM at the given device position.",
+    run: vm_cd_add,
+};
 
 /// `vm-cd-add`: a read-only CD drive holding the first ISO named `cd-name`.
 fn vm_cd_add(ctx: &mut Context) -> CmdResult {
@@ -635,7 +701,11 @@ fn vm_cd_add(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VM_CD_REMOVE: CommandSpec = CommandSpec { name: "vm-cd-remove", help: "", run: vm_cd_remove };
+pub const VM_CD_REMOVE: CommandSpec = CommandSpec {
+    name: "vm-cd-remove",
+    help: "Remove the CD drive holding a named disc from a VM.",
+    run: vm_cd_remove,
+};
 
 /// `vm-cd-remove`: destroys the first drive holding the ISO named `cd-name`
 /// (`<EMPTY>` names an empty drive). Like xe it does not eject or unplug.
@@ -669,7 +739,11 @@ fn vm_cd_remove(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VM_CD_INSERT: CommandSpec = CommandSpec { name: "vm-cd-insert", help: "", run: vm_cd_insert };
+pub const VM_CD_INSERT: CommandSpec = CommandSpec {
+    name: "vm-cd-insert",
+    help: "Insert a named ISO from the CD library into the only empty CD drive of a VM.",
+    run: vm_cd_insert,
+};
 
 /// `vm-cd-insert`: the ISO must be unique by name, and the VM must have
 /// exactly one empty CD drive.
@@ -704,7 +778,8 @@ fn vm_cd_insert(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const VM_CD_EJECT: CommandSpec = CommandSpec { name: "vm-cd-eject", help: "", run: vm_cd_eject };
+pub const VM_CD_EJECT: CommandSpec =
+    CommandSpec { name: "vm-cd-eject", help: "Eject the disc from the only CD drive of a VM.", run: vm_cd_eject };
 
 /// `vm-cd-eject`: the VM must have exactly one CD drive.
 fn vm_cd_eject(ctx: &mut Context) -> CmdResult {

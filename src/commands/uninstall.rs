@@ -10,9 +10,21 @@ use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::{Value, NULL_REF};
 
-pub const VM: CommandSpec = CommandSpec { name: "vm-uninstall", help: "", run: vm_uninstall };
-pub const TEMPLATE: CommandSpec = CommandSpec { name: "template-uninstall", help: "", run: template_uninstall };
-pub const SNAPSHOT: CommandSpec = CommandSpec { name: "snapshot-uninstall", help: "", run: snapshot_uninstall };
+pub const VM: CommandSpec = CommandSpec {
+    name: "vm-uninstall",
+    help: "Destroy a VM, its snapshots and the disks they own; asks for confirmation unless --force.",
+    run: vm_uninstall,
+};
+pub const TEMPLATE: CommandSpec = CommandSpec {
+    name: "template-uninstall",
+    help: "Destroy a template and the disks it owns; asks for confirmation unless --force.",
+    run: template_uninstall,
+};
+pub const SNAPSHOT: CommandSpec = CommandSpec {
+    name: "snapshot-uninstall",
+    help: "Destroy a snapshot and the disks it owns; asks for confirmation unless --force.",
+    run: snapshot_uninstall,
+};
 
 /// What one VM takes with it, and the lines that announce it.
 struct Plan {

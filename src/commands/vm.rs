@@ -52,7 +52,11 @@ fn each(
     Ok(())
 }
 
-pub const START: CommandSpec = CommandSpec { name: "vm-start", help: "", run: start };
+pub const START: CommandSpec = CommandSpec {
+    name: "vm-start",
+    help: "Start a VM, optionally paused or on a chosen host; --force skips safety checks.",
+    run: start,
+};
 
 fn start(ctx: &mut Context) -> CmdResult {
     let paused = flag(ctx, "paused");
@@ -73,7 +77,11 @@ fn start(ctx: &mut Context) -> CmdResult {
     result
 }
 
-pub const SHUTDOWN: CommandSpec = CommandSpec { name: "vm-shutdown", help: "", run: shutdown };
+pub const SHUTDOWN: CommandSpec = CommandSpec {
+    name: "vm-shutdown",
+    help: "Shut down a VM cleanly; --force does a hard shutdown instead.",
+    run: shutdown,
+};
 
 fn shutdown(ctx: &mut Context) -> CmdResult {
     // xe's --force means a hard shutdown here (unlike vm-start).
@@ -81,20 +89,26 @@ fn shutdown(ctx: &mut Context) -> CmdResult {
     each(ctx, Selector::VM, move |api, t| api.call_async(method, vec![vm(t)]).and_then(done))
 }
 
-pub const REBOOT: CommandSpec = CommandSpec { name: "vm-reboot", help: "", run: reboot };
+pub const REBOOT: CommandSpec =
+    CommandSpec { name: "vm-reboot", help: "Reboot a VM cleanly; --force does a hard reboot.", run: reboot };
 
 fn reboot(ctx: &mut Context) -> CmdResult {
     let method = if flag(ctx, "force") { "VM.hard_reboot" } else { "VM.clean_reboot" };
     each(ctx, Selector::VM, move |api, t| api.call(method, vec![vm(t)]).and_then(done))
 }
 
-pub const SUSPEND: CommandSpec = CommandSpec { name: "vm-suspend", help: "", run: suspend };
+pub const SUSPEND: CommandSpec =
+    CommandSpec { name: "vm-suspend", help: "Suspend a running VM to disk.", run: suspend };
 
 fn suspend(ctx: &mut Context) -> CmdResult {
     each(ctx, Selector::VM, |api, t| api.call_async("VM.suspend", vec![vm(t)]).and_then(done))
 }
 
-pub const RESUME: CommandSpec = CommandSpec { name: "vm-resume", help: "", run: resume };
+pub const RESUME: CommandSpec = CommandSpec {
+    name: "vm-resume",
+    help: "Resume a suspended VM, optionally on a chosen host; --force skips safety checks.",
+    run: resume,
+};
 
 fn resume(ctx: &mut Context) -> CmdResult {
     let force = flag(ctx, "force");
@@ -205,13 +219,13 @@ fn ref_text(api: &mut dyn Api, class: &str, r: &str) -> String {
     }
 }
 
-pub const PAUSE: CommandSpec = CommandSpec { name: "vm-pause", help: "", run: pause };
+pub const PAUSE: CommandSpec = CommandSpec { name: "vm-pause", help: "Pause a running VM.", run: pause };
 
 fn pause(ctx: &mut Context) -> CmdResult {
     each(ctx, Selector::VM, |api, t| api.call("VM.pause", vec![vm(t)]).and_then(done))
 }
 
-pub const UNPAUSE: CommandSpec = CommandSpec { name: "vm-unpause", help: "", run: unpause };
+pub const UNPAUSE: CommandSpec = CommandSpec { name: "vm-unpause", help: "Unpause a paused VM.", run: unpause };
 
 fn unpause(ctx: &mut Context) -> CmdResult {
     each(ctx, Selector::VM, |api, t| api.call("VM.unpause", vec![vm(t)]).and_then(done))
@@ -221,7 +235,11 @@ fn unpause(ctx: &mut Context) -> CmdResult {
 pub const NO_FORCE: &str =
     "This operation is dangerous and may cause data loss. This operation must be forced (use --force).";
 
-pub const RESET_POWERSTATE: CommandSpec = CommandSpec { name: "vm-reset-powerstate", help: "", run: reset_powerstate };
+pub const RESET_POWERSTATE: CommandSpec = CommandSpec {
+    name: "vm-reset-powerstate",
+    help: "Mark a VM halted in the database without touching it; requires --force.",
+    run: reset_powerstate,
+};
 
 fn reset_powerstate(ctx: &mut Context) -> CmdResult {
     if !flag(ctx, "force") {
@@ -261,7 +279,11 @@ fn new_ref(v: Value) -> Result<String, CallError> {
     Ok(v.as_str().unwrap_or("").to_string())
 }
 
-pub const CLONE: CommandSpec = CommandSpec { name: "vm-clone", help: "", run: clone };
+pub const CLONE: CommandSpec = CommandSpec {
+    name: "vm-clone",
+    help: "Clone a VM or template, using fast disk clones where possible, and print the new UUID.",
+    run: clone,
+};
 
 fn clone(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
@@ -270,7 +292,11 @@ fn clone(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const COPY: CommandSpec = CommandSpec { name: "vm-copy", help: "", run: copy };
+pub const COPY: CommandSpec = CommandSpec {
+    name: "vm-copy",
+    help: "Copy a VM or template with full disk copies, optionally to another SR, and print the new UUID.",
+    run: copy,
+};
 
 fn copy(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
@@ -284,7 +310,11 @@ fn copy(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const SNAPSHOT: CommandSpec = CommandSpec { name: "vm-snapshot", help: "", run: snapshot };
+pub const SNAPSHOT: CommandSpec = CommandSpec {
+    name: "vm-snapshot",
+    help: "Snapshot the disks of a VM, optionally skipping some VDIs, and print the snapshot's UUID.",
+    run: snapshot,
+};
 
 fn snapshot(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
@@ -300,7 +330,11 @@ fn snapshot(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const CHECKPOINT: CommandSpec = CommandSpec { name: "vm-checkpoint", help: "", run: checkpoint };
+pub const CHECKPOINT: CommandSpec = CommandSpec {
+    name: "vm-checkpoint",
+    help: "Snapshot a VM's disks and memory together and print the checkpoint's UUID.",
+    run: checkpoint,
+};
 
 fn checkpoint(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
@@ -309,7 +343,11 @@ fn checkpoint(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const MIGRATE: CommandSpec = CommandSpec { name: "vm-migrate", help: "", run: migrate };
+pub const MIGRATE: CommandSpec = CommandSpec {
+    name: "vm-migrate",
+    help: "Migrate a VM to another host, or with remote-master to another pool, moving disks when needed.",
+    run: migrate,
+};
 
 /// Parameters that make xe's `vm-migrate` a storage (cross-pool) migration.
 const SXM_PARAMS: &[&str] =
@@ -354,8 +392,11 @@ fn migrate(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const COMPUTE_MAX_MEMORY: CommandSpec =
-    CommandSpec { name: "vm-compute-maximum-memory", help: "", run: compute_maximum_memory };
+pub const COMPUTE_MAX_MEMORY: CommandSpec = CommandSpec {
+    name: "vm-compute-maximum-memory",
+    help: "Print the largest memory a VM could be given from a total, allowing for overhead.",
+    run: compute_maximum_memory,
+};
 
 fn compute_maximum_memory(ctx: &mut Context) -> CmdResult {
     let total = crate::commands::sizes::parse_size("total", ctx.params.required("total")?)?;
@@ -366,7 +407,8 @@ fn compute_maximum_memory(ctx: &mut Context) -> CmdResult {
     })
 }
 
-pub const DESTROY: CommandSpec = CommandSpec { name: "vm-destroy", help: "", run: destroy };
+pub const DESTROY: CommandSpec =
+    CommandSpec { name: "vm-destroy", help: "Destroy a VM record, leaving its disks in place.", run: destroy };
 
 fn destroy(ctx: &mut Context) -> CmdResult {
     let uuid = ctx.params.required("uuid")?.to_string();
@@ -399,7 +441,11 @@ pub(crate) fn snapshot_arg(ctx: &mut Context) -> CmdResult<String> {
     Ok(r)
 }
 
-pub const SNAPSHOT_REVERT: CommandSpec = CommandSpec { name: "snapshot-revert", help: "", run: snapshot_revert };
+pub const SNAPSHOT_REVERT: CommandSpec = CommandSpec {
+    name: "snapshot-revert",
+    help: "Revert a VM to the state stored in one of its snapshots.",
+    run: snapshot_revert,
+};
 
 fn snapshot_revert(ctx: &mut Context) -> CmdResult {
     let r = snapshot_arg(ctx)?;
@@ -407,7 +453,11 @@ fn snapshot_revert(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const SNAPSHOT_CLONE: CommandSpec = CommandSpec { name: "snapshot-clone", help: "", run: snapshot_clone };
+pub const SNAPSHOT_CLONE: CommandSpec = CommandSpec {
+    name: "snapshot-clone",
+    help: "Clone a snapshot into a new template, using fast disk clones, and print its UUID.",
+    run: snapshot_clone,
+};
 
 fn snapshot_clone(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
@@ -421,7 +471,11 @@ fn snapshot_clone(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
-pub const SNAPSHOT_COPY: CommandSpec = CommandSpec { name: "snapshot-copy", help: "", run: snapshot_copy };
+pub const SNAPSHOT_COPY: CommandSpec = CommandSpec {
+    name: "snapshot-copy",
+    help: "Copy a snapshot into a new template with full disk copies, optionally on another SR.",
+    run: snapshot_copy,
+};
 
 fn snapshot_copy(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
