@@ -2,7 +2,7 @@
 //! returns as soon as one object of the class satisfies every condition,
 //! checking the current objects first and then following `event.from`.
 
-use super::CommandSpec;
+use crate::commands::{CommandSpec, Run};
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::records::{self, ClassView, Obj};
@@ -13,7 +13,7 @@ use xenapi::Value;
 pub const SPEC: CommandSpec = CommandSpec {
     name: "event-wait",
     help: "Block until an object of a class satisfies every field=value (or field=/=value) condition.",
-    run,
+    run: Run::Fn(run),
 };
 
 /// Classes xe's event-wait accepts.

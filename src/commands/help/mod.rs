@@ -1,14 +1,22 @@
 //! `xe help`, `xe help <command>`, `xe help --all` and the `--minimal`
 //! lists that shell completion reads.
 
-use super::{generic, CommandSpec, Resolved, EXTRAS};
+pub mod completion;
+
+use super::{generic, CommandSpec, Resolved, Run, EXTRAS};
 use crate::context::Context;
 use crate::error::CmdResult;
 use crate::facts::{self, flag};
 use crate::output::Record;
 
-pub const SPEC: CommandSpec =
-    CommandSpec { name: "help", help: "Show the usage, the list of commands, or the parameters of one command.", run };
+/// The family's commands, for `commands::COMMANDS`.
+pub const COMMANDS: &[CommandSpec] = &[SPEC];
+
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "help",
+    help: "Show the usage, the list of commands, or the parameters of one command.",
+    run: Run::Fn(run),
+};
 
 /// The usage text printed for `xe`, `xe --help` and `xe help`.
 pub fn usage() -> String {
