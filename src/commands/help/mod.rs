@@ -106,9 +106,8 @@ pub fn command_params(name: &str) -> Option<(Vec<String>, Vec<String>)> {
     generic::split(name).map(|(fact, op)| generic::params_of(fact.cli, op))
 }
 
-/// Our description of a command.
-/// An implemented command's is its spec's `help`; one we do not implement
-/// yet has its sentence in `facts::command_help`.
+/// Our description of a command: an implemented one's is its spec's `help`,
+/// one we do not implement yet has its sentence in `facts::command_help`.
 pub fn description(name: &str) -> String {
     if let Some(Resolved::Explicit(spec)) = super::resolve(name) {
         return spec.help.to_string();
