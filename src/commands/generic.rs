@@ -334,7 +334,7 @@ fn convert(ctx: &mut Context, field: &FieldFact, ty: &Type, text: &str) -> CmdRe
     let name = field.name;
     Ok(match ty {
         Type::Int => {
-            Value::Int(crate::commands::network::ocaml_int64(text).ok_or_else(|| {
+            Value::Int(crate::commands::int64::ocaml_int64(text).ok_or_else(|| {
                 CliError::failure(format!("Failed to parse parameter '{name}': expecting an integer"))
             })?)
         }
@@ -675,4 +675,19 @@ pub fn filters_for(ctx: &Context, view: &ClassView, own: &[&str]) -> CmdResult<V
         out.push(records::parse_filter(view, &k, &v)?);
     }
     Ok(out)
+}
+
+/// One record of `cli` with the fields `params=` names, or `default` ones.
+pub fn record_of(
+    ctx: &mut Context,
+    cli: &str,
+    r: &str,
+    rec: &Value,
+    params: Option<&str>,
+    default: &str,
+) -> CmdResult<crate::output::Record> {
+    let view = crate::records::ClassView::new(cli)
+        .ok_or_else(|| crate::error::CliError::Internal(format!("no record for {cli}")))?;
+    let fields = selected_fields(&view, Some(params.unwrap_or(default)));
+    crate::records::build_record(ctx, &view, &crate::records::Obj { r, rec }, &fields, false)
 }

@@ -1,18 +1,22 @@
 //! The command table: explicit commands (a spec and a function each), the
 //! generated commands of every generic class, and lookup by name.
 
-pub mod completion;
+pub mod args;
+pub mod by_uuid;
 pub mod event;
 pub mod generic;
 pub mod help;
-pub mod install;
+pub mod int64;
 pub mod message;
 pub mod network;
+pub mod pbd;
 pub mod select;
 pub mod sim;
 pub mod sizes;
-pub mod storage;
-pub mod uninstall;
+pub mod snapshot;
+pub mod sr;
+pub mod vbd;
+pub mod vdi;
 pub mod vm;
 
 use crate::context::Context;
@@ -25,19 +29,20 @@ pub fn print_uuid(ctx: &mut Context, class: &str, r: &xenapi::Value) -> CmdResul
     Ok(())
 }
 
-/// Runs `<class>.<method>` on the object named by `uuid=`, printing nothing.
-pub fn by_uuid(ctx: &mut Context, class: &str, method: &str) -> CmdResult {
-    let r = ctx.lookup_param(class, "uuid")?;
-    ctx.call(&format!("{class}.{method}"), vec![xenapi::Value::String(r)])?;
-    Ok(())
-}
-
-/// An explicit command we implement.
+/// An explicit command we implement: its name, help and implementation.
 pub struct CommandSpec {
     pub name: &'static str,
     /// Our own one-line description for `xe help <command>`.
     pub help: &'static str,
-    pub run: fn(&mut Context) -> CmdResult,
+    pub run: Run,
+}
+
+/// How a command runs.
+pub enum Run {
+    /// Its own function.
+    Fn(fn(&mut Context) -> CmdResult),
+    /// One call, `<class>.<method>`, on the object named by `uuid=` (see [`by_uuid`]).
+    ByUuid { class: &'static str, method: &'static str },
 }
 
 /// Commands of ours that the real xe does not have (parameters listed here).
@@ -47,83 +52,28 @@ pub struct ExtraSpec {
     pub optn: &'static [&'static str],
 }
 
-/// Every explicit command this xe implements.
-pub const COMMANDS: &[&CommandSpec] = &[
-    &help::SPEC,
-    &event::SPEC,
-    &install::SPEC,
-    &uninstall::VM,
-    &uninstall::TEMPLATE,
-    &uninstall::SNAPSHOT,
-    &vm::START,
-    &vm::SHUTDOWN,
-    &vm::REBOOT,
-    &vm::SUSPEND,
-    &vm::RESUME,
-    &vm::PAUSE,
-    &vm::UNPAUSE,
-    &vm::RESET_POWERSTATE,
-    &vm::CLONE,
-    &vm::COPY,
-    &vm::SNAPSHOT,
-    &vm::CHECKPOINT,
-    &vm::MIGRATE,
-    &vm::COMPUTE_MAX_MEMORY,
-    &vm::DESTROY,
-    &vm::SNAPSHOT_REVERT,
-    &vm::SNAPSHOT_CLONE,
-    &vm::SNAPSHOT_COPY,
-    &storage::SR_CREATE,
-    &storage::SR_INTRODUCE,
-    &storage::SR_FORGET,
-    &storage::SR_DESTROY,
-    &storage::SR_SCAN,
-    &storage::SR_PROBE,
-    &storage::PBD_CREATE,
-    &storage::PBD_PLUG,
-    &storage::PBD_UNPLUG,
-    &storage::PBD_DESTROY,
-    &storage::VDI_CREATE,
-    &storage::VDI_DESTROY,
-    &storage::VDI_CLONE,
-    &storage::VDI_SNAPSHOT,
-    &storage::VDI_COPY,
-    &storage::VDI_RESIZE,
-    &storage::VDI_INTRODUCE,
-    &storage::VDI_FORGET,
-    &storage::VBD_CREATE,
-    &storage::VBD_PLUG,
-    &storage::VBD_UNPLUG,
-    &storage::VBD_DESTROY,
-    &storage::VBD_EJECT,
-    &storage::VBD_INSERT,
-    &storage::VM_DISK_ADD,
-    &storage::VM_DISK_LIST,
-    &storage::VM_DISK_REMOVE,
-    &storage::VM_CD_ADD,
-    &storage::VM_CD_LIST,
-    &storage::VM_CD_REMOVE,
-    &storage::VM_CD_INSERT,
-    &storage::VM_CD_EJECT,
-    &storage::CD_LIST,
-    &network::NETWORK_CREATE,
-    &network::NETWORK_DESTROY,
-    &network::VIF_CREATE,
-    &network::VIF_PLUG,
-    &network::VIF_UNPLUG,
-    &network::VIF_DESTROY,
-    &network::VM_VIF_LIST,
-    &network::PIF_PLUG,
-    &network::PIF_UNPLUG,
-    &network::PIF_RECONFIGURE_IP,
-    &network::VLAN_CREATE,
-    &network::VLAN_DESTROY,
-    &message::CREATE,
-    &message::DESTROY,
+/// Every explicit command this xe implements, one line per family.
+pub const COMMANDS: &[&[CommandSpec]] = &[
+    help::COMMANDS,
+    event::COMMANDS,
+    vm::COMMANDS,
+    snapshot::COMMANDS,
+    sr::COMMANDS,
+    pbd::COMMANDS,
+    vdi::COMMANDS,
+    vbd::COMMANDS,
+    network::COMMANDS,
+    message::COMMANDS,
+    by_uuid::COMMANDS,
 ];
 
+/// Every explicit command, family by family.
+pub fn commands() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().flat_map(|family| family.iter())
+}
+
 /// Commands that exist only in this xe.
-pub const EXTRAS: &[&ExtraSpec] = &[&sim::STOP, &sim::LIST, &completion::SPEC];
+pub const EXTRAS: &[&ExtraSpec] = &[&sim::stop::SPEC, &sim::list::SPEC, &help::completion::SPEC];
 
 /// How a command name resolves.
 pub enum Resolved {
@@ -135,7 +85,7 @@ pub enum Resolved {
 
 /// Resolves a command name.
 pub fn resolve(name: &str) -> Option<Resolved> {
-    if let Some(spec) = COMMANDS.iter().find(|c| c.name == name) {
+    if let Some(spec) = commands().find(|c| c.name == name) {
         return Some(Resolved::Explicit(spec));
     }
     if let Some(extra) = EXTRAS.iter().find(|c| c.spec.name == name) {
@@ -172,7 +122,10 @@ pub fn dispatch(ctx: &mut Context) -> CmdResult {
             for p in required_params(&name) {
                 ctx.params.required(p)?;
             }
-            (spec.run)(ctx)
+            match spec.run {
+                Run::Fn(run) => run(ctx),
+                Run::ByUuid { class, method } => by_uuid::call(ctx, class, method),
+            }
         }
         Some(Resolved::Generated(fact, op)) => generic::run(ctx, fact.cli, op),
         Some(Resolved::Unsupported(fact)) => {
@@ -189,7 +142,7 @@ mod tests {
     #[test]
     fn every_command_is_an_xe_command_and_unique() {
         let mut seen = std::collections::HashSet::new();
-        for c in COMMANDS {
+        for c in commands() {
             assert!(seen.insert(c.name), "{} registered twice", c.name);
             assert!(c.name == "help" || crate::facts::command(c.name).is_some(), "{} is not an xe command", c.name);
         }
@@ -197,5 +150,28 @@ mod tests {
             assert!(crate::facts::command(e.spec.name).is_none(), "{} shadows an xe command", e.spec.name);
             assert!(!e.spec.help.is_empty());
         }
+    }
+
+    /// Every xe command has one description: the spec's `help` when we
+    /// implement it, else its sentence in `facts::command_help`, never both.
+    #[test]
+    fn every_command_has_one_description() {
+        for c in commands() {
+            assert!(!c.help.is_empty(), "{} has an empty help", c.name);
+            assert!(!crate::facts::command_help::has(c.name), "{} is described twice", c.name);
+            if c.name != "help" {
+                crate::facts::command_help::tests::check_sentence(c.name, c.help);
+            }
+        }
+        for f in crate::facts::COMMANDS {
+            let implemented = commands().any(|c| c.name == f.name);
+            assert!(implemented || crate::facts::command_help::has(f.name), "{} has no description", f.name);
+            if f.flags & crate::facts::flag::DEPRECATED != 0 {
+                assert!(help::description(f.name).starts_with("Deprecated"), "{}", f.name);
+            }
+        }
+        assert_eq!(help::description("vm-shutdown"), "Shut down a VM cleanly; --force does a hard shutdown instead.");
+        assert!(help::description("vm-start").contains("--force skips safety checks"));
+        assert!(help::description("event-wait").starts_with("Block until"));
     }
 }

@@ -251,7 +251,7 @@ where
 /// `message-priority=` (default 5): messages about a VM below this priority
 /// are shown after an operation on it.
 fn message_threshold(ctx: &Context) -> i64 {
-    ctx.params.get("message-priority").and_then(crate::commands::network::ocaml_int64).unwrap_or(5)
+    ctx.params.get("message-priority").and_then(crate::commands::int64::ocaml_int64).unwrap_or(5)
 }
 
 /// Like xe after each operation on a VM: the messages about it created

@@ -1,4 +1,6 @@
-//! Our own one-line description of every explicit xe command, for `xe help <command>`.
+//! Our own one-line description of every explicit xe command that this xe
+//! does not implement yet, for `xe help <command>`. An implemented command's
+//! sentence is the `help` of its spec in `crate::commands` (checked there).
 //!
 //! Each sentence is written for this project (not taken from upstream help), in the
 //! imperative mood, and mentions the quirks a user most needs (what `--force` does,
@@ -30,7 +32,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("caller-destroy", "Remove a registered API caller."),
     ("caller-list-usage", "List the API usage recorded for every registered caller."),
     ("caller-query-usage", "Show the API usage recorded for one caller or for a group of callers."),
-    ("cd-list", "List the CD images available in the ISO storage repositories."),
     ("cluster-create", "Create a cluster with one host's PIF as its first member and print its UUID."),
     ("cluster-destroy", "Destroy a cluster together with its last remaining member."),
     ("cluster-host-create", "Add a host to a cluster, using one of the host's PIFs, and print the member's UUID."),
@@ -59,7 +60,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "Probe storage for SRs holding disaster-recovery metadata, attach them and print the task's UUID.",
     ),
     ("drtask-destroy", "Destroy a disaster-recovery task, detaching the SRs it attached."),
-    ("event-wait", "Block until an object of a class satisfies every field=value (or field=/=value) condition."),
     ("gpu-group-create", "Create a GPU group and print its UUID."),
     ("gpu-group-destroy", "Destroy a GPU group."),
     ("gpu-group-get-remaining-capacity", "Print how many more vGPUs of a given type a GPU group can host."),
@@ -184,15 +184,11 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "lvhd-enable-thin-provisioning",
         "Enable thin provisioning on an LVM-based SR with the given initial allocation and quantum.",
     ),
-    ("message-create", "Create a message about a VM, host, SR or pool with a name, priority and body."),
-    ("message-destroy", "Delete one message (uuid) or a comma-separated list of messages (uuids)."),
     (
         "message-destroy-all",
         "Delete all messages, optionally only those before or after a time or of a given priority.",
     ),
     ("network-attach", "Make a network available on a host right away."),
-    ("network-create", "Create a network and print its UUID."),
-    ("network-destroy", "Destroy a network."),
     ("network-sriov-create", "Enable SR-IOV on a PIF for a network and print the new object's UUID."),
     ("network-sriov-destroy", "Disable SR-IOV by destroying a network SR-IOV object."),
     ("observer-create", "Create an observer that exports tracing data to endpoints and print its UUID."),
@@ -204,10 +200,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("patch-pool-clean", "Delete the files of a legacy patch from every host, keeping its record."),
     ("patch-precheck", "Check whether a legacy patch can be applied to a host."),
     ("patch-upload", "Upload a legacy patch file to the pool and print its UUID."),
-    ("pbd-create", "Create a PBD connecting a host to an SR with a device configuration and print its UUID."),
-    ("pbd-destroy", "Destroy a PBD."),
-    ("pbd-plug", "Attach an SR to a host through a PBD."),
-    ("pbd-unplug", "Detach an SR from a host through a PBD."),
     ("pci-disable-dom0-access", "Stop the control domain from using a PCI device, from the next boot."),
     ("pci-enable-dom0-access", "Let the control domain use a PCI device again, from the next boot."),
     ("pci-get-dom0-access-status", "Print whether the control domain may use a PCI device."),
@@ -216,12 +208,9 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pif-db-forget", "Delete the database record of a PIF without touching the host."),
     ("pif-forget", "Remove a PIF from the database."),
     ("pif-introduce", "Create a PIF for a network device of a host and print its UUID."),
-    ("pif-plug", "Bring a PIF up."),
-    ("pif-reconfigure-ip", "Set the IPv4 mode (none, dhcp or static) and addresses of a PIF."),
     ("pif-reconfigure-ipv6", "Set the IPv6 mode (none, dhcp, static or autoconf) and addresses of a PIF."),
     ("pif-scan", "Scan a host for network devices and create PIFs for new ones."),
     ("pif-set-primary-address-type", "Choose whether a PIF's primary address is IPv4 or IPv6."),
-    ("pif-unplug", "Bring a PIF down."),
     (
         "pool-apply-edition",
         "Switch every host of the pool to a license edition, optionally setting the license server.",
@@ -343,30 +332,20 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("session-subject-identifier-list", "List the subject identifiers of all users with open sessions."),
     ("session-subject-identifier-logout", "Log out every session of a subject identifier, except your own."),
     ("session-subject-identifier-logout-all", "Log out the sessions of every subject identifier, except your own."),
-    ("snapshot-clone", "Clone a snapshot into a new template, using fast disk clones, and print its UUID."),
-    ("snapshot-copy", "Copy a snapshot into a new template with full disk copies, optionally on another SR."),
     ("snapshot-destroy", "Destroy a snapshot record, leaving its disks in place."),
     ("snapshot-disk-list", "List the disks of a snapshot with their VBD and VDI details."),
     ("snapshot-export-to-template", "Export a snapshot to a local XVA file that can be imported as a template."),
     ("snapshot-reset-powerstate", "Mark a snapshot halted in the database without any other check; requires --force."),
-    ("snapshot-revert", "Revert a VM to the state stored in one of its snapshots."),
-    ("snapshot-uninstall", "Destroy a snapshot and the disks it owns; asks for confirmation unless --force."),
-    ("sr-create", "Create a storage repository of the given type and print its UUID."),
     ("sr-data-source-forget", "Discard the recorded history of an SR data source."),
     ("sr-data-source-list", "List the data sources that can be recorded for an SR."),
     ("sr-data-source-query", "Print the latest value of an SR data source."),
     ("sr-data-source-record", "Start recording an SR data source."),
-    ("sr-destroy", "Destroy an SR and delete all the data stored on it."),
     ("sr-disable-database-replication", "Stop replicating the pool database to an SR."),
     ("sr-enable-database-replication", "Replicate the pool database to an SR, for disaster recovery."),
-    ("sr-forget", "Remove an SR from the pool database, leaving its contents intact."),
-    ("sr-introduce", "Create a database record for an existing SR; PBDs are still needed to use it."),
-    ("sr-probe", "Ask a storage backend what it finds for a device configuration and print the reply."),
     (
         "sr-probe-ext",
         "Ask a storage backend what it finds for a device configuration and list SRs and usable configurations.",
     ),
-    ("sr-scan", "Rescan an SR for VDIs and size changes made outside the toolstack."),
     ("sr-update", "Refresh the fields of an SR, such as its sizes, from the storage backend."),
     ("subject-add", "Give a user or group from the external directory access to the pool and print its UUID."),
     ("subject-remove", "Revoke the access of a user or group from the external directory."),
@@ -374,7 +353,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("subject-role-remove", "Take a role, named by role-name or role-uuid, away from a subject."),
     ("task-cancel", "Ask a task to cancel; it may still complete or fail normally."),
     ("template-export", "Export a template to a local XVA file."),
-    ("template-uninstall", "Destroy a template and the disks it owns; asks for confirmation unless --force."),
     ("tunnel-create", "Create a tunnel on a transport PIF for a network and print the UUID of its access PIF."),
     ("tunnel-destroy", "Destroy a tunnel."),
     ("update-apply", "Apply an update to the selected hosts."),
@@ -386,65 +364,33 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("update-resync-host", "Refresh the record of which updates are applied on a host."),
     ("update-upload", "Upload an update file to an SR, by default the pool default SR, and print its UUID."),
     ("user-password-change", "Change the password of the user you are logged in as."),
-    ("vbd-create", "Create a VBD linking a VM to a VDI, or an empty CD drive, without plugging it; print its UUID."),
-    ("vbd-destroy", "Destroy a VBD, leaving its VDI in place."),
-    ("vbd-eject", "Eject the media from a removable drive, leaving it empty."),
-    ("vbd-insert", "Insert a VDI into an empty removable drive."),
     ("vbd-pause", "Pause the I/O of a VBD and print the token needed to unpause it."),
-    ("vbd-plug", "Hot-plug a VBD into its running VM."),
     ("vbd-unpause", "Resume the I/O of a paused VBD, given the token from vbd-pause."),
-    (
-        "vbd-unplug",
-        "Hot-unplug a VBD from its running VM; --force forces it and timeout= retries while the guest refuses.",
-    ),
-    ("vdi-clone", "Clone a VDI, using a fast storage clone where possible, and print the new VDI's UUID."),
-    ("vdi-copy", "Copy a VDI to an SR, or into an existing VDI, optionally only the blocks changed since a base."),
-    ("vdi-create", "Create a VDI of a given size on an SR and print its UUID."),
     ("vdi-data-destroy", "Delete the data of a snapshot VDI but keep its changed block tracking metadata."),
-    ("vdi-destroy", "Destroy a VDI and delete its data."),
     ("vdi-disable-cbt", "Turn off changed block tracking for a VDI."),
     ("vdi-enable-cbt", "Turn on changed block tracking for a VDI."),
     (
         "vdi-export",
         "Export the contents of a VDI into a local file, optionally in a given format or as a delta from a base.",
     ),
-    ("vdi-forget", "Remove a VDI from the database without deleting its data."),
     ("vdi-generate-config", "Print the configuration a host needs to attach a VDI."),
     ("vdi-import", "Import a local file into an existing VDI, optionally in a given format."),
-    ("vdi-introduce", "Create a record for an existing disk at a location on an SR and print its UUID."),
     ("vdi-list-changed-blocks", "Print the bitmap of blocks that differ between two VDIs."),
     ("vdi-pool-migrate", "Move a VDI, even one in use by a running VM, to another SR and print the new UUID."),
-    ("vdi-resize", "Change the size of a VDI; online=true resizes it while attached."),
-    ("vdi-snapshot", "Take a snapshot of a VDI and print the snapshot's UUID."),
     ("vdi-unlock", "Release the lock on a VDI by force; requires --force."),
     ("vdi-update", "Ask the storage backend to refresh the fields of a VDI."),
     ("vgpu-create", "Give a VM a virtual GPU from a GPU group, optionally of a given type, and print its UUID."),
     ("vgpu-destroy", "Remove a virtual GPU."),
     ("vif-configure-ipv4", "Set the static IPv4 address and gateway that the guest should use on a VIF."),
     ("vif-configure-ipv6", "Set the static IPv6 address and gateway that the guest should use on a VIF."),
-    ("vif-create", "Create a VIF connecting a VM to a network without plugging it, and print its UUID."),
-    ("vif-destroy", "Destroy a VIF."),
     ("vif-move", "Move a VIF to another network, even while its VM is running."),
-    ("vif-plug", "Hot-plug a VIF into its running VM."),
-    ("vif-unplug", "Hot-unplug a VIF from its running VM; --force forces it."),
-    ("vlan-create", "Create a VLAN on a PIF for a network and print the UUID of the new VLAN PIF."),
-    ("vlan-destroy", "Destroy a VLAN, given its UUID or the UUID of its VLAN PIF."),
     (
         "vm-assert-can-be-recovered",
         "Check that the SRs needed to recover a VM from a disaster-recovery database are present.",
     ),
     ("vm-call-host-plugin", "Call a host plugin function on behalf of a VM, passing args:key=value arguments."),
     ("vm-call-plugin", "Call a plugin function for a VM, passing args:key=value arguments, and print the result."),
-    ("vm-cd-add", "Add a CD drive holding a named ISO from the CD library to a VM at the given device position."),
-    ("vm-cd-eject", "Eject the disc from the only CD drive of a VM."),
-    ("vm-cd-insert", "Insert a named ISO from the CD library into the only empty CD drive of a VM."),
-    ("vm-cd-list", "List the CD drives of a VM and the discs in them."),
-    ("vm-cd-remove", "Remove the CD drive holding a named disc from a VM."),
-    ("vm-checkpoint", "Snapshot a VM's disks and memory together and print the checkpoint's UUID."),
-    ("vm-clone", "Clone a VM or template, using fast disk clones where possible, and print the new UUID."),
-    ("vm-compute-maximum-memory", "Print the largest memory a VM could be given from a total, allowing for overhead."),
     ("vm-compute-memory-overhead", "Print the virtualisation memory overhead of a VM."),
-    ("vm-copy", "Copy a VM or template with full disk copies, optionally to another SR, and print the new UUID."),
     ("vm-copy-bios-strings", "Copy the BIOS strings of a host into a VM."),
     ("vm-crashdump-list", "List the crash dumps recorded for a VM."),
     ("vm-create", "Create a bare halted VM record with no devices and print its UUID."),
@@ -452,16 +398,11 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("vm-data-source-list", "List the data sources that can be recorded for a VM."),
     ("vm-data-source-query", "Print the latest value of a VM data source."),
     ("vm-data-source-record", "Start recording a VM data source."),
-    ("vm-destroy", "Destroy a VM record, leaving its disks in place."),
-    ("vm-disk-add", "Create a new disk of a given size and attach it to a VM at the given device position."),
-    ("vm-disk-list", "List the disks of a VM with their VBD and VDI details."),
-    ("vm-disk-remove", "Detach the disk at a device position from a VM and destroy it."),
     ("vm-export", "Export a VM to a local XVA file, or only its metadata with metadata=true."),
     ("vm-get-secureboot-readiness", "Report whether a UEFI VM is ready to boot with Secure Boot."),
     ("vm-group-create", "Create a VM group with a placement policy (normal or anti-affinity) and print its UUID."),
     ("vm-group-destroy", "Destroy a VM group."),
     ("vm-import", "Import VMs from a local file or a URL and print their UUIDs."),
-    ("vm-install", "Create a VM from a template, provisioning its disks, and print its UUID."),
     ("vm-is-bios-customized", "Report whether a VM's BIOS strings are unset, generic or customised."),
     ("vm-memory-balloon", "Deprecated, use vm-memory-dynamic-range-set: set the memory target of a VM."),
     ("vm-memory-dynamic-range-set", "Set the dynamic minimum and maximum memory of a VM, live if it is running."),
@@ -471,33 +412,21 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("vm-memory-static-range-set", "Set the static minimum and maximum memory of a halted VM."),
     ("vm-memory-target-set", "Set a VM's memory target by setting its dynamic minimum and maximum to it."),
     ("vm-memory-target-wait", "Wait until a running VM's memory use reaches its target."),
-    ("vm-migrate", "Migrate a VM to another host, or with remote-master to another pool, moving disks when needed."),
-    ("vm-pause", "Pause a running VM."),
     ("vm-query-services", "List the system services advertised by a system domain."),
-    ("vm-reboot", "Reboot a VM cleanly; --force does a hard reboot."),
     ("vm-recover", "Recover a VM from a disaster-recovery database; --force replaces a newer copy."),
-    ("vm-reset-powerstate", "Mark a VM halted in the database without touching it; requires --force."),
     ("vm-restart-device-models", "Restart the device model processes of a running VM."),
-    ("vm-resume", "Resume a suspended VM, optionally on a chosen host; --force skips safety checks."),
     ("vm-retrieve-wlb-recommendations", "Ask Workload Balancing which hosts are best suited to a VM."),
     ("vm-set-uefi-mode", "Put the UEFI firmware of a VM into setup or user mode."),
-    ("vm-shutdown", "Shut down a VM cleanly; --force does a hard shutdown instead."),
-    ("vm-snapshot", "Snapshot the disks of a VM, optionally skipping some VDIs, and print the snapshot's UUID."),
     (
         "vm-snapshot-with-quiesce",
         "Snapshot the disks of a VM after quiescing them through the guest and print the UUID.",
     ),
-    ("vm-start", "Start a VM, optionally paused or on a chosen host; --force skips safety checks."),
-    ("vm-suspend", "Suspend a running VM to disk."),
     ("vm-sysprep", "Run Windows sysprep in a VM with an unattend file from the client, waiting up to a timeout."),
-    ("vm-uninstall", "Destroy a VM, its snapshots and the disks they own; asks for confirmation unless --force."),
-    ("vm-unpause", "Unpause a paused VM."),
     (
         "vm-update-secureboot-certificates-on-boot",
         "Mark a VM (mark=true) or unmark it to update its Secure Boot certificates at its next boot.",
     ),
     ("vm-vcpu-hotplug", "Change the number of vCPUs of a running VM."),
-    ("vm-vif-list", "List the VIFs of the selected VMs."),
     ("vmss-create", "Create a VM snapshot schedule and print its UUID."),
     ("vmss-destroy", "Destroy a VM snapshot schedule."),
     ("vtpm-create", "Add a virtual TPM to a VM and print its UUID."),
@@ -506,6 +435,11 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("vusb-destroy", "Remove a virtual USB device from a VM."),
     ("vusb-unplug", "Hot-unplug a virtual USB device from its running VM."),
 ];
+
+/// Whether `name` has a sentence here.
+pub fn has(name: &str) -> bool {
+    DESCRIPTIONS.binary_search_by(|(n, _)| (*n).cmp(name)).is_ok()
+}
 
 /// Returns the description of an explicit command, or a neutral sentence for names we do not know.
 pub fn describe(name: &str) -> &'static str {
@@ -516,18 +450,10 @@ pub fn describe(name: &str) -> &'static str {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::super::COMMANDS;
     use super::*;
     use std::collections::BTreeSet;
-
-    #[test]
-    fn every_command_is_described() {
-        for c in COMMANDS {
-            assert!(DESCRIPTIONS.iter().any(|(n, _)| *n == c.name), "{} has no description", c.name);
-            assert_ne!(describe(c.name), "No description available.", "{}", c.name);
-        }
-    }
 
     #[test]
     fn every_entry_names_a_real_command() {
@@ -535,7 +461,6 @@ mod tests {
         for (n, _) in DESCRIPTIONS {
             assert!(names.contains(n), "{n} is not an explicit xe command");
         }
-        assert_eq!(DESCRIPTIONS.len(), names.len());
     }
 
     #[test]
@@ -545,20 +470,25 @@ mod tests {
         }
     }
 
+    /// The style of every description, here and in the command specs.
+    pub(crate) fn check_sentence(n: &str, text: &str) {
+        assert!(text.ends_with('.'), "{n}: {text:?} does not end with a period");
+        assert_eq!(text.matches('.').count(), 1, "{n}: completion cuts at the first period");
+        assert!(!text.contains('\n') && !text.contains('\r'), "{n}: newline in text");
+        assert!(text.len() < 110, "{n}: {} characters", text.len());
+        assert!(text.starts_with(|c: char| c.is_ascii_uppercase()), "{n}: {text:?}");
+    }
+
     #[test]
     fn sentences_are_single_short_lines() {
         for (n, text) in DESCRIPTIONS {
-            assert!(text.ends_with('.'), "{n}: {text:?} does not end with a period");
-            assert_eq!(text.matches('.').count(), 1, "{n}: completion cuts at the first period");
-            assert!(!text.contains('\n') && !text.contains('\r'), "{n}: newline in text");
-            assert!(text.len() < 110, "{n}: {} characters", text.len());
-            assert!(text.starts_with(|c: char| c.is_ascii_uppercase()), "{n}: {text:?}");
+            check_sentence(n, text);
         }
     }
 
     #[test]
     fn deprecated_commands_name_their_replacement() {
-        for c in COMMANDS.iter().filter(|c| c.flags & super::super::flag::DEPRECATED != 0) {
+        for c in COMMANDS.iter().filter(|c| c.flags & super::super::flag::DEPRECATED != 0 && has(c.name)) {
             assert!(describe(c.name).starts_with("Deprecated"), "{}: {}", c.name, describe(c.name));
         }
         assert!(describe("vm-memory-balloon").contains("vm-memory-dynamic-range-set"));
@@ -569,11 +499,9 @@ mod tests {
 
     #[test]
     fn lookup() {
-        assert_eq!(describe("vm-shutdown"), "Shut down a VM cleanly; --force does a hard shutdown instead.");
-        assert!(describe("vm-start").contains("--force skips safety checks"));
-        assert!(describe("vm-uninstall").contains("confirmation unless --force"));
-        assert!(describe("event-wait").starts_with("Block until"));
+        assert_eq!(describe("host-shutdown"), "Shut down a host; it must be disabled and have no running VMs.");
         assert_eq!(describe("appliance-assert-can-be-recovered"), DESCRIPTIONS[0].1);
+        assert!(has("host-shutdown") && !has("vm-list") && !has("vm-start"));
         assert_eq!(describe("vm-list"), "No description available.");
         assert_eq!(describe(""), "No description available.");
         assert_eq!(describe("no-such-command"), "No description available.");

@@ -16,7 +16,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The top-level module a file belongs to (`src/commands/vm.rs` -> `commands`).
+/// The top-level module a file belongs to (`src/commands/vm/start.rs` -> `commands`).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
     let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();

@@ -1,6 +1,6 @@
 //! `xe completion <shell>`: prints the completion script for bash, zsh or fish.
 
-use super::{CommandSpec, ExtraSpec};
+use crate::commands::{CommandSpec, ExtraSpec, Run};
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::shells::Shell;
@@ -9,7 +9,7 @@ pub const SPEC: ExtraSpec = ExtraSpec {
     spec: CommandSpec {
         name: "completion",
         help: "Print the shell completion script for bash, zsh or fish, e.g. `xe completion bash > ~/.local/share/bash-completion/completions/xe`.",
-        run,
+        run: Run::Fn(run),
     },
     reqd: &[],
     optn: &["shell"],

@@ -2,7 +2,7 @@
 //! returns as soon as one object of the class satisfies every condition,
 //! checking the current objects first and then following `event.from`.
 
-use super::CommandSpec;
+use crate::commands::{CommandSpec, Run};
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
 use crate::records::{self, ClassView, Obj};
@@ -10,7 +10,11 @@ use crate::records::{self, ClassView, Obj};
 use std::time::{Duration, Instant};
 use xenapi::Value;
 
-pub const SPEC: CommandSpec = CommandSpec { name: "event-wait", help: "", run };
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "event-wait",
+    help: "Block until an object of a class satisfies every field=value (or field=/=value) condition.",
+    run: Run::Fn(run),
+};
 
 /// Classes xe's event-wait accepts.
 const CLASSES: &[&str] = &[

@@ -3,16 +3,28 @@
 //! `--force`, then shut down and destroy each VM and its disks. Only
 //! `vm-uninstall` takes the VMs' snapshots along.
 
-use super::select::{self, Selector};
-use super::CommandSpec;
+use crate::commands::select::{self, Selector};
+use crate::commands::{CommandSpec, Run};
 use crate::connect::Api;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::{Value, NULL_REF};
 
-pub const VM: CommandSpec = CommandSpec { name: "vm-uninstall", help: "", run: vm_uninstall };
-pub const TEMPLATE: CommandSpec = CommandSpec { name: "template-uninstall", help: "", run: template_uninstall };
-pub const SNAPSHOT: CommandSpec = CommandSpec { name: "snapshot-uninstall", help: "", run: snapshot_uninstall };
+pub const VM: CommandSpec = CommandSpec {
+    name: "vm-uninstall",
+    help: "Destroy a VM, its snapshots and the disks they own; asks for confirmation unless --force.",
+    run: Run::Fn(vm_uninstall),
+};
+pub const TEMPLATE: CommandSpec = CommandSpec {
+    name: "template-uninstall",
+    help: "Destroy a template and the disks it owns; asks for confirmation unless --force.",
+    run: Run::Fn(template_uninstall),
+};
+pub const SNAPSHOT: CommandSpec = CommandSpec {
+    name: "snapshot-uninstall",
+    help: "Destroy a snapshot and the disks it owns; asks for confirmation unless --force.",
+    run: Run::Fn(snapshot_uninstall),
+};
 
 /// What one VM takes with it, and the lines that announce it.
 struct Plan {
@@ -161,6 +173,6 @@ fn template_uninstall(ctx: &mut Context) -> CmdResult {
 }
 
 fn snapshot_uninstall(ctx: &mut Context) -> CmdResult {
-    let r = super::vm::snapshot_arg(ctx)?;
+    let r = crate::commands::snapshot::snapshot_arg(ctx)?;
     uninstall(ctx, vec![r])
 }

@@ -4,13 +4,17 @@
 //! template's has-vendor-device recommendation, provision the disks. Any
 //! failure after the VM exists destroys it again.
 
-use super::CommandSpec;
+use crate::commands::{CommandSpec, Run};
 use crate::connect::{Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::{Value, NULL_REF};
 
-pub const SPEC: CommandSpec = CommandSpec { name: "vm-install", help: "", run };
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "vm-install",
+    help: "Create a VM from a template, provisioning its disks, and print its UUID.",
+    run: Run::Fn(run),
+};
 
 const SNAPSHOT_WITH_SR: &str = "Do not use the sr-name-label or sr-uuid argument when installing from a snapshot. \
 By default, it will install each new disk on the same SR as the corresponding snapshot disks.";
@@ -222,7 +226,7 @@ fn vendor_device(ctx: &mut Context, tpl: &Value, new: &Value) -> CmdResult {
                 "Note: the VM template recommends setting has-vendor-device=true (to provide the option of \
                  obtaining PV drivers through Windows Update), but a suitable licence has not been deployed for \
                  this host. Ignoring this recommendation and continuing with installation of VM {}...\n\n",
-                super::select::ocaml_string(&s(&name))
+                crate::commands::select::ocaml_string(&s(&name))
             ));
             Ok(())
         }

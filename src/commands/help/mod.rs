@@ -1,14 +1,22 @@
 //! `xe help`, `xe help <command>`, `xe help --all` and the `--minimal`
 //! lists that shell completion reads.
 
-use super::{generic, CommandSpec, Resolved, EXTRAS};
+pub mod completion;
+
+use super::{generic, CommandSpec, Resolved, Run, EXTRAS};
 use crate::context::Context;
 use crate::error::CmdResult;
 use crate::facts::{self, flag};
 use crate::output::Record;
 
-pub const SPEC: CommandSpec =
-    CommandSpec { name: "help", help: "Show the usage, the list of commands, or the parameters of one command.", run };
+/// The family's commands, for `commands::COMMANDS`.
+pub const COMMANDS: &[CommandSpec] = &[SPEC];
+
+pub const SPEC: CommandSpec = CommandSpec {
+    name: "help",
+    help: "Show the usage, the list of commands, or the parameters of one command.",
+    run: Run::Fn(run),
+};
 
 /// The usage text printed for `xe`, `xe --help` and `xe help`.
 pub fn usage() -> String {
@@ -98,13 +106,14 @@ pub fn command_params(name: &str) -> Option<(Vec<String>, Vec<String>)> {
     generic::split(name).map(|(fact, op)| generic::params_of(fact.cli, op))
 }
 
-/// Our description of a command.
+/// Our description of a command: an implemented one's is its spec's `help`,
+/// one we do not implement yet has its sentence in `facts::command_help`.
 pub fn description(name: &str) -> String {
-    if facts::command(name).is_some() {
-        return crate::facts::command_help::describe(name).to_string();
-    }
     if let Some(Resolved::Explicit(spec)) = super::resolve(name) {
         return spec.help.to_string();
+    }
+    if facts::command(name).is_some() {
+        return crate::facts::command_help::describe(name).to_string();
     }
     if let Some((fact, op)) = generic::split(name).filter(|_| facts::command(name).is_none()) {
         let class = fact.cli;
