@@ -260,6 +260,23 @@ pub fn known_hosts_path() -> PathBuf {
     dirs::config_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join("xe-rs").join("known_hosts")
 }
 
+/// A completion request in clap_complete's protocol: `COMPLETE=<shell>`
+/// (empty or `0` means none) and, for bash, zsh and elvish, the index of the
+/// word under the cursor in `_CLAP_COMPLETE_INDEX`. clap_complete's shell
+/// adapters read their formatting variables (`_CLAP_IFS`, ...) themselves.
+pub struct CompletionRequest {
+    pub shell: String,
+    pub index: Option<usize>,
+}
+
+/// The completion request in the environment, if any.
+#[allow(clippy::disallowed_methods)]
+pub fn completion_request() -> Option<CompletionRequest> {
+    let shell = std::env::var(crate::shells::VAR).ok().filter(|s| !s.is_empty() && s != "0")?;
+    let index = std::env::var("_CLAP_COMPLETE_INDEX").ok().and_then(|i| i.parse().ok());
+    Some(CompletionRequest { shell, index })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -54,8 +54,11 @@ fn escape_invalid_utf8(bytes: &[u8]) -> String {
 
 /// Runs one `xe` command line (without the program name) and returns the exit status.
 pub fn run(args: Vec<String>) -> ExitCode {
+    if let Some(req) = config::completion_request() {
+        return complete(|| completion::dynamic::answer(&req.shell, req.index, &args));
+    }
     if args.first().map(String::as_str) == Some("__complete") {
-        return complete(&args[1..]);
+        return complete(|| completion::run(&args[1..]));
     }
     let _ = ctrlc::set_handler(|| {
         connect::logout_active();
@@ -139,10 +142,10 @@ fn fail(e: &CliError) -> ExitCode {
 }
 
 /// Answers a shell's completion request; never prints errors, always exits 0.
-fn complete(args: &[String]) -> ExitCode {
+fn complete(answer: impl FnOnce() -> String + std::panic::UnwindSafe) -> ExitCode {
     // A panic message would land in the middle of the user's prompt.
     std::panic::set_hook(Box::new(|_| {}));
-    let text = std::panic::catch_unwind(|| completion::run(args)).unwrap_or_default();
+    let text = std::panic::catch_unwind(answer).unwrap_or_default();
     let mut printer = Printer::new(Mode::Normal);
     printer.raw(&text);
     printer.finish();

@@ -15,6 +15,7 @@
 //! server or bad credentials, means fewer candidates. Values from the server
 //! cost one `get_all_records_where` (see [`values`]).
 
+pub mod dynamic;
 pub mod values;
 
 use crate::commands::help;

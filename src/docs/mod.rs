@@ -9,10 +9,8 @@ use crate::shells::{self, Shell};
 
 /// Every generated file, as (path relative to the repository root, contents).
 pub fn generated_files() -> Vec<(String, String)> {
-    let mut out: Vec<(String, String)> = Shell::ALL
-        .iter()
-        .map(|s| (format!("completions/{}", shells::file_name(*s)), shells::script(*s).to_string()))
-        .collect();
+    let mut out: Vec<(String, String)> =
+        Shell::ALL.iter().map(|s| (format!("completions/{}", shells::file_name(*s)), shells::script(*s))).collect();
     out.extend(man::pages().into_iter().map(|(name, text)| (format!("man/{name}"), text)));
     out
 }

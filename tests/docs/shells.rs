@@ -127,7 +127,8 @@ fn bash_script() -> String {
     let mut s = format!("source '{}'\n", root().join("completions/xe.bash").display());
     s.push_str(
         "t() { local cword=$1 line=$2; shift 2; COMP_WORDS=(\"$@\"); COMP_CWORD=$cword; COMP_LINE=$line; \
-         COMP_POINT=${#line}; COMPREPLY=(); _xe xe \"${COMP_WORDS[COMP_CWORD]}\" \"${COMP_WORDS[COMP_CWORD-1]}\"; \
+         COMP_POINT=${#line}; COMPREPLY=(); cur=${COMP_WORDS[COMP_CWORD]}; [[ $cur == [=:] ]] && cur=; \
+         _clap_complete_xe xe \"$cur\" \"${COMP_WORDS[COMP_CWORD-1]}\"; \
          printf '%s\\n' \"--- $line\" \"${COMPREPLY[@]}\"; }\n",
     );
     for (cword, line, words) in BASH_CASES {
@@ -242,7 +243,7 @@ zmodload zsh/zpty || exit 3
 compdir=$1; shift
 zpty -b z 'zsh -f -i'
 zpty -w z "PS1='%% '; unsetopt zle_bracketed_paste 2>/dev/null; setopt no_beep"
-zpty -w z "fpath=($compdir \$fpath); autoload -Uz compinit; compinit -u -D"
+zpty -w z "autoload -Uz compinit; compinit -u -D; source $compdir/_xe"
 zpty -w z "stty rows 1000 columns 160; LISTMAX=100000"
 zpty -w z "__dump() { print -r -- ''; print -r -- \"<<BUFFER:\$BUFFER>>\"; zle send-break }; zle -N __dump; bindkey '^Xd' __dump"
 zpty -w z "print READY"

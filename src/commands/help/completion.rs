@@ -1,4 +1,4 @@
-//! `xe completion <shell>`: prints the completion script for bash, zsh or fish.
+//! `xe completion <shell>`: prints the completion script for bash, zsh, fish, elvish or PowerShell.
 
 use crate::commands::{CommandSpec, ExtraSpec, Run};
 use crate::context::{is_standard_key, Context};
@@ -8,7 +8,7 @@ use crate::shells::Shell;
 pub const SPEC: ExtraSpec = ExtraSpec {
     spec: CommandSpec {
         name: "completion",
-        help: "Print the shell completion script for bash, zsh or fish, e.g. `xe completion bash > ~/.local/share/bash-completion/completions/xe`.",
+        help: "Print the shell completion script for bash, zsh, fish, elvish or PowerShell, e.g. `xe completion bash > ~/.local/share/bash-completion/completions/xe`.",
         run: Run::Fn(run),
     },
     reqd: &[],
@@ -21,8 +21,9 @@ fn run(ctx: &mut Context) -> CmdResult {
         Some(s) => s.to_string(),
         None => ctx.params.iter().map(|(k, _)| k).find(|k| !is_standard_key(k)).unwrap_or("").to_string(),
     };
-    let shell = Shell::parse(&name)
-        .ok_or_else(|| CliError::failure(format!("Unknown shell '{name}': use bash, zsh or fish")))?;
-    ctx.printer.raw(crate::shells::script(shell));
+    let shell = Shell::parse(&name).ok_or_else(|| {
+        CliError::failure(format!("Unknown shell '{name}': use bash, zsh, fish, elvish or powershell"))
+    })?;
+    ctx.printer.raw(&crate::shells::script(shell));
     Ok(())
 }
