@@ -243,7 +243,7 @@ zmodload zsh/zpty || exit 3
 compdir=$1; shift
 zpty -b z 'zsh -f -i'
 zpty -w z "PS1='%% '; unsetopt zle_bracketed_paste 2>/dev/null; setopt no_beep"
-zpty -w z "autoload -Uz compinit; compinit -u -D; source $compdir/_xe"
+zpty -w z "fpath=($compdir \$fpath); autoload -Uz compinit; compinit -u -D"
 zpty -w z "stty rows 1000 columns 160; LISTMAX=100000"
 zpty -w z "__dump() { print -r -- ''; print -r -- \"<<BUFFER:\$BUFFER>>\"; zle send-break }; zle -N __dump; bindkey '^Xd' __dump"
 zpty -w z "print READY"
@@ -293,9 +293,11 @@ fn zsh_completes_commands_parameters_and_server_values() {
         "xe vm-start uuid=",
         "xe vm-list power-state=",
         "xe vm-list params=uuid,name-",
+        "xe vm-start vm",
     ];
     let s = zsh_run(&setup, true, &lines);
     assert_eq!(buffer(case(&s, "xe vm-st")), "xe vm-start ");
+    assert_eq!(buffer(case(&s, "xe vm-start vm")), "xe vm-start vm=", "no space after `=`");
     let screen = |name: &str| case(&s, name).join("\n");
     let vdi = screen("xe vdi-create ");
     assert!(
