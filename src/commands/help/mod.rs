@@ -57,15 +57,7 @@ pub fn extra_command_names() -> Vec<String> {
 
 /// Names of every visible command: explicit, generated and our own, sorted bytewise.
 pub fn all_command_names() -> Vec<String> {
-    let mut names: Vec<String> =
-        facts::COMMANDS.iter().filter(|c| c.flags & flag::HIDDEN == 0).map(|c| c.name.to_string()).collect();
-    for class in facts::CLASSES {
-        for (op, bit) in generic::OPS {
-            if class.ops & bit != 0 {
-                names.push(format!("{}-{op}", class.cli));
-            }
-        }
-    }
+    let mut names = xe_command_names();
     names.extend(EXTRAS.iter().map(|e| e.spec.name.to_string()));
     names.sort();
     names.dedup();
