@@ -77,11 +77,6 @@ impl Params {
         self.items.insert(0, (key.to_string(), value.to_string()));
     }
 
-    /// The same as [`Params::bool`].
-    pub fn bool_param(&self, key: &str, default: bool) -> CmdResult<bool> {
-        self.bool(key, default)
-    }
-
     /// The value of whichever of `keys` comes first on the command line.
     pub fn first_of(&self, keys: &[&str]) -> Option<&str> {
         self.items.iter().find(|(k, _)| keys.contains(&k.as_str())).map(|(_, v)| v.as_str())
@@ -463,11 +458,11 @@ mod tests {
     #[test]
     fn strict_booleans_take_xe_spellings_only() {
         let p = Params::new(vec![("a".into(), "Yes".into()), ("b".into(), "0".into()), ("c".into(), "on".into())]);
-        assert_eq!(p.bool_param("a", false), Ok(true));
-        assert_eq!(p.bool_param("b", true), Ok(false));
-        assert_eq!(p.bool_param("absent", true), Ok(true));
+        assert_eq!(p.bool("a", false), Ok(true));
+        assert_eq!(p.bool("b", true), Ok(false));
+        assert_eq!(p.bool("absent", true), Ok(true));
         assert_eq!(
-            p.bool_param("c", false),
+            p.bool("c", false),
             Err(CliError::failure(
                 "Failed to parse parameter 'c': Expected 'true','t','yes','y','1','false','f','no','n','0' got on"
             ))

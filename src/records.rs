@@ -702,22 +702,6 @@ pub fn fetch_records(ctx: &mut Context, view: &ClassView, keep: &[String]) -> Cm
     }
 }
 
-/// Fetches the objects of a class that the class's server expression lists.
-pub fn fetch(ctx: &mut Context, view: &ClassView) -> CmdResult<Vec<(String, Value)>> {
-    if lists_all(view) {
-        return fetch_all(ctx, view.api());
-    }
-    let (_, test) = server_filter(view);
-    match ctx.call(&format!("{}.get_all_records_where", view.api()), vec![Value::str(view.fact.server_expr)]) {
-        Ok(Value::Struct(m)) => Ok(m),
-        Ok(other) => Err(not_records(view.api(), &other)),
-        Err(e) if method_unknown(&e) => {
-            Ok(fetch_all(ctx, view.api())?.into_iter().filter(|(_, rec)| test(rec)).collect())
-        }
-        Err(e) => Err(e),
-    }
-}
-
 /// The filters of a listing or selection, in the order xe applies them:
 /// the class's default ones, then the command line's. xe applies them one
 /// at a time and reads each only while objects remain, so a bad one is an

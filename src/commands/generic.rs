@@ -7,7 +7,7 @@ use crate::error::{CliError, CmdResult};
 use crate::facts::{op, Access, FieldFact, Setter};
 use crate::output::record::{field_key, Blocks};
 use crate::output::Mode;
-use crate::records::{self, ClassView, FieldPlan, Filter, Obj};
+use crate::records::{self, ClassView, FieldPlan, Obj};
 use xenapi::model::{parse_type, Schema, Type};
 use xenapi::wire::jsonrpc::RawRecords;
 use xenapi::{Value, NULL_REF};
@@ -667,15 +667,6 @@ fn only_rw(_field: &FieldFact) -> CliError {
 /// xe's refusals for read-only sets and maps.
 const RO_PARAMETER: &str = "Parameter is read-only";
 const RO_MAP: &str = "Cannot remove parameters from read-only map";
-
-/// Unused filter keys are an error only for list-like commands.
-pub fn filters_for(ctx: &Context, view: &ClassView, own: &[&str]) -> CmdResult<Vec<Filter>> {
-    let mut out = Vec::new();
-    for (k, v) in user_filters(ctx, view, own) {
-        out.push(records::parse_filter(view, &k, &v)?);
-    }
-    Ok(out)
-}
 
 /// One record of `cli` with the fields `params=` names, or `default` ones.
 pub fn record_of(

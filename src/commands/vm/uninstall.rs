@@ -135,7 +135,7 @@ fn uninstall(ctx: &mut Context, vms: Vec<String>) -> CmdResult {
     }
     ctx.printer.raw(&listing);
     // Read only now: xe shows the listing before it looks at `force`.
-    if !ctx.params.bool_param("force", false)? && !user_says_yes(ctx)? {
+    if !ctx.params.bool("force", false)? && !user_says_yes(ctx)? {
         return Ok(());
     }
     for p in &plans {
