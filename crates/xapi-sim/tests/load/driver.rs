@@ -843,7 +843,7 @@ fn phase(
         ctx.killed.store(true, Ordering::SeqCst);
         report.peak_rss_kb = report.peak_rss_kb.max(sim.rss_kb().1);
         report.line(format!(
-            "kill -9 at {:.1} s with {} calls in flight",
+            "kill -9 at {:.1} s with {} clients mid-call (event.from waits included)",
             elapsed.as_secs_f64(),
             count_in_flight(&ctx)
         ));
