@@ -18,6 +18,7 @@ pub mod db;
 pub mod expr;
 pub mod faults;
 pub mod fixtures;
+pub mod handlers;
 pub mod implicit;
 pub mod localtime;
 pub mod persist;
