@@ -44,7 +44,19 @@ impl Globals {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(server, port, username, password, passwordfile, nossl, debug, debug_on_fail, traceparent, insecure, timeout);
+        take!(
+            server,
+            port,
+            username,
+            password,
+            passwordfile,
+            nossl,
+            debug,
+            debug_on_fail,
+            traceparent,
+            insecure,
+            timeout
+        );
     }
 
     /// Applies a `key=value` option; returns false when `key` is not a connection option.

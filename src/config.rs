@@ -400,7 +400,8 @@ mod tests {
         assert_eq!((r.timeout, r.max_value), (Some(Duration::from_millis(2500)), 1 << 30));
         let r = resolve(inv("vm-list --timeout 7"), &env(Some("2"), Some("512 KiB"))).unwrap().settings;
         assert_eq!((r.timeout, r.max_value), (Some(Duration::from_secs(7)), 512 << 10));
-        let r = resolve(inv("vm-list"), &Environment { extra_args: Some("--timeout,3".into()), ..env(None, Some("100")) });
+        let r =
+            resolve(inv("vm-list"), &Environment { extra_args: Some("--timeout,3".into()), ..env(None, Some("100")) });
         let r = r.unwrap().settings;
         assert_eq!((r.timeout, r.max_value), (Some(Duration::from_secs(3)), 100));
         for bad in ["0", "-1", "1e3", "abc", "", ".5", "5.", "1.2.3", "99999999999999999999999"] {

@@ -33,7 +33,9 @@ pub trait Api {
 pub fn wrong_answer(server: &str, method: &str, expected: &str, got: &Value) -> CliError {
     let kind = got.kind();
     let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
-    CliError::Connection(format!("Unreadable answer from {server} to {method}: expected {expected}, got {article} {kind}"))
+    CliError::Connection(format!(
+        "Unreadable answer from {server} to {method}: expected {expected}, got {article} {kind}"
+    ))
 }
 
 fn map_err(e: Error) -> CallError {
@@ -77,7 +79,9 @@ fn start_task(session: &mut Session, method: &str, args: Vec<Value>) -> Result<T
     let call = format!("Async.{method}");
     let r = match session.call(&call, &args).map_err(map_err)? {
         Value::String(r) => r,
-        other => return Err(CallError::Cli(wrong_answer(session.connection().host_port(), &call, "a task ref", &other))),
+        other => {
+            return Err(CallError::Cli(wrong_answer(session.connection().host_port(), &call, "a task ref", &other)))
+        }
     };
     let uuid = match session.call("task.get_uuid", &[Value::str(r.as_str())]) {
         Ok(Value::String(u)) if !u.is_empty() => Some(u),
@@ -109,6 +113,9 @@ impl Task {
         )))
     }
 }
+
+/// The most a call that the server holds on purpose may take beyond its wait.
+const WAIT_MARGIN: Duration = Duration::from_secs(30);
 
 /// The session to log out if the user interrupts the command.
 static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
@@ -280,6 +287,23 @@ impl Connector {
         let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
         let result = session.call(method, &args).map_err(map_err);
+        self.trace(printer, method, started, &result);
+        result
+    }
+
+    /// Calls `method`, which the server may hold for up to `wait` (e.g.
+    /// `event.from`), allowing the read timeout (at most 30 s) beyond it.
+    pub fn call_waiting(
+        &mut self,
+        printer: &mut Printer,
+        method: &str,
+        args: Vec<Value>,
+        wait: Duration,
+    ) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        let margin = session.connection().options().read_timeout.map_or(WAIT_MARGIN, |t| t.min(WAIT_MARGIN));
+        let result = session.call_with_timeout(method, &args, wait + margin).map_err(map_err);
         self.trace(printer, method, started, &result);
         result
     }

@@ -186,6 +186,16 @@ impl Context {
         }
     }
 
+    /// Calls a method that the server may hold for up to `wait` before it
+    /// answers (`event.from`): the read timeout counts from then on.
+    pub fn call_waiting(&mut self, method: &str, args: Vec<Value>, wait: std::time::Duration) -> CmdResult<Value> {
+        match self.connector.call_waiting(&mut self.printer, method, args, wait) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
     /// Calls a records method keeping only the record members `keep` accepts.
     pub fn call_projected(&mut self, method: &str, args: Vec<Value>, keep: &dyn Fn(&str) -> bool) -> CmdResult<Value> {
         match self.connector.call_projected(&mut self.printer, method, args, keep) {

@@ -150,8 +150,11 @@ fn garbage(mut conn: TcpStream, stop: &AtomicBool) -> std::io::Result<()> {
     Ok(())
 }
 
+/// An HTTP message as read: the request path (or status line's second word), head, body.
+type Message = (String, Vec<u8>, Vec<u8>);
+
 /// Reads one HTTP request: head and body (by its Content-Length). `None` at the end of the connection.
-fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String, Vec<u8>, Vec<u8>)>> {
+fn read_request(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Message>> {
     let mut head = Vec::new();
     loop {
         let mut line = Vec::new();
@@ -258,17 +261,15 @@ fn connection(
 }
 
 /// Reads one HTTP response with a Content-Length (what the simulator sends).
-fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<(String, Vec<u8>, Vec<u8>)>> {
+fn read_response(r: &mut BufReader<TcpStream>) -> std::io::Result<Option<Message>> {
     read_request(r)
 }
 
 fn respond(out: &mut TcpStream, status: u16, content_type: &str, body: &[u8]) -> std::io::Result<()> {
     let reason = if status == 200 { "OK" } else { "Error" };
-    let mut answer = format!(
-        "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
-        body.len()
-    )
-    .into_bytes();
+    let mut answer =
+        format!("HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n", body.len())
+            .into_bytes();
     answer.extend_from_slice(body);
     out.write_all(&answer)?;
     out.flush()
@@ -332,8 +333,11 @@ pub fn json_error(code: &str, params: &[&str]) -> Reply {
     let data: Vec<String> = params.iter().map(|p| format!("\"{p}\"")).collect();
     Reply::Ok {
         content_type: "application/json",
-        body: format!(r#"{{"jsonrpc":"2.0","error":{{"code":1,"message":"{code}","data":[{}]}},"id":1}}"#, data.join(","))
-            .into_bytes(),
+        body: format!(
+            r#"{{"jsonrpc":"2.0","error":{{"code":1,"message":"{code}","data":[{}]}},"id":1}}"#,
+            data.join(",")
+        )
+        .into_bytes(),
     }
 }
 
@@ -366,7 +370,8 @@ pub fn session_calls(req: &Request) -> Option<Reply> {
 
 /// An HTML error page, as proxies and web servers send.
 pub fn html(status: u16) -> Reply {
-    let body = b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Bad gateway</h1></body></html>".to_vec();
+    let body =
+        b"<!DOCTYPE html><html><head><title>Error</title></head><body><h1>Bad gateway</h1></body></html>".to_vec();
     if status == 200 {
         Reply::Ok { content_type: "text/html; charset=utf-8", body }
     } else {

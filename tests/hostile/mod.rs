@@ -105,9 +105,18 @@ fn answers_nested_100000_deep_are_refused() {
     let h = after_login(move |_| json_ok(&deep("[", "]")));
     let o = run(&mut xe(h.port, &["vm-list"]));
     let port = h.port;
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{port} to {LISTING}: JSON-RPC: recursion limit exceeded at byte 153"));
+    fails_with(
+        &o,
+        &format!(
+            "Unreadable answer from 127.0.0.1:{port} to {LISTING}: JSON-RPC: recursion limit exceeded at byte 153"
+        ),
+    );
     // XML-RPC: no JSON-RPC endpoint, then the same depth in XML.
-    let value = format!("{}<value>1</value>{}", "<value><array><data>".repeat(100_000), "</data></array></value>".repeat(100_000));
+    let value = format!(
+        "{}<value>1</value>{}",
+        "<value><array><data>".repeat(100_000),
+        "</data></array></value>".repeat(100_000)
+    );
     let h = Hostile::start(move |req| {
         if req.json() {
             return Reply::Status { status: 404, content_type: "text/plain", body: b"not found".to_vec() };
@@ -115,7 +124,10 @@ fn answers_nested_100000_deep_are_refused() {
         session_calls(req).unwrap_or_else(|| xml_ok(&value))
     });
     let o = run(&mut xe(h.port, &["vm-list"]));
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{} to {LISTING}: XML-RPC: values nested deeper than 256", h.port));
+    fails_with(
+        &o,
+        &format!("Unreadable answer from 127.0.0.1:{} to {LISTING}: XML-RPC: values nested deeper than 256", h.port),
+    );
 }
 
 const GIB: u64 = 1 << 30;
@@ -193,7 +205,13 @@ fn invalid_utf8_is_refused() {
         body: b"{\"jsonrpc\":\"2.0\",\"result\":{\"OpaqueRef:a\":{\"uuid\":\"\xff\xfe\"}},\"id\":1}".to_vec(),
     });
     let o = run(&mut xe(h.port, &["vm-list"]));
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{} to {LISTING}: JSON-RPC: invalid unicode code point at byte 50", h.port));
+    fails_with(
+        &o,
+        &format!(
+            "Unreadable answer from 127.0.0.1:{} to {LISTING}: JSON-RPC: invalid unicode code point at byte 50",
+            h.port
+        ),
+    );
 }
 
 #[test]
@@ -228,9 +246,15 @@ fn a_wrongly_typed_answer_is_an_error() {
     let h = after_login(|_| json_ok("\"surprise\""));
     let port = h.port;
     let o = run(&mut xe(port, &["vm-list"]));
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{port} to {LISTING}: expected a map of records, got a string"));
+    fails_with(
+        &o,
+        &format!("Unreadable answer from 127.0.0.1:{port} to {LISTING}: expected a map of records, got a string"),
+    );
     let o = run(&mut xe(port, &["vm-list", "--minimal"]));
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{port} to {LISTING}: expected a map of records, got a string"));
+    fails_with(
+        &o,
+        &format!("Unreadable answer from 127.0.0.1:{port} to {LISTING}: expected a map of records, got a string"),
+    );
     let o = run(&mut xe(port, &["vm-start", "vm=x"]));
     fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{port} to VM.get_all_records_where: expected a map of records, got a string"));
     // get_by_uuid's answer is a string, as it should be; get_record's is not a record.
@@ -238,7 +262,10 @@ fn a_wrongly_typed_answer_is_an_error() {
     fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{port} to VM.get_record: expected a map, got a string"));
     let h = after_login(|_| json_ok("{}"));
     let o = run(&mut xe(h.port, &["vm-param-list", "uuid=x"]));
-    fails_with(&o, &format!("Unreadable answer from 127.0.0.1:{} to VM.get_by_uuid: expected a string, got a struct", h.port));
+    fails_with(
+        &o,
+        &format!("Unreadable answer from 127.0.0.1:{} to VM.get_by_uuid: expected a string, got a struct", h.port),
+    );
 }
 
 #[test]
@@ -282,7 +309,10 @@ fn bad_timeout_and_limit_settings_are_refused() {
     let o = run(&mut xe(1, &["vm-list", "--timeout", "0"]));
     fails_with(&o, "Error: --timeout takes a positive number of seconds, not '0'");
     let o = run(xe(1, &["vm-list"]).env("XE_MAX_VALUE", "lots"));
-    fails_with(&o, "Error: XE_MAX_VALUE must be a number of bytes, optionally with KiB, MiB or GiB (e.g. 256MiB), not 'lots'");
+    fails_with(
+        &o,
+        "Error: XE_MAX_VALUE must be a number of bytes, optionally with KiB, MiB or GiB (e.g. 256MiB), not 'lots'",
+    );
 }
 
 /// `xe` aimed at a proxy in front of a simulator, with its credentials.
@@ -387,4 +417,34 @@ fn a_connection_lost_while_waiting_for_a_task_names_the_task() {
         .output()
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&task.stdout).trim(), uuid, "the task is still there");
+}
+
+/// A short `XE_TIMEOUT` bounds each answer, not the calls that wait on
+/// purpose: a task that takes longer, `event-wait` with its own timeout.
+#[test]
+fn a_short_timeout_leaves_waiting_calls_alone() {
+    // VM.start takes 2 s here.
+    let sim = crate::common::start_sim_scaled(false, 1.0);
+    let xe = crate::common::xe_at(&sim);
+    let o = run(xe(&["vm-start", "vm=test-halted"]).env("XE_TIMEOUT", "1"));
+    assert_eq!((o.code, o.stderr.as_str()), (Some(0), ""));
+    assert!(o.took >= Duration::from_secs(2), "took {:?}", o.took);
+    let o = run(xe(&["event-wait", "class=vm", "name-label=test-halted", "power-state=halted", "timeout=2.5"])
+        .env("XE_TIMEOUT", "1"));
+    assert_eq!((o.code, o.stderr.as_str()), (Some(124), "Error: event-wait gave up after 2.5 seconds\n"));
+}
+
+/// An `event.from` answer without a token and events is an error, not a
+/// loop asking again at once.
+#[test]
+fn event_wait_refuses_a_batch_without_events() {
+    let h = after_login(|_| json_ok(r#"{"valid_ref_counts":{}}"#));
+    let o = run(&mut xe(h.port, &["event-wait", "class=vm", "power-state=running"]));
+    fails_with(
+        &o,
+        &format!(
+            "Unreadable answer from 127.0.0.1:{} to event.from: expected a token and a list of events, got a struct",
+            h.port
+        ),
+    );
 }

@@ -418,9 +418,7 @@ impl Connection {
         let limit = self.inner.opts.max_value;
         let decoded = if status == 200 {
             let read = match how {
-                Decode::Values(keep) => {
-                    jsonrpc::read_response(&mut resp, keep, limit).map(jsonrpc::RawAnswer::Other)
-                }
+                Decode::Values(keep) => jsonrpc::read_response(&mut resp, keep, limit).map(jsonrpc::RawAnswer::Other),
                 Decode::Text(keep) => jsonrpc::read_records(&mut resp, keep, limit),
             };
             match read {

@@ -52,9 +52,7 @@ pub const CLONE: CommandSpec = CommandSpec {
 
 fn clone(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    clone_like(ctx, TEMPLATES_OK, move |api, t| {
-        async_ref(api, "VM.clone", vec![vm(t), Value::str(name.as_str())])
-    })
+    clone_like(ctx, TEMPLATES_OK, move |api, t| async_ref(api, "VM.clone", vec![vm(t), Value::str(name.as_str())]))
 }
 
 pub const COPY: CommandSpec = CommandSpec {
@@ -102,7 +100,5 @@ pub const CHECKPOINT: CommandSpec = CommandSpec {
 
 fn checkpoint(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    clone_like(ctx, Selector::VM, move |api, t| {
-        async_ref(api, "VM.checkpoint", vec![vm(t), Value::str(name.as_str())])
-    })
+    clone_like(ctx, Selector::VM, move |api, t| async_ref(api, "VM.checkpoint", vec![vm(t), Value::str(name.as_str())]))
 }

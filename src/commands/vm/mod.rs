@@ -73,7 +73,9 @@ pub(crate) fn vm(t: &Target) -> Value {
 pub(crate) fn host_by_name_or_id(api: &mut dyn Api, name: &str) -> Result<String, CallError> {
     let hosts = match api.call("host.get_all_records", vec![])? {
         Value::Struct(m) => m,
-        other => return Err(CallError::Cli(wrong_answer(&api.server(), "host.get_all_records", "a map of records", &other))),
+        other => {
+            return Err(CallError::Cli(wrong_answer(&api.server(), "host.get_all_records", "a map of records", &other)))
+        }
     };
     hosts
         .iter()

@@ -80,11 +80,7 @@ impl std::error::Error for ReadError {}
 /// does; without it, everything is decoded, as [`decode_response`](super::decode_response) does.
 /// No token, and not what the decoded answer keeps in all, may exceed
 /// `limit` bytes (see the module comment; `usize::MAX` for none).
-pub fn read_response<R: Read>(
-    r: R,
-    keep: Option<&dyn Fn(&str) -> bool>,
-    limit: usize,
-) -> Result<Response, ReadError> {
+pub fn read_response<R: Read>(r: R, keep: Option<&dyn Fn(&str) -> bool>, limit: usize) -> Result<Response, ReadError> {
     let mut p = Parser::new(r, keep);
     p.limit = limit;
     let parsed = p.value(if keep.is_some() { Mode::Envelope } else { Mode::Plain }).and_then(|v| p.end().map(|()| v));
@@ -1447,7 +1443,9 @@ mod tests {
                 Err(io::Error::new(io::ErrorKind::TimedOut, "slow"))
             }
         }
-        assert!(matches!(read_response(Broken, None, usize::MAX), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut));
+        assert!(
+            matches!(read_response(Broken, None, usize::MAX), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut)
+        );
     }
 
     /// `head`, then `unit` repeated up to `total` bytes in all, then `tail`:
@@ -1464,7 +1462,13 @@ mod tests {
     impl<'a> Generated<'a> {
         fn new(head: &'a [u8], unit: &'a [u8], total: u64, tail: &'a [u8]) -> Self {
             let middle = total.saturating_sub((head.len() + tail.len()) as u64);
-            Generated { parts: [head, unit, tail], middle: middle - middle % unit.len() as u64, at: 0, part: 0, read: 0 }
+            Generated {
+                parts: [head, unit, tail],
+                middle: middle - middle % unit.len() as u64,
+                at: 0,
+                part: 0,
+                read: 0,
+            }
         }
     }
 
