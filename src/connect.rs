@@ -118,7 +118,8 @@ impl Task {
 const WAIT_MARGIN: Duration = Duration::from_secs(30);
 
 /// The session to log out if the user interrupts the command.
-static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
+/// (A handle on it: its ref is the current one after a re-login.)
+static ACTIVE: Mutex<Option<Session>> = Mutex::new(None);
 
 /// The task the command is waiting for, cancelled if the user interrupts.
 static CURRENT_TASK: Mutex<Option<String>> = Mutex::new(None);
@@ -137,7 +138,8 @@ pub fn logout_active() {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
-    if let Some((conn, session)) = taken {
+    if let Some(active) = taken {
+        let (conn, session) = (active.connection().clone(), active.session_ref());
         // Stop the command's own calls first: after the logout below, a call
         // still in flight would otherwise see SESSION_INVALID and log in again.
         let own = conn.detached();
@@ -261,7 +263,7 @@ impl Connector {
             printer.err_always(&notice);
         }
         if let Ok(mut a) = ACTIVE.lock() {
-            *a = Some((session.connection().clone(), session.session_ref()));
+            *a = Some(session.share());
         }
         Ok(session)
     }
