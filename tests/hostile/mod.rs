@@ -238,6 +238,12 @@ fn a_stalled_server_is_given_up_after_the_timeout() {
     fails_with(&o, &format!("Timed out waiting for 127.0.0.1:{} to answer session.login_with_password", silent.port));
     assert!(o.took < Duration::from_secs(20), "took {:?}", o.took);
     assert!(o.took >= Duration::from_millis(1500), "took {:?}", o.took);
+    // Over HTTPS, the TLS handshake is what never ends.
+    let o = run(&mut xe_with(&["vm-list", "-s", "localhost", "-p", &silent.port.to_string(), "--timeout", "1"]));
+    fails_with_line(&o, |l| {
+        l.contains(&format!("localhost:{}", silent.port)) && l.to_lowercase().contains("timed out")
+    });
+    assert!(o.took < Duration::from_secs(20), "took {:?}", o.took);
 }
 
 /// A value of the wrong type is an error naming the call, never an empty success.
