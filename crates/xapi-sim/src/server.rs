@@ -67,6 +67,8 @@ pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
             if !Wal::load(path, &mut db)? {
                 fixtures::seed(&mut db, &opts.fixture);
                 db.reindex_changes();
+            } else if crate::rules::restart::resync(&mut db) {
+                db.reindex_changes();
             }
             Some(Wal::open(path, &db)?)
         }

@@ -10,11 +10,13 @@
 //! - [`storage`]: what SRs and VDIs allow, SR usage and space.
 //! - [`sm`]: SR types and how their drivers size disks.
 //! - [`devices`]: VBD and VIF operation tables, hotplug, device names.
+//! - [`restart`]: what a restart on a saved pool resets (nothing in progress).
 
 pub mod devices;
 pub mod memory;
 pub mod placement;
 pub mod pool;
+pub mod restart;
 pub mod sm;
 pub mod storage;
 pub mod vm;
