@@ -11,6 +11,9 @@
 //! - `#! redact-uuids` — show every uuid in outputs as `[UUID]`;
 //! - `#! sim-disable M1,M2` — the simulator answers MESSAGE_METHOD_UNKNOWN to these
 //!   methods (`xapi-sim --disable`), like a server that lacks them;
+//! - `#! sim-faults [RULES]` — the simulator starts with these fault rules (a
+//!   JSON list on one line, as in `xapi-sim --faults`), after those of earlier
+//!   `sim-faults` lines; they apply to the whole file;
 //! - `#! stdin TEXT` — the next command reads `TEXT` and a newline on stdin
 //!   (otherwise stdin is empty).
 //!
@@ -193,7 +196,17 @@ fn run_file(path: &Path) -> (String, bool) {
         })
         .flat_map(|d| d.split(',').map(|m| m.trim().to_string()))
         .collect();
-    let sim = super::start_sim_disabled(tls, &disabled);
+    let faults: Vec<xapi_sim::faults::Rule> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Directive(d) => d.strip_prefix("sim-faults "),
+            _ => None,
+        })
+        .flat_map(|json| {
+            xapi_sim::faults::parse_rules(json).unwrap_or_else(|e| panic!("{}: sim-faults: {e}", path.display()))
+        })
+        .collect();
+    let sim = super::start_sim_with(tls, &disabled, faults);
     let port = sim.addr.port();
     let home = tempdir(path);
     let home_s = home.display().to_string();

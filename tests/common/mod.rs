@@ -14,8 +14,13 @@ pub fn start_sim(tls: bool) -> Sim {
 
 /// Starts the demo pool with some methods answering MESSAGE_METHOD_UNKNOWN.
 pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
+    start_sim_with(tls, disabled, Vec::new())
+}
+
+/// Starts the demo pool with some methods disabled and these fault rules in force.
+pub fn start_sim_with(tls: bool, disabled: &[String], faults: Vec<xapi_sim::faults::Rule>) -> Sim {
     let methods: Vec<&str> = disabled.iter().map(String::as_str).collect();
-    let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods);
+    let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods).faults(faults);
     opts.config.time_scale = 0.0;
     Sim::start(opts).expect("simulator starts on loopback")
 }

@@ -90,3 +90,33 @@ fn install_debian_reports_the_guest_ip() {
     assert_eq!(xe(&env, &["vm-list", "name-label=deb1", "params=power-state", "--minimal"]), "running");
     let _ = std::fs::remove_dir_all(&env.home);
 }
+
+/// The README's fault example: its own simulator (the `xapi-sim` binary
+/// beside `xe`) fails the first `VM.start`, and the script's retry copes.
+#[test]
+fn the_readme_fault_example_survives_a_failing_vm_start() {
+    let xe = Path::new(env!("CARGO_BIN_EXE_xe"));
+    let sim = xe.with_file_name("xapi-sim");
+    assert!(sim.is_file(), "{} is missing: cargo build --workspace", sim.display());
+    let home = std::env::temp_dir().join(format!("xe-scripts-{}-faults", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/scripts/survive-start-failure");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("XE", xe)
+        .env("XAPI_SIM", &sim)
+        .env("HOME", &home)
+        .env_remove("XE_EXTRA_ARGS")
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "The host does not have enough free memory.\nneeded: 4294967296\navailable: 1073741824\n\
+         vm-start failed, retrying\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "survived\n");
+}

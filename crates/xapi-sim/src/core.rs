@@ -3,9 +3,12 @@
 //! which `rpc` implements: this module knows nothing of dispatch.
 
 use crate::db::{ApiResult, Db, Failure};
+use crate::faults::{Faults, Rule};
 use crate::persist::Wal;
+use crate::trace::Trace;
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
@@ -30,33 +33,17 @@ pub struct Config {
     /// matches a call by its name as sent or without `Async.`, so `VM.start`
     /// disables `Async.VM.start` too.
     pub disabled: Vec<String>,
+    /// Fault and latency rules in force at start (`--faults`, `--delay`).
+    pub faults: Vec<Rule>,
+    /// Where to append a JSON line per call (`--trace`).
+    pub trace: Option<PathBuf>,
 }
 
 impl Config {
     /// Whether a call by this wire name is disabled.
     pub fn is_disabled(&self, method: &str) -> bool {
-        let plain = method.strip_prefix("Async.").unwrap_or(method);
-        self.disabled.iter().any(|p| glob(p, method) || glob(p, plain))
+        self.disabled.iter().any(|p| crate::faults::method_matches(p, method))
     }
-}
-
-/// Matches `text` against `pattern`, where `*` stands for any run of characters.
-fn glob(pattern: &str, text: &str) -> bool {
-    let Some((first, rest)) = pattern.split_once('*') else {
-        return pattern == text;
-    };
-    let Some(mut left) = text.strip_prefix(first) else {
-        return false;
-    };
-    let mut parts: Vec<&str> = rest.split('*').collect();
-    let last = parts.pop().unwrap_or("");
-    for part in parts {
-        match left.find(part) {
-            Some(i) => left = &left[i + part.len()..],
-            None => return false,
-        }
-    }
-    left.len() >= last.len() && left.ends_with(last)
 }
 
 impl Default for Config {
@@ -69,6 +56,8 @@ impl Default for Config {
             time_scale: 1.0,
             journal_capacity: crate::db::JOURNAL_CAPACITY,
             disabled: Vec::new(),
+            faults: Vec::new(),
+            trace: None,
         }
     }
 }
@@ -101,23 +90,30 @@ pub struct Core {
     wal: Option<Mutex<Wal>>,
     /// Counts RPCs served, for benchmarks.
     pub rpc_count: std::sync::atomic::AtomicU64,
+    /// The fault rules in force (`/sim/faults` replaces them).
+    pub faults: Mutex<Faults>,
+    pub trace: Option<Trace>,
 }
 
 impl Core {
-    /// Wraps a populated database.
-    pub fn new(mut db: Db, config: Config, wal: Option<Wal>) -> Arc<Core> {
+    /// Wraps a populated database; `seed` drives the fault rules' draws.
+    /// Fails only when the trace file cannot be opened.
+    pub fn new(mut db: Db, config: Config, wal: Option<Wal>, seed: u64) -> std::io::Result<Arc<Core>> {
         db.journal_capacity = config.journal_capacity;
         let (events, _) = watch::channel(db.event_id());
-        Arc::new(Core {
+        let trace = config.trace.as_deref().map(Trace::open).transpose()?;
+        Ok(Arc::new(Core {
             db: RwLock::new(db),
             users: RwLock::new(config.users.clone()),
-            config,
             sessions: Mutex::new(HashMap::new()),
             registrations: Mutex::new(HashMap::new()),
             events,
             wal: wal.map(Mutex::new),
             rpc_count: std::sync::atomic::AtomicU64::new(0),
-        })
+            faults: Mutex::new(Faults::new(config.faults.clone(), seed)),
+            trace,
+            config,
+        }))
     }
 
     /// Runs `f` with the database write-locked, then makes its changes durable
@@ -182,6 +178,23 @@ impl Core {
             None => Err(Failure::new("SESSION_INVALID", [session])),
         }
     }
+
+    /// Whether a session is known (live or not yet found idle).
+    pub fn has_session(&self, session: &str) -> bool {
+        self.sessions.lock().contains_key(session)
+    }
+
+    /// Forgets a session, as a restarted host would, and gives the answer a
+    /// call on it then gets.
+    pub fn forget_session(&self, session: &str) -> Failure {
+        self.sessions.lock().remove(session);
+        self.registrations.lock().remove(session);
+        let _ = self.write(|db| {
+            db.destroy(session);
+            Ok(())
+        });
+        Failure::new("SESSION_INVALID", [session])
+    }
 }
 
 #[cfg(test)]
@@ -206,7 +219,5 @@ mod tests {
         let only_async = Config { disabled: vec!["Async.VM.start".into()], ..Config::default() };
         assert!(only_async.is_disabled("Async.VM.start"));
         assert!(!only_async.is_disabled("VM.start"));
-        assert!(glob("a*b*c", "axxbyyc") && glob("*", "") && glob("a*a", "aa"));
-        assert!(!glob("a*a", "a") && !glob("a*b*c", "acb"));
     }
 }

@@ -16,6 +16,7 @@ pub mod call;
 pub mod core;
 pub mod db;
 pub mod expr;
+pub mod faults;
 pub mod fixtures;
 pub mod implicit;
 pub mod localtime;
@@ -26,6 +27,7 @@ pub mod rpc;
 pub mod rules;
 pub mod server;
 pub mod tasks;
+pub mod trace;
 pub mod values;
 
 pub use crate::core::{Config, Core};

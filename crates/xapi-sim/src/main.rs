@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
+use xapi_sim::faults::{self, Rule};
 use xapi_sim::fixtures::FixtureOptions;
 use xapi_sim::server::{self, SimOptions};
 use xapi_sim::Config;
@@ -65,6 +66,20 @@ struct Args {
     /// them would (Async. forms too); `*` matches any characters; repeatable.
     #[arg(long, value_name = "METHOD[,METHOD...]", value_delimiter = ',')]
     disable: Vec<String>,
+    /// Fault and latency rules: a JSON list of rules such as
+    /// `{"method": "VM.start", "error": ["HOST_NOT_ENOUGH_FREE_MEMORY", "4294967296", "1073741824"], "count": 1}`
+    /// (see README, "Faults and latency"); `GET`/`PUT /sim/faults` change them while running.
+    #[arg(long, value_name = "FILE.json")]
+    faults: Option<PathBuf>,
+    /// Delay every answer by MS milliseconds (a rule after those of --faults).
+    #[arg(long, value_name = "MS")]
+    delay: Option<u64>,
+    /// With --delay: vary each delay uniformly by up to MS milliseconds either way.
+    #[arg(long, requires = "delay", value_name = "MS")]
+    jitter: Option<u64>,
+    /// Append one JSON line per call to FILE: time, client, method, duration, result or error code, fault.
+    #[arg(long, value_name = "FILE")]
+    trace: Option<PathBuf>,
     /// Once listening, write `port=N` and `pid=N` lines to FILE (atomically:
     /// it appears whole), for programs that start the simulator and wait.
     #[arg(long, value_name = "FILE")]
@@ -78,8 +93,34 @@ fn parse_user(s: &str) -> Result<(String, String), String> {
     }
 }
 
+/// The rules of `--faults`, then the `--delay` rule.
+fn fault_rules(args: &Args) -> Result<Vec<Rule>, String> {
+    let mut rules = match &args.faults {
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            faults::parse_rules(&text).map_err(|e| format!("{}: {e}", path.display()))?
+        }
+        None => Vec::new(),
+    };
+    if let Some(delay) = args.delay {
+        let jitter = args.jitter.unwrap_or(0);
+        if delay.saturating_add(jitter) > faults::MAX_DELAY_MS {
+            return Err(format!("--delay plus --jitter must be at most {} ms", faults::MAX_DELAY_MS));
+        }
+        rules.push(Rule::delay(delay, jitter));
+    }
+    Ok(rules)
+}
+
 fn main() -> ExitCode {
     let args = Args::parse();
+    let rules = match fault_rules(&args) {
+        Ok(rules) => rules,
+        Err(e) => {
+            eprintln!("xapi-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = SimOptions {
         listen: args.listen,
         config: Config {
@@ -90,6 +131,8 @@ fn main() -> ExitCode {
             time_scale: args.time_scale,
             journal_capacity: args.event_journal,
             disabled: args.disable.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect(),
+            faults: rules,
+            trace: args.trace.clone(),
         },
         tls: args.tls,
         cert: args.cert.zip(args.key),

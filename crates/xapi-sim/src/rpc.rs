@@ -30,15 +30,34 @@ pub async fn dispatch(core: &Arc<Core>, method: &str, params: Vec<Value>) -> Api
         return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
     }
     if let Some(inner) = method.strip_prefix("Async.") {
-        let async_form =
-            call::resolve(inner).is_ok_and(|(class, message)| crate::tasks::is_async_capable(class, message));
-        if !async_form {
-            return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
-        }
-        return crate::tasks::spawn(prepare(core, inner, params)?);
+        return crate::tasks::spawn(prepare_async(core, method, inner, params)?);
     }
     let call = prepare(core, method, params)?;
     run(call).await
+}
+
+/// Checks an `Async.` call: the message must have an `Async.` form.
+fn prepare_async(core: &Arc<Core>, method: &str, inner: &str, params: Vec<Value>) -> ApiResult<Call> {
+    let async_form = call::resolve(inner).is_ok_and(|(class, message)| crate::tasks::is_async_capable(class, message));
+    if !async_form {
+        return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]));
+    }
+    prepare(core, inner, params)
+}
+
+/// An `Async.` call hit by an `error` fault: checked like any other, it
+/// answers a task, which fails with `error` instead of running the call.
+pub fn fail_async(core: &Arc<Core>, method: &str, params: Vec<Value>, error: Vec<String>) -> Response {
+    let inner = method.strip_prefix("Async.").unwrap_or(method);
+    let checked = if core.config.is_disabled(method) {
+        Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [method]))
+    } else {
+        prepare_async(core, method, inner, params)
+    };
+    match checked.and_then(|_| crate::tasks::failed(core, method, error)) {
+        Ok(v) => Response::Success(v),
+        Err(Failure(e)) => Response::Failure(e),
+    }
 }
 
 /// [`call::prepare`], for calls that run here.

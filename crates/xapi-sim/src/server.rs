@@ -1,22 +1,30 @@
 //! HTTP and HTTPS transport: XML-RPC on `/` and `/RPC2`, JSON-RPC on
 //! `/jsonrpc`, with xapi's HTTP 500 page for malformed requests, and
 //! `GET /metrics/rpc-count` (RPCs served so far, plain text) for benchmarks.
+//! Fault rules (`crate::faults`) apply here, around dispatch: a call may
+//! wait, fail, lose its session or its connection; `GET`/`PUT /sim/faults`
+//! read and replace them. `--trace` lines are written here too.
 //! [`Sim`] runs a whole simulator on a background thread for tests.
 
 use crate::core::{Config, Core};
 use crate::db::Db;
+use crate::faults::{self, Action, Rule};
 use crate::fixtures::{self, FixtureOptions};
 use crate::persist::Wal;
+use crate::trace::{Entry, Outcome};
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, State};
-use axum::http::{header, StatusCode};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use axum::Router;
+use axum::{Extension, Router};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use xenapi::wire::{jsonrpc, xmlrpc};
+use std::time::Instant;
+use xenapi::wire::{self, jsonrpc, xmlrpc};
+use xenapi::Value;
 
 /// xapi refuses RPC bodies larger than this.
 pub const MAX_BODY: usize = 300 * 1024;
@@ -57,6 +65,12 @@ impl SimOptions {
         self.config.disabled.extend(methods.iter().map(|m| m.to_string()));
         self
     }
+
+    /// Adds fault rules after those already given (see [`faults::parse_rules`]).
+    pub fn faults(mut self, rules: Vec<Rule>) -> SimOptions {
+        self.config.faults.extend(rules);
+        self
+    }
 }
 
 /// Builds the core: loads `--state` when it exists, otherwise seeds the fixture.
@@ -78,7 +92,7 @@ pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
             None
         }
     };
-    Ok(Core::new(db, opts.config.clone(), wal))
+    Core::new(db, opts.config.clone(), wal, opts.seed)
 }
 
 /// The router serving both wire formats.
@@ -88,6 +102,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/RPC2", post(xml_rpc))
         .route("/jsonrpc", post(json_rpc))
         .route("/metrics/rpc-count", get(rpc_count))
+        .route("/sim/faults", get(get_faults).put(put_faults))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(core)
 }
@@ -112,23 +127,177 @@ fn internal_error(detail: &str) -> Response {
         .into_response()
 }
 
-async fn xml_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+/// Who sent a request, when the server was started with connect info.
+type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
+
+async fn xml_rpc(State(core): State<Arc<Core>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
     let (method, params) = match xmlrpc::decode_call(&body) {
         Ok(call) => call,
         Err(e) => return internal_error(&format!("Xmlrpc.Parse_error({e})")),
     };
-    let resp = core.call(&method, params).await;
-    ([(header::CONTENT_TYPE, "text/xml")], xmlrpc::encode_response(&resp)).into_response()
+    match answer(&core, client, &headers, &method, params).await {
+        Some(resp) => ([(header::CONTENT_TYPE, "text/xml")], xmlrpc::encode_response(&resp)).into_response(),
+        None => dropped(),
+    }
 }
 
-async fn json_rpc(State(core): State<Arc<Core>>, body: Bytes) -> Response {
+async fn json_rpc(State(core): State<Arc<Core>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
     let call = match jsonrpc::decode_call(&body) {
         Ok(call) => call,
         Err(e) => return internal_error(&format!("Jsonrpc.Malformed_method_request({e})")),
     };
-    let resp = core.call(&call.method, call.params).await;
-    ([(header::CONTENT_TYPE, "application/json")], jsonrpc::encode_response(&resp, &call.id, call.version))
+    match answer(&core, client, &headers, &call.method, call.params).await {
+        Some(resp) => {
+            let text = jsonrpc::encode_response(&resp, &call.id, call.version);
+            ([(header::CONTENT_TYPE, "application/json")], text).into_response()
+        }
+        None => dropped(),
+    }
+}
+
+/// Serves a decoded call under the fault rules and traces it; `None` means
+/// the connection is to be dropped without an answer.
+async fn answer(
+    core: &Arc<Core>,
+    client: Client,
+    headers: &HeaderMap,
+    method: &str,
+    params: Vec<Value>,
+) -> Option<wire::Response> {
+    let Some(trace) = &core.trace else {
+        return apply_faults(core, headers, method, params).await.0;
+    };
+    let (started, arrived) = (Instant::now(), time::OffsetDateTime::now_utc());
+    let (resp, fault) = apply_faults(core, headers, method, params).await;
+    let outcome = match &resp {
+        Some(wire::Response::Success(_)) => Outcome::Ok,
+        Some(wire::Response::Failure(e)) => Outcome::Error(e.first().cloned().unwrap_or_default()),
+        None => Outcome::Dropped,
+    };
+    trace.record(&Entry {
+        time: arrived,
+        client: client.map(|Extension(ConnectInfo(a))| a.to_string()),
+        method: method.to_string(),
+        duration: started.elapsed(),
+        outcome,
+        fault,
+    });
+    resp
+}
+
+/// The first rule that fires decides what happens to the call; with none,
+/// it is served as usual.
+async fn apply_faults(
+    core: &Arc<Core>,
+    headers: &HeaderMap,
+    method: &str,
+    params: Vec<Value>,
+) -> (Option<wire::Response>, Option<&'static str>) {
+    let session = || params.first().and_then(Value::as_str).unwrap_or_default();
+    let effect = {
+        let mut rules = core.faults.lock();
+        if rules.rules().is_empty() {
+            None
+        } else {
+            let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(faults::host_part);
+            let has_session = core.has_session(session());
+            rules.decide(faults::Request { method, has_session, host })
+        }
+    };
+    let Some(effect) = effect else {
+        return (Some(core.call(method, params).await), None);
+    };
+    if !effect.delay.is_zero() {
+        tokio::time::sleep(effect.delay).await;
+    }
+    let failure = |e: Vec<String>| Some(wire::Response::Failure(e));
+    let resp = match effect.action {
+        Action::Serve => return (Some(core.call(method, params).await), Some(effect.kind)),
+        Action::Error(e) if method.starts_with("Async.") => Some(crate::rpc::fail_async(core, method, params, e)),
+        Action::Error(e) => failure(e),
+        Action::Drop => None,
+        Action::SessionInvalid => failure(core.forget_session(session()).0),
+        Action::HostIsSlave(address) => failure(vec!["HOST_IS_SLAVE".into(), address]),
+    };
+    // Calls answered here never reach `Core::call`, which counts the others.
+    core.rpc_count.fetch_add(1, Ordering::Relaxed);
+    (resp, Some(effect.kind))
+}
+
+/// A body whose first read fails: hyper then closes the connection before
+/// the response head, buffered with it, is written, so no byte goes out.
+struct Unanswered;
+
+impl http_body::Body for Unanswered {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, std::io::Error>>> {
+        std::task::Poll::Ready(Some(Err(std::io::Error::other("connection dropped by a fault rule"))))
+    }
+}
+
+fn dropped() -> Response {
+    Response::new(axum::body::Body::new(Unanswered))
+}
+
+/// Checks HTTP Basic credentials against the simulator's users.
+fn authorised(core: &Core, headers: &HeaderMap) -> bool {
+    use base64::Engine;
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|h| h.to_str().ok())
+        .and_then(|h| h.split_once(' '))
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+        .and_then(|(_, b64)| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
+        .and_then(|raw| String::from_utf8(raw).ok());
+    given
+        .as_deref()
+        .and_then(|g| g.split_once(':'))
+        .is_some_and(|(u, p)| core.users.read().iter().any(|(user, pass)| user == u && pass == p))
+}
+
+fn unauthorised() -> Response {
+    (
+        StatusCode::UNAUTHORIZED,
+        [(header::WWW_AUTHENTICATE, "Basic realm=\"xapi-sim\""), (header::CONTENT_TYPE, "text/plain")],
+        "authentication required: HTTP Basic with a simulator user\n",
+    )
         .into_response()
+}
+
+fn rules_json(core: &Core) -> Response {
+    let text = serde_json::to_string_pretty(core.faults.lock().rules()).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "application/json")], text + "\n").into_response()
+}
+
+/// The fault rules in force, with their hit counts.
+async fn get_faults(State(core): State<Arc<Core>>, headers: HeaderMap) -> Response {
+    if !authorised(&core, &headers) {
+        return unauthorised();
+    }
+    rules_json(&core)
+}
+
+/// Replaces the fault rules (hit counts restart) and answers the new list.
+async fn put_faults(State(core): State<Arc<Core>>, headers: HeaderMap, body: Bytes) -> Response {
+    if !authorised(&core, &headers) {
+        return unauthorised();
+    }
+    let parsed =
+        std::str::from_utf8(&body).map_err(|_| "the body is not UTF-8".to_string()).and_then(faults::parse_rules);
+    match parsed {
+        Ok(rules) => {
+            core.faults.lock().replace(rules);
+            rules_json(&core)
+        }
+        Err(reason) => {
+            (StatusCode::BAD_REQUEST, [(header::CONTENT_TYPE, "text/plain")], format!("{reason}\n")).into_response()
+        }
+    }
 }
 
 /// RPCs served since start: benchmarks read it to count a client's calls.
@@ -196,6 +365,7 @@ pub async fn serve(
             let listener = tokio::net::TcpListener::from_std(listener)?.tap_io(|tcp| {
                 let _ = tcp.set_nodelay(true);
             });
+            let app = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         }
         Some((cert, key)) => {
@@ -211,7 +381,11 @@ pub async fn serve(
             // two segments and the client's delayed ACK adds ~40 ms per connection.
             let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
                 .acceptor(axum_server::accept::NoDelayAcceptor::new());
-            axum_server::from_tcp(listener).acceptor(acceptor).handle(handle).serve(app.into_make_service()).await?;
+            axum_server::from_tcp(listener)
+                .acceptor(acceptor)
+                .handle(handle)
+                .serve(app.into_make_service_with_connect_info::<SocketAddr>())
+                .await?;
         }
     }
     core.checkpoint()

@@ -62,6 +62,14 @@ pub fn spawn(mut call: Call) -> ApiResult<Value> {
     Ok(Value::String(task))
 }
 
+/// A task for the call `label` (`Async.VM.start`) that has already failed
+/// with `error`, without running anything: what a fault gives.
+pub fn failed(core: &Arc<Core>, label: &str, error: Vec<String>) -> ApiResult<Value> {
+    let task = core.write(|db| Ok(new_task(db, label, "", true)))?;
+    finish(core, &task, Err(Failure(error)));
+    Ok(Value::String(task))
+}
+
 /// Records the outcome of a task's call.
 pub fn finish(core: &Arc<Core>, task: &str, result: ApiResult<Value>) {
     let _ = core.write(|db| {

@@ -415,6 +415,9 @@ fn layers_point_down() {
         ("call", &["rpc", "behaviour", "implicit", "server"]),
         ("core", &["rpc", "behaviour", "call", "implicit", "tasks", "server"]),
         ("db", &["core", "call", "rpc", "behaviour", "rules"]),
+        // Fault rules decide and the trace writes; the transport does the rest.
+        ("faults", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "trace"]),
+        ("trace", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "faults"]),
     ];
     let mut bad = Vec::new();
     for (from, tos) in &g.edges {
