@@ -139,7 +139,7 @@ pub fn logout_active() {
     let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
     if let Some(active) = taken {
-        let (conn, session) = (active.connection().clone(), active.session_ref());
+        let (conn, session) = (active.connection().clone(), active.current_session_ref());
         // Stop the command's own calls first: after the logout below, a call
         // still in flight would otherwise see SESSION_INVALID and log in again.
         let own = conn.detached();

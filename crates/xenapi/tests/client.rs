@@ -175,7 +175,7 @@ fn shared_handles_log_in_again_once_between_them() {
         db.count(db.class_index("session").unwrap())
     };
     let raw = connect(&sim.url(), insecure());
-    raw.call("session.logout", &[Value::str(s.session_ref().as_str())]).unwrap();
+    raw.call("session.logout", &[Value::str(s.session_ref())]).unwrap();
     assert_eq!(sessions(), 0);
     let results: Vec<_> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..8)
@@ -189,8 +189,9 @@ fn shared_handles_log_in_again_once_between_them() {
     assert!(results.iter().all(Result::is_ok), "{results:?}");
     assert_eq!(sessions(), 1, "one login again for all eight threads");
     assert_eq!(s.relogins(), 1);
-    // The second expiry is past the limit: an error, no login.
-    raw.call("session.logout", &[Value::str(s.session_ref().as_str())]).unwrap();
+    // The new ref serves every handle; the second expiry is past the limit: an error, no login.
+    assert_ne!(s.current_session_ref(), s.session_ref());
+    raw.call("session.logout", &[Value::str(s.current_session_ref().as_str())]).unwrap();
     let mut h = s.share();
     assert_eq!(h.call("pool.get_all", &[]).unwrap_err().api_code(), Some("SESSION_INVALID"));
     assert_eq!(sessions(), 0);

@@ -32,6 +32,8 @@ pub struct Session {
     conn: Connection,
     /// Shared with every [`Session::share`]: a re-login by one handle serves them all.
     shared: Arc<Mutex<Shared>>,
+    /// The session ref as this handle last used it.
+    used: String,
     user: String,
     password: String,
     originator: String,
@@ -101,6 +103,7 @@ impl Session {
         let session_ref = login_following_master(&mut conn, user, password, originator)?;
         Ok(Session {
             conn,
+            used: session_ref.clone(),
             shared: Arc::new(Mutex::new(Shared { session_ref, relogins: 0, max_relogins: None })),
             user: user.to_string(),
             password: password.to_string(),
@@ -116,6 +119,7 @@ impl Session {
         Session {
             conn: self.conn.clone(),
             shared: Arc::clone(&self.shared),
+            used: self.current_session_ref(),
             user: self.user.clone(),
             password: self.password.clone(),
             originator: self.originator.clone(),
@@ -124,8 +128,14 @@ impl Session {
     }
 
     /// Returns the session ref (secret: it grants the user's rights until
-    /// logout); it changes when the session is logged in again.
-    pub fn session_ref(&self) -> String {
+    /// logout) as this handle last used it; it changes when the session is
+    /// logged in again, by this handle or (seen at its next call) another.
+    pub fn session_ref(&self) -> &str {
+        &self.used
+    }
+
+    /// Returns the session ref in use now, whichever handle logged in last.
+    pub fn current_session_ref(&self) -> String {
         self.state().session_ref.clone()
     }
 
@@ -204,7 +214,8 @@ impl Session {
     /// second `SESSION_INVALID` is its error, and so is one past
     /// [`Session::limit_relogins`].
     fn retrying<T>(&mut self, args: &[Value], call: impl Fn(&Connection, &[Value]) -> Result<T>) -> Result<T> {
-        let mut used = self.session_ref();
+        let mut used = self.current_session_ref();
+        self.used = used.clone();
         if self.logged_out {
             return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![used] });
         }
@@ -240,6 +251,7 @@ impl Session {
                 return Err(err);
             }
             params[0] = Value::str(used.as_str());
+            self.used = used.clone();
         }
     }
 
@@ -249,7 +261,7 @@ impl Session {
             return Ok(());
         }
         self.logged_out = true;
-        let session = self.session_ref();
+        let session = self.current_session_ref();
         self.conn.call("session.logout", &[Value::str(session.as_str())]).map(drop)
     }
 
