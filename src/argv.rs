@@ -34,6 +34,8 @@ pub struct Globals {
     pub debug_on_fail: Option<bool>,
     pub traceparent: Option<String>,
     pub insecure: Option<bool>,
+    /// `--timeout N`: seconds, checked by `config`.
+    pub timeout: Option<String>,
 }
 
 impl Globals {
@@ -42,7 +44,19 @@ impl Globals {
         macro_rules! take {
             ($($f:ident),*) => { $( if other.$f.is_some() { self.$f = other.$f; } )* };
         }
-        take!(server, port, username, password, passwordfile, nossl, debug, debug_on_fail, traceparent, insecure);
+        take!(
+            server,
+            port,
+            username,
+            password,
+            passwordfile,
+            nossl,
+            debug,
+            debug_on_fail,
+            traceparent,
+            insecure,
+            timeout
+        );
     }
 
     /// Applies a `key=value` option; returns false when `key` is not a connection option.
@@ -108,6 +122,8 @@ mod id {
     pub const DEBUG: &str = "debug";
     pub const DEBUG_ON_FAIL: &str = "debug-on-fail";
     pub const INSECURE: &str = "insecure";
+    /// `--timeout N`, ours: only that spelling, since `timeout=` is a parameter of some commands.
+    pub const TIMEOUT: &str = "timeout";
     pub const HELP: &str = "help";
     pub const VERSION: &str = "version";
     /// Any other `--name`: the parameter `name=true`.
@@ -125,6 +141,7 @@ fn valued_option(word: &str) -> Option<&'static str> {
         "-pw" => id::PASSWORD,
         "-pwf" => id::PASSWORDFILE,
         "--traceparent" => id::TRACEPARENT,
+        "--timeout" => id::TIMEOUT,
         _ => return None,
     })
 }
@@ -164,6 +181,7 @@ pub fn normalise(args: &[String]) -> (Vec<String>, Option<String>) {
         }
         match w.as_str() {
             "--nossl" | "--debug" | "--debug-on-fail" | "--insecure" | "--help" | "--version" => out.push(w.clone()),
+            _ if w.starts_with("--timeout=") => out.push(w.clone()),
             "-help" => out.push(format!("--{}", id::HELP)),
             "-version" => out.push(format!("--{}", id::VERSION)),
             _ if w.starts_with("--") => out.push(format!("--{}={}", id::FLAG, &w[2..])),
@@ -214,6 +232,7 @@ fn with_options(cmd: clap::Command) -> clap::Command {
         .arg(text(id::PASSWORD))
         .arg(text(id::PASSWORDFILE))
         .arg(text(id::TRACEPARENT))
+        .arg(text(id::TIMEOUT))
         .arg(switch(id::NOSSL))
         .arg(switch(id::DEBUG))
         .arg(switch(id::DEBUG_ON_FAIL))
@@ -285,6 +304,7 @@ pub fn parse(args: &[String]) -> Result<Invocation, ArgError> {
         debug_on_fail: switch(id::DEBUG_ON_FAIL),
         traceparent: text(id::TRACEPARENT),
         insecure: flag(id::INSECURE).then_some(true),
+        timeout: text(id::TIMEOUT),
     };
     let mut params = in_order(&matches, false);
     if let Some(sub) = sub {
@@ -431,6 +451,14 @@ mod tests {
     }
 
     #[test]
+    fn timeout_is_an_option_only_when_spelled_with_dashes() {
+        let inv = p("--timeout 5 vbd-unplug uuid=x timeout=30");
+        assert_eq!(inv.globals.timeout.as_deref(), Some("5"));
+        assert_eq!(inv.params, vec![("uuid".into(), "x".into()), ("timeout".into(), "30".into())]);
+        assert_eq!(p("vm-list --timeout=0.5").globals.timeout.as_deref(), Some("0.5"));
+    }
+
+    #[test]
     fn h_means_server_and_help_is_spelled_out() {
         let inv = p("-h myhost vm-list");
         assert_eq!(inv.globals.server.as_deref(), Some("myhost"));
@@ -480,7 +508,7 @@ mod tests {
             let a = &args[i];
             let value = args.get(i + 1);
             match a.as_str() {
-                "-s" | "-h" | "-p" | "-u" | "-pw" | "-pwf" | "--traceparent" => {
+                "-s" | "-h" | "-p" | "-u" | "-pw" | "-pwf" | "--traceparent" | "--timeout" => {
                     let v = value.ok_or(ArgError::Syntax)?.clone();
                     match a.as_str() {
                         "-s" | "-h" => inv.globals.server = Some(v),
@@ -493,6 +521,7 @@ mod tests {
                         "-u" => inv.globals.username = Some(v),
                         "-pw" => inv.globals.password = Some(v),
                         "-pwf" => inv.globals.passwordfile = Some(v),
+                        "--timeout" => inv.globals.timeout = Some(v),
                         _ => inv.globals.traceparent = Some(v),
                     }
                     i += 2;
@@ -504,6 +533,7 @@ mod tests {
                 "--insecure" => inv.globals.insecure = Some(true),
                 "-help" | "--help" => inv.help = true,
                 "-version" | "--version" => inv.version = true,
+                _ if a.starts_with("--timeout=") => inv.globals.timeout = Some(a["--timeout=".len()..].to_string()),
                 _ => {
                     if let Some(flag) = a.strip_prefix("--") {
                         // Any `--name` is the parameter `name=true`.
@@ -563,6 +593,10 @@ mod tests {
             "-pw",
             "-pwf",
             "--traceparent",
+            "--timeout",
+            "--timeout=2.5",
+            "--timeout=",
+            "timeout=3",
             "--nossl",
             "--debug",
             "--debug-on-fail",

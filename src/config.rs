@@ -7,6 +7,7 @@
 use crate::argv::{self, Globals, Invocation};
 use crate::error::CliError;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// What the process environment contributes.
 #[derive(Debug, Clone, Default)]
@@ -20,6 +21,10 @@ pub struct Environment {
     pub stdin_is_tty: bool,
     /// `XE_MULTIPLE_CONCURRENCY`: operations in flight under `--multiple`.
     pub concurrency: Option<String>,
+    /// `XE_TIMEOUT`: seconds to wait for the server (`--timeout` wins).
+    pub timeout: Option<String>,
+    /// `XE_MAX_VALUE`: the most memory one answer may take.
+    pub max_value: Option<String>,
     /// Sources that exist but are not UTF-8 (`XE_EXTRA_ARGS`, `~/.xe`).
     pub not_utf8: Vec<String>,
 }
@@ -37,14 +42,17 @@ impl Environment {
             })
         });
         let rc_shared = rc_path.as_deref().is_some_and(shared_file);
-        let extra_args = match std::env::var("XE_EXTRA_ARGS") {
+        let mut text = |name: &str| match std::env::var(name) {
             Ok(v) => Some(v),
             Err(std::env::VarError::NotUnicode(_)) => {
-                not_utf8.push("XE_EXTRA_ARGS".to_string());
+                not_utf8.push(name.to_string());
                 None
             }
             Err(std::env::VarError::NotPresent) => None,
         };
+        let extra_args = text("XE_EXTRA_ARGS");
+        let timeout = text("XE_TIMEOUT");
+        let max_value = text("XE_MAX_VALUE");
         Environment {
             not_utf8,
             extra_args,
@@ -53,6 +61,8 @@ impl Environment {
             rc_shared,
             traceparent: std::env::var("TRACEPARENT").ok(),
             concurrency: std::env::var("XE_MULTIPLE_CONCURRENCY").ok(),
+            timeout,
+            max_value,
             stdin_is_tty: std::io::IsTerminal::is_terminal(&std::io::stdin()),
         }
     }
@@ -89,6 +99,34 @@ pub struct Settings {
     /// Plain HTTP was chosen only because the server is the literal
     /// `127.0.0.1` (no `--nossl`): an HTTPS answer there switches to HTTPS.
     pub tls_fallback: bool,
+    /// `--timeout` or `XE_TIMEOUT`: the longest wait to connect and for
+    /// each answer; `None` keeps the client's defaults (10 s and 600 s).
+    pub timeout: Option<Duration>,
+    /// `XE_MAX_VALUE`: the most memory one answer may take (default 64 MiB).
+    pub max_value: usize,
+}
+
+/// Seconds as `--timeout` and `XE_TIMEOUT` take them: a positive integer or decimal.
+fn parse_seconds(text: &str) -> Option<Duration> {
+    let (int, frac) = text.split_once('.').unwrap_or((text, "0"));
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(int) || !digits(frac) {
+        return None;
+    }
+    text.parse::<f64>().ok().and_then(|s| Duration::try_from_secs_f64(s).ok()).filter(|d| !d.is_zero())
+}
+
+/// A size as `XE_MAX_VALUE` takes it: bytes, or a number of KiB, MiB or GiB.
+fn parse_bytes(text: &str) -> Option<usize> {
+    let t = text.trim();
+    let (number, unit) = [("GiB", 1usize << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)]
+        .iter()
+        .find_map(|(suffix, unit)| t.strip_suffix(suffix).map(|n| (n.trim_end(), *unit)))
+        .unwrap_or((t, 1));
+    if number.is_empty() || !number.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    number.parse::<usize>().ok()?.checked_mul(unit).filter(|n| *n > 0)
 }
 
 /// Settings plus warnings to show the user.
@@ -125,19 +163,25 @@ fn parse_extra(text: &str) -> Result<(Globals, Vec<(String, String)>), CliError>
     while i < tokens.len() {
         let t = &tokens[i];
         match t.as_str() {
-            "-s" | "-h" | "-p" | "-u" | "-pw" | "-pwf" => {
+            "-s" | "-h" | "-p" | "-u" | "-pw" | "-pwf" | "--timeout" => {
                 let v = tokens.get(i + 1).ok_or(CliError::Syntax)?;
                 let key = match t.as_str() {
                     "-s" | "-h" => "server",
                     "-p" => "port",
                     "-u" => "username",
                     "-pw" => "password",
+                    "--timeout" => {
+                        g.timeout = Some(v.clone());
+                        i += 2;
+                        continue;
+                    }
                     _ => "passwordfile",
                 };
                 g.set(key, v);
                 i += 2;
                 continue;
             }
+            _ if t.starts_with("--timeout=") => g.timeout = Some(t["--timeout=".len()..].to_string()),
             "--nossl" => g.nossl = Some(true),
             "--insecure" => g.insecure = Some(true),
             "--debug" => g.debug = Some(true),
@@ -238,6 +282,23 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
         xmlrpc: inv.params.iter().any(|(k, v)| k == "xmlrpc" && argv::parse_bool(v) == Some(true)),
         concurrency: env.concurrency.as_deref().and_then(|c| c.parse().ok()).filter(|n| *n > 0).unwrap_or(8),
         tls_fallback: !tls && globals.nossl.is_none() && server == "127.0.0.1",
+        timeout: match (&globals.timeout, &env.timeout) {
+            (Some(t), _) => Some(parse_seconds(t).ok_or_else(|| {
+                CliError::failure(format!("--timeout takes a positive number of seconds, not '{t}'"))
+            })?),
+            (None, Some(t)) => Some(parse_seconds(t).ok_or_else(|| {
+                CliError::failure(format!("XE_TIMEOUT must be a positive number of seconds, not '{t}'"))
+            })?),
+            (None, None) => None,
+        },
+        max_value: match &env.max_value {
+            Some(v) => parse_bytes(v).ok_or_else(|| {
+                CliError::failure(format!(
+                    "XE_MAX_VALUE must be a number of bytes, optionally with KiB, MiB or GiB (e.g. 256MiB), not '{v}'"
+                ))
+            })?,
+            None => xenapi::client::DEFAULT_MAX_VALUE,
+        },
     };
     Ok(Resolved { settings, invocation: inv, warnings })
 }
@@ -324,6 +385,35 @@ mod tests {
         let r = resolve(inv("vm-list"), &Environment::default()).unwrap();
         assert_eq!((r.settings.server.as_str(), r.settings.tls), ("127.0.0.1", false));
         assert_eq!(r.settings.password, None);
+    }
+
+    #[test]
+    fn timeouts_and_limits() {
+        let env = |timeout: Option<&str>, max: Option<&str>| Environment {
+            timeout: timeout.map(String::from),
+            max_value: max.map(String::from),
+            ..Environment::default()
+        };
+        let r = resolve(inv("vm-list"), &env(None, None)).unwrap().settings;
+        assert_eq!((r.timeout, r.max_value), (None, 64 << 20));
+        let r = resolve(inv("vm-list"), &env(Some("2.5"), Some("1GiB"))).unwrap().settings;
+        assert_eq!((r.timeout, r.max_value), (Some(Duration::from_millis(2500)), 1 << 30));
+        let r = resolve(inv("vm-list --timeout 7"), &env(Some("2"), Some("512 KiB"))).unwrap().settings;
+        assert_eq!((r.timeout, r.max_value), (Some(Duration::from_secs(7)), 512 << 10));
+        let r =
+            resolve(inv("vm-list"), &Environment { extra_args: Some("--timeout,3".into()), ..env(None, Some("100")) });
+        let r = r.unwrap().settings;
+        assert_eq!((r.timeout, r.max_value), (Some(Duration::from_secs(3)), 100));
+        for bad in ["0", "-1", "1e3", "abc", "", ".5", "5.", "1.2.3", "99999999999999999999999"] {
+            let e = resolve(inv("vm-list"), &env(Some(bad), None)).unwrap_err();
+            assert_eq!(e.to_string(), format!("Error: XE_TIMEOUT must be a positive number of seconds, not '{bad}'"));
+        }
+        let e = resolve(inv("vm-list --timeout x"), &env(None, None)).unwrap_err();
+        assert_eq!(e.to_string(), "Error: --timeout takes a positive number of seconds, not 'x'");
+        for bad in ["0", "1.5MiB", "MiB", "1TiB", "-1", "x", "99999999999GiB"] {
+            let e = resolve(inv("vm-list"), &env(None, Some(bad))).unwrap_err();
+            assert!(e.to_string().starts_with("Error: XE_MAX_VALUE must be a number of bytes"), "{bad}: {e}");
+        }
     }
 
     #[test]

@@ -24,6 +24,18 @@ pub trait Api {
     fn call(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError>;
     /// Calls `Async.<method>` and waits for its task.
     fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError>;
+    /// The server as `host:port`, for messages.
+    fn server(&self) -> String;
+}
+
+/// An answer of the wrong type, e.g. a string where a map of records was
+/// expected: an error, never an empty success.
+pub fn wrong_answer(server: &str, method: &str, expected: &str, got: &Value) -> CliError {
+    let kind = got.kind();
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    CliError::Connection(format!(
+        "Unreadable answer from {server} to {method}: expected {expected}, got {article} {kind}"
+    ))
 }
 
 fn map_err(e: Error) -> CallError {
@@ -44,14 +56,70 @@ impl Api for Worker {
     }
 
     fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
-        let task = self.session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
-        let task = task.as_str().unwrap_or("").to_string();
-        self.session.wait_task(&task, &mut |_| {}).map_err(map_err)
+        let task = start_task(&mut self.session, method, args)?;
+        self.session.wait_task(&task.r, &mut |_| {}).map_err(|e| task.failed(&self.session, method, e))
+    }
+
+    fn server(&self) -> String {
+        self.session.connection().host_port().to_string()
     }
 }
 
+/// A task an `Async.` call created: its ref, and its uuid for messages
+/// (the ref when the server could not say).
+struct Task {
+    r: String,
+    shown: String,
+    uuid: bool,
+}
+
+/// Calls `Async.<method>` and looks up the task's uuid, so that a lost
+/// connection can name it later.
+fn start_task(session: &mut Session, method: &str, args: Vec<Value>) -> Result<Task, CallError> {
+    let call = format!("Async.{method}");
+    let r = match session.call(&call, &args).map_err(map_err)? {
+        Value::String(r) => r,
+        other => {
+            return Err(CallError::Cli(wrong_answer(session.connection().host_port(), &call, "a task ref", &other)))
+        }
+    };
+    let uuid = match session.call("task.get_uuid", &[Value::str(r.as_str())]) {
+        Ok(Value::String(u)) if !u.is_empty() => Some(u),
+        _ => None,
+    };
+    Ok(Task { shown: uuid.clone().unwrap_or_else(|| r.clone()), uuid: uuid.is_some(), r })
+}
+
+impl Task {
+    /// What a failure while waiting means: the task's own error, or, when
+    /// the server was lost, that the operation may still be running there.
+    fn failed(&self, session: &Session, method: &str, e: Error) -> CallError {
+        if !e.is_transport() {
+            return map_err(e);
+        }
+        let reason = match &e {
+            Error::Connect { reason, .. } | Error::Tls { reason, .. } => reason.clone(),
+            Error::Timeout { method, .. } => format!("no answer to {method} in time"),
+            Error::Http { status, .. } => format!("HTTP {status}"),
+            Error::Protocol { method, reason, .. } => format!("unreadable answer to {method}: {reason}"),
+            other => other.to_string(),
+        };
+        let check = if self.uuid { format!("xe task-list uuid={}", self.shown) } else { "xe task-list".to_string() };
+        CallError::Cli(CliError::Connection(format!(
+            "Lost the connection to {} while waiting for task {} ({method}): {reason}; the operation may still \
+             complete: check it with {check}",
+            session.connection().host_port(),
+            self.shown
+        )))
+    }
+}
+
+/// The most a call that the server holds on purpose may take beyond its wait.
+const WAIT_MARGIN: Duration = Duration::from_secs(30);
+
 /// The session to log out if the user interrupts the command.
-static ACTIVE: Mutex<Option<(Connection, String)>> = Mutex::new(None);
+/// (A handle on it: its ref is the current one after a re-login.)
+static ACTIVE: Mutex<Option<Session>> = Mutex::new(None);
 
 /// The task the command is waiting for, cancelled if the user interrupts.
 static CURRENT_TASK: Mutex<Option<String>> = Mutex::new(None);
@@ -70,7 +138,8 @@ pub fn logout_active() {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
-    if let Some((conn, session)) = taken {
+    if let Some(active) = taken {
+        let (conn, session) = (active.connection().clone(), active.current_session_ref());
         // Stop the command's own calls first: after the logout below, a call
         // still in flight would otherwise see SESSION_INVALID and log in again.
         let own = conn.detached();
@@ -108,8 +177,24 @@ pub fn base_url(tls: bool, server: &str, port: u16) -> String {
 pub fn describe_error(e: &Error) -> CliError {
     match e {
         Error::Api { code, params } => CliError::Api { code: code.clone(), params: params.clone() },
+        Error::TooLarge { .. } => CliError::Connection(format!("{e} (set XE_MAX_VALUE to raise it)")),
         other => CliError::Connection(other.to_string()),
     }
+}
+
+/// The client's settings for this command: certificate policy, wire format,
+/// `--timeout`/`XE_TIMEOUT` and `XE_MAX_VALUE`.
+fn options(s: &Settings, tls: Tls) -> Options {
+    let mut opts = Options::new(tls);
+    if s.xmlrpc {
+        opts.protocol = xenapi::client::Protocol::XmlRpc;
+    }
+    if let Some(t) = s.timeout {
+        opts.connect_timeout = t;
+        opts.read_timeout = Some(t);
+    }
+    opts.max_value = s.max_value;
+    opts
 }
 
 impl Connector {
@@ -138,10 +223,7 @@ impl Connector {
         };
         let tls =
             if s.insecure { Tls::Insecure } else { Tls::Verify { known_hosts: crate::config::known_hosts_path() } };
-        let mut opts = Options::new(tls);
-        if s.xmlrpc {
-            opts.protocol = xenapi::client::Protocol::XmlRpc;
-        }
+        let opts = options(s, tls);
         let conn = Connection::new(&url, opts.clone()).map_err(|e| describe_error(&e))?;
         let login = match Session::login(conn, &user, &password, "xe-rs") {
             // The real xe reaches 127.0.0.1 through the host's local socket;
@@ -174,11 +256,14 @@ impl Connector {
             }
             Err(e) => return Err(describe_error(&e)),
         };
+        // A command logs in again at most once, whichever of its threads sees
+        // the session expire; a second expiry is an error, not a login storm.
+        session.limit_relogins(1);
         for notice in session.take_notices() {
             printer.err_always(&notice);
         }
         if let Ok(mut a) = ACTIVE.lock() {
-            *a = Some((session.connection().clone(), session.session_ref().to_string()));
+            *a = Some(session.share());
         }
         Ok(session)
     }
@@ -204,6 +289,23 @@ impl Connector {
         let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
         let result = session.call(method, &args).map_err(map_err);
+        self.trace(printer, method, started, &result);
+        result
+    }
+
+    /// Calls `method`, which the server may hold for up to `wait` (e.g.
+    /// `event.from`), allowing the read timeout (at most 30 s) beyond it.
+    pub fn call_waiting(
+        &mut self,
+        printer: &mut Printer,
+        method: &str,
+        args: Vec<Value>,
+        wait: Duration,
+    ) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        let margin = session.connection().options().read_timeout.map_or(WAIT_MARGIN, |t| t.min(WAIT_MARGIN));
+        let result = session.call_with_timeout(method, &args, wait + margin).map_err(map_err);
         self.trace(printer, method, started, &result);
         result
     }
@@ -263,11 +365,10 @@ impl Connector {
     pub fn call_async(&mut self, printer: &mut Printer, method: &str, args: Vec<Value>) -> Result<Value, CallError> {
         let started = std::time::Instant::now();
         let session = self.session(printer).map_err(CallError::Cli)?;
-        let task = session.call(&format!("Async.{method}"), &args).map_err(map_err)?;
-        let task = task.as_str().unwrap_or("").to_string();
-        set_current_task(Some(&task));
+        let task = start_task(session, method, args)?;
+        set_current_task(Some(&task.r));
         let bar = printer.progress(method);
-        let result = session.wait_task(&task, &mut |p| {
+        let result = session.wait_task(&task.r, &mut |p| {
             if let Some(b) = &bar {
                 b.set(p);
             }
@@ -276,9 +377,17 @@ impl Connector {
         if let Some(b) = bar {
             b.finish();
         }
-        let result = result.map_err(map_err);
+        let result = result.map_err(|e| task.failed(session, method, e));
         self.trace(printer, &format!("Async.{method}"), started, &result);
         result
+    }
+
+    /// The server as `host:port`: where the session is, or where it would be.
+    pub fn server(&self) -> String {
+        match &self.session {
+            Some(s) => s.connection().host_port().to_string(),
+            None => format!("{}:{}", self.settings.server, self.settings.port),
+        }
     }
 
     /// A worker handle on the same session (opening it if needed).
@@ -330,9 +439,10 @@ pub fn quiet_records(s: &Settings, class: &str, expr: &str, fields: &[&str]) -> 
         return None;
     }
     let known_hosts = crate::config::known_hosts_path();
-    let mut opts = Options::new(if s.insecure { Tls::Insecure } else { Tls::Known { known_hosts } });
-    opts.connect_timeout = Duration::from_secs(2);
-    opts.read_timeout = Some(Duration::from_secs(10));
+    let mut opts = options(s, if s.insecure { Tls::Insecure } else { Tls::Known { known_hosts } });
+    // Quick, whatever the command's own settings: a shell is waiting.
+    opts.connect_timeout = opts.connect_timeout.min(Duration::from_secs(2));
+    opts.read_timeout = Some(opts.read_timeout.map_or(Duration::from_secs(10), |t| t.min(Duration::from_secs(10))));
     let conn = Connection::new(&url, opts).ok()?;
     let mut session = Session::login(conn, &user, &password, "xe-rs").ok()?;
     // Without a filter, the call every server has; with one, the server

@@ -186,6 +186,16 @@ impl Context {
         }
     }
 
+    /// Calls a method that the server may hold for up to `wait` before it
+    /// answers (`event.from`): the read timeout counts from then on.
+    pub fn call_waiting(&mut self, method: &str, args: Vec<Value>, wait: std::time::Duration) -> CmdResult<Value> {
+        match self.connector.call_waiting(&mut self.printer, method, args, wait) {
+            Ok(v) => Ok(v),
+            Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
+            Err(crate::connect::CallError::Cli(e)) => Err(e),
+        }
+    }
+
     /// Calls a records method keeping only the record members `keep` accepts.
     pub fn call_projected(&mut self, method: &str, args: Vec<Value>, keep: &dyn Fn(&str) -> bool) -> CmdResult<Value> {
         match self.connector.call_projected(&mut self.printer, method, args, keep) {
@@ -217,6 +227,43 @@ impl Context {
             Err(crate::connect::CallError::Api(code, params)) => Err(self.api_error(&code, params)),
             Err(crate::connect::CallError::Cli(e)) => Err(e),
         }
+    }
+
+    /// Calls a method whose answer is a map (`get_all_records`, `get_record`):
+    /// its members; any other answer is an error naming the method.
+    pub fn call_map(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Vec<(String, Value)>> {
+        match self.call(method, args)? {
+            Value::Struct(m) => Ok(m),
+            other => Err(self.wrong_answer(method, "a map", &other)),
+        }
+    }
+
+    /// Calls a method whose answer is a record (`get_record`), checked to be a map.
+    pub fn call_record(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Value> {
+        self.call_map(method, args).map(Value::Struct)
+    }
+
+    /// Calls a method whose answer is a list of refs (`get_all`, `get_by_name_label`).
+    pub fn call_refs(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Vec<String>> {
+        match self.call(method, args)? {
+            Value::Array(items) if items.iter().all(|i| matches!(i, Value::String(_))) => {
+                Ok(items.into_iter().filter_map(|i| if let Value::String(s) = i { Some(s) } else { None }).collect())
+            }
+            other => Err(self.wrong_answer(method, "a list of refs", &other)),
+        }
+    }
+
+    /// Calls a method whose answer is a string (`get_by_uuid`, `get_uuid`).
+    pub fn call_string(&mut self, method: &str, args: Vec<Value>) -> CmdResult<String> {
+        match self.call(method, args)? {
+            Value::String(s) => Ok(s),
+            other => Err(self.wrong_answer(method, "a string", &other)),
+        }
+    }
+
+    /// The error for an answer of the wrong type.
+    pub fn wrong_answer(&self, method: &str, expected: &str, got: &Value) -> CliError {
+        crate::connect::wrong_answer(&self.connector.server(), method, expected, got)
     }
 
     /// A worker handle on this command's session, for `--multiple`.
@@ -286,11 +333,7 @@ impl Context {
     /// All records of a class, fetched once per command.
     pub fn all_records(&mut self, class: &str) -> CmdResult<&HashMap<String, Value>> {
         if !self.all.contains_key(class) || self.partial.contains_key(class) {
-            let v = self.call(&format!("{class}.get_all_records"), vec![])?;
-            let map = match v {
-                Value::Struct(m) => m.into_iter().collect(),
-                _ => HashMap::new(),
-            };
+            let map = self.call_map(&format!("{class}.get_all_records"), vec![])?.into_iter().collect();
             self.all.insert(class.to_string(), map);
             self.partial.remove(class);
         }
@@ -309,10 +352,10 @@ impl Context {
         }
         let keep: HashSet<String> =
             members.iter().cloned().chain(["uuid".to_string(), "name_label".to_string()]).collect();
-        let v = self.call_projected(&format!("{class}.get_all_records"), vec![], &|k: &str| keep.contains(k))?;
-        let map = match v {
+        let method = format!("{class}.get_all_records");
+        let map = match self.call_projected(&method, vec![], &|k: &str| keep.contains(k))? {
             Value::Struct(m) => m.into_iter().collect(),
-            _ => HashMap::new(),
+            other => return Err(self.wrong_answer(&method, "a map of records", &other)),
         };
         self.all.insert(class.to_string(), map);
         self.partial.insert(class.to_string(), keep);
@@ -345,7 +388,8 @@ impl Context {
         if let Some(m) = self.cached(class, None) {
             return m.get(r).cloned();
         }
-        self.call(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
+        // A lookup for display: a failure (or a broken answer) shows as missing.
+        self.call_record(&format!("{class}.get_record"), vec![Value::str(r)]).ok()
     }
 
     /// One member of a record by ref (what `record(class, r)?.get(name)` gives),
@@ -401,8 +445,7 @@ impl Context {
 
     /// Looks an object up by uuid; unknown uuids give xe's UUID_INVALID error.
     pub fn lookup_uuid(&mut self, class: &str, uuid: &str) -> CmdResult<String> {
-        let v = self.call(&format!("{class}.get_by_uuid"), vec![Value::str(uuid)])?;
-        Ok(v.as_str().unwrap_or("").to_string())
+        self.call_string(&format!("{class}.get_by_uuid"), vec![Value::str(uuid)])
     }
 }
 
@@ -413,6 +456,10 @@ impl crate::connect::Api for Context {
 
     fn call_async(&mut self, method: &str, args: Vec<Value>) -> Result<Value, crate::connect::CallError> {
         self.connector.call_async(&mut self.printer, method, args)
+    }
+
+    fn server(&self) -> String {
+        self.connector.server()
     }
 }
 

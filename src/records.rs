@@ -624,18 +624,16 @@ pub fn method_unknown(e: &CliError) -> bool {
 }
 
 /// The error for an answer that should have been a map of records.
-pub fn not_records(class: &str, got: &Value) -> CliError {
-    CliError::Connection(format!(
-        "The server answered {class}.get_all_records with a {} where a map of records was expected.",
-        got.kind()
-    ))
+pub fn not_records(ctx: &Context, method: &str, got: &Value) -> CliError {
+    ctx.wrong_answer(method, "a map of records", got)
 }
 
 /// Every record of an API class (`<Class>.get_all_records`).
 pub fn fetch_all(ctx: &mut Context, class: &str) -> CmdResult<Vec<(String, Value)>> {
-    match ctx.call(&format!("{class}.get_all_records"), vec![])? {
+    let method = format!("{class}.get_all_records");
+    match ctx.call(&method, vec![])? {
         Value::Struct(m) => Ok(m),
-        other => Err(not_records(class, &other)),
+        other => Err(not_records(ctx, &method, &other)),
     }
 }
 
@@ -665,21 +663,23 @@ pub fn fetch_projected(ctx: &mut Context, view: &ClassView, keep: &[String]) -> 
     let keep: std::collections::HashSet<&str> = keep.iter().map(String::as_str).chain(extra.iter().copied()).collect();
     let f = |k: &str| keep.contains(k);
     let api = view.api();
-    let answer = if lists_all(view) {
-        ctx.call_projected(&format!("{api}.get_all_records"), vec![], &f)?
+    let all = format!("{api}.get_all_records");
+    let (method, answer) = if lists_all(view) {
+        (all.clone(), ctx.call_projected(&all, vec![], &f)?)
     } else {
-        match ctx.call_projected(&format!("{api}.get_all_records_where"), vec![Value::str(view.fact.server_expr)], &f) {
-            Ok(v) => v,
-            Err(e) if method_unknown(&e) => match ctx.call_projected(&format!("{api}.get_all_records"), vec![], &f)? {
-                Value::Struct(m) => Value::Struct(m.into_iter().filter(|(_, rec)| test(rec)).collect()),
-                other => other,
+        let method = format!("{api}.get_all_records_where");
+        match ctx.call_projected(&method, vec![Value::str(view.fact.server_expr)], &f) {
+            Ok(v) => (method, v),
+            Err(e) if method_unknown(&e) => match ctx.call_projected(&all, vec![], &f)? {
+                Value::Struct(m) => (all, Value::Struct(m.into_iter().filter(|(_, rec)| test(rec)).collect())),
+                other => (all, other),
             },
             Err(e) => return Err(e),
         }
     };
     match answer {
         Value::Struct(m) => Ok(m),
-        other => Err(not_records(api, &other)),
+        other => Err(not_records(ctx, &method, &other)),
     }
 }
 

@@ -259,7 +259,7 @@ fn print_blocks(
 fn target(ctx: &mut Context, view: &ClassView) -> CmdResult<(String, Value)> {
     let uuid = ctx.params.required("uuid")?.to_string();
     let r = ctx.lookup_uuid(view.api(), &uuid)?;
-    let rec = ctx.call(&format!("{}.get_record", view.api()), vec![Value::str(r.as_str())])?;
+    let rec = ctx.call_record(&format!("{}.get_record", view.api()), vec![Value::str(r.as_str())])?;
     Ok((r, rec))
 }
 

@@ -84,9 +84,10 @@ pub fn fetch_matching(
         .map(|m| format!("(field \"{}\"={})", m.replace('_', "__"), quote(value)))
         .collect::<Vec<_>>()
         .join(" or ");
-    match ctx.call(&format!("{api_class}.get_all_records_where"), vec![Value::String(expr)]) {
+    let method = format!("{api_class}.get_all_records_where");
+    match ctx.call(&method, vec![Value::String(expr)]) {
         Ok(Value::Struct(m)) => Ok(m),
-        Ok(other) => Err(records::not_records(api_class, &other)),
+        Ok(other) => Err(records::not_records(ctx, &method, &other)),
         Err(e) if records::method_unknown(&e) => {
             let all = records::fetch_all(ctx, api_class)?;
             Ok(all

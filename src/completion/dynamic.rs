@@ -101,7 +101,7 @@ fn lost_break(words: &[String], index: usize) -> Option<char> {
     let mut i = 1;
     while i < index {
         let w = &words[i];
-        if ["-s", "-p", "-u", "-pw", "-pwf", "--traceparent"].contains(&w.as_str()) {
+        if ["-s", "-p", "-u", "-pw", "-pwf", "--traceparent", "--timeout"].contains(&w.as_str()) {
             i += 2;
             continue;
         }

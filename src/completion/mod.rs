@@ -60,6 +60,7 @@ const VALUE_OPTIONS: &[(&str, &str)] = &[
     ("-pw", "password"),
     ("-pwf", "password file: user on line 1, password on line 2"),
     ("--traceparent", "W3C trace context header"),
+    ("--timeout", "seconds to wait for the server"),
 ];
 
 /// Flags accepted anywhere on the line.

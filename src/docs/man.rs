@@ -149,6 +149,7 @@ fn main_page(families: &[(String, Vec<String>)]) -> String {
         ("--debug", "debug=true", "Client debug output on standard error."),
         ("--debug-on-fail", "debugonfail=true", "Debug output only when the command fails."),
         ("--traceparent", "traceparent=", "W3C trace context sent with every call."),
+        ("--timeout", "", "Seconds to wait for the server to accept the connection and for each answer (defaults 10 and 600); also XE_TIMEOUT. Calls that wait on purpose (for a task, event-wait) are given their wait on top. Only this spelling: timeout= is a parameter of some commands."),
     ];
     for (short, long, text) in opts {
         let mut tag = vec![bold(*short)];
@@ -184,6 +185,9 @@ fn main_page(families: &[(String, Vec<String>)]) -> String {
         ("TRACEPARENT", "Trace context, as --traceparent."),
         ("XE_KNOWN_HOSTS", "The known-hosts file of pinned certificates, instead of the default (see FILES)."),
         ("XE_DATA_DIR", "Where simulated pools (sim://NAME) keep their state, instead of the default (see FILES)."),
+        ("XE_TIMEOUT", "Seconds to wait for the server, as --timeout (which wins)."),
+        ("XE_MAX_VALUE", "The most memory one answer may take, in bytes or with KiB, MiB or GiB (default 64MiB). A JSON-RPC answer is decoded as it arrives and counts only what xe keeps of it (a listing that shows a few fields of 100,000 VMs fits); an XML-RPC answer is read whole first and counts whole. A larger answer is refused with an error, without reading the rest."),
+        ("XE_MULTIPLE_CONCURRENCY", "Operations in flight at once under --multiple (default 8)."),
         ("HOME", "Where ~/.xe is found."),
     ];
     for (name, text) in env {

@@ -2,6 +2,7 @@
 
 mod facts_generated;
 pub mod golden;
+pub mod hostile;
 mod scripts;
 
 use xapi_sim::{Sim, SimOptions};

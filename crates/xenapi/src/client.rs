@@ -14,7 +14,7 @@ mod error;
 mod session;
 mod tls;
 
-pub use error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
+pub use error::{size as format_size, Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 pub use session::{decode_task_result, Session, API_VERSION};
 pub use tls::{fingerprint, Tls};
 
@@ -29,8 +29,15 @@ use std::time::Duration;
 use tls::{lock, TlsEvents};
 
 /// The most an answer's announced length may reserve up front (a liar cannot
-/// make us allocate more before sending it).
+/// make us allocate more before sending it); never more than the value limit.
 const MAX_PRESIZE: u64 = 256 << 20;
+
+/// The default of [`Options::max_value`]: 64 MiB.
+pub const DEFAULT_MAX_VALUE: usize = 64 << 20;
+
+/// The most of an unwanted answer (an error page, an undecodable body) read
+/// to keep the connection for the next call; beyond it the connection is dropped.
+const MAX_DRAIN: u64 = 1 << 20;
 
 /// The wire format of RPCs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -58,6 +65,13 @@ pub struct Options {
     pub read_timeout: Option<Duration>,
     /// The `User-Agent` header. Default `xe-rs/<crate version>`.
     pub user_agent: String,
+    /// The most memory one answer may take, in bytes. A JSON-RPC answer is
+    /// decoded as it streams in: no string or key may be longer, and the
+    /// decoded value (without the record members a projection skips) may not
+    /// keep more. An XML-RPC answer is read whole before it is decoded: its
+    /// body may not be longer. Past it, the call fails with
+    /// [`Error::TooLarge`] without reading the rest. Default 64 MiB.
+    pub max_value: usize,
 }
 
 impl Options {
@@ -69,6 +83,7 @@ impl Options {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Some(Duration::from_secs(600)),
             user_agent: concat!("xe-rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            max_value: DEFAULT_MAX_VALUE,
         }
     }
 }
@@ -313,7 +328,7 @@ impl Connection {
     /// Like [`Connection::call_projected`], keeping the records as their JSON
     /// text, each decoded when it is used ([`RawRecords`]): for a large pool
     /// a fraction of the memory their values take. A result that is not a map
-    /// gives no records. (Over XML-RPC the records are kept decoded.)
+    /// is an [`Error::Protocol`]. (Over XML-RPC the records are kept decoded.)
     pub fn call_records(&self, method: &str, params: &[Value], keep: &dyn Fn(&str) -> bool) -> Result<RawRecords> {
         self.rpc_records(method, params, self.inner.opts.read_timeout, keep)
     }
@@ -352,7 +367,12 @@ impl Connection {
                 }
                 Ok(raw)
             }
-            Answer::Value(_) => Ok(RawRecords::default()),
+            // Never an empty success: a server that answers a string here is broken.
+            Answer::Value(other) => Err(Error::Protocol {
+                url: self.inner.origin.clone(),
+                method: method.to_string(),
+                reason: format!("expected a map of records, got {}", a_kind(&other)),
+            }),
         }
     }
 
@@ -395,21 +415,24 @@ impl Connection {
     ) -> Result<Result<Answer>> {
         let mut resp = self.post_streamed(url, "application/json", body, method, timeout)?;
         let status = resp.status().as_u16();
+        let limit = self.inner.opts.max_value;
         let decoded = if status == 200 {
             let read = match how {
-                Decode::Values(keep) => jsonrpc::read_response(&mut resp, keep).map(jsonrpc::RawAnswer::Other),
-                Decode::Text(keep) => jsonrpc::read_records(&mut resp, keep),
+                Decode::Values(keep) => jsonrpc::read_response(&mut resp, keep, limit).map(jsonrpc::RawAnswer::Other),
+                Decode::Text(keep) => jsonrpc::read_records(&mut resp, keep, limit),
             };
             match read {
                 Ok(r) => Ok(r),
                 Err(jsonrpc::ReadError::Io(e)) => return Err(self.read_error(e, url, method)),
-                Err(jsonrpc::ReadError::Decode(e)) => Err(e),
+                // The rest is not read: dropping the answer closes the connection.
+                Err(jsonrpc::ReadError::TooLarge) => return Err(self.too_large(url, method, false)),
+                Err(jsonrpc::ReadError::Decode(e)) => Err(html_page(&resp).map_or(e, crate::wire::DecodeError)),
             }
         } else {
             Err(crate::wire::DecodeError(String::new()))
         };
         if status != 200 || decoded.is_err() {
-            std::io::copy(&mut resp, &mut std::io::sink()).map_err(|e| self.read_error(e, url, method))?;
+            self.drain(&mut resp, url, method)?;
         }
         Ok(match decoded {
             Ok(jsonrpc::RawAnswer::Records(raw)) => Ok(Answer::Records(raw)),
@@ -438,8 +461,11 @@ impl Connection {
     ) -> Result<Value> {
         let body = xmlrpc::encode_call(method, params);
         let url = &self.inner.base;
-        let (status, bytes) = self.post(url, "text/xml", body, method, timeout)?;
-        let mut v = decode(url, method, status, &bytes, xmlrpc::decode_response)?;
+        let (status, bytes, html) = self.post(url, "text/xml", body, method, timeout)?;
+        let mut v = decode(url, method, status, &bytes, xmlrpc::decode_response).map_err(|e| match (e, html) {
+            (Error::Protocol { url, method, .. }, Some(reason)) => Error::Protocol { url, method, reason },
+            (e, _) => e,
+        })?;
         if let Some(keep) = keep {
             jsonrpc::project_records(&mut v, keep);
         }
@@ -464,7 +490,9 @@ impl Connection {
         self.send(req, url, method)
     }
 
-    /// Sends one POST and reads the whole answer. Only transport failures are errors here.
+    /// Sends one POST and reads the whole answer, up to the value limit;
+    /// also says whether it is an HTML page. Only transport failures and an
+    /// answer over the limit are errors here.
     fn post(
         &self,
         url: &Url,
@@ -472,16 +500,41 @@ impl Connection {
         body: String,
         method: &str,
         timeout: Option<Duration>,
-    ) -> Result<(u16, Vec<u8>)> {
+    ) -> Result<(u16, Vec<u8>, Option<String>)> {
         let mut resp = self.post_streamed(url, content_type, body, method, timeout)?;
         let status = resp.status().as_u16();
+        let html = html_page(&resp);
+        if status != 200 {
+            // Only the status matters.
+            self.drain(&mut resp, url, method)?;
+            return Ok((status, Vec::new(), html));
+        }
         // Read straight into one buffer of the announced size. `bytes().to_vec()`
         // collected the chunks and copied them out twice: double the memory of a
         // large answer, and twice the time (34 MB: ~95 ms against ~40 ms).
-        let announced = resp.content_length().unwrap_or(0).min(MAX_PRESIZE) as usize;
+        let limit = self.inner.opts.max_value as u64;
+        let announced = resp.content_length().unwrap_or(0).min(MAX_PRESIZE).min(limit.saturating_add(1)) as usize;
         let mut bytes = Vec::with_capacity(announced);
-        std::io::Read::read_to_end(&mut resp, &mut bytes).map_err(|e| self.read_error(e, url, method))?;
-        Ok((status, bytes))
+        // One byte past the limit tells an answer of exactly the limit from a longer one.
+        std::io::Read::read_to_end(&mut std::io::Read::take(&mut resp, limit.saturating_add(1)), &mut bytes)
+            .map_err(|e| self.read_error(e, url, method))?;
+        if bytes.len() as u64 > limit {
+            return Err(self.too_large(url, method, true));
+        }
+        Ok((status, bytes, html))
+    }
+
+    /// Reads and drops what is left of an answer not wanted (an error page,
+    /// an undecodable body), so the connection can serve the next call; a
+    /// long one is left unread (dropping it closes the connection).
+    fn drain(&self, resp: &mut reqwest::blocking::Response, url: &Url, method: &str) -> Result<()> {
+        std::io::copy(&mut std::io::Read::take(resp, MAX_DRAIN), &mut std::io::sink())
+            .map(drop)
+            .map_err(|e| self.read_error(e, url, method))
+    }
+
+    fn too_large(&self, url: &Url, method: &str, whole: bool) -> Error {
+        Error::TooLarge { url: self.shown(url), method: method.to_string(), limit: self.inner.opts.max_value, whole }
     }
 
     fn send(&self, req: RequestBuilder, url: &Url, what: &str) -> Result<reqwest::blocking::Response> {
@@ -596,6 +649,20 @@ enum Answer {
     Records(RawRecords),
 }
 
+/// "an array", "a string": a value's kind for error messages.
+fn a_kind(v: &Value) -> String {
+    let kind = v.kind();
+    let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) { "an" } else { "a" };
+    format!("{article} {kind}")
+}
+
+/// Why an undecodable answer is an HTML page, when it says it is one
+/// (a proxy's or web server's error page), rather than a syntax error.
+fn html_page(resp: &reqwest::blocking::Response) -> Option<String> {
+    let ct = resp.headers().get(reqwest::header::CONTENT_TYPE)?.to_str().ok()?.to_ascii_lowercase();
+    ct.starts_with("text/html").then(|| "the server sent an HTML page (text/html), not an RPC answer".to_string())
+}
+
 /// Turns a status and body into the call's outcome.
 fn decode(
     url: &Url,
@@ -661,8 +728,13 @@ mod tests {
                 );
             }
             assert_eq!(raw.into_records().collect::<Vec<_>>(), want.to_vec(), "{protocol:?}");
-            // A result that is not a map gives no records; errors stay errors.
-            assert!(s.call_records("VM.get_all", &[], &keep).unwrap().is_empty());
+            // A result that is not a map is an error, never an empty success; errors stay errors.
+            match s.call_records("VM.get_all", &[], &keep) {
+                Err(e @ Error::Protocol { .. }) => {
+                    assert!(e.to_string().ends_with("to VM.get_all: expected a map of records, got an array"), "{e}")
+                }
+                other => panic!("{protocol:?}: {other:?}"),
+            }
             let missing = s.call_records("VM.get_record", &[Value::str("OpaqueRef:missing")], &keep);
             assert!(matches!(missing, Err(Error::Api { .. })), "{missing:?}");
             s.logout().unwrap();

@@ -163,6 +163,68 @@ fn an_invalid_session_is_replaced_by_one_new_login() {
     assert_eq!(s.connection().rpc_count(), 4);
 }
 
+/// Handles on one session on several threads that all see it expire log in
+/// again once between them; a limit on re-logins makes the next expiry an error.
+#[test]
+fn shared_handles_log_in_again_once_between_them() {
+    let sim = sim();
+    let s = login(&sim.url(), insecure());
+    s.limit_relogins(1);
+    let sessions = || {
+        let db = sim.core.db.read();
+        db.count(db.class_index("session").unwrap())
+    };
+    let raw = connect(&sim.url(), insecure());
+    raw.call("session.logout", &[Value::str(s.session_ref())]).unwrap();
+    assert_eq!(sessions(), 0);
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let mut h = s.share();
+                scope.spawn(move || h.call("pool.get_all", &[]))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(sessions(), 1, "one login again for all eight threads");
+    assert_eq!(s.relogins(), 1);
+    // The new ref serves every handle; the second expiry is past the limit: an error, no login.
+    assert_ne!(s.current_session_ref(), s.session_ref());
+    raw.call("session.logout", &[Value::str(s.current_session_ref().as_str())]).unwrap();
+    let mut h = s.share();
+    assert_eq!(h.call("pool.get_all", &[]).unwrap_err().api_code(), Some("SESSION_INVALID"));
+    assert_eq!(sessions(), 0);
+}
+
+/// An answer larger than `max_value` is refused with the limit named: over
+/// JSON-RPC what the decoded value keeps counts (a projection that keeps
+/// little still fits), over XML-RPC the answer as a whole.
+#[test]
+fn answers_over_the_value_limit_are_refused() {
+    let sim = sim();
+    let port = sim.addr.port();
+    let keep = |k: &str| k == "uuid";
+    let mut s = login(&sim.url(), Options { max_value: 16 << 10, ..insecure() });
+    let err = s.call("VM.get_all_records", &[]).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("Unreadable answer from 127.0.0.1:{port} to VM.get_all_records: a value exceeds the 16 KiB limit")
+    );
+    let some = s.call_projected("VM.get_all_records", &[], &keep).unwrap();
+    assert!(!some.as_struct().unwrap().is_empty());
+    assert!(!s.call_records("VM.get_all_records", &[], &keep).unwrap().is_empty());
+    // The connection is still usable.
+    s.call("pool.get_all", &[]).unwrap();
+    let mut x = login(&sim.url(), Options { max_value: 16 << 10, protocol: Protocol::XmlRpc, ..insecure() });
+    let err = x.call_projected("VM.get_all_records", &[], &keep).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        format!("Unreadable answer from 127.0.0.1:{port} to VM.get_all_records: the answer exceeds the 16 KiB limit")
+    );
+    x.call("pool.get_all", &[]).unwrap();
+}
+
 #[test]
 fn wait_task_returns_the_result_of_an_async_call() {
     let sim = sim();

@@ -86,12 +86,19 @@ fn run(ctx: &mut Context) -> CmdResult {
     let mut wait = 0.0;
     let mut first = true;
     loop {
-        let batch = ctx.call("event.from", vec![classes.clone(), Value::String(token.clone()), Value::Float(wait)])?;
-        token = batch.get("token").and_then(Value::as_str).unwrap_or(&token).to_string();
+        let args = vec![classes.clone(), Value::String(token.clone()), Value::Float(wait)];
+        let batch = ctx.call_waiting("event.from", args, Duration::from_secs_f64(wait))?;
+        // A batch without them would have us ask again at once, for ever.
+        let (Some(next), Some(events)) =
+            (batch.get("token").and_then(Value::as_str), batch.get("events").and_then(Value::as_array))
+        else {
+            return Err(ctx.wrong_answer("event.from", "a token and a list of events", &batch));
+        };
+        token = next.to_string();
         // Every event with a snapshot is tested, deletions included. (The
         // first answer lists the current objects; xe cannot rebuild subject
         // and role records from later events.)
-        for ev in batch.get("events").and_then(Value::as_array).unwrap_or(&[]) {
+        for ev in events {
             let (Some(r), Some(snap)) = (ev.get("ref").and_then(Value::as_str), ev.get("snapshot")) else { continue };
             if !first && matches!(class.as_str(), "subject" | "role") {
                 return Err(unimplemented(&class));

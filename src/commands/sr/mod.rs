@@ -9,16 +9,16 @@ use crate::commands::args::s;
 use crate::commands::CommandSpec;
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
-use xenapi::{Value, NULL_REF};
+use xenapi::NULL_REF;
 
 /// The family's commands, for `commands::COMMANDS`.
 pub const COMMANDS: &[CommandSpec] = &[create::SPEC, introduce::SPEC, probe::SPEC];
 
 /// The pool master, used when a command needs a host and none was named.
 pub(crate) fn pool_master(ctx: &mut Context) -> CmdResult<String> {
-    let pools = ctx.call("pool.get_all", vec![])?;
-    let pool = pools.as_array().and_then(|a| a.first()).cloned().unwrap_or(s(NULL_REF));
-    Ok(ctx.call("pool.get_master", vec![pool])?.as_str().unwrap_or(NULL_REF).to_string())
+    let pools = ctx.call_refs("pool.get_all", vec![])?;
+    let pool = pools.first().map_or(s(NULL_REF), |p| s(p));
+    ctx.call_string("pool.get_master", vec![pool])
 }
 
 /// xe's `parse_host_uuid`: `host-uuid=`, else the master when the pool has
@@ -27,8 +27,8 @@ pub(crate) fn parse_host_uuid(ctx: &mut Context, default_master: bool) -> CmdRes
     if let Some(u) = ctx.params.get("host-uuid").map(str::to_string) {
         return ctx.lookup_uuid("host", &u);
     }
-    let hosts = ctx.call("host.get_all", vec![])?;
-    if default_master || hosts.as_array().map_or(0, <[Value]>::len) == 1 {
+    let hosts = ctx.call_refs("host.get_all", vec![])?;
+    if default_master || hosts.len() == 1 {
         pool_master(ctx)
     } else {
         Err(CliError::failure("Required parameter not found: host-uuid"))

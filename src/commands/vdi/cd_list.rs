@@ -21,13 +21,12 @@ fn cd_list(ctx: &mut Context) -> CmdResult {
     let mut vdis = Vec::new();
     for (sr, rec) in srs {
         if rec.get("content_type").and_then(Value::as_str) == Some("iso") {
-            let own = ctx.call("SR.get_VDIs", vec![s(&sr)])?;
-            vdis.extend(own.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str).map(str::to_string));
+            vdis.extend(ctx.call_refs("SR.get_VDIs", vec![s(&sr)])?);
         }
     }
     let mut out = Vec::new();
     for vdi in vdis {
-        let rec = ctx.call("VDI.get_record", vec![s(&vdi)])?;
+        let rec = ctx.call_record("VDI.get_record", vec![s(&vdi)])?;
         out.push(record_of(ctx, "vdi", &vdi, &rec, params.as_deref(), "name-label,uuid")?);
     }
     ctx.printer.records(&out);

@@ -57,10 +57,10 @@ pub(crate) fn vdi_type(v: &str) -> CmdResult<&'static str> {
 
 /// The VDIs named `name` in ISO SRs, in the server's order.
 pub(crate) fn iso_vdis_named(ctx: &mut Context, name: &str) -> CmdResult<Vec<String>> {
-    let vdis = ctx.call("VDI.get_by_name_label", vec![s(name)])?;
+    let vdis = ctx.call_refs("VDI.get_by_name_label", vec![s(name)])?;
     let mut out = Vec::new();
-    for vdi in vdis.as_array().unwrap_or(&[]).iter().filter_map(Value::as_str) {
-        let sr = ctx.call("VDI.get_SR", vec![s(vdi)])?;
+    for vdi in vdis {
+        let sr = ctx.call("VDI.get_SR", vec![s(&vdi)])?;
         if ctx.call("SR.get_content_type", vec![sr])?.as_str() == Some("iso") {
             out.push(vdi.to_string());
         }

@@ -4,7 +4,7 @@
 use super::{vm, TEMPLATES_OK};
 use crate::commands::select::{self, Selector, Target};
 use crate::commands::{CommandSpec, Run};
-use crate::connect::{Api, CallError};
+use crate::connect::{wrong_answer, Api, CallError};
 use crate::context::Context;
 use crate::error::CmdResult;
 use xenapi::{Value, NULL_REF};
@@ -30,14 +30,18 @@ fn clone_like(
     }
     let mut uuids = Vec::with_capacity(new.len());
     for r in new {
-        uuids.push(ctx.call("VM.get_uuid", vec![Value::String(r)])?.as_str().unwrap_or("").to_string());
+        uuids.push(ctx.call_string("VM.get_uuid", vec![Value::String(r)])?);
     }
     ctx.printer.list(&uuids);
     Ok(())
 }
 
-fn new_ref(v: Value) -> Result<String, CallError> {
-    Ok(v.as_str().unwrap_or("").to_string())
+/// Runs `Async.<method>`, whose task's result is the new VM's ref.
+fn async_ref(api: &mut dyn Api, method: &str, args: Vec<Value>) -> Result<String, CallError> {
+    match api.call_async(method, args)? {
+        Value::String(r) => Ok(r),
+        other => Err(CallError::Cli(wrong_answer(&api.server(), method, "a VM ref as the task's result", &other))),
+    }
 }
 
 pub const CLONE: CommandSpec = CommandSpec {
@@ -48,9 +52,7 @@ pub const CLONE: CommandSpec = CommandSpec {
 
 fn clone(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    clone_like(ctx, TEMPLATES_OK, move |api, t| {
-        api.call_async("VM.clone", vec![vm(t), Value::str(name.as_str())]).and_then(new_ref)
-    })
+    clone_like(ctx, TEMPLATES_OK, move |api, t| async_ref(api, "VM.clone", vec![vm(t), Value::str(name.as_str())]))
 }
 
 pub const COPY: CommandSpec = CommandSpec {
@@ -67,7 +69,7 @@ fn copy(ctx: &mut Context) -> CmdResult {
     };
     let sel = Selector { single: true, ..TEMPLATES_OK };
     clone_like(ctx, sel, move |api, t| {
-        api.call_async("VM.copy", vec![vm(t), Value::str(name.as_str()), Value::str(sr.as_str())]).and_then(new_ref)
+        async_ref(api, "VM.copy", vec![vm(t), Value::str(name.as_str()), Value::str(sr.as_str())])
     })
 }
 
@@ -86,8 +88,7 @@ fn snapshot(ctx: &mut Context) -> CmdResult {
         }
     }
     clone_like(ctx, Selector::VM, move |api, t| {
-        api.call_async("VM.snapshot", vec![vm(t), Value::str(name.as_str()), Value::Array(ignore.clone())])
-            .and_then(new_ref)
+        async_ref(api, "VM.snapshot", vec![vm(t), Value::str(name.as_str()), Value::Array(ignore.clone())])
     })
 }
 
@@ -99,7 +100,5 @@ pub const CHECKPOINT: CommandSpec = CommandSpec {
 
 fn checkpoint(ctx: &mut Context) -> CmdResult {
     let name = ctx.params.required("new-name-label")?.to_string();
-    clone_like(ctx, Selector::VM, move |api, t| {
-        api.call_async("VM.checkpoint", vec![vm(t), Value::str(name.as_str())]).and_then(new_ref)
-    })
+    clone_like(ctx, Selector::VM, move |api, t| async_ref(api, "VM.checkpoint", vec![vm(t), Value::str(name.as_str())]))
 }

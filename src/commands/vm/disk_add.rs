@@ -20,8 +20,8 @@ pub const SPEC: CommandSpec = CommandSpec {
 
 /// The pool's default SR, if it names one that exists.
 fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
-    let pools = ctx.call("pool.get_all", vec![])?;
-    let pool = pools.as_array().and_then(|a| a.first()).cloned().unwrap_or(s(NULL_REF));
+    let pools = ctx.call_refs("pool.get_all", vec![])?;
+    let pool = pools.first().map_or(s(NULL_REF), |p| s(p));
     let sr = ctx.call("pool.get_default_SR", vec![pool])?;
     // A null or dangling default is "no default" (xe asks for its uuid).
     match Api::call(ctx, "SR.get_uuid", vec![sr]) {

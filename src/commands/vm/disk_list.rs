@@ -24,12 +24,12 @@ fn disk_list(ctx: &mut Context, ty: &str, label: &str, vbd_default: &str) -> Cmd
         }
         let mut shown = Vec::new();
         for vbd in vbds {
-            let rec = ctx.call("VBD.get_record", vec![s(&vbd)])?;
+            let rec = ctx.call_record("VBD.get_record", vec![s(&vbd)])?;
             let vdi = if ctx.call("VBD.get_empty", vec![s(&vbd)])?.as_bool() == Some(true) {
                 None
             } else {
                 let vdi = text(ctx.call("VBD.get_VDI", vec![s(&vbd)])?);
-                let vdi_rec = ctx.call("VDI.get_record", vec![s(&vdi)])?;
+                let vdi_rec = ctx.call_record("VDI.get_record", vec![s(&vdi)])?;
                 Some((vdi, vdi_rec))
             };
             shown.push((vbd, rec, vdi));

@@ -24,7 +24,7 @@ mod vif_list;
 use crate::argv::parse_bool;
 use crate::commands::select::{self, Selector, Target};
 use crate::commands::CommandSpec;
-use crate::connect::{Api, CallError};
+use crate::connect::{wrong_answer, Api, CallError};
 use crate::context::Context;
 use crate::error::{CliError, CmdResult};
 use xenapi::Value;
@@ -71,10 +71,13 @@ pub(crate) fn vm(t: &Target) -> Value {
 
 /// xe's `get_host_by_name_or_id`: the first host whose name-label or uuid is `name`.
 pub(crate) fn host_by_name_or_id(api: &mut dyn Api, name: &str) -> Result<String, CallError> {
-    let hosts = api.call("host.get_all_records", vec![])?;
+    let hosts = match api.call("host.get_all_records", vec![])? {
+        Value::Struct(m) => m,
+        other => {
+            return Err(CallError::Cli(wrong_answer(&api.server(), "host.get_all_records", "a map of records", &other)))
+        }
+    };
     hosts
-        .as_struct()
-        .unwrap_or(&[])
         .iter()
         .find(|(_, h)| ["name_label", "uuid"].iter().any(|k| h.get(k).and_then(Value::as_str) == Some(name)))
         .map(|(r, _)| r.clone())

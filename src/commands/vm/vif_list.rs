@@ -24,7 +24,7 @@ fn vm_vif_list(ctx: &mut Context) -> CmdResult {
     for vm in &vms {
         let mut out = Vec::new();
         for vif in vm.rec.get("VIFs").and_then(Value::as_array).unwrap_or(&[]).iter().filter_map(Value::as_str) {
-            let rec = ctx.call("VIF.get_record", vec![s(vif)])?;
+            let rec = ctx.call_record("VIF.get_record", vec![s(vif)])?;
             out.push(records::build_record(ctx, &view, &Obj { r: vif, rec: &rec }, &fields, true)?);
         }
         ctx.printer.records(&out);

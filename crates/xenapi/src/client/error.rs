@@ -21,6 +21,10 @@ pub enum Error {
     Protocol { url: String, method: String, reason: String },
     /// The server accepted the connection but did not answer `method` in time.
     Timeout { url: String, method: String },
+    /// The answer to `method` holds a value larger than `limit` bytes
+    /// ([`Options::max_value`](super::Options::max_value)); `whole` when the
+    /// limit applies to the answer as a whole (XML-RPC).
+    TooLarge { url: String, method: String, limit: usize, whole: bool },
     /// The base URL is not usable.
     InvalidUrl { url: String, reason: String },
     /// A local failure unrelated to the network, e.g. building the HTTP client.
@@ -44,6 +48,13 @@ impl Error {
         Error::Api { code, params: description }
     }
 
+    /// Whether the server could not be heard from properly: unreachable, a
+    /// broken connection, no answer in time, or an answer that is not one.
+    /// (An API error is the server speaking; a local error is ours.)
+    pub fn is_transport(&self) -> bool {
+        !matches!(self, Error::Api { .. } | Error::InvalidUrl { .. } | Error::Local { .. })
+    }
+
     /// Returns the XenAPI error code when this is an [`Error::Api`].
     pub fn api_code(&self) -> Option<&str> {
         match self {
@@ -51,6 +62,16 @@ impl Error {
             _ => None,
         }
     }
+}
+
+/// A byte count as people write limits: `64 MiB`, `1 GiB`, `1000 bytes`.
+pub fn size(n: usize) -> String {
+    for (unit, name) in [(1usize << 30, "GiB"), (1 << 20, "MiB"), (1 << 10, "KiB")] {
+        if n >= unit && n % unit == 0 {
+            return format!("{} {name}", n / unit);
+        }
+    }
+    format!("{n} bytes")
 }
 
 /// Shows `scheme://host:port/path` as `host:port`, the way users name servers.
@@ -83,6 +104,13 @@ impl fmt::Display for Error {
                 write!(f, "Unreadable answer from {} to {method}: {reason}", server(url))
             }
             Error::Timeout { url, method } => write!(f, "Timed out waiting for {} to answer {method}", server(url)),
+            Error::TooLarge { url, method, limit, whole } => write!(
+                f,
+                "Unreadable answer from {} to {method}: {} exceeds the {} limit",
+                server(url),
+                if *whole { "the answer" } else { "a value" },
+                size(*limit)
+            ),
             Error::InvalidUrl { url, reason } => write!(f, "Invalid server address {url:?}: {reason}"),
             Error::Local { reason } => f.write_str(reason),
         }

@@ -1,12 +1,14 @@
 //! Sessions: login, calls with the session ref prepended, one re-login on
-//! `SESSION_INVALID`, following `HOST_IS_SLAVE` to the pool master, and
-//! waiting for asynchronous tasks through `event.from`.
+//! `SESSION_INVALID` (shared by every handle on the session, so threads that
+//! see the same expiry log in once between them), following `HOST_IS_SLAVE`
+//! to the pool master, and waiting for asynchronous tasks through `event.from`.
 
 use super::error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 use super::Connection;
 use crate::wire::jsonrpc::RawRecords;
 use crate::wire::{xmlrpc, DecodeError};
 use crate::Value;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 /// The API version sent with `session.login_with_password`.
@@ -18,8 +20,9 @@ const MAX_MASTER_HOPS: usize = 3;
 /// How long one `event.from` blocks on the server, in seconds.
 const EVENT_WAIT: f64 = 30.0;
 
-/// The read timeout of an `event.from` call: above [`EVENT_WAIT`] with a margin.
-const EVENT_READ_TIMEOUT: Duration = Duration::from_secs(60);
+/// The most an `event.from` call may take beyond [`EVENT_WAIT`] (less when
+/// the connection's read timeout is shorter).
+const EVENT_MARGIN: Duration = Duration::from_secs(30);
 
 /// How often a task is polled when the server has no `event.from`.
 const POLL_INTERVAL: Duration = Duration::from_millis(500);
@@ -27,7 +30,10 @@ const POLL_INTERVAL: Duration = Duration::from_millis(500);
 /// A logged-in session. Dropping it does not log out: call [`Session::logout`].
 pub struct Session {
     conn: Connection,
-    session_ref: String,
+    /// Shared with every [`Session::share`]: a re-login by one handle serves them all.
+    shared: Arc<Mutex<Shared>>,
+    /// The session ref as this handle last used it.
+    used: String,
     user: String,
     password: String,
     originator: String,
@@ -43,6 +49,15 @@ impl std::fmt::Debug for Session {
             .field("logged_out", &self.logged_out)
             .finish_non_exhaustive()
     }
+}
+
+/// What the handles on one session share.
+#[derive(Debug)]
+struct Shared {
+    session_ref: String,
+    /// Logins again after `SESSION_INVALID` so far, and the most allowed.
+    relogins: u32,
+    max_relogins: Option<u32>,
 }
 
 /// The master's address from a `HOST_IS_SLAVE` error, if that is what `e` is.
@@ -88,7 +103,8 @@ impl Session {
         let session_ref = login_following_master(&mut conn, user, password, originator)?;
         Ok(Session {
             conn,
-            session_ref,
+            used: session_ref.clone(),
+            shared: Arc::new(Mutex::new(Shared { session_ref, relogins: 0, max_relogins: None })),
             user: user.to_string(),
             password: password.to_string(),
             originator: originator.to_string(),
@@ -97,11 +113,13 @@ impl Session {
     }
 
     /// Returns a second handle on the same session for another thread (its
-    /// connection shares the pool). Log out through the original only.
+    /// connection shares the pool, and a re-login by either serves both).
+    /// Log out through the original only.
     pub fn share(&self) -> Session {
         Session {
             conn: self.conn.clone(),
-            session_ref: self.session_ref.clone(),
+            shared: Arc::clone(&self.shared),
+            used: self.current_session_ref(),
             user: self.user.clone(),
             password: self.password.clone(),
             originator: self.originator.clone(),
@@ -109,9 +127,33 @@ impl Session {
         }
     }
 
-    /// Returns the session ref (secret: it grants the user's rights until logout).
+    /// Returns the session ref (secret: it grants the user's rights until
+    /// logout) as this handle last used it; it changes when the session is
+    /// logged in again, by this handle or (seen at its next call) another.
     pub fn session_ref(&self) -> &str {
-        &self.session_ref
+        &self.used
+    }
+
+    /// Returns the session ref in use now, whichever handle logged in last.
+    pub fn current_session_ref(&self) -> String {
+        self.state().session_ref.clone()
+    }
+
+    /// Limits the logins again after `SESSION_INVALID` over the session's
+    /// life, all handles together (by default there is no limit, and each
+    /// call logs in again at most once); past it, `SESSION_INVALID` is the
+    /// call's error.
+    pub fn limit_relogins(&self, max: u32) {
+        self.state().max_relogins = Some(max);
+    }
+
+    /// The logins again after `SESSION_INVALID` so far, all handles together.
+    pub fn relogins(&self) -> u32 {
+        self.state().relogins
+    }
+
+    fn state(&self) -> MutexGuard<'_, Shared> {
+        lock_shared(&self.shared)
     }
 
     /// Returns the connection, which may have moved to the pool master since login.
@@ -164,12 +206,21 @@ impl Session {
 
     /// Makes a call with the session ref followed by `args`, logging in
     /// again once on `SESSION_INVALID` and following `HOST_IS_SLAVE`.
+    ///
+    /// The re-login is shared: a handle that sees `SESSION_INVALID` for the
+    /// ref it used logs in again while holding the shared state, so handles
+    /// on other threads that saw the same expiry wait and retry with the new
+    /// ref instead of logging in themselves. A call is retried once: a
+    /// second `SESSION_INVALID` is its error, and so is one past
+    /// [`Session::limit_relogins`].
     fn retrying<T>(&mut self, args: &[Value], call: impl Fn(&Connection, &[Value]) -> Result<T>) -> Result<T> {
+        let mut used = self.current_session_ref();
+        self.used = used.clone();
         if self.logged_out {
-            return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![self.session_ref.clone()] });
+            return Err(Error::Api { code: SESSION_INVALID.into(), params: vec![used] });
         }
         let mut params = Vec::with_capacity(args.len() + 1);
-        params.push(Value::str(self.session_ref.as_str()));
+        params.push(Value::str(used.as_str()));
         params.extend_from_slice(args);
         let mut relogged = false;
         let mut hops = 0;
@@ -180,14 +231,27 @@ impl Session {
             };
             if err.api_code() == Some(SESSION_INVALID) && !relogged {
                 relogged = true;
+                let shared = Arc::clone(&self.shared);
+                let mut state = lock_shared(&shared);
+                if state.session_ref == used {
+                    if state.max_relogins.is_some_and(|max| state.relogins >= max) {
+                        return Err(err);
+                    }
+                    state.session_ref =
+                        login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
+                    state.relogins += 1;
+                }
+                used = state.session_ref.clone();
             } else if let Some(master) = master_address(&err).filter(|_| hops < MAX_MASTER_HOPS) {
                 hops += 1;
                 self.conn = self.conn.to_host(master)?;
+                used = login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
+                self.state().session_ref = used.clone();
             } else {
                 return Err(err);
             }
-            self.session_ref = login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
-            params[0] = Value::str(self.session_ref.as_str());
+            params[0] = Value::str(used.as_str());
+            self.used = used.clone();
         }
     }
 
@@ -197,7 +261,8 @@ impl Session {
             return Ok(());
         }
         self.logged_out = true;
-        self.conn.call("session.logout", &[Value::str(self.session_ref.as_str())]).map(drop)
+        let session = self.current_session_ref();
+        self.conn.call("session.logout", &[Value::str(session.as_str())]).map(drop)
     }
 
     /// Asks the server to cancel a task.
@@ -208,12 +273,26 @@ impl Session {
     /// Waits for a task to finish, reporting each progress change (0.0 to 1.0),
     /// then destroys it and returns its result: the decoded value on success,
     /// the task's [`Error::Api`] on failure, `TASK_CANCELLED` when cancelled.
+    /// When the server cannot be heard from ([`Error::is_transport`]), the
+    /// task is left as it is, for the user to check, and that error returned.
     pub fn wait_task(&mut self, task: &str, on_progress: &mut dyn FnMut(f64)) -> Result<Value> {
         let record =
             self.watch_task(task, on_progress).and_then(|()| self.call("task.get_record", &[Value::str(task)]));
+        if let Err(e) = &record {
+            if e.is_transport() {
+                return Err(e.clone());
+            }
+        }
         // The task is ours to clean up whatever happened; a failure here changes nothing for the caller.
         let _ = self.call("task.destroy", &[Value::str(task)]);
         task_outcome(&self.conn, task, &record?)
+    }
+
+    /// The read timeout of an `event.from` call: [`EVENT_WAIT`], plus the
+    /// connection's read timeout up to [`EVENT_MARGIN`].
+    fn event_timeout(&self) -> Duration {
+        let margin = self.conn.options().read_timeout.map_or(EVENT_MARGIN, |t| t.min(EVENT_MARGIN));
+        Duration::from_secs_f64(EVENT_WAIT) + margin
     }
 
     /// Returns once the task is no longer pending (or is gone).
@@ -223,7 +302,7 @@ impl Session {
         let mut last = None;
         loop {
             let args = [filter.clone(), Value::str(token.as_str()), Value::Float(EVENT_WAIT)];
-            let batch = match self.call_with_timeout("event.from", &args, EVENT_READ_TIMEOUT) {
+            let batch = match self.call_with_timeout("event.from", &args, self.event_timeout()) {
                 Err(e) if e.api_code() == Some("MESSAGE_METHOD_UNKNOWN") => return self.poll_task(task, on_progress),
                 other => other?,
             };
@@ -262,6 +341,11 @@ impl Session {
             std::thread::sleep(POLL_INTERVAL);
         }
     }
+}
+
+fn lock_shared(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // Nothing panics while holding it, and a ref stays a ref.
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// Reports a progress change from a task record; returns whether the task has finished.

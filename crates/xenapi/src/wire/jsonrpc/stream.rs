@@ -17,6 +17,14 @@
 //! the same nesting limit (127 levels), only whitespace after the value.
 //! Only the wording of syntax errors differs (byte offsets, not lines and
 //! columns).
+//!
+//! Memory stays bounded whatever the server sends: a caller's `limit` caps
+//! any single token (string, key, number) and the total the answer's decoded
+//! value keeps (its strings and keys, and a [`Value`]'s size for each value;
+//! the text of records kept as text). Members skipped by a projection cost
+//! nothing, so a large pool still streams when few members are kept. Past
+//! the limit, decoding stops with [`ReadError::TooLarge`] without reading
+//! the rest.
 
 use super::{err, response_of, Mode};
 use crate::wire::{DecodeError, Response};
@@ -29,6 +37,17 @@ const BUF: usize = 256 << 10;
 /// Containers nest at most this deep, less one (serde_json's limit).
 const MAX_DEPTH: usize = 128;
 
+/// Record positions whose keys are remembered (see `Parser::seen`): records
+/// have about a hundred members, and a hostile one with millions of keys
+/// must not make the list grow with it.
+const MAX_SEEN: usize = 1024;
+
+/// What one decoded value costs besides its text.
+const VALUE_SIZE: usize = std::mem::size_of::<Value>();
+
+/// What one kept key costs besides its text.
+const KEY_SIZE: usize = std::mem::size_of::<String>();
+
 /// Why a streamed response could not be decoded.
 #[derive(Debug)]
 pub enum ReadError {
@@ -36,6 +55,9 @@ pub enum ReadError {
     Io(io::Error),
     /// The bytes read are not a well-formed response.
     Decode(DecodeError),
+    /// A value (one token, or what the answer keeps in all) exceeds the
+    /// caller's limit; the rest was not read.
+    TooLarge,
 }
 
 impl std::fmt::Display for ReadError {
@@ -43,6 +65,7 @@ impl std::fmt::Display for ReadError {
         match self {
             ReadError::Io(e) => e.fmt(f),
             ReadError::Decode(e) => e.fmt(f),
+            ReadError::TooLarge => f.write_str("a value exceeds the limit"),
         }
     }
 }
@@ -55,8 +78,11 @@ impl std::error::Error for ReadError {}
 /// `get_all_records` answers do) and the members of each record that `keep`
 /// rejects are skipped unread, as [`decode_response_projected`](super::decode_response_projected)
 /// does; without it, everything is decoded, as [`decode_response`](super::decode_response) does.
-pub fn read_response<R: Read>(r: R, keep: Option<&dyn Fn(&str) -> bool>) -> Result<Response, ReadError> {
+/// No token, and not what the decoded answer keeps in all, may exceed
+/// `limit` bytes (see the module comment; `usize::MAX` for none).
+pub fn read_response<R: Read>(r: R, keep: Option<&dyn Fn(&str) -> bool>, limit: usize) -> Result<Response, ReadError> {
     let mut p = Parser::new(r, keep);
+    p.limit = limit;
     let parsed = p.value(if keep.is_some() { Mode::Envelope } else { Mode::Plain }).and_then(|v| p.end().map(|()| v));
     match parsed {
         Ok(v) => response_of(v).map_err(ReadError::Decode),
@@ -214,8 +240,10 @@ pub enum RawAnswer {
 /// Like [`read_response`] with `keep`, for a result that maps refs to
 /// records, keeping the records as text ([`RawRecords`]) instead of
 /// decoding them; a result of another shape (and an error) is decoded.
-pub fn read_records<R: Read>(r: R, keep: &dyn Fn(&str) -> bool) -> Result<RawAnswer, ReadError> {
+/// The text kept counts against `limit`.
+pub fn read_records<R: Read>(r: R, keep: &dyn Fn(&str) -> bool, limit: usize) -> Result<RawAnswer, ReadError> {
     let mut p = Parser::new(r, Some(keep));
+    p.limit = limit;
     p.raw = Some(RawRecords::default());
     let parsed = p.value(Mode::Envelope).and_then(|v| p.end().map(|()| v));
     match parsed {
@@ -269,6 +297,10 @@ struct Parser<'k, R> {
     captured: bool,
     /// While capturing: where in `buf` the bytes still to copy to `raw` start.
     capture: Option<usize>,
+    /// The most one token, and the decoded answer in all, may take.
+    limit: usize,
+    /// What the decoded answer keeps so far, as counted by `retain`.
+    retained: usize,
 }
 
 fn is_ws(b: u8) -> bool {
@@ -453,7 +485,33 @@ impl<'k, R: Read> Parser<'k, R> {
             raw: None,
             captured: false,
             capture: None,
+            limit: usize::MAX,
+            retained: 0,
         }
+    }
+
+    #[cold]
+    fn too_large(&mut self) -> Stop {
+        self.error = Some(ReadError::TooLarge);
+        Stop
+    }
+
+    /// Counts `n` more bytes kept for the answer; stops past the limit.
+    #[inline]
+    fn retain(&mut self, n: usize) -> Result<(), Stop> {
+        self.retained = self.retained.saturating_add(n);
+        if self.retained > self.limit {
+            return Err(self.too_large());
+        }
+        Ok(())
+    }
+
+    /// Appends bytes of a record kept as text, counting them.
+    fn raw_extend(&mut self, from: usize, to: usize) -> Result<(), Stop> {
+        if let Some(raw) = &mut self.raw {
+            raw.current().extend_from_slice(&self.buf[from..to]);
+        }
+        self.retain(to - from)
     }
 
     #[cold]
@@ -477,9 +535,7 @@ impl<'k, R: Read> Parser<'k, R> {
         }
         if let Some(start) = self.capture {
             // The bytes read so far go to the text before the buffer moves.
-            if let Some(raw) = &mut self.raw {
-                raw.current().extend_from_slice(&self.buf[start..self.pos]);
-            }
+            self.raw_extend(start, self.pos)?;
             self.capture = Some(0);
         }
         if self.pos > 0 {
@@ -489,6 +545,10 @@ impl<'k, R: Read> Parser<'k, R> {
             self.pos = 0;
         }
         if self.end == self.buf.len() {
+            // One token fills the buffer: it may grow up to the limit, no further.
+            if self.end >= self.limit.max(BUF) {
+                return Err(self.too_large());
+            }
             let grown = (self.buf.len() * 2).max(BUF);
             self.buf.resize(grown, 0);
         }
@@ -565,6 +625,7 @@ impl<'k, R: Read> Parser<'k, R> {
 
     fn value(&mut self, mode: Mode) -> Result<Value, Stop> {
         let Some(b) = self.peek()? else { return Err(self.fail("EOF while parsing a value")) };
+        self.retain(VALUE_SIZE)?;
         match b {
             b'"' => {
                 self.pos += 1;
@@ -664,11 +725,17 @@ impl<'k, R: Read> Parser<'k, R> {
 
     fn string(&mut self) -> Result<String, Stop> {
         match self.string_text()? {
-            KeyText::InBuf(start, n) => match std::str::from_utf8(&self.buf[start..start + n]) {
-                Ok(s) => Ok(s.to_owned()),
-                Err(e) => Err(self.bad_utf8(start, e)),
-            },
-            KeyText::Owned(s) => Ok(s),
+            KeyText::InBuf(start, n) => {
+                self.retain(n)?;
+                match std::str::from_utf8(&self.buf[start..start + n]) {
+                    Ok(s) => Ok(s.to_owned()),
+                    Err(e) => Err(self.bad_utf8(start, e)),
+                }
+            }
+            KeyText::Owned(s) => {
+                self.retain(s.len())?;
+                Ok(s)
+            }
         }
     }
 
@@ -707,6 +774,9 @@ impl<'k, R: Read> Parser<'k, R> {
                     None => {
                         self.text.extend_from_slice(&self.buf[self.pos..self.end]);
                         self.pos = self.end;
+                        if self.text.len() > self.limit {
+                            return Err(self.too_large());
+                        }
                         if !self.fill()? {
                             return Err(self.fail("EOF while parsing a string"));
                         }
@@ -890,7 +960,7 @@ impl<'k, R: Read> Parser<'k, R> {
             Err(e) => return Err(self.bad_utf8(start, e)),
         };
         let kept = self.wanted(mode, k).then(|| k.to_owned());
-        if mode == Mode::Record && index <= self.seen.len() {
+        if mode == Mode::Record && index <= self.seen.len() && index < MAX_SEEN {
             let mut pattern = Vec::with_capacity(n + 2);
             pattern.extend_from_slice(bytes);
             pattern.extend_from_slice(b"\":");
@@ -920,6 +990,7 @@ impl<'k, R: Read> Parser<'k, R> {
             }
             match key {
                 Some(k) => {
+                    self.retain(k.len() + KEY_SIZE)?;
                     let child = match mode {
                         Mode::Envelope if k == "result" => Mode::Records,
                         Mode::Records => Mode::Record,
@@ -979,7 +1050,7 @@ impl<'k, R: Read> Parser<'k, R> {
                     if !self.key_start(true)? {
                         self.skip_or_check_string(strict)?;
                         self.colon()?;
-                        self.open.push(b'}');
+                        self.open_container(b'}')?;
                         continue;
                     }
                 }
@@ -989,7 +1060,7 @@ impl<'k, R: Read> Parser<'k, R> {
                     if self.peek()? == Some(b']') {
                         self.pos += 1;
                     } else {
-                        self.open.push(b']');
+                        self.open_container(b']')?;
                         continue;
                     }
                 }
@@ -1019,6 +1090,16 @@ impl<'k, R: Read> Parser<'k, R> {
                 break;
             }
         }
+    }
+
+    /// Notes a container entered while skipping: nesting is not limited
+    /// there, but the list of open brackets is memory like any other.
+    fn open_container(&mut self, close: u8) -> Result<(), Stop> {
+        if self.open.len() >= self.limit {
+            return Err(self.too_large());
+        }
+        self.open.push(close);
+        Ok(())
     }
 
     /// Entering a container while skipping: checks the nesting limit if `strict`.
@@ -1060,6 +1141,7 @@ impl<'k, R: Read> Parser<'k, R> {
             if !colon_read {
                 self.colon()?;
             }
+            self.retain(key.as_ref().map_or(0, String::len) + KEY_SIZE + std::mem::size_of::<Stored>())?;
             let start = self.raw_len();
             self.capture_record()?;
             let end = self.raw_len();
@@ -1083,16 +1165,18 @@ impl<'k, R: Read> Parser<'k, R> {
         self.raw.as_mut().map_or(0, |r| r.current().len())
     }
 
-    fn raw_push(&mut self, b: u8) {
+    fn raw_push(&mut self, b: u8) -> Result<(), Stop> {
         if let Some(raw) = &mut self.raw {
             raw.current().push(b);
         }
+        self.retain(1)
     }
 
     /// Copies what was read since `capture` started to the text, and stops capturing.
-    fn end_capture(&mut self) {
-        if let (Some(start), Some(raw)) = (self.capture.take(), &mut self.raw) {
-            raw.current().extend_from_slice(&self.buf[start..self.pos]);
+    fn end_capture(&mut self) -> Result<(), Stop> {
+        match self.capture.take() {
+            Some(start) => self.raw_extend(start, self.pos),
+            None => Ok(()),
         }
     }
 
@@ -1102,19 +1186,18 @@ impl<'k, R: Read> Parser<'k, R> {
         if self.peek()? != Some(b'{') {
             self.capture = Some(self.pos);
             self.skip(true)?;
-            self.end_capture();
-            return Ok(());
+            return self.end_capture();
         }
         self.pos += 1;
         self.enter()?;
-        self.raw_push(b'{');
+        self.raw_push(b'{')?;
         let mut kept_any = false;
         let mut index = 0;
         while !self.key_start(index == 0)? {
             // From the key's opening quote; undone if the member is not kept.
             let mark = self.raw_len();
             if kept_any {
-                self.raw_push(b',');
+                self.raw_push(b',')?;
             }
             self.capture = Some(self.pos - 1);
             let (kept, colon_read) = self.key_decision(index)?;
@@ -1124,10 +1207,13 @@ impl<'k, R: Read> Parser<'k, R> {
             }
             if kept {
                 self.skip(true)?;
-                self.end_capture();
+                self.end_capture()?;
                 kept_any = true;
             } else {
                 self.capture = None;
+                // A member skipped costs nothing: its key's bytes are given back.
+                let len = self.raw_len();
+                self.retained = self.retained.saturating_sub(len - mark);
                 if let Some(raw) = &mut self.raw {
                     raw.current().truncate(mark);
                 }
@@ -1137,7 +1223,7 @@ impl<'k, R: Read> Parser<'k, R> {
                 break;
             }
         }
-        self.raw_push(b'}');
+        self.raw_push(b'}')?;
         self.depth -= 1;
         Ok(())
     }
@@ -1176,9 +1262,10 @@ mod tests {
     }
 
     fn streamed(body: &[u8], keep: Option<&dyn Fn(&str) -> bool>, step: usize) -> Result<Response, DecodeError> {
-        read_response(Trickle { data: body, step }, keep).map_err(|e| match e {
+        read_response(Trickle { data: body, step }, keep, usize::MAX).map_err(|e| match e {
             ReadError::Decode(d) => d,
             ReadError::Io(e) => panic!("{e}"),
+            ReadError::TooLarge => panic!("no limit was set"),
         })
     }
 
@@ -1204,7 +1291,7 @@ mod tests {
                 assert_eq!(format!("{a:?}"), format!("{b:?}"), "{shown}");
             }
             // Records kept as text decode to what the projected decode gives.
-            let raw = read_records(Trickle { data: body, step }, &keep);
+            let raw = read_records(Trickle { data: body, step }, &keep, usize::MAX);
             match (raw, &projected) {
                 (Ok(RawAnswer::Records(mut raw)), Ok(Response::Success(Value::Struct(want)))) => {
                     let uuid_only = |k: &str| k == "uuid";
@@ -1356,7 +1443,127 @@ mod tests {
                 Err(io::Error::new(io::ErrorKind::TimedOut, "slow"))
             }
         }
-        assert!(matches!(read_response(Broken, None), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut));
+        assert!(
+            matches!(read_response(Broken, None, usize::MAX), Err(ReadError::Io(e)) if e.kind() == io::ErrorKind::TimedOut)
+        );
+    }
+
+    /// `head`, then `unit` repeated up to `total` bytes in all, then `tail`:
+    /// an answer of any size, generated as it is read, counting what was read.
+    struct Generated<'a> {
+        parts: [&'a [u8]; 3],
+        /// Bytes of `unit` still to give.
+        middle: u64,
+        at: usize,
+        part: usize,
+        read: u64,
+    }
+
+    impl<'a> Generated<'a> {
+        fn new(head: &'a [u8], unit: &'a [u8], total: u64, tail: &'a [u8]) -> Self {
+            let middle = total.saturating_sub((head.len() + tail.len()) as u64);
+            Generated {
+                parts: [head, unit, tail],
+                middle: middle - middle % unit.len() as u64,
+                at: 0,
+                part: 0,
+                read: 0,
+            }
+        }
+    }
+
+    impl Read for Generated<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            let mut n = 0;
+            while n < out.len() && self.part < 3 {
+                let src = self.parts[self.part];
+                if self.part == 1 && self.middle == 0 {
+                    self.part += 1;
+                    continue;
+                }
+                let take = (src.len() - self.at).min(out.len() - n);
+                out[n..n + take].copy_from_slice(&src[self.at..self.at + take]);
+                n += take;
+                self.at += take;
+                if self.at == src.len() {
+                    self.at = 0;
+                    if self.part == 1 {
+                        self.middle -= src.len() as u64;
+                    } else {
+                        self.part += 1;
+                    }
+                }
+            }
+            self.read += n as u64;
+            Ok(n)
+        }
+    }
+
+    const GIB: u64 = 1 << 30;
+    const LIMIT: usize = 1 << 20;
+
+    /// Reads a 1 GiB answer with a 1 MiB limit: refused, having read at most a few MiB.
+    fn refused_early(head: &[u8], unit: &[u8], tail: &[u8], keep: Option<&dyn Fn(&str) -> bool>) {
+        let mut g = Generated::new(head, unit, GIB, tail);
+        let r = read_response(&mut g, keep, LIMIT);
+        assert!(matches!(r, Err(ReadError::TooLarge)), "{}: {r:?}", String::from_utf8_lossy(head));
+        assert!(g.read < 4 * LIMIT as u64 + 2 * BUF as u64, "read {} bytes before refusing", g.read);
+        let mut g = Generated::new(head, unit, GIB, tail);
+        let r = read_records(&mut g, keep.unwrap_or(&|_| true), LIMIT);
+        assert!(matches!(r, Err(ReadError::TooLarge)), "{}: {r:?}", String::from_utf8_lossy(head));
+        assert!(g.read < 4 * LIMIT as u64 + 2 * BUF as u64, "read {} bytes before refusing", g.read);
+    }
+
+    #[test]
+    fn answers_beyond_the_limit_are_refused_without_reading_them_whole() {
+        // One long string, key, number; many small items; records kept as text.
+        refused_early(br#"{"result":""#, b"x", br#""}"#, None);
+        refused_early(br#"{"result":"\n"#, b"\\", br#""}"#, None);
+        refused_early(br#"{"result":{""#, b"k", br#"":1}}"#, None);
+        refused_early(br#"{"result":[1"#, b"0", br#"]}"#, None);
+        refused_early(br#"{"result":["#, b"1,", br#"1]}"#, None);
+        refused_early(br#"{"result":["#, br#""abc","#, br#""z"]}"#, None);
+        refused_early(br#"{"result":{"#, br#""OpaqueRef:x":{"uuid":"u"},"#, br#""r":{}}}"#, Some(&|_| true));
+        refused_early(br#"{"result":{"r":{"uuid":["#, b"[],", b"[]]}}}", Some(&|k| k == "uuid"));
+        // Skipped brackets are memory too.
+        refused_early(br#"{"result":{"r":{"skip":"#, b"[", b"]}}}", Some(&|k| k == "uuid"));
+    }
+
+    #[test]
+    fn members_skipped_by_a_projection_do_not_count() {
+        // 10,000 records of ~1 KiB each, of which only `uuid` is kept: 10 MiB read, a little kept.
+        let padding = "p".repeat(1000);
+        let records: Vec<String> =
+            (0..10_000).map(|i| format!(r#""OpaqueRef:{i}":{{"uuid":"u{i}","big":"{padding}","x":[[1]]}}"#)).collect();
+        let body = format!(r#"{{"result":{{{}}}}}"#, records.join(","));
+        let uuid = |k: &str| k == "uuid";
+        // Kept: ~140 bytes a record (a ref, a key, two values), 1.4 MB in all.
+        let limit = 4 << 20;
+        match read_response(body.as_bytes(), Some(&uuid), limit) {
+            Ok(Response::Success(Value::Struct(m))) => assert_eq!(m.len(), 10_000),
+            other => panic!("{other:?}"),
+        }
+        match read_records(body.as_bytes(), &uuid, limit) {
+            Ok(RawAnswer::Records(r)) => assert_eq!(r.len(), 10_000),
+            other => panic!("{other:?}"),
+        }
+        // Kept whole, the same answer is over the limit.
+        assert!(matches!(read_response(body.as_bytes(), None, limit), Err(ReadError::TooLarge)));
+        assert!(matches!(read_records(body.as_bytes(), &|_| true, limit), Err(ReadError::TooLarge)));
+        // Under a limit it fits, it decodes as without one.
+        let all = read_response(body.as_bytes(), None, usize::MAX).unwrap();
+        assert_eq!(read_response(body.as_bytes(), None, 64 << 20).unwrap(), all);
+    }
+
+    #[test]
+    fn records_with_endless_keys_do_not_grow_the_key_list() {
+        let keys: Vec<String> = (0..100_000).map(|i| format!(r#""k{i}":{i}"#)).collect();
+        let body = format!(r#"{{"result":{{"r":{{{}}}}}}}"#, keys.join(","));
+        let uuid = |k: &str| k == "uuid";
+        let mut p = Parser::new(body.as_bytes(), Some(&uuid));
+        let v = p.value(Mode::Envelope).and_then(|v| p.end().map(|()| v));
+        assert!(v.is_ok());
+        assert_eq!(p.seen.len(), MAX_SEEN);
     }
 
     #[test]
