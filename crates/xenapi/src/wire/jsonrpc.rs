@@ -407,13 +407,20 @@ const NON_FINITE: [(&[u8], &str, f64); 4] = [
 ];
 
 /// Replaces bare non-finite tokens outside string literals by sentinel
-/// string literals; borrows the input when there are none.
+/// string literals; borrows the input when there are none. A token where a
+/// key must be (after `{`, or after `,` in an object) is left for the parser
+/// to refuse: a key is a string, never a float.
 fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
     let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-');
     let mut out: Option<Vec<u8>> = None;
     let mut copied = 0;
+    // Whether each open container is an object, and the last byte outside
+    // strings that is not whitespace.
+    let mut objects: Vec<bool> = Vec::new();
+    let mut last = 0u8;
     let mut i = 0;
     while i < body.len() {
+        let at_key = objects.last() == Some(&true) && matches!(last, b'{' | b',');
         match body[i] {
             b'"' => {
                 // Skip the string literal, escapes included.
@@ -426,12 +433,14 @@ fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
                     }
                 }
                 i += 1;
+                last = b'"';
             }
-            b'N' | b'I' | b'-' | b'+' if i == 0 || !ident(body[i - 1]) => {
+            b'N' | b'I' | b'-' | b'+' if (i == 0 || !ident(body[i - 1])) && !at_key => {
                 let rest = &body[i..];
                 let hit = NON_FINITE
                     .iter()
                     .find(|(tok, _, _)| rest.starts_with(tok) && rest.get(tok.len()).is_none_or(|&b| !ident(b)));
+                last = body[i];
                 match hit {
                     Some((tok, sentinel, _)) => {
                         let buf = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
@@ -446,7 +455,19 @@ fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
                     None => i += 1,
                 }
             }
-            _ => i += 1,
+            b => {
+                match b {
+                    b'{' | b'[' => objects.push(b == b'{'),
+                    b'}' | b']' => {
+                        objects.pop();
+                    }
+                    _ => {}
+                }
+                if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                    last = b;
+                }
+                i += 1;
+            }
         }
     }
     match out {
@@ -865,6 +886,13 @@ mod tests {
         assert_eq!(decode_value(b"Infinity"), Ok(Value::Float(f64::INFINITY)));
         assert!(decode_value(b"NaNa").is_err());
         assert!(decode_value(b"1Infinity").is_err());
+        // Never as keys, also where a projected decode skips the value.
+        for body in [&br#"{NaN:1}"#[..], br#"{"a":1, -Infinity :2}"#, br#"[{"a":[NaN]},{Infinity:1}]"#] {
+            assert!(decode_value(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+        let skipped = br#"{"result":{"r":{"skip":{Infinity:1},"uuid":NaN}}}"#;
+        assert!(decode_response_projected(skipped, &|k| k == "uuid").is_err());
+        assert!(matches!(decode_value(br#"{"a":[1,NaN],"b":{"c":-Infinity}}"#), Ok(Value::Struct(_))));
     }
 
     #[test]
