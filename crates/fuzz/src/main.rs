@@ -94,7 +94,7 @@ fn main() -> ExitCode {
     println!(
         "xe-fuzz: seed {}, {} build, slow input > {} ms; findings in {}",
         args.seed,
-        if cfg!(debug_assertions) { "debug (quick checks: one streaming reader per input)" } else { "release" },
+        if cfg!(debug_assertions) { "debug (jsonrpc-stream: one streaming reader per input)" } else { "release" },
         slow.as_millis(),
         args.findings.display()
     );
@@ -103,9 +103,6 @@ fn main() -> ExitCode {
     let started = std::time::Instant::now();
     for name in names {
         let Some(mut target) = targets::target(name) else { continue };
-        if cfg!(debug_assertions) {
-            target.quick();
-        }
         let inputs = per_target.iter().find(|(n, _)| n == name).map_or(args.inputs, |(_, n)| *n);
         let opts = runner::Options {
             inputs,
@@ -158,6 +155,7 @@ fn replay(names: &[&str], file: &PathBuf, minimize: Option<&PathBuf>) -> ExitCod
         }
     };
     let Some(mut target) = targets::target(name) else { return ExitCode::from(2) };
+    target.thorough();
     if let Some(out) = minimize {
         let small = runner::minimize(target.as_mut(), &input);
         if let Err(e) = std::fs::write(out, &small) {

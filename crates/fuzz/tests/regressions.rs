@@ -15,6 +15,7 @@ fn saved_findings_stay_fixed() {
             entries.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "bin")).collect();
         files.sort();
         let mut target = xe_fuzz::target(name).expect("a known target");
+        target.thorough();
         for file in files {
             let input = std::fs::read(&file).expect("a readable regression input");
             // A panic fails the test with its own message.

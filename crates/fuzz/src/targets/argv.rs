@@ -19,6 +19,7 @@ use xe::argv::{self, ArgError, Invocation};
 pub struct Argv {
     /// The whole command tree, built once (and checked by clap then), for the suggestions.
     tree: Option<clap::Command>,
+    thorough: bool,
 }
 
 /// Words with a meaning of their own to xe's grammar.
@@ -188,6 +189,10 @@ impl Target for Argv {
         d
     }
 
+    fn thorough(&mut self) {
+        self.thorough = true;
+    }
+
     fn run(&mut self, input: &[u8]) -> Outcome {
         let args = words(input);
         let parsed = argv::parse(&args);
@@ -211,8 +216,8 @@ impl Target for Argv {
                     let _ = xe::commands::resolve(name);
                     let _ = xe::commands::required_params(name);
                     // What `commands::suggestion` does, on a tree built once (cloning it
-                    // costs some 20 ms in a debug build): for one input in 64.
-                    if fnv(input) % 64 == 0 {
+                    // costs some 20 ms in a debug build): in a run, for one input in 64.
+                    if self.thorough || fnv(input) % 64 == 0 {
                         let tree = self.tree.get_or_insert_with(|| {
                             let names = xe::commands::help::all_command_names();
                             let mut tree = argv::tree(names.iter().map(String::as_str));

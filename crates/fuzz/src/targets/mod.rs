@@ -34,9 +34,9 @@ pub trait Target {
     /// Starts afresh after a panic (state the panic may have left half done).
     fn reset(&mut self) {}
 
-    /// Spreads costly checks over the inputs instead of running each on
-    /// every input, for runs of a debug build (replays stay thorough).
-    fn quick(&mut self) {}
+    /// Runs every check on every input. A run spreads its costliest checks
+    /// over the inputs instead; replays (and the regression test) are thorough.
+    fn thorough(&mut self) {}
 }
 
 /// Every target, in the order a full run takes them.
