@@ -92,9 +92,13 @@ fn main() -> ExitCode {
     }
     let slow = Duration::from_millis(args.slow_ms.unwrap_or(if cfg!(debug_assertions) { 10_000 } else { 1000 }));
     println!(
-        "xe-fuzz: seed {}, {} build, slow input > {} ms; findings in {}",
+        "xe-fuzz: seed {}, {}, slow input > {} ms; findings in {}",
         args.seed,
-        if cfg!(debug_assertions) { "debug (jsonrpc-stream: one streaming reader per input)" } else { "release" },
+        if cfg!(debug_assertions) {
+            "debug build (jsonrpc-stream: one streaming reader per input)"
+        } else {
+            "release build"
+        },
         slow.as_millis(),
         args.findings.display()
     );

@@ -13,7 +13,9 @@
 //! the server's decoder refuses gets xapi's HTTP 500 page; any other gets
 //! HTTP 200 and an answer that decodes in its format (for JSON-RPC, with
 //! the request's id and version), whose error, if any, starts with an
-//! error code. `event.from` and `event.next` wait by design: they are cut
+//! error code. The objects a request changed (its own and its tasks') still
+//! hold values of their fields' datamodel types (variants, enum members,
+//! xapi's datetime form), and their two-way references still agree. `event.from` and `event.next` wait by design: they are cut
 //! off after [`WAIT`], which is not a finding; any other call that has not
 //! answered after [`HANG`] is one.
 
@@ -25,7 +27,10 @@ use axum::http::{Request, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 use tower::ServiceExt;
+use xapi_sim::db::{Db, Operation};
+use xapi_sim::relations::RELATIONS;
 use xapi_sim::{Core, SimOptions};
+use xenapi::model::Type;
 use xenapi::wire::jsonrpc::{self, Version};
 use xenapi::wire::{xmlrpc, Response};
 use xenapi::Value;
@@ -344,6 +349,8 @@ impl Target for SimRequest {
         let state = self.state();
         state.served += 1;
         let router = state.router.clone();
+        let core = state.core.clone();
+        let before = core.db.read().event_id();
         let request =
             Request::builder().method("POST").uri(path).body(Body::from(body.to_vec())).map_err(|e| e.to_string())?;
         let answer = self.rt.block_on(async move {
@@ -392,6 +399,124 @@ impl Target for SimRequest {
                 code
             }
         };
+        check_changes(&core.db.read(), before).map_err(|e| format!("{method}: {e}"))?;
         Ok(fnv(format!("{path} {method} {code}").as_bytes()))
+    }
+}
+
+/// The objects changed after event `since` hold values of their fields'
+/// types, and their two-way references agree (see `relations.rs`).
+fn check_changes(db: &Db, since: u64) -> Result<(), String> {
+    for (_, r, c, op, fields) in db.changes_since(since) {
+        if op == Operation::Del {
+            continue;
+        }
+        let cls = db.class(c);
+        for (f, v) in cls.fields.iter().zip(fields) {
+            typed(db, &f.ty, v).map_err(|e| format!("{}.{} of {r} holds {e}", cls.name(), f.name()))?;
+        }
+        for rel in RELATIONS {
+            let field = |class: &str, name: &str| (cls.name() == class).then(|| cls.field_pos(name)).flatten();
+            // This object's ref names an object whose set must list it.
+            if let Some(pos) = field(rel.ref_class, rel.ref_field) {
+                let target = fields[pos].as_str().unwrap_or("");
+                let set = db.get(target).filter(|(tc, _)| db.class(*tc).name() == rel.set_class).map(|_| {
+                    db.field(target, rel.set_field)
+                        .and_then(Value::as_array)
+                        .unwrap_or(&[])
+                        .iter()
+                        .any(|x| x.as_str() == Some(r))
+                });
+                if set == Some(false) {
+                    return Err(format!(
+                        "{}.{} of {r} is {target}, whose {} lacks it",
+                        cls.name(),
+                        rel.ref_field,
+                        rel.set_field
+                    ));
+                }
+            }
+            // This object's set lists objects whose ref must name it.
+            if let Some(pos) = field(rel.set_class, rel.set_field) {
+                for item in fields[pos].as_array().unwrap_or(&[]) {
+                    let item = item.as_str().unwrap_or("");
+                    let back = db.field(item, rel.ref_field).and_then(Value::as_str);
+                    if db.get(item).is_some_and(|(ic, _)| db.class(ic).name() == rel.ref_class) && back != Some(r) {
+                        return Err(format!(
+                            "{}.{} of {r} lists {item}, whose {} is {back:?}",
+                            cls.name(),
+                            rel.set_field,
+                            rel.ref_field
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Whether `v` is a value of `ty` as the simulator stores it: the exact
+/// variant, enum members, datetimes in xapi's `YYYYMMDDThh:mm:ssZ` form.
+/// (Refs are not required to name live objects: xapi leaves some dangling.)
+fn typed(db: &Db, ty: &Type, v: &Value) -> Result<(), String> {
+    let member = |e: &str, x: &str| match db.schema.enum_def(e) {
+        Some(def) if def.values.contains(&x) => Ok(()),
+        _ => Err(format!("{x:?}, no member of enum {e}")),
+    };
+    match (ty, v) {
+        (Type::String | Type::Void | Type::Ref(_), Value::String(_)) => Ok(()),
+        (Type::Int, Value::Int(_)) | (Type::Float, Value::Float(_)) | (Type::Bool, Value::Bool(_)) => Ok(()),
+        (Type::DateTime, Value::DateTime(d)) if d.len() == 18 && d.ends_with('Z') => Ok(()),
+        (Type::Enum(e), Value::String(x)) => member(e, x),
+        (Type::Set(inner), Value::Array(items)) => items.iter().try_for_each(|x| typed(db, inner, x)),
+        (Type::Option(inner), Value::Array(items)) if items.len() <= 1 => {
+            items.iter().try_for_each(|x| typed(db, inner, x))
+        }
+        (Type::Map(k, val), Value::Struct(members)) => members.iter().try_for_each(|(key, x)| {
+            match &**k {
+                Type::Int => key.parse::<i64>().map(drop).map_err(|_| format!("the int key {key:?}"))?,
+                Type::Enum(e) => member(e, key)?,
+                _ => {}
+            }
+            typed(db, val, x)
+        }),
+        (Type::Record(_), Value::Struct(_)) => Ok(()),
+        _ => Err(format!("{}, not a {}", brief(v), xenapi::value::type_label(ty))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The pool check sees a field of the wrong type, a bad enum member and
+    /// a one-sided reference, and only in objects changed after `since`.
+    #[test]
+    fn the_pool_check_finds_broken_objects() {
+        let mut sim = SimRequest::new();
+        let core = sim.state().core.clone();
+        let mut db = core.db.write();
+        let vms: Vec<String> = db
+            .all("VM")
+            .into_iter()
+            .filter(|r| !db.field(r, "VBDs").and_then(Value::as_array).unwrap_or(&[]).is_empty())
+            .collect();
+        let (a, b) = (vms[0].clone(), vms[1].clone());
+        let since = db.event_id();
+        assert_eq!(check_changes(&db, since), Ok(()));
+        db.set_named(&a, "name_label", Value::str("renamed"));
+        assert_eq!(check_changes(&db, since), Ok(()));
+        db.set_named(&a, "power_state", Value::str("Exploded"));
+        assert!(check_changes(&db, since).unwrap_err().contains("enum"));
+        db.set_named(&a, "power_state", Value::str("Halted"));
+        db.set_named(&a, "memory_static_max", Value::str("1024"));
+        assert!(check_changes(&db, since).unwrap_err().contains("memory_static_max"));
+        db.set_named(&a, "memory_static_max", Value::Int(1024));
+        let since = db.event_id();
+        let theirs = db.field(&b, "VBDs").cloned().unwrap_or(Value::Nil);
+        db.set_named(&a, "VBDs", theirs);
+        assert!(check_changes(&db, since).unwrap_err().contains("VBDs"));
+        assert_eq!(check_changes(&db, db.event_id()), Ok(()));
     }
 }
