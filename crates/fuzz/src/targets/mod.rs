@@ -2,6 +2,7 @@
 //! which path it took (a feature; inputs with a new one join the corpus).
 
 mod argv;
+mod calls;
 mod dotxe;
 mod jsonrpc;
 mod roundtrip;

@@ -1,7 +1,9 @@
 //! `sim-request`: the simulator's request path, through its real axum
 //! router (`xapi_sim::server::router`), without a socket. An input is a
 //! route byte (`x`: XML-RPC on `/`, `r`: on `/RPC2`, `j`: JSON-RPC on
-//! `/jsonrpc`; any other byte picks one) and the request body.
+//! `/jsonrpc`; any other byte picks one) and the request body, or `g` and
+//! the choices of a call built from the datamodel (see `calls.rs`), sent
+//! in a format they choose too.
 //!
 //! The core is built with `time_scale` 0 (nothing sleeps) and a session
 //! opened once; it is rebuilt every [`REBUILD`] inputs, so that what the
@@ -19,6 +21,7 @@
 //! off after [`WAIT`], which is not a finding; any other call that has not
 //! answered after [`HANG`] is one.
 
+use super::calls::{self, Pool};
 use super::{tokens, Outcome, Target};
 use crate::rng::fnv;
 use crate::values::brief;
@@ -47,6 +50,8 @@ struct State {
     router: axum::Router,
     session: String,
     served: usize,
+    /// The session and the demo pool's objects as built, for generated calls.
+    pool: Arc<Pool>,
 }
 
 pub struct SimRequest {
@@ -73,7 +78,21 @@ impl SimRequest {
                 other => panic!("the fuzzer could not log in: {other:?}"),
             };
             let router = xapi_sim::server::router(core.clone());
-            self.state = Some(State { core, router, session, served: 0 });
+            let mut objects = std::collections::HashMap::new();
+            {
+                let db = core.db.read();
+                for c in 0..db.schema.classes.len() {
+                    let objs: Vec<(String, String)> = db
+                        .iter(c)
+                        .map(|(r, _)| {
+                            (r.clone(), db.field(r, "uuid").and_then(Value::as_str).unwrap_or("").to_string())
+                        })
+                        .collect();
+                    objects.insert(db.class(c).name().to_ascii_lowercase(), objs);
+                }
+            }
+            let pool = Arc::new(Pool { session: session.clone(), objects });
+            self.state = Some(State { core, router, session, served: 0, pool });
         }
         self.state.as_mut().expect("built above")
     }
@@ -316,6 +335,14 @@ impl Target for SimRequest {
             json.extend_from_slice(jsonrpc::encode_call(&method, &params, i as u64, version).as_bytes());
             seeds.push(json);
         }
+        // Calls built from the datamodel, from random choices.
+        let mut rng = crate::rng::Rng::new(51);
+        for _ in 0..96 {
+            let mut choices = vec![0u8; rng.between(64, 400)];
+            rng.fill(&mut choices);
+            choices.insert(0, b'g');
+            seeds.push(choices);
+        }
         // The seeds' calls changed the pool: start the run on a fresh one.
         self.state = None;
         seeds
@@ -334,8 +361,24 @@ impl Target for SimRequest {
     }
 
     fn run(&mut self, input: &[u8]) -> Outcome {
-        let Some((&first, body)) = input.split_first() else { return Ok(0) };
-        let (path, xml) = route(first);
+        let Some((&first, rest)) = input.split_first() else { return Ok(0) };
+        let (route, body) = if first == b'g' {
+            let pool = self.state().pool.clone();
+            let mut c = crate::values::Choices::new(rest);
+            let format = c.below(4);
+            let (method, params) = calls::call(&mut c, &pool);
+            match format {
+                0 | 1 => ([("/", true), ("/RPC2", true)][format], xmlrpc::encode_call(&method, &params).into_bytes()),
+                v => (
+                    ("/jsonrpc", false),
+                    jsonrpc::encode_call(&method, &params, 1, if v == 2 { Version::V1 } else { Version::V2 })
+                        .into_bytes(),
+                ),
+            }
+        } else {
+            (route(first), rest.to_vec())
+        };
+        let ((path, xml), body) = (route, &body[..]);
         let decoded = if xml {
             xmlrpc::decode_call(body).map(|(m, _)| Decoded::Xml(m)).unwrap_or(Decoded::Refused)
         } else {
