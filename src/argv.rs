@@ -273,6 +273,14 @@ pub fn tree<'a>(names: impl IntoIterator<Item = &'a str>) -> clap::Command {
 /// Clap's closest match in `tree` for an unknown command name.
 pub fn suggestion(tree: clap::Command, name: &str) -> Option<String> {
     use clap::error::{ContextKind, ContextValue};
+    // Clap suggests a command whose Jaro similarity to the name is above
+    // 0.7; for a name of n characters and a command of m <= n that is at
+    // most (m/n + 2)/3, so a name ten times longer than every command gets
+    // none, and is not compared (which takes time linear in its length).
+    let longest = tree.get_subcommands().map(|c| c.get_name().chars().count()).max().unwrap_or(0);
+    if name.chars().count() >= 10 * longest {
+        return None;
+    }
     let err = tree.try_get_matches_from([name]).err()?;
     match err.get(ContextKind::SuggestedSubcommand) {
         // Clap lists similar names from the least to the most similar.
@@ -664,5 +672,9 @@ mod tests {
     fn suggestions_come_from_the_tree() {
         assert_eq!(suggestion(tree(["vm-start", "vm-list", "sr-list"]), "vm-strat").as_deref(), Some("vm-start"));
         assert_eq!(suggestion(tree(["vm-start"]), "zzzzzzzz"), None);
+        // Up to ten times the longest name, clap may still find one; from there on it cannot.
+        let long = |n: usize| format!("vm-start{}", "x".repeat(n - 8));
+        assert_eq!(suggestion(tree(["vm-start"]), &long(79)).as_deref(), Some("vm-start"));
+        assert_eq!(suggestion(tree(["vm-start"]), &long(80)), None);
     }
 }

@@ -138,20 +138,21 @@ pub struct Resolved {
 }
 
 /// Splits `~/.xe`: recognised keys become options, others extra arguments.
-/// A non-blank line without `=` makes xe ignore the whole file.
-fn parse_rc(text: &str) -> Result<(Globals, Vec<(String, String)>), ()> {
+/// A non-blank line without `=` makes xe ignore the whole file (`None`).
+/// Public for the fuzzer (`crates/fuzz`).
+pub fn parse_rc(text: &str) -> Option<(Globals, Vec<(String, String)>)> {
     let mut g = Globals::default();
     let mut params = Vec::new();
     for line in text.lines() {
         if line.trim().is_empty() {
             continue;
         }
-        let Some((k, v)) = line.split_once('=') else { return Err(()) };
+        let (k, v) = line.split_once('=')?;
         if !g.set(k, v) {
             params.push((k.to_string(), v.to_string()));
         }
     }
-    Ok((g, params))
+    Some((g, params))
 }
 
 /// Interprets `XE_EXTRA_ARGS` tokens like command-line tokens.
@@ -226,7 +227,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
     let mut rc_params = Vec::new();
     if let Some(text) = &env.rc_text {
         match parse_rc(text) {
-            Ok((g, p)) => {
+            Some((g, p)) => {
                 if env.rc_shared && g.password.is_some() {
                     let path = env.rc_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
                     warnings.push(format!(
@@ -236,7 +237,7 @@ pub fn resolve(mut inv: Invocation, env: &Environment) -> Result<Resolved, CliEr
                 globals.overlay(g);
                 rc_params = p;
             }
-            Err(()) => {
+            None => {
                 let path = env.rc_path.as_deref().map(|p| p.display().to_string()).unwrap_or_default();
                 warnings.push(format!("Warning: ignoring {path}: every line must have the form key=value"));
             }

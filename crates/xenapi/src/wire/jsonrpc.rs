@@ -17,8 +17,10 @@
 //!   they are swapped for sentinel strings (a NUL followed by a private
 //!   marker), the text is parsed again and the sentinels are mapped back
 //!   while building the value; the sentinel is only recognised when a swap
-//!   actually happened. (Valid JSON never holds the bare tokens, so the
-//!   common case costs one parse and no scan.)
+//!   actually happened, and the same pass doubles the leading NUL of the
+//!   input's own strings that start with one, so none of them reads as a
+//!   sentinel. (Valid JSON never holds the bare tokens, so the common case
+//!   costs one parse and no scan.)
 //! - [`decode_response_projected`] skips the record members a caller does
 //!   not want while parsing: a large `get_all_records` answer then costs a
 //!   fraction of its full tree in time and memory.
@@ -398,24 +400,39 @@ fn err(msg: impl Into<String>) -> DecodeError {
     DecodeError(format!("JSON-RPC: {}", msg.into()))
 }
 
-/// The bare tokens accepted outside strings, and what they stand for.
-const NON_FINITE: [(&[u8], &str, f64); 4] = [
-    (b"-Infinity", "\u{0}xenapi:-Infinity", f64::NEG_INFINITY),
-    (b"+Infinity", "\u{0}xenapi:+Infinity", f64::INFINITY),
-    (b"Infinity", "\u{0}xenapi:+Infinity", f64::INFINITY),
-    (b"NaN", "\u{0}xenapi:NaN", f64::NAN),
+/// The bare tokens accepted outside strings, the string literal each is
+/// swapped for, that literal's value (the sentinel), and the float it stands for.
+const NON_FINITE: [(&[u8], &[u8], &str, f64); 4] = [
+    (b"-Infinity", br#""\u0000xenapi:-Infinity""#, "\u{0}xenapi:-Infinity", f64::NEG_INFINITY),
+    (b"+Infinity", br#""\u0000xenapi:+Infinity""#, "\u{0}xenapi:+Infinity", f64::INFINITY),
+    (b"Infinity", br#""\u0000xenapi:+Infinity""#, "\u{0}xenapi:+Infinity", f64::INFINITY),
+    (b"NaN", br#""\u0000xenapi:NaN""#, "\u{0}xenapi:NaN", f64::NAN),
 ];
 
 /// Replaces bare non-finite tokens outside string literals by sentinel
-/// string literals; borrows the input when there are none.
+/// string literals; borrows the input when there are none. A token where a
+/// key must be (after `{`, or after `,` in an object) is left for the parser
+/// to refuse: a key is a string, never a float. When anything is swapped,
+/// the strings of the input that start with NUL (`"\u0000...`, the only way
+/// JSON can spell it) get a second one, which [`Seed::string`] and [`Key`]
+/// take off again: no string of the input can pass for a sentinel.
 fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
     let ident = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'+' | b'-');
-    let mut out: Option<Vec<u8>> = None;
-    let mut copied = 0;
+    // (where, bytes replaced, by what), in order.
+    let mut edits: Vec<(usize, usize, &[u8])> = Vec::new();
+    let mut swapped = false;
+    // Whether each open container is an object, and the last byte outside
+    // strings that is not whitespace.
+    let mut objects: Vec<bool> = Vec::new();
+    let mut last = 0u8;
     let mut i = 0;
     while i < body.len() {
+        let at_key = objects.last() == Some(&true) && matches!(last, b'{' | b',');
         match body[i] {
             b'"' => {
+                if body[i + 1..].starts_with(b"\\u0000") {
+                    edits.push((i + 1, 0, b"\\u0000"));
+                }
                 // Skip the string literal, escapes included.
                 i += 1;
                 while i < body.len() {
@@ -426,36 +443,50 @@ fn replace_non_finite(body: &[u8]) -> Cow<'_, [u8]> {
                     }
                 }
                 i += 1;
+                last = b'"';
             }
-            b'N' | b'I' | b'-' | b'+' if i == 0 || !ident(body[i - 1]) => {
+            b'N' | b'I' | b'-' | b'+' if (i == 0 || !ident(body[i - 1])) && !at_key => {
                 let rest = &body[i..];
                 let hit = NON_FINITE
                     .iter()
-                    .find(|(tok, _, _)| rest.starts_with(tok) && rest.get(tok.len()).is_none_or(|&b| !ident(b)));
+                    .find(|(tok, ..)| rest.starts_with(tok) && rest.get(tok.len()).is_none_or(|&b| !ident(b)));
+                last = body[i];
                 match hit {
-                    Some((tok, sentinel, _)) => {
-                        let buf = out.get_or_insert_with(|| Vec::with_capacity(body.len() + 64));
-                        buf.extend_from_slice(&body[copied..i]);
-                        buf.push(b'"');
-                        buf.extend_from_slice(b"\\u0000");
-                        buf.extend_from_slice(&sentinel.as_bytes()[1..]);
-                        buf.push(b'"');
+                    Some((tok, literal, ..)) => {
+                        edits.push((i, tok.len(), literal));
+                        swapped = true;
                         i += tok.len();
-                        copied = i;
                     }
                     None => i += 1,
                 }
             }
-            _ => i += 1,
+            b => {
+                match b {
+                    b'{' | b'[' => objects.push(b == b'{'),
+                    b'}' | b']' => {
+                        objects.pop();
+                    }
+                    _ => {}
+                }
+                if !matches!(b, b' ' | b'\n' | b'\r' | b'\t') {
+                    last = b;
+                }
+                i += 1;
+            }
         }
     }
-    match out {
-        None => Cow::Borrowed(body),
-        Some(mut buf) => {
-            buf.extend_from_slice(&body[copied.min(body.len())..]);
-            Cow::Owned(buf)
-        }
+    if !swapped {
+        return Cow::Borrowed(body);
     }
+    let mut out = Vec::with_capacity(body.len() + 32 * edits.len());
+    let mut copied = 0;
+    for (at, len, by) in edits {
+        out.extend_from_slice(&body[copied..at]);
+        out.extend_from_slice(by);
+        copied = at + len;
+    }
+    out.extend_from_slice(&body[copied.min(body.len())..]);
+    Cow::Owned(out)
 }
 
 /// Stacks shared by every level of one decode. A map's members (an array's
@@ -553,7 +584,7 @@ impl<'de> Visitor<'de> for Seed<'_> {
         let start = members.borrow().len();
         let plain = Seed { mode: Mode::Plain, ..self };
         // Keys borrow from the input when they have no escapes: a skipped one costs nothing.
-        while let Some(k) = map.next_key_seed(Key)? {
+        while let Some(k) = map.next_key_seed(Key { sentinels: self.sentinels })? {
             let child = match self.mode {
                 Mode::Plain => plain,
                 Mode::Envelope if k == "result" => Seed { mode: Mode::Records, ..self },
@@ -572,8 +603,22 @@ impl<'de> Visitor<'de> for Seed<'_> {
     }
 }
 
-/// A map key, borrowed from the input when it can be.
-struct Key;
+/// A map key, borrowed from the input when it can be; with `sentinels`,
+/// without the NUL the swap put before a key starting with one.
+#[derive(Clone, Copy)]
+struct Key {
+    sentinels: bool,
+}
+
+impl Key {
+    fn undouble<'a>(self, k: Cow<'a, str>) -> Cow<'a, str> {
+        match k {
+            Cow::Borrowed(b) if self.sentinels && b.starts_with('\u{0}') => Cow::Borrowed(&b[1..]),
+            Cow::Owned(o) if self.sentinels && o.starts_with('\u{0}') => Cow::Owned(o[1..].to_string()),
+            k => k,
+        }
+    }
+}
 
 impl<'de> DeserializeSeed<'de> for Key {
     type Value = Cow<'de, str>;
@@ -591,24 +636,26 @@ impl<'de> Visitor<'de> for Key {
     }
 
     fn visit_borrowed_str<E>(self, s: &'de str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Borrowed(s))
+        Ok(self.undouble(Cow::Borrowed(s)))
     }
 
     fn visit_str<E>(self, s: &str) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(s.to_string()))
+        Ok(self.undouble(Cow::Owned(s.to_string())))
     }
 
     fn visit_string<E>(self, s: String) -> Result<Cow<'de, str>, E> {
-        Ok(Cow::Owned(s))
+        Ok(self.undouble(Cow::Owned(s)))
     }
 }
 
 impl Seed<'_> {
     fn string(self, s: Cow<'_, str>) -> Value {
         if self.sentinels && s.starts_with('\u{0}') {
-            if let Some((_, _, f)) = NON_FINITE.iter().find(|(_, sentinel, _)| *sentinel == s) {
+            if let Some((.., f)) = NON_FINITE.iter().find(|(_, _, sentinel, _)| *sentinel == s) {
                 return Value::Float(*f);
             }
+            // One of the input's own strings, its leading NUL doubled by the swap.
+            return Value::String(s[1..].to_string());
         }
         Value::String(s.into_owned())
     }
@@ -860,11 +907,27 @@ mod tests {
         assert!(matches!(c[2], Value::Float(f) if f.is_nan()));
         assert_eq!(v.get("d"), Some(&s("x\" NaN \\")));
         assert_eq!(v.get("e"), Some(&s("NaN")));
-        // A real string that looks like a sentinel stays a string when there was no swap.
+        // A real string that looks like a sentinel stays a string, swap or not, also as a key.
         assert_eq!(decode_value(br#""\u0000xenapi:NaN""#), Ok(s("\u{0}xenapi:NaN")));
+        let v = decode_value(
+            br#"{"a":["\u0000xenapi:NaN",NaN,"\u0000","\u0000\u0000x"],"\u0000xenapi:+Infinity":"x\u0000"}"#,
+        );
+        let Ok(Value::Struct(m)) = v else { panic!("{v:?}") };
+        let a = m[0].1.as_array().unwrap();
+        assert_eq!(a[0], s("\u{0}xenapi:NaN"));
+        assert!(matches!(a[1], Value::Float(f) if f.is_nan()));
+        assert_eq!((&a[2], &a[3]), (&s("\u{0}"), &s("\u{0}\u{0}x")));
+        assert_eq!(m[1], ("\u{0}xenapi:+Infinity".to_string(), s("x\u{0}")));
         assert_eq!(decode_value(b"Infinity"), Ok(Value::Float(f64::INFINITY)));
         assert!(decode_value(b"NaNa").is_err());
         assert!(decode_value(b"1Infinity").is_err());
+        // Never as keys, also where a projected decode skips the value.
+        for body in [&br#"{NaN:1}"#[..], br#"{"a":1, -Infinity :2}"#, br#"[{"a":[NaN]},{Infinity:1}]"#] {
+            assert!(decode_value(body).is_err(), "{}", String::from_utf8_lossy(body));
+        }
+        let skipped = br#"{"result":{"r":{"skip":{Infinity:1},"uuid":NaN}}}"#;
+        assert!(decode_response_projected(skipped, &|k| k == "uuid").is_err());
+        assert!(matches!(decode_value(br#"{"a":[1,NaN],"b":{"c":-Infinity}}"#), Ok(Value::Struct(_))));
     }
 
     #[test]

@@ -1128,6 +1128,8 @@ impl<'k, R: Read> Parser<'k, R> {
     /// A result that is not a map decodes as usual.
     fn capture_records(&mut self) -> Result<Value, Stop> {
         if self.peek()? != Some(b'{') {
+            // The first `result` is the answer: a later one is not captured.
+            self.raw = None;
             return self.value(Mode::Records);
         }
         self.captured = true;
@@ -1359,6 +1361,7 @@ mod tests {
         r#"{"result":{"r":{"uuid":[1,{"a":"\ud83d\ude00","b\n":[]}],"name_label":{"\u00e9":"x"}}},"id":1}"#,
         r#"{"result":{"r":{"uuid":{"\ud800":1}}}}"#,
         r#"{"result":{"r":{"uuid":1},"r":{"uuid":2}},"result":{"x":{}}}"#,
+        r#"{"result":"","result":{"r":{"uuid":"u"}}}"#,
         r#"{"error":["E"],"result":{"r":{"uuid":1}}}"#,
         r#"{"result":{}}"#,
         r#"{"result":{"r":{}, "s":{"skip":1}, "t" : { "uuid" : "x" , "name_label" : [ 1 ] } }}"#,
