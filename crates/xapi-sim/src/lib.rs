@@ -19,6 +19,7 @@ pub mod disks;
 pub mod expr;
 pub mod faults;
 pub mod fixtures;
+pub mod handlers;
 pub mod implicit;
 pub mod localtime;
 pub mod persist;

@@ -121,6 +121,7 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/metrics/rpc-count", get(rpc_count))
         .route("/sim/faults", get(get_faults).put(put_faults))
         .layer(DefaultBodyLimit::max(MAX_BODY))
+        .merge(crate::handlers::router())
         .with_state(core)
 }
 

@@ -417,6 +417,8 @@ fn layers_point_down() {
         ("db", &["core", "call", "rpc", "behaviour", "rules"]),
         // Fault rules decide and the trace writes; the transport does the rest.
         ("faults", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "trace"]),
+        // Data handlers are served by the transport; they call down, like it.
+        ("handlers", &["server"]),
         ("trace", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "faults"]),
     ];
     let mut bad = Vec::new();
