@@ -170,7 +170,11 @@ fn trimmed(mut content: Vec<u8>) -> Vec<u8> {
 impl Disks {
     /// A store in memory.
     pub fn memory() -> Disks {
-        Disks(Arc::new(Shared { dir: None, inner: Mutex::new(Inner::default()), live: Arc::new(AtomicBool::new(true)) }))
+        Disks(Arc::new(Shared {
+            dir: None,
+            inner: Mutex::new(Inner::default()),
+            live: Arc::new(AtomicBool::new(true)),
+        }))
     }
 
     /// Opens (creating it if needed) the store in `dir`, loading every map
@@ -283,10 +287,8 @@ impl Disks {
         let inner = self.0.inner.lock();
         let Some(d) = inner.disks.get(uuid) else { return 0 };
         let p = parent.and_then(|p| inner.disks.get(p));
-        d.blocks
-            .iter()
-            .filter(|(i, b)| !p.and_then(|p| p.blocks.get(i)).is_some_and(|pb| Arc::ptr_eq(pb, b)))
-            .count() as u64
+        d.blocks.iter().filter(|(i, b)| !p.and_then(|p| p.blocks.get(i)).is_some_and(|pb| Arc::ptr_eq(pb, b))).count()
+            as u64
     }
 
     /// Makes `to` hold the same blocks as `from` (shared: a snapshot, clone
@@ -450,9 +452,22 @@ impl Disks {
         Ok(())
     }
 
-    /// A writer into a disk of `size` bytes.
+    /// A writer into a disk of `size` bytes that changes only what it writes.
     pub fn writer(&self, uuid: &str, size: u64) -> Writer {
-        Writer { disks: self.clone(), uuid: uuid.to_string(), size, pending: None, written: BTreeSet::new() }
+        Writer {
+            disks: self.clone(),
+            uuid: uuid.to_string(),
+            size,
+            replace: None,
+            pending: None,
+            written: BTreeSet::new(),
+        }
+    }
+
+    /// A writer whose writes replace the disk's first `image` bytes: what it
+    /// leaves unwritten there reads as zeros afterwards (a whole image).
+    pub fn replacing_writer(&self, uuid: &str, size: u64, image: u64) -> Writer {
+        Writer { replace: Some(image.min(size)), ..self.writer(uuid, size) }
     }
 
     /// Reads `len` bytes at `offset` (zeros where nothing is written).
@@ -501,12 +516,15 @@ impl Pending {
 }
 
 /// Writes into a disk at any offsets, a block at a time: a block not
-/// wholly overwritten keeps the rest of its old contents. Call
-/// [`Writer::finish`] to make the writes durable.
+/// wholly overwritten keeps the rest of its old contents, unless the
+/// writer replaces the whole image. Call [`Writer::finish`] to make the
+/// writes durable.
 pub struct Writer {
     disks: Disks,
     uuid: String,
     size: u64,
+    /// With a replacing writer, the image's length.
+    replace: Option<u64>,
     pending: Option<Pending>,
     /// Indices of the blocks written.
     written: BTreeSet<u64>,
@@ -551,9 +569,14 @@ impl Writer {
         (self.size.saturating_sub(i * BLOCK_U64)).min(BLOCK_U64) as usize
     }
 
+    /// Whether block `i` lies wholly inside the image a replacing writer replaces.
+    fn replaced(&self, i: u64) -> bool {
+        self.replace.is_some_and(|image| (i + 1) * BLOCK_U64 <= image)
+    }
+
     fn commit_pending(&mut self) -> io::Result<()> {
         let Some(mut p) = self.pending.take() else { return Ok(()) };
-        if !p.covers(self.block_len(p.index)) {
+        if !self.replaced(p.index) && !p.covers(self.block_len(p.index)) {
             // Keep what was there outside the ranges written.
             let mut merged = match self.disks.block(&self.uuid, p.index) {
                 Some(b) => b.full()?,
@@ -568,14 +591,18 @@ impl Writer {
         self.disks.put_block(&self.uuid, p.index, p.buf)
     }
 
-    /// Finishes the writes and makes them durable. With `exclusive`, the
-    /// disk holds only what was written: blocks never written are cleared
-    /// (an image replaces the whole disk).
-    pub fn finish(mut self, exclusive: bool) -> io::Result<()> {
+    /// Finishes the writes and makes them durable. A replacing writer
+    /// first clears the blocks of the image it never wrote.
+    pub fn finish(mut self) -> io::Result<()> {
         self.commit_pending()?;
-        if exclusive {
-            let stale: Vec<u64> =
-                self.disks.view(&self.uuid).keys().copied().filter(|i| !self.written.contains(i)).collect();
+        if self.replace.is_some() {
+            let stale: Vec<u64> = self
+                .disks
+                .view(&self.uuid)
+                .keys()
+                .copied()
+                .filter(|&i| self.replaced(i) && !self.written.contains(&i))
+                .collect();
             self.disks.clear_blocks(&self.uuid, stale);
         }
         self.disks.flush(&self.uuid)
@@ -603,7 +630,7 @@ mod tests {
         let mut w = d.writer("a", 8 * BLOCK_U64);
         w.write_at(BLOCK_U64 + 5, b"hello").unwrap();
         w.write_at(3 * BLOCK_U64, &vec![0; BLOCK]).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         assert_eq!(d.allocated("a"), 1);
         assert_eq!(d.read_at("a", BLOCK_U64 + 3, 9).unwrap(), b"\0\0hello\0\0");
         // A block's storage ends at its last non-zero byte.
@@ -624,19 +651,25 @@ mod tests {
         let d = Disks::memory();
         let mut w = d.writer("a", 4 * BLOCK_U64);
         w.write_at(0, &pattern(1, BLOCK)).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         let mut w = d.writer("a", 4 * BLOCK_U64);
         w.write_at(100, &[0xAA; 50]).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         let mut want = pattern(1, BLOCK);
         want[100..150].fill(0xAA);
         assert_eq!(d.read_at("a", 0, BLOCK).unwrap(), want);
-        // An exclusive write (a whole image) clears what it did not write.
+        // A replacing write (a whole image) clears what it did not write
+        // within the image, and leaves the rest of the disk.
         let mut w = d.writer("a", 4 * BLOCK_U64);
-        w.write_at(2 * BLOCK_U64, b"x").unwrap();
-        w.finish(true).unwrap();
+        w.write_at(3 * BLOCK_U64, b"beyond").unwrap();
+        w.finish().unwrap();
+        let mut w = d.replacing_writer("a", 4 * BLOCK_U64, 3 * BLOCK_U64);
+        w.write_at(2 * BLOCK_U64 + 10, b"x").unwrap();
+        w.finish().unwrap();
         assert_eq!(d.read_at("a", 0, 200).unwrap(), vec![0; 200]);
-        assert_eq!(d.allocated("a"), 1);
+        assert_eq!(d.read_at("a", 2 * BLOCK_U64, 12).unwrap(), b"\0\0\0\0\0\0\0\0\0\0x\0");
+        assert_eq!(d.read_at("a", 3 * BLOCK_U64, 6).unwrap(), b"beyond");
+        assert_eq!(d.allocated("a"), 2);
     }
 
     #[test]
@@ -644,14 +677,14 @@ mod tests {
         let d = Disks::memory();
         let mut w = d.writer("a", 4 * BLOCK_U64);
         w.write_at(0, &pattern(1, 2 * BLOCK)).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         d.duplicate("a", "snap").unwrap();
         assert!(Arc::ptr_eq(&d.block("a", 0).unwrap(), &d.block("snap", 0).unwrap()));
         assert_eq!(d.own_blocks("a", Some("snap")), 0);
         // Copy on write: the disk gets a new block, the snapshot keeps the old one.
         let mut w = d.writer("a", 4 * BLOCK_U64);
         w.write_at(BLOCK_U64, b"changed").unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         assert_eq!(d.own_blocks("a", Some("snap")), 1);
         assert_eq!(d.read_at("snap", BLOCK_U64, 7).unwrap(), pattern(1, 2 * BLOCK)[BLOCK..BLOCK + 7].to_vec());
         assert_eq!(d.read_at("a", BLOCK_U64, 7).unwrap(), b"changed");
@@ -668,16 +701,16 @@ mod tests {
         let d = Disks::memory();
         let mut w = d.writer("base", 3 * BLOCK_U64);
         w.write_at(0, &pattern(1, 3 * BLOCK)).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         d.duplicate("base", "leaf").unwrap();
         let mut w = d.writer("leaf", 3 * BLOCK_U64);
         w.write_at(BLOCK_U64, &[7; 10]).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         // The target already has the base's data but with block 2 changed locally.
         let mut w = d.writer("target", 3 * BLOCK_U64);
         w.write_at(0, &pattern(1, 3 * BLOCK)).unwrap();
         w.write_at(2 * BLOCK_U64, &[9; 4]).unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         d.copy_onto("leaf", "target", Some("base"), 3).unwrap();
         assert_eq!(d.read_at("target", BLOCK_U64, 10).unwrap(), vec![7; 10]);
         assert_eq!(d.read_at("target", 2 * BLOCK_U64, 4).unwrap(), vec![9; 4]);
@@ -693,7 +726,7 @@ mod tests {
             assert!(d.is_durable());
             let mut w = d.writer("vdi-a", 4 * BLOCK_U64);
             w.write_at(0, &pattern(3, BLOCK + 100)).unwrap();
-            w.finish(false).unwrap();
+            w.finish().unwrap();
             d.duplicate("vdi-a", "vdi-b").unwrap();
             // Written but never flushed: not part of any durable map.
             let mut w = d.writer("vdi-c", BLOCK_U64);
@@ -723,13 +756,13 @@ mod tests {
         let d = Disks::open(&dir).unwrap();
         let mut w = d.writer("v", BLOCK_U64);
         w.write_at(0, b"old").unwrap();
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         let mut w = d.writer("v", BLOCK_U64);
         w.write_at(0, b"new").unwrap();
         w.commit_pending().unwrap();
         // The durable map still names the old block: its file must remain.
         assert_eq!(fs::read_dir(dir.join("blocks")).unwrap().count(), 2);
-        w.finish(false).unwrap();
+        w.finish().unwrap();
         assert_eq!(fs::read_dir(dir.join("blocks")).unwrap().count(), 1);
         drop(d);
         let d = Disks::open(&dir).unwrap();

@@ -99,7 +99,8 @@ pub fn disk_payloads(db: &Db) -> Vec<(String, u64, Vec<u8>)> {
             .map(|b| db.string(&b, "VDI"))
             .filter(|v| db.is(v, "VDI"));
         let Some(vdi) = disk else { continue };
-        let (uuid, label, size) = (db.string(&vdi, "uuid"), db.string(&vdi, "name_label"), db.int(&vdi, "virtual_size"));
+        let (uuid, label, size) =
+            (db.string(&vdi, "uuid"), db.string(&vdi, "name_label"), db.int(&vdi, "virtual_size"));
         let sectors = u32::try_from(size / 512).unwrap_or(u32::MAX);
         let mut mbr = vec![0u8; 512];
         let code = format!("{DISK_MAGIC}: {label}\n");

@@ -31,6 +31,7 @@ pub mod server;
 pub mod tasks;
 pub mod trace;
 pub mod values;
+pub mod vhd;
 
 pub use crate::core::{Config, Core};
 pub use server::{Sim, SimOptions};

@@ -91,7 +91,8 @@ pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
             let disks = Disks::open(&crate::disks::dir_for_state(path))?;
             // Disks of VDIs the database does not have (all of them for a new pool) go.
             let c = db.cls("VDI");
-            let live: HashSet<String> = if loaded { db.iter(c).map(|(r, _)| db.string(r, "uuid")).collect() } else { HashSet::new() };
+            let live: HashSet<String> =
+                if loaded { db.iter(c).map(|(r, _)| db.string(r, "uuid")).collect() } else { HashSet::new() };
             disks.keep_only(&live);
             (Some(Wal::open(path, &db)?), disks, !loaded)
         }
@@ -106,7 +107,7 @@ pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
             let size = db.by_uuid(db.cls("VDI"), &uuid).map_or(0, |r| db.int(r, "virtual_size")).max(0) as u64;
             let mut w = disks.writer(&uuid, size);
             w.write_at(offset, &bytes)?;
-            w.finish(false)?;
+            w.finish()?;
         }
     }
     Core::new(db, opts.config.clone(), wal, disks, opts.seed)

@@ -377,7 +377,8 @@ fn copy_data(call: &Call, plan: &CopyPlan) -> ApiResult<()> {
         (db.string(&plan.src, "uuid"), db.string(&plan.dst, "uuid"), base, size.div_ceil(crate::disks::BLOCK as u64))
     };
     let disks = &call.core.disks;
-    let done = if plan.created { disks.duplicate(&src, &dst) } else { disks.copy_onto(&src, &dst, base.as_deref(), blocks) };
+    let done =
+        if plan.created { disks.duplicate(&src, &dst) } else { disks.copy_onto(&src, &dst, base.as_deref(), blocks) };
     done.map_err(store_failed)
 }
 
