@@ -8,6 +8,7 @@
 mod common;
 mod docs;
 mod graph;
+mod vdi_io;
 
 use common::golden;
 

@@ -13,10 +13,12 @@
 mod error;
 mod session;
 mod tls;
+mod transfer;
 
 pub use error::{Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 pub use session::{decode_task_result, Session, API_VERSION};
 pub use tls::{fingerprint, Tls};
+pub use transfer::Transfer;
 
 use crate::wire::jsonrpc::RawRecords;
 use crate::wire::{jsonrpc, xmlrpc, Response};
@@ -58,6 +60,10 @@ pub struct Options {
     pub read_timeout: Option<Duration>,
     /// The `User-Agent` header. Default `xe-rs/<crate version>`.
     pub user_agent: String,
+    /// Longest silence on a data transfer ([`Connection::transfer_get`],
+    /// [`Connection::transfer_put`]) before it fails; `None` waits forever.
+    /// Default 900 s: exports may scan empty disk regions quietly for a while.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -69,6 +75,7 @@ impl Options {
             connect_timeout: Duration::from_secs(10),
             read_timeout: Some(Duration::from_secs(600)),
             user_agent: concat!("xe-rs/", env!("CARGO_PKG_VERSION")).to_string(),
+            idle_timeout: Some(Duration::from_secs(900)),
         }
     }
 }
