@@ -8,8 +8,7 @@ use xenapi::Value;
 
 pub const SPEC: CommandSpec = CommandSpec {
     name: "vdi-export",
-    help: "Export the contents of a VDI into a local file (or standard output when the file name is empty), \
-           raw or as a VHD, optionally only what changed since a base VDI.",
+    help: "Export a VDI's contents, raw or as a VHD, to a file or stdout, optionally only changes since a base.",
     run: Run::Fn(vdi_export),
 };
 
