@@ -269,7 +269,7 @@ fn exchange(
 }
 
 fn status_text(status: u16, t: &Transfer) -> String {
-    let line = t.status_line.splitn(2, ' ').nth(1).unwrap_or("").trim().to_string();
+    let line = t.status_line.split_once(' ').map_or("", |(_, rest)| rest).trim().to_string();
     if line.is_empty() {
         status.to_string()
     } else {

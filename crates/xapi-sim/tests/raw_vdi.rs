@@ -268,6 +268,15 @@ fn imports_are_refused_in_xapis_order() {
             &["INTERNAL_ERROR", "Importing a VHD directly into an SR not yet supported"],
         ),
         ("&sr_id=OpaqueRef:nothing", "", 400, &["HANDLE_INVALID", "SR", "OpaqueRef:nothing"]),
+        (
+            "&vdi={uuid}",
+            "",
+            400,
+            &[
+                "INTERNAL_ERROR",
+                "xapi-sim cannot read an upload without Content-Length (its HTTP server takes it as empty)",
+            ],
+        ),
     ];
     for (query, extra, status, error) in cases {
         let t = task(&mut session, "VDI import");
@@ -408,6 +417,14 @@ fn a_delta_against_a_snapshot_holds_only_the_changed_blocks() {
     let parent: String = a.body[512 + 40..512 + 56].iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(parent, snap_uuid.replace('-', ""));
     assert_eq!(a.body.len() as u64, 2048 + 512 + (512 + 2 * MIB) + 512);
+    // Applied to a clone of the snapshot, the delta gives the disk's contents.
+    let delta = a.body;
+    let copy = text(&call(&mut session, "VDI.clone", &[s(&snap), Value::Struct(Vec::new())]));
+    let t = task(&mut session, "VDI import");
+    put(sim.addr, &format!("/import_raw_vdi?session_id={sid}&task_id={t}&vdi={copy}&format=vhd"), &delta);
+    assert_eq!(outcome(&mut session, &t).0, "success");
+    let mine = get(sim.addr, &format!("/export_raw_vdi?session_id={sid}&vdi={uuid}")).body;
+    assert!(get(sim.addr, &format!("/export_raw_vdi?session_id={sid}&vdi={copy}")).body == mine);
     // Raw with a base: unchanged blocks come out as zeros.
     let a = get(sim.addr, &format!("/export_raw_vdi?session_id={sid}&vdi={uuid}&base={snap_uuid}"));
     assert_eq!(a.body.len() as u64, 8 * MIB);
@@ -433,8 +450,12 @@ fn a_disk_on_storage_this_host_cannot_see_is_redirected_to_one_that_can() {
     let other = hosts.as_array().expect("hosts").iter().map(text).find(|h| *h != master).expect("a member");
     let address = text(&call(&mut session, "host.get_address", &[s(&other)]));
     let pbds = call(&mut session, "host.get_PBDs", &[s(&other)]);
-    let srs: Vec<String> =
-        pbds.as_array().expect("pbds").iter().map(|p| text(&call(&mut session, "PBD.get_SR", &[p.clone()]))).collect();
+    let srs: Vec<String> = pbds
+        .as_array()
+        .expect("pbds")
+        .iter()
+        .map(|p| text(&call(&mut session, "PBD.get_SR", std::slice::from_ref(p))))
+        .collect();
     let local_sr = srs
         .into_iter()
         .find(|sr| text(&call(&mut session, "SR.get_name_label", &[s(sr)])) == "Local storage")
@@ -527,8 +548,12 @@ fn snapshots_clones_and_copies_share_blocks_until_written() {
     };
     let vm_snap = call(&mut session, "VM.snapshot", &[vm, s("snap")]);
     let vbds = call(&mut session, "VM.get_VBDs", &[vm_snap]);
-    let vdis: Vec<String> =
-        vbds.as_array().expect("vbds").iter().map(|b| text(&call(&mut session, "VBD.get_VDI", &[b.clone()]))).collect();
+    let vdis: Vec<String> = vbds
+        .as_array()
+        .expect("vbds")
+        .iter()
+        .map(|b| text(&call(&mut session, "VBD.get_VDI", std::slice::from_ref(b))))
+        .collect();
     let snap_disks: Vec<String> = vdis
         .into_iter()
         .filter(|v| v != "OpaqueRef:NULL" && call(&mut session, "VDI.get_type", &[s(v)]) != s("iso"))
@@ -546,7 +571,7 @@ fn an_acknowledged_import_survives_kill_9() {
     let start = || {
         let ready = dir.join("ready");
         let _ = std::fs::remove_file(&ready);
-        let child = std::process::Command::new(env!("CARGO_BIN_EXE_xapi-sim"))
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_xapi-sim"))
             .args(["--time-scale", "0", "--state"])
             .arg(&state)
             .arg("--ready-file")
@@ -562,6 +587,8 @@ fn an_acknowledged_import_survives_kill_9() {
             }
             std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("xapi-sim did not start");
     };
     let login_at = |addr: SocketAddr| {
