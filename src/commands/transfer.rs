@@ -243,6 +243,10 @@ fn exchange(
             Local::Source { len, .. } => conn.transfer_put(&path, *len),
             _ => conn.transfer_get(&path),
         };
+        // A host reached by a redirect may have had its certificate pinned just now.
+        for notice in conn.take_notices() {
+            ctx.printer.err_always(&notice);
+        }
         let mut t = opened.map_err(|e| ClientFailure(e.to_string()))?;
         match t.status {
             200 => return stream(ctx, &mut t, local, req),

@@ -146,34 +146,45 @@ fn raw_and_vhd_round_trips_over_http_and_https() {
 
 #[test]
 fn a_disk_on_a_members_storage_is_fetched_from_that_member() {
-    let sim = crate::common::start_sim(false);
-    let dir = scratch("redirect");
-    let x = xe(&sim, &dir);
-    // The second host answers as `localhost`: the same simulator under
-    // another name, which the redirect names and xe follows.
-    let sr = sim
-        .core
-        .write(|db| {
-            let member = db.all("host").into_iter().find(|h| db.string(h, "name_label") == "xs-host-2").unwrap();
-            db.set_named(&member, "address", xenapi::Value::str("localhost"));
-            let local = db
-                .strings(&member, "PBDs")
-                .into_iter()
-                .map(|p| db.string(&p, "SR"))
-                .find(|sr| db.string(sr, "name_label") == "Local storage")
-                .unwrap();
-            Ok(db.string(&local, "uuid"))
-        })
-        .unwrap();
-    let disk = ok(x(&["vdi-create", &format!("sr-uuid={sr}"), "name-label=remote", "virtual-size=4MiB"]));
-    let data = image(4 * MIB);
-    let source = dir.join("in.raw");
-    std::fs::write(&source, &data).unwrap();
-    ok(x(&["vdi-import", &format!("uuid={disk}"), &format!("filename={}", source.display())]));
-    let out = dir.join("out.raw");
-    ok(x(&["vdi-export", &format!("uuid={disk}"), &format!("filename={}", out.display())]));
-    assert!(std::fs::read(&out).unwrap() == data);
-    let _ = std::fs::remove_dir_all(&dir);
+    for tls in [false, true] {
+        let sim = crate::common::start_sim(tls);
+        let dir = scratch(if tls { "redirect-tls" } else { "redirect" });
+        let x = xe(&sim, &dir);
+        // The second host answers under another name of the same simulator
+        // (xe reaches the master as 127.0.0.1, or as localhost over HTTPS):
+        // the redirect names it, and xe follows with its own port and TLS mode.
+        let member_name = if tls { "127.0.0.1" } else { "localhost" };
+        let sr = sim
+            .core
+            .write(|db| {
+                let member = db.all("host").into_iter().find(|h| db.string(h, "name_label") == "xs-host-2").unwrap();
+                db.set_named(&member, "address", xenapi::Value::str(member_name));
+                let local = db
+                    .strings(&member, "PBDs")
+                    .into_iter()
+                    .map(|p| db.string(&p, "SR"))
+                    .find(|sr| db.string(sr, "name_label") == "Local storage")
+                    .unwrap();
+                Ok(db.string(&local, "uuid"))
+            })
+            .unwrap();
+        let disk = ok(x(&["vdi-create", &format!("sr-uuid={sr}"), "name-label=remote", "virtual-size=4MiB"]));
+        let data = image(4 * MIB);
+        let source = dir.join("in.raw");
+        std::fs::write(&source, &data).unwrap();
+        let import = x(&["vdi-import", &format!("uuid={disk}"), &format!("filename={}", source.display())]).output();
+        let import = import.unwrap();
+        assert!(import.status.success(), "{}", String::from_utf8_lossy(&import.stderr));
+        if tls {
+            // The member's certificate is pinned (under its own name) like any other.
+            let err = String::from_utf8_lossy(&import.stderr);
+            assert!(err.contains(&format!("Pinned the certificate of 127.0.0.1:{}", sim.addr.port())), "{err}");
+        }
+        let out = dir.join("out.raw");
+        ok(x(&["vdi-export", &format!("uuid={disk}"), &format!("filename={}", out.display())]));
+        assert!(std::fs::read(&out).unwrap() == data, "tls={tls}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }
 
 /// Waits until the simulator has a pending task that a handler took (progress above zero).
