@@ -171,7 +171,9 @@ pub fn run(ctx: &mut Context, req: Request<'_>) -> CmdResult<Value> {
             let result = ctx.wait_task(&task);
             connect::set_current_task(None);
             if result.is_err() {
-                local.discard();
+                if let Some(p) = local.discard() {
+                    ctx.printer.err_always(&format!("The file '{}' of the failed transfer was removed.", p.display()));
+                }
             }
             result
         }

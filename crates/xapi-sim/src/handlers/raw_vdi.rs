@@ -278,6 +278,17 @@ impl Progress {
     }
 }
 
+/// A transfer that stopped while its task was being cancelled was
+/// cancelled, whatever broke first (the client may hang up at once).
+fn settle(core: &Core, task: &str, result: ApiResult<Value>) -> ApiResult<Value> {
+    match result {
+        Err(_) if core.db.read().field_str(task, "status") == "cancelling" => {
+            Err(Failure::new("TASK_CANCELLED", [task]))
+        }
+        other => other,
+    }
+}
+
 // --- export ---------------------------------------------------------------------
 
 /// What an export sends, fixed when it starts.
@@ -491,6 +502,7 @@ async fn export(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> 
                 }
             }
         };
+        let result = settle(&ctx.core, &ctx.task, result);
         ctx.finish(result);
     });
     response
@@ -776,7 +788,8 @@ async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, bod
                 Ok(())
             })
         });
-        ctx.finish(result.map(|()| Value::String(vdi)));
+        let result = settle(&ctx.core, &ctx.task, result.map(|()| Value::String(vdi)));
+        ctx.finish(result);
         drop(end_tx);
     });
     response
