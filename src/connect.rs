@@ -124,6 +124,9 @@ static ACTIVE: Mutex<Option<Session>> = Mutex::new(None);
 /// The task the command is waiting for, cancelled if the user interrupts.
 static CURRENT_TASK: Mutex<Option<String>> = Mutex::new(None);
 
+/// A download's partial file, removed if the user interrupts the command.
+static PARTIAL_FILE: Mutex<Option<std::path::PathBuf>> = Mutex::new(None);
+
 /// Set when the user interrupted the command; the handler then owns the exit.
 static INTERRUPTED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
 
@@ -132,11 +135,14 @@ pub fn interrupted() -> bool {
     INTERRUPTED.load(std::sync::atomic::Ordering::SeqCst)
 }
 
-/// Cancels the task being waited for and logs out the active session, if
-/// any (used by the Ctrl-C handler).
-pub fn logout_active() {
+/// Cancels the task being waited for, removes a download's partial file
+/// and logs out the active session, if any (used by the Ctrl-C handler).
+/// Returns what the user should be told, if anything.
+pub fn logout_active() -> Option<String> {
     INTERRUPTED.store(true, std::sync::atomic::Ordering::SeqCst);
     let task = CURRENT_TASK.lock().map(|mut t| t.take()).unwrap_or(None);
+    let partial = PARTIAL_FILE.lock().map(|mut p| p.take()).unwrap_or(None);
+    let mut notes = Vec::new();
     let taken = ACTIVE.lock().map(|mut a| a.take()).unwrap_or(None);
     if let Some(active) = taken {
         let (conn, session) = (active.connection().clone(), active.current_session_ref());
@@ -144,15 +150,33 @@ pub fn logout_active() {
         // still in flight would otherwise see SESSION_INVALID and log in again.
         let own = conn.detached();
         conn.close();
-        let Ok(own) = own else { return };
-        if let Some(task) = task {
-            let _ = own.call("task.cancel", &[Value::String(session.clone()), Value::String(task)]);
+        if let Ok(own) = own {
+            if let Some(task) = &task {
+                let args = [Value::String(session.clone()), Value::String(task.clone())];
+                if own.call("task.cancel", &args).is_ok() && partial.is_some() {
+                    notes.push("its task was cancelled".to_string());
+                }
+            }
+            let _ = own.call("session.logout", &[Value::String(session)]);
         }
-        let _ = own.call("session.logout", &[Value::String(session)]);
+    }
+    if let Some(p) = partial {
+        if std::fs::remove_file(&p).is_ok() {
+            notes.push(format!("the partial file '{}' was removed", p.display()));
+        }
+    }
+    (!notes.is_empty()).then(|| format!("Interrupted: {}.", notes.join(" and ")))
+}
+
+/// Names the file a download is writing, for the Ctrl-C handler to remove (`None` once it is complete).
+pub fn set_partial_file(path: Option<&std::path::Path>) {
+    if let Ok(mut p) = PARTIAL_FILE.lock() {
+        *p = path.map(std::path::Path::to_path_buf);
     }
 }
 
-fn set_current_task(task: Option<&str>) {
+/// Names the task the command waits for, for the Ctrl-C handler to cancel.
+pub fn set_current_task(task: Option<&str>) {
     if let Ok(mut t) = CURRENT_TASK.lock() {
         *t = task.map(str::to_string);
     }
@@ -388,6 +412,19 @@ impl Connector {
             Some(s) => s.connection().host_port().to_string(),
             None => format!("{}:{}", self.settings.server, self.settings.port),
         }
+    }
+
+    /// The session's connection and ref, for data transfers (opening the session if needed).
+    pub fn data_link(&mut self, printer: &mut Printer) -> Result<(Connection, String), CliError> {
+        let session = self.session(printer)?;
+        Ok((session.connection().clone(), session.current_session_ref()))
+    }
+
+    /// Waits for a task to finish (it is destroyed then) and returns its
+    /// result, or its error; `TASK_CANCELLED` when it was cancelled.
+    pub fn wait_task(&mut self, printer: &mut Printer, task: &str) -> Result<Value, CallError> {
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        session.wait_task(task, &mut |_| {}).map_err(map_err)
     }
 
     /// A worker handle on the same session (opening it if needed).

@@ -266,6 +266,19 @@ impl Context {
         crate::connect::wrong_answer(&self.connector.server(), method, expected, got)
     }
 
+    /// The session's connection and ref, for the data transfers of [`crate::commands::transfer`].
+    pub fn data_link(&mut self) -> CmdResult<(xenapi::client::Connection, String)> {
+        self.connector.data_link(&mut self.printer)
+    }
+
+    /// Waits for a task (destroying it) and returns its result or its error.
+    pub fn wait_task(&mut self, task: &str) -> CmdResult<Value> {
+        match self.connector.wait_task(&mut self.printer, task) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.describe(e)),
+        }
+    }
+
     /// A worker handle on this command's session, for `--multiple`.
     pub fn worker(&mut self) -> CmdResult<crate::connect::Worker> {
         self.connector.worker(&mut self.printer)

@@ -61,7 +61,9 @@ pub fn run(args: Vec<String>) -> ExitCode {
         return complete(|| completion::run(&args[1..]));
     }
     let _ = ctrlc::set_handler(|| {
-        connect::logout_active();
+        if let Some(note) = connect::logout_active() {
+            Printer::new(Mode::Normal).err_always(&note);
+        }
         // The one exit outside `run`'s return: the interrupted command's
         // thread is parked (see below), so the handler ends the process.
         #[allow(clippy::disallowed_methods)]

@@ -9,6 +9,7 @@ mod common;
 mod docs;
 mod graph;
 mod hostile;
+mod vdi_io;
 
 use common::golden;
 

@@ -15,6 +15,7 @@ pub mod sim;
 pub mod sizes;
 pub mod snapshot;
 pub mod sr;
+pub mod transfer;
 pub mod vbd;
 pub mod vdi;
 pub mod vm;

@@ -369,12 +369,7 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("vdi-data-destroy", "Delete the data of a snapshot VDI but keep its changed block tracking metadata."),
     ("vdi-disable-cbt", "Turn off changed block tracking for a VDI."),
     ("vdi-enable-cbt", "Turn on changed block tracking for a VDI."),
-    (
-        "vdi-export",
-        "Export the contents of a VDI into a local file, optionally in a given format or as a delta from a base.",
-    ),
     ("vdi-generate-config", "Print the configuration a host needs to attach a VDI."),
-    ("vdi-import", "Import a local file into an existing VDI, optionally in a given format."),
     ("vdi-list-changed-blocks", "Print the bitmap of blocks that differ between two VDIs."),
     ("vdi-pool-migrate", "Move a VDI, even one in use by a running VM, to another SR and print the new UUID."),
     ("vdi-unlock", "Release the lock on a VDI by force; requires --force."),

@@ -63,6 +63,21 @@ impl Progress {
     }
 }
 
+/// A data transfer's progress bar on stderr: bytes, rate and time left.
+pub struct ByteProgress(indicatif::ProgressBar);
+
+impl ByteProgress {
+    /// Shows `done` bytes moved.
+    pub fn set(&self, done: u64) {
+        self.0.set_position(done);
+    }
+
+    /// Removes the bar.
+    pub fn finish(self) {
+        self.0.finish_and_clear();
+    }
+}
+
 /// Collects and writes output.
 #[derive(Debug, Default)]
 pub struct Printer {
@@ -155,6 +170,49 @@ impl Printer {
         );
         bar.set_message(label.to_string());
         Some(Progress(bar))
+    }
+
+    /// A byte-counting progress bar for a data transfer of `total` bytes
+    /// (a spinner with bytes and rate when the total is unknown), on a
+    /// terminal only and never under `--minimal`.
+    pub fn transfer_progress(&self, label: &str, total: Option<u64>) -> Option<ByteProgress> {
+        if self.minimal() || !self.stderr_is_terminal() {
+            return None;
+        }
+        let (bar, template) = match total {
+            Some(n) => (
+                indicatif::ProgressBar::new(n),
+                "{msg} [{bar:30}] {bytes}/{total_bytes} {binary_bytes_per_sec} ETA {eta}",
+            ),
+            None => (indicatif::ProgressBar::no_length(), "{msg} {spinner} {bytes} {binary_bytes_per_sec} {elapsed}"),
+        };
+        bar.set_style(
+            indicatif::ProgressStyle::with_template(template)
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
+        bar.set_message(label.to_string());
+        bar.enable_steady_tick(std::time::Duration::from_millis(200));
+        Some(ByteProgress(bar))
+    }
+
+    /// Writes the bytes of a download to stdout as they are (`filename=`
+    /// empty); a closed pipe is an error here, the transfer must stop.
+    pub fn data(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        if self.live {
+            std::io::stdout().lock().write_all(bytes)
+        } else {
+            self.stdout.extend_from_slice(bytes);
+            Ok(())
+        }
+    }
+
+    /// Flushes the data written with [`Printer::data`].
+    pub fn data_flush(&mut self) -> std::io::Result<()> {
+        if self.live {
+            std::io::stdout().lock().flush()
+        } else {
+            Ok(())
+        }
     }
 
     /// Reads one answer line from stdin (without its newline); `None` at

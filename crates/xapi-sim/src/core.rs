@@ -3,6 +3,7 @@
 //! which `rpc` implements: this module knows nothing of dispatch.
 
 use crate::db::{ApiResult, Db, Failure};
+use crate::disks::Disks;
 use crate::faults::{Faults, Rule};
 use crate::persist::Wal;
 use crate::trace::Trace;
@@ -93,12 +94,14 @@ pub struct Core {
     /// The fault rules in force (`/sim/faults` replaces them).
     pub faults: Mutex<Faults>,
     pub trace: Option<Trace>,
+    /// The contents of the disks.
+    pub disks: Disks,
 }
 
 impl Core {
-    /// Wraps a populated database; `seed` drives the fault rules' draws.
-    /// Fails only when the trace file cannot be opened.
-    pub fn new(mut db: Db, config: Config, wal: Option<Wal>, seed: u64) -> std::io::Result<Arc<Core>> {
+    /// Wraps a populated database and its disks; `seed` drives the fault
+    /// rules' draws. Fails only when the trace file cannot be opened.
+    pub fn new(mut db: Db, config: Config, wal: Option<Wal>, disks: Disks, seed: u64) -> std::io::Result<Arc<Core>> {
         db.journal_capacity = config.journal_capacity;
         let (events, _) = watch::channel(db.event_id());
         let trace = config.trace.as_deref().map(Trace::open).transpose()?;
@@ -113,6 +116,7 @@ impl Core {
             faults: Mutex::new(Faults::new(config.faults.clone(), seed)),
             trace,
             config,
+            disks,
         }))
     }
 
@@ -135,6 +139,8 @@ impl Core {
                 }
             }
         }
+        // Disks whose VDIs this change destroyed can go now that it is durable.
+        self.disks.after_commit();
         let id = db.event_id();
         self.events.send_if_modified(|cur| {
             let changed = *cur != id;

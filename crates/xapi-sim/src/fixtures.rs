@@ -74,6 +74,55 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     s.finish(&hosts);
 }
 
+/// The demo VMs whose system disk carries a recognisable payload.
+const PAYLOAD_VMS: &[&str] = &["web01", "db01", "test-halted", "build-suspended"];
+/// The magic string that starts the boot code of a demo disk.
+pub const DISK_MAGIC: &str = "XAPI-SIM DEMO DISK";
+/// Where a demo disk's one partition starts, in 512-byte sectors.
+const PARTITION_LBA: u32 = 4096;
+
+/// What the demo VMs' system disks contain, as (VDI uuid, offset, bytes):
+/// a boot sector (boot code that starts with [`DISK_MAGIC`] and the disk's
+/// name, one Linux partition, the 0x55AA signature) and a line of text at
+/// the start of the partition, so round trips of disk contents are checkable.
+pub fn disk_payloads(db: &Db) -> Vec<(String, u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    for vm in db.all("VM") {
+        let name = db.string(&vm, "name_label");
+        if !PAYLOAD_VMS.contains(&name.as_str()) || db.bool(&vm, "is_a_template") {
+            continue;
+        }
+        let disk = db
+            .strings(&vm, "VBDs")
+            .into_iter()
+            .find(|b| db.field_str(b, "userdevice") == "0" && db.field_str(b, "type") == "Disk")
+            .map(|b| db.string(&b, "VDI"))
+            .filter(|v| db.is(v, "VDI"));
+        let Some(vdi) = disk else { continue };
+        let (uuid, label, size) =
+            (db.string(&vdi, "uuid"), db.string(&vdi, "name_label"), db.int(&vdi, "virtual_size"));
+        let sectors = u32::try_from(size / 512).unwrap_or(u32::MAX);
+        let mut mbr = vec![0u8; 512];
+        let code = format!("{DISK_MAGIC}: {label}\n");
+        mbr[..code.len()].copy_from_slice(code.as_bytes());
+        mbr[440..444].copy_from_slice(&0x5853_494du32.to_le_bytes());
+        // The one partition entry: type 0x83, from PARTITION_LBA to the end.
+        let entry = &mut mbr[446..462];
+        entry[0] = 0x80;
+        entry[1..4].copy_from_slice(&[0xfe, 0xff, 0xff]);
+        entry[4] = 0x83;
+        entry[5..8].copy_from_slice(&[0xfe, 0xff, 0xff]);
+        entry[8..12].copy_from_slice(&PARTITION_LBA.to_le_bytes());
+        entry[12..16].copy_from_slice(&sectors.saturating_sub(PARTITION_LBA).to_le_bytes());
+        mbr[510] = 0x55;
+        mbr[511] = 0xaa;
+        out.push((uuid.clone(), 0, mbr));
+        let text = format!("xapi-sim demo data of VM {name} (disk {uuid})\n");
+        out.push((uuid, u64::from(PARTITION_LBA) * 512, text.into_bytes()));
+    }
+    out
+}
+
 // ---------------------------------------------------------------------------
 // Static facts.
 

@@ -15,6 +15,7 @@ pub mod behaviour;
 pub mod call;
 pub mod core;
 pub mod db;
+pub mod disks;
 pub mod expr;
 pub mod faults;
 pub mod fixtures;
@@ -30,6 +31,7 @@ pub mod server;
 pub mod tasks;
 pub mod trace;
 pub mod values;
+pub mod vhd;
 
 pub use crate::core::{Config, Core};
 pub use server::{Sim, SimOptions};

@@ -8,6 +8,7 @@
 
 use crate::core::{Config, Core};
 use crate::db::Db;
+use crate::disks::Disks;
 use crate::faults::{self, Action, Rule};
 use crate::fixtures::{self, FixtureOptions};
 use crate::persist::Wal;
@@ -18,6 +19,7 @@ use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Router};
+use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
@@ -73,26 +75,42 @@ impl SimOptions {
     }
 }
 
-/// Builds the core: loads `--state` when it exists, otherwise seeds the fixture.
+/// Builds the core: loads `--state` (and the disks beside it) when it
+/// exists, otherwise seeds the fixture and its disk contents.
 pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
     let mut db = Db::new(opts.seed);
-    let wal = match &opts.state {
+    let (wal, disks, fresh) = match &opts.state {
         Some(path) => {
-            if !Wal::load(path, &mut db)? {
+            let loaded = Wal::load(path, &mut db)?;
+            if !loaded {
                 fixtures::seed(&mut db, &opts.fixture);
                 db.reindex_changes();
             } else if crate::rules::restart::resync(&mut db) {
                 db.reindex_changes();
             }
-            Some(Wal::open(path, &db)?)
+            let disks = Disks::open(&crate::disks::dir_for_state(path))?;
+            // Disks of VDIs the database does not have (all of them for a new pool) go.
+            let c = db.cls("VDI");
+            let live: HashSet<String> =
+                if loaded { db.iter(c).map(|(r, _)| db.string(r, "uuid")).collect() } else { HashSet::new() };
+            disks.keep_only(&live);
+            (Some(Wal::open(path, &db)?), disks, !loaded)
         }
         None => {
             fixtures::seed(&mut db, &opts.fixture);
             db.reindex_changes();
-            None
+            (None, Disks::memory(), true)
         }
     };
-    Core::new(db, opts.config.clone(), wal, opts.seed)
+    if fresh {
+        for (uuid, offset, bytes) in fixtures::disk_payloads(&db) {
+            let size = db.by_uuid(db.cls("VDI"), &uuid).map_or(0, |r| db.int(r, "virtual_size")).max(0) as u64;
+            let mut w = disks.writer(&uuid, size);
+            w.write_at(offset, &bytes)?;
+            w.finish()?;
+        }
+    }
+    Core::new(db, opts.config.clone(), wal, disks, opts.seed)
 }
 
 /// The router serving both wire formats.

@@ -420,6 +420,9 @@ fn layers_point_down() {
         // Data handlers are served by the transport; they call down, like it.
         ("handlers", &["server"]),
         ("trace", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "faults"]),
+        // Disk contents and the VHD format know nothing of the pool.
+        ("disks", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "rules", "handlers", "vhd"]),
+        ("vhd", &["core", "db", "call", "rpc", "tasks", "behaviour", "server", "rules", "handlers", "disks"]),
     ];
     let mut bad = Vec::new();
     for (from, tos) in &g.edges {

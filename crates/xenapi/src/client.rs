@@ -13,10 +13,12 @@
 mod error;
 mod session;
 mod tls;
+mod transfer;
 
 pub use error::{size as format_size, Error, Result, HOST_IS_SLAVE, SESSION_INVALID, TASK_CANCELLED};
 pub use session::{decode_task_result, Session, API_VERSION};
 pub use tls::{fingerprint, Tls};
+pub use transfer::Transfer;
 
 use crate::wire::jsonrpc::RawRecords;
 use crate::wire::{jsonrpc, xmlrpc, Response};
@@ -72,6 +74,10 @@ pub struct Options {
     /// body may not be longer. Past it, the call fails with
     /// [`Error::TooLarge`] without reading the rest. Default 64 MiB.
     pub max_value: usize,
+    /// Longest silence on a data transfer ([`Connection::transfer_get`],
+    /// [`Connection::transfer_put`]) before it fails; `None` waits forever.
+    /// Default 900 s: exports may scan empty disk regions quietly for a while.
+    pub idle_timeout: Option<Duration>,
 }
 
 impl Options {
@@ -84,6 +90,7 @@ impl Options {
             read_timeout: Some(Duration::from_secs(600)),
             user_agent: concat!("xe-rs/", env!("CARGO_PKG_VERSION")).to_string(),
             max_value: DEFAULT_MAX_VALUE,
+            idle_timeout: Some(Duration::from_secs(900)),
         }
     }
 }

@@ -5,6 +5,8 @@ mod cd_list;
 mod clone;
 mod copy;
 mod create;
+mod export;
+mod import;
 mod introduce;
 mod resize;
 mod snapshot;
@@ -16,8 +18,17 @@ use crate::error::{CliError, CmdResult};
 use xenapi::Value;
 
 /// The family's commands, for `commands::COMMANDS`.
-pub const COMMANDS: &[CommandSpec] =
-    &[create::SPEC, clone::SPEC, snapshot::SPEC, copy::SPEC, resize::SPEC, introduce::SPEC, cd_list::SPEC];
+pub const COMMANDS: &[CommandSpec] = &[
+    create::SPEC,
+    clone::SPEC,
+    snapshot::SPEC,
+    copy::SPEC,
+    resize::SPEC,
+    introduce::SPEC,
+    cd_list::SPEC,
+    export::SPEC,
+    import::SPEC,
+];
 
 /// A `VDI.create` record as xe builds it.
 pub(crate) fn vdi_record(

@@ -125,6 +125,8 @@ pub struct Context {
     pub task: String,
     /// Logged out by [`Context::finish`]: it came from HTTP Basic.
     temporary: bool,
+    /// The task was made here, not given by the caller.
+    own_task: bool,
 }
 
 impl std::fmt::Debug for Context {
@@ -141,6 +143,18 @@ impl Context {
         params: &Params,
         headers: &HeaderMap,
         action: &str,
+    ) -> Result<Context, Response> {
+        Context::open_as(core, params, headers, action, action).await
+    }
+
+    /// [`Context::open`] where the 401 realm (`VDI.import`) and the label
+    /// of a new task (`Importing raw VDI`) differ, as for xapi's raw VDI handlers.
+    pub async fn open_as(
+        core: &Arc<Core>,
+        params: &Params,
+        headers: &HeaderMap,
+        action: &str,
+        label: &str,
     ) -> Result<Context, Response> {
         let (session, temporary) = match params.cookie_first("session_id") {
             Some(s) if core.check_session(s).is_ok() => (s.to_string(), false),
@@ -160,17 +174,18 @@ impl Context {
             },
         };
         let given = params.cookie_first("task_id").map(str::to_string);
+        let own_task = given.is_none();
         let task = core.write(|db| {
             let c = db.cls("task");
             match given {
                 Some(t) => db.expect(c, &t).map(|_| t.clone()),
-                None => Ok(tasks::new_task(db, action, "", false)),
+                None => Ok(tasks::new_task(db, label, "", false)),
             }
         });
         match task {
-            Ok(task) => Ok(Context { core: core.clone(), session, task, temporary }),
+            Ok(task) => Ok(Context { core: core.clone(), session, task, temporary, own_task }),
             Err(Failure(e)) => {
-                let ctx = Context { core: core.clone(), session, task: String::new(), temporary };
+                let ctx = Context { core: core.clone(), session, task: String::new(), temporary, own_task: false };
                 ctx.release();
                 Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.join(" ")))
             }
@@ -203,6 +218,20 @@ impl Context {
         self.release();
     }
 
+    /// Leaves the caller's task as it is (the request went elsewhere: a
+    /// redirect), destroying a task made here, and logs out a temporary session.
+    pub fn abandon(self) {
+        if self.own_task {
+            let _ = self.core.write(|db| {
+                if db.get(&self.task).is_some() {
+                    db.destroy(&self.task);
+                }
+                Ok(())
+            });
+        }
+        self.release();
+    }
+
     fn release(&self) {
         if self.temporary {
             let session = self.session.clone();
@@ -229,7 +258,7 @@ mod tests {
         let mut db = crate::db::Db::new(1);
         crate::fixtures::seed(&mut db, &crate::fixtures::FixtureOptions::default());
         db.reindex_changes();
-        Core::new(db, crate::core::Config::default(), None, 1).unwrap()
+        Core::new(db, crate::core::Config::default(), None, crate::disks::Disks::memory(), 1).unwrap()
     }
 
     fn request(uri: &str, headers: &[(&str, &str)]) -> (Params, HeaderMap) {

@@ -149,6 +149,19 @@ pub fn resized_size(alloc: Alloc, old_virt: i64, new_virt: i64, old_phys: i64) -
     }
 }
 
+/// Space a disk takes once `blocks` 2 MiB blocks of its own hold data: a
+/// VHD file grows by each block and its sector bitmap; thick and plain
+/// disks keep their size.
+pub fn written_size(alloc: Alloc, virt: i64, blocks: i64) -> i64 {
+    match alloc {
+        Alloc::VhdFile => {
+            let full = virt + overhead_empty(virt) + overhead_bitmap(virt);
+            (overhead_empty(virt) + blocks.max(0) * (VHD_BLOCK + 4096)).min(full)
+        }
+        other => leaf_size(other, virt),
+    }
+}
+
 /// Space a full copy of a disk with `data` bytes written takes.
 pub fn copy_size(alloc: Alloc, virt: i64, data: i64) -> i64 {
     match alloc {
@@ -175,6 +188,11 @@ mod tests {
         assert!(l > 10 * GIB && l % (4 * MIB) == 0 && l - 10 * GIB <= 32 * MIB);
         assert_eq!(snapshot_leaf_size(Alloc::Lvhd, 10 * GIB), 4 * MIB);
         assert!(check_size(Alloc::VhdFile, 3 * TIB).is_err());
+        // Written blocks count in VHD files only, never beyond a full disk.
+        assert_eq!(written_size(Alloc::VhdFile, 10 * GIB, 0), 24 * 1024);
+        assert_eq!(written_size(Alloc::VhdFile, 10 * GIB, 3), 24 * 1024 + 3 * (2 * MIB + 4096));
+        assert_eq!(written_size(Alloc::VhdFile, 4 * MIB, 99), written_size(Alloc::VhdFile, 4 * MIB, 2));
+        assert_eq!(written_size(Alloc::Lvhd, 10 * GIB, 3), leaf_size(Alloc::Lvhd, 10 * GIB));
         assert!(check_size(Alloc::Exact, 3 * TIB).is_ok());
     }
 }

@@ -106,6 +106,16 @@ pub fn refresh_sr_usage(db: &mut Db, sr: &str) {
     }
 }
 
+/// Sets a disk's `physical_utilisation` after a write left `blocks` blocks
+/// of its own (not shared with its VHD parent), and its SR's usage.
+pub fn record_written(db: &mut Db, vdi: &str, blocks: u64) {
+    let sr = db.string(vdi, "SR");
+    let alloc = crate::rules::sm::alloc_of(db, &sr);
+    let phys = crate::rules::sm::written_size(alloc, db.int(vdi, "virtual_size"), blocks as i64);
+    db.set_named(vdi, "physical_utilisation", Value::Int(phys));
+    refresh_sr_usage(db, &sr);
+}
+
 /// Fails with SR_FULL when `extra` more bytes do not fit in the SR.
 pub fn ensure_space(db: &Db, sr: &str, extra: i64) -> ApiResult<()> {
     let size = db.int(sr, "physical_size");

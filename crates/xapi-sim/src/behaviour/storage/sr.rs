@@ -171,6 +171,9 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     }
     let uuid = db.string(sr, "uuid");
     driver::with_store(&call.core, |store| store.remove(&uuid));
+    for v in db.strings(sr, "VDIs") {
+        call.core.disks.forget(db.field_str(&v, "uuid"));
+    }
     drop_sr(db, sr);
     Ok(Value::str(""))
 }

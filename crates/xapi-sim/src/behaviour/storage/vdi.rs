@@ -1,11 +1,14 @@
 //! `VDI.*`: disks. Sizes follow the SR's driver (VHD blocks, LVM extents,
 //! thick or thin); snapshots and clones build VHD chains with hidden
 //! "base copy" parents (`sm_config:vhd-parent`), as the VHD drivers do;
-//! copies take simulated time.
+//! copies take simulated time. The contents ([`crate::disks`]) follow:
+//! snapshots, clones and copies share the source's blocks, destruction
+//! frees a disk's blocks once committed.
 
 use super::driver;
 use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
+use crate::disks::Disks;
 use crate::record::{parse_record, Rec};
 use crate::rules::sm::{self, Alloc};
 use crate::rules::storage::{
@@ -178,7 +181,7 @@ fn chain_data(db: &Db, vdi: &str) -> i64 {
 }
 
 /// The storage garbage collector: hidden parents left without children go.
-fn collect_orphans(db: &mut Db, mut parent: Option<String>) {
+fn collect_orphans(db: &mut Db, disks: &Disks, mut parent: Option<String>) {
     while let Some(p) = parent.take() {
         if db.bool(&p, "managed") {
             return;
@@ -193,6 +196,7 @@ fn collect_orphans(db: &mut Db, mut parent: Option<String>) {
             return;
         }
         parent = parent_of(db, &p);
+        disks.forget(&uuid);
         db.destroy(&p);
     }
 }
@@ -209,20 +213,26 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     for vbd in db.strings(vdi, "VBDs") {
         db.destroy(&vbd);
     }
+    call.core.disks.forget(db.field_str(vdi, "uuid"));
     db.destroy(vdi);
-    collect_orphans(db, parent);
+    collect_orphans(db, &call.core.disks, parent);
     refresh_sr_usage(db, &sr);
     refresh_sr_ops(db, &sr);
     Ok(Value::str(""))
 }
 
 fn snapshot_or_clone(call: &Call, db: &mut Db, clone: bool) -> ApiResult<Value> {
-    snapshot_vdi(db, call.str(0), clone).map(Value::String)
+    snapshot_vdi(db, &call.core.disks, call.str(0), clone).map(Value::String)
+}
+
+/// A failure of the disk store (with `--state`: the files beside it).
+fn store_failed(e: std::io::Error) -> Failure {
+    Failure::new("INTERNAL_ERROR", [format!("disk store: {e}")])
 }
 
 /// `VDI.snapshot` (or `VDI.clone`) of one disk, with all of xapi's checks;
-/// returns the new VDI. VM snapshot and clone code may call this too.
-fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
+/// returns the new VDI, which shares the disk's blocks.
+fn snapshot_vdi(db: &mut Db, disks: &Disks, vdi: &str, clone: bool) -> ApiResult<String> {
     db.expect_is(vdi, "VDI")?;
     check(db, vdi, if clone { "clone" } else { "snapshot" })?;
     let sr = db.string(vdi, "SR");
@@ -250,6 +260,8 @@ fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
                 .set("managed", Value::Bool(false))
                 .set("sm_config", vhd_sm_config(alloc, &sm_extra, grandparent.as_deref()));
             let base_uuid = base.str("uuid").to_string();
+            // The hidden base holds the data the disk had.
+            disks.duplicate(db.field_str(vdi, "uuid"), &base_uuid).map_err(store_failed)?;
             let base_ref = base.insert(db);
             db.set_named(&base_ref, "allowed_operations", Value::Array(Vec::new()));
             db.set_named(vdi, "physical_utilisation", Value::Int(leaf));
@@ -287,6 +299,7 @@ fn snapshot_vdi(db: &mut Db, vdi: &str, clone: bool) -> ApiResult<String> {
         let now = db.now();
         new.set("is_a_snapshot", Value::Bool(true)).set("snapshot_of", Value::str(vdi)).set("snapshot_time", now);
     }
+    disks.duplicate(db.field_str(vdi, "uuid"), new.str("uuid")).map_err(store_failed)?;
     Ok(store(db, new))
 }
 
@@ -325,13 +338,17 @@ fn copy(call: Call) -> BoxFuture {
             mark_busy(db, &plan.dst, &task, Some("copy"));
             Ok(plan)
         })?;
-        let moved = crate::tasks::work(&call, plan.seconds, 0.0, 1.0).await;
+        let mut moved = crate::tasks::work(&call, plan.seconds, 0.0, 1.0).await;
+        if moved.is_ok() {
+            moved = copy_data(&call, &plan);
+        }
         call.core.write(|db| {
             mark_busy(db, &plan.src, &task, None);
             mark_busy(db, &plan.dst, &task, None);
             if let Err(e) = moved {
                 if plan.created && db.is(&plan.dst, "VDI") {
                     let sr = db.string(&plan.dst, "SR");
+                    call.core.disks.forget(db.field_str(&plan.dst, "uuid"));
                     db.destroy(&plan.dst);
                     refresh_sr_usage(db, &sr);
                 }
@@ -343,6 +360,26 @@ fn copy(call: Call) -> BoxFuture {
             Ok(Value::String(plan.dst.clone()))
         })
     })
+}
+
+/// Moves a copy's data: a new disk shares the source's blocks; an existing
+/// one (`into`) gets the source's blocks, only those that differ from
+/// `base` when one is given.
+fn copy_data(call: &Call, plan: &CopyPlan) -> ApiResult<()> {
+    let (src, dst, base, blocks) = {
+        let db = call.core.db.read();
+        if !db.is(&plan.src, "VDI") || !db.is(&plan.dst, "VDI") {
+            return Ok(());
+        }
+        let base = call.str(2);
+        let base = (!is_null(base) && db.is(base, "VDI")).then(|| db.string(base, "uuid"));
+        let size = db.int(&plan.dst, "virtual_size").max(0) as u64;
+        (db.string(&plan.src, "uuid"), db.string(&plan.dst, "uuid"), base, size.div_ceil(crate::disks::BLOCK as u64))
+    };
+    let disks = &call.core.disks;
+    let done =
+        if plan.created { disks.duplicate(&src, &dst) } else { disks.copy_onto(&src, &dst, base.as_deref(), blocks) };
+    done.map_err(store_failed)
 }
 
 fn plan_copy(call: &Call, db: &mut Db) -> ApiResult<CopyPlan> {
