@@ -111,7 +111,7 @@ pub fn words(input: &[u8]) -> Vec<String> {
 }
 
 /// Options spelled `--name` that are not the parameter `name=true`.
-const OPTIONS: &[&str] = &["nossl", "debug", "debug-on-fail", "insecure", "help", "version", "traceparent"];
+const OPTIONS: &[&str] = &["nossl", "debug", "debug-on-fail", "insecure", "help", "version", "traceparent", "timeout"];
 
 /// The invocation in xe's canonical spelling.
 fn render(inv: &Invocation) -> Vec<String> {
@@ -137,6 +137,10 @@ fn render(inv: &Invocation) -> Vec<String> {
     }
     if g.insecure == Some(true) {
         out.push("--insecure".to_string());
+    }
+    if let Some(t) = &g.timeout {
+        out.push("--timeout".to_string());
+        out.push(t.clone());
     }
     if inv.help {
         out.push("--help".to_string());

@@ -217,8 +217,12 @@ fn decode_error<T>(r: Result<T, ReadError>) -> Result<Result<T, DecodeError>, St
         Ok(v) => Ok(Ok(v)),
         Err(ReadError::Decode(e)) => Ok(Err(e)),
         Err(ReadError::Io(e)) => Err(format!("a reader that never fails gave an I/O error: {e}")),
+        Err(ReadError::TooLarge) => Err(format!("an input far below the {LIMIT}-byte limit was refused as too large")),
     }
 }
+
+/// The streaming readers' memory limit: xe's default, far above any input here.
+const LIMIT: usize = 64 << 20;
 
 /// Both succeed with the same response, or both fail.
 fn agree(
@@ -263,17 +267,18 @@ impl Target for Streaming {
         // a run of one goes through one of the three readers per input, in turn.
         let all = self.thorough || !cfg!(debug_assertions);
         if all || seed % 3 == 0 {
-            let streamed = decode_error(jsonrpc::read_response(Chunks::new(input, seed), None))?;
+            let streamed = decode_error(jsonrpc::read_response(Chunks::new(input, seed), None, LIMIT))?;
             agree("read_response", &streamed, &whole)?;
         }
         if all || seed % 3 == 1 {
-            let streamed_projected = decode_error(jsonrpc::read_response(Chunks::new(input, seed ^ 1), Some(&keep)))?;
+            let streamed_projected =
+                decode_error(jsonrpc::read_response(Chunks::new(input, seed ^ 1), Some(&keep), LIMIT))?;
             agree("read_response with keep", &streamed_projected, &projected)?;
         }
         if !all && seed % 3 != 2 {
             return Ok(feature("stream", &whole, |_| String::new()));
         }
-        let records = decode_error(jsonrpc::read_records(Chunks::new(input, seed ^ 2), &keep))?;
+        let records = decode_error(jsonrpc::read_records(Chunks::new(input, seed ^ 2), &keep, LIMIT))?;
         let kind = match (records, &projected) {
             (Ok(RawAnswer::Records(mut raw)), Ok(Response::Success(Value::Struct(want)))) => {
                 // The records kept as text decode to the projected ones, every way they can be read.
