@@ -265,18 +265,8 @@ fn dropped() -> Response {
 
 /// Checks HTTP Basic credentials against the simulator's users.
 fn authorised(core: &Core, headers: &HeaderMap) -> bool {
-    use base64::Engine;
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|h| h.to_str().ok())
-        .and_then(|h| h.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
-        .and_then(|(_, b64)| base64::engine::general_purpose::STANDARD.decode(b64.trim()).ok())
-        .and_then(|raw| String::from_utf8(raw).ok());
-    given
-        .as_deref()
-        .and_then(|g| g.split_once(':'))
-        .is_some_and(|(u, p)| core.users.read().iter().any(|(user, pass)| user == u && pass == p))
+    matches!(crate::handlers::context::basic_credentials(headers),
+        Ok(Some((u, p))) if core.users.read().iter().any(|(user, pass)| *user == u && *pass == p))
 }
 
 fn unauthorised() -> Response {

@@ -103,7 +103,7 @@ pub fn unauthorised(realm: &str) -> Response {
 }
 
 /// `user:password` from an `Authorization: Basic` header. `Err` for another scheme.
-fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
     use base64::Engine;
     let Some(h) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     let text = h.to_str().map_err(|_| ())?;
