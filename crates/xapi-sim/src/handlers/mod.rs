@@ -6,6 +6,8 @@
 
 pub mod context;
 pub mod raw_vdi;
+pub mod xva_export;
+pub mod xva_import;
 
 use crate::core::Core;
 use axum::Router;
@@ -13,5 +15,5 @@ use std::sync::Arc;
 
 /// The data handlers' routes.
 pub fn router() -> Router<Arc<Core>> {
-    Router::new().merge(raw_vdi::routes())
+    Router::new().merge(raw_vdi::routes()).merge(xva_export::routes()).merge(xva_import::routes())
 }

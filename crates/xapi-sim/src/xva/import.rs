@@ -1,0 +1,1 @@
+//! Reading an XVA back into the pool (see [`super`]).
