@@ -30,6 +30,7 @@ pub mod server;
 pub mod tasks;
 pub mod trace;
 pub mod values;
+pub mod xmldb;
 
 pub use crate::core::{Config, Core};
 pub use server::{Sim, SimOptions};
