@@ -79,6 +79,29 @@ impl Wal {
         Ok(wal)
     }
 
+    /// The state file this journal belongs to.
+    pub fn state(&self) -> &Path {
+        &self.snapshot
+    }
+
+    /// Writes a restored database where the next start finds it
+    /// ([`restore_path`]), whole or not at all, before the restore is
+    /// acknowledged: a process killed before its restart comes back on it.
+    pub fn stage_restore(&self, text: &str) -> io::Result<()> {
+        let path = restore_path(&self.snapshot);
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        sync_dir(&path);
+        Ok(())
+    }
+
     /// Appends the current records of `dirty` (or their deletion) and syncs.
     pub fn append(&mut self, db: &Db, dirty: &[String]) -> io::Result<()> {
         let mut line = String::with_capacity(1024);
@@ -147,16 +170,21 @@ impl Wal {
             f.sync_all()?;
         }
         fs::rename(&tmp, &self.snapshot)?;
-        if let Some(dir) = self.snapshot.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        sync_dir(&self.snapshot);
         self.journal.set_len(0)?;
         self.journal.sync_all()?;
         self.journal = OpenOptions::new().append(true).open(&self.journal_path)?;
         self.written = 0;
         Ok(())
+    }
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
 }
 

@@ -446,6 +446,8 @@ pub struct Parsed {
     pub generation: i64,
     /// Tables in file order, each row's attributes (values unprotected) in file order.
     pub tables: Vec<(String, Vec<RawRow>)>,
+    /// A hash of the text, to seed new uuids apart from the file's.
+    pub digest: u64,
 }
 
 fn line_of(text: &str, pos: u64) -> usize {
@@ -538,6 +540,7 @@ pub fn parse(text: &str) -> Result<Parsed, String> {
     };
     parsed.version = (number("schema_major_vsn")?, number("schema_minor_vsn")?);
     parsed.generation = number("generation_count")?;
+    parsed.digest = fnv1a(text.as_bytes());
     Ok(parsed)
 }
 
@@ -558,10 +561,14 @@ pub struct Loaded {
 /// value its column's type cannot hold, a duplicated ref, or a pool that
 /// is not one pool with a master among its hosts.
 pub fn load(text: &str, seed: u64) -> Result<Loaded, String> {
-    let parsed = parse(text)?;
+    build(&parse(text)?, seed)
+}
+
+/// [`load`] after [`parse`].
+pub fn build(parsed: &Parsed, seed: u64) -> Result<Loaded, String> {
     let mut db = Db::new(seed);
     // New uuids must not repeat the file's, which a simulator with this seed may have made.
-    db.set_rng_state(db.rng_state() ^ fnv1a(text.as_bytes()));
+    db.set_rng_state(db.rng_state() ^ parsed.digest);
     let mut notes = Vec::new();
     if parsed.version != SCHEMA_VERSION {
         notes.push(format!(

@@ -225,3 +225,199 @@ fn load_starts_a_state_but_never_replaces_one() {
     assert!(err.contains("already exists (start with --state alone to keep it, or remove it)"), "{err}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+// --- the HTTP handlers ------------------------------------------------------------------------
+
+use xapi_sim::Sim;
+
+/// A raw HTTP/1.0 exchange, as xe makes it: the status code, the head and the body.
+fn http(sim: &Sim, head: &str, body: &[u8]) -> (u16, String, Vec<u8>) {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(sim.addr).unwrap();
+    c.write_all(head.as_bytes()).unwrap();
+    c.write_all(body).unwrap();
+    let mut out = Vec::new();
+    c.read_to_end(&mut out).unwrap();
+    let split = out.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head") + 4;
+    let head = String::from_utf8_lossy(&out[..split]).into_owned();
+    let code = head.split(' ').nth(1).unwrap().parse().unwrap();
+    (code, head, out[split..].to_vec())
+}
+
+fn put(sim: &Sim, query: &str, body: &[u8]) -> (u16, String) {
+    let head = format!("PUT /pool/xmldbdump?{query} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", body.len());
+    let (code, head, _) = http(sim, &head, body);
+    (code, head)
+}
+
+fn sim_with(state: Option<PathBuf>, time_scale: f64) -> Sim {
+    let mut opts = SimOptions { state, ..SimOptions::default() };
+    opts.config.time_scale = time_scale;
+    Sim::start(opts).unwrap()
+}
+
+/// Runs a future on a small runtime of its own (the simulator has its own thread).
+fn block<T>(f: impl std::future::Future<Output = T>) -> T {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(f)
+}
+
+fn new_task(core: &Arc<Core>, session: &Value, label: &str) -> String {
+    text_of(&block(ok(core, "task.create", vec![session.clone(), s(label), s("")])))
+}
+
+/// A task's status and error_info once it is no longer pending.
+fn outcome(core: &Arc<Core>, task: &str) -> (String, Vec<String>) {
+    for _ in 0..500 {
+        let db = core.db.read();
+        let status = db.string(task, "status");
+        if status != "pending" {
+            return (status, db.strings(task, "error_info"));
+        }
+        drop(db);
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    panic!("task {task} still pending");
+}
+
+#[test]
+fn the_dump_handler_checks_credentials_and_sends_the_database() {
+    let sim = sim_with(None, 0.0);
+    let core = sim.core.clone();
+    let session = block(login(&core));
+    let sid = text_of(&session);
+
+    let (code, head, _) = http(&sim, "GET /pool/xmldbdump HTTP/1.0\r\n\r\n", b"");
+    assert_eq!(code, 401);
+    assert!(head.contains("www-authenticate: Basic realm=\"Dumping database as XML\""), "{head}");
+    // A bad session fails the caller's task, so that the caller learns it.
+    let task = new_task(&core, &session, "dump database");
+    let (code, _, _) =
+        http(&sim, &format!("GET /pool/xmldbdump?session_id=OpaqueRef:bad&task_id={task} HTTP/1.0\r\n\r\n"), b"");
+    assert_eq!(code, 401);
+    assert_eq!(outcome(&core, &task), ("failure".into(), vec!["SESSION_AUTHENTICATION_FAILED".to_string()]));
+
+    let task = new_task(&core, &session, "dump database");
+    let (code, head, body) =
+        http(&sim, &format!("GET /pool/xmldbdump?session_id={sid}&task_id={task} HTTP/1.0\r\n\r\n"), b"");
+    assert_eq!(code, 200);
+    assert!(head.to_ascii_lowercase().contains("connection: close"), "{head}");
+    assert_eq!(outcome(&core, &task).0, "success");
+    let text = String::from_utf8(body).unwrap();
+    let parsed = xmldb::parse(&text).unwrap();
+    assert_eq!(parsed.version, xmldb::SCHEMA_VERSION);
+    assert_eq!(contents(&text), contents(&xmldb::dump(&core.db.read())));
+    // HTTP Basic makes a session of its own for the request.
+    use base64::Engine;
+    let basic = base64::engine::general_purpose::STANDARD.encode("root:xenroot");
+    let (code, _, body) =
+        http(&sim, &format!("GET /pool/xmldbdump HTTP/1.0\r\nAuthorization: Basic {basic}\r\n\r\n"), b"");
+    assert_eq!(code, 200);
+    assert!(body.starts_with(b"<?xml"));
+}
+
+#[test]
+fn a_restore_needs_a_length_and_a_compatible_valid_database() {
+    let sim = sim_with(None, 0.0);
+    let core = sim.core.clone();
+    let session = block(login(&core));
+    let sid = text_of(&session);
+    let ours = xmldb::dump(&core.db.read());
+    let before = contents(&ours);
+
+    // No Content-Length (a chunked body): 400, and the task does not fail, as in xapi.
+    let task = new_task(&core, &session, "restore database");
+    let head = format!("PUT /pool/xmldbdump?session_id={sid}&task_id={task} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n");
+    let (code, _, _) = http(&sim, &head, b"5\r\nhello\r\n0\r\n\r\n");
+    assert_eq!(code, 400);
+    assert_eq!(outcome(&core, &task).0, "success");
+
+    let attempt = |body: &[u8], dry: bool| {
+        let task = new_task(&core, &session, "restore database");
+        let (code, _) = put(&sim, &format!("session_id={sid}&task_id={task}&dry_run={dry}"), body);
+        assert_eq!(code, 200, "the answer comes before the body is read");
+        outcome(&core, &task)
+    };
+    assert_eq!(attempt(ours.as_bytes(), true), ("success".into(), vec![]));
+    let other_version = std::fs::read(fixture()).unwrap();
+    assert_eq!(attempt(&other_version, true), ("failure".into(), vec!["RESTORE_INCOMPATIBLE_VERSION".to_string()]));
+    let (status, info) = attempt(b"<database><manifest>", false);
+    assert_eq!(status, "failure");
+    assert_eq!(info[0], "INTERNAL_ERROR");
+    assert!(info[1].starts_with("cannot read the database: "), "{info:?}");
+    // The backup's master has a NIC this host lacks.
+    let renamed = ours.replace("device=\"eth0\"", "device=\"eth9\"");
+    assert_eq!(
+        attempt(renamed.as_bytes(), false),
+        ("failure".into(), vec!["RESTORE_TARGET_MISSING_DEVICE".to_string(), "eth9".to_string()])
+    );
+    // None of these changed the pool, nor did the dry run.
+    assert_eq!(contents(&xmldb::dump(&core.db.read())), before);
+    assert!(core.check_session(&sid).is_ok());
+}
+
+#[test]
+fn a_restore_restarts_the_host_onto_the_backup_once_the_caller_is_done() {
+    let dir = temp_dir("restore");
+    let state = dir.join("pool.json");
+    let sim = sim_with(Some(state.clone()), 0.0);
+    let core = sim.core.clone();
+    let session = block(login(&core));
+    let sid = text_of(&session);
+    let master_uuid = core.db.read().string(&xapi_sim::rules::pool::master(&core.db.read()), "uuid");
+    let backup = xmldb::dump(&core.db.read()).replace("name__label=\"test-halted\"", "name__label=\"from-backup\"");
+    let task = new_task(&core, &session, "restore database");
+    let (code, _) = put(&sim, &format!("session_id={sid}&task_id={task}&dry_run=false"), backup.as_bytes());
+    assert_eq!(code, 200);
+    assert_eq!(outcome(&core, &task), ("success".into(), vec![]));
+    // Staged durably; the old pool still serves until the caller is done with its task.
+    let staged = xapi_sim::persist::restore_path(&state);
+    assert!(staged.exists());
+    assert!(core.check_session(&sid).is_ok());
+    assert!(block(ok(&core, "VM.get_by_name_label", vec![session.clone(), s("from-backup")]))
+        .as_array()
+        .unwrap()
+        .is_empty());
+    block(ok(&core, "task.destroy", vec![session.clone(), s(&task)]));
+    for _ in 0..500 {
+        if core.check_session(&sid).is_err() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    assert!(core.check_session(&sid).is_err(), "a restart ends every session");
+    let session = block(login(&core));
+    let vms = block(ok(&core, "VM.get_by_name_label", vec![session.clone(), s("from-backup")]));
+    assert_eq!(vms.as_array().unwrap().len(), 1);
+    // The restoring host is the master and the only host left.
+    let hosts = block(ok(&core, "host.get_all", vec![session.clone()]));
+    assert_eq!(hosts.as_array().unwrap().len(), 1);
+    assert_eq!(core.db.read().string(&xapi_sim::rules::pool::master(&core.db.read()), "uuid"), master_uuid);
+    assert!(!staged.exists(), "the state holds the restored pool");
+    drop(sim);
+    let again = build_core(&SimOptions { state: Some(state), ..SimOptions::default() }).unwrap();
+    let session = block(login(&again));
+    assert_eq!(block(ok(&again, "VM.get_by_name_label", vec![session, s("from-backup")])).as_array().unwrap().len(), 1);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn a_restore_staged_before_a_crash_is_applied_at_the_next_start() {
+    let dir = temp_dir("staged");
+    let state = dir.join("pool.json");
+    // A fuse of hours: the "crash" comes first.
+    let sim = sim_with(Some(state.clone()), 1000.0);
+    let core = sim.core.clone();
+    let session = block(login(&core));
+    let sid = text_of(&session);
+    let backup = xmldb::dump(&core.db.read()).replace("name__label=\"test-halted\"", "name__label=\"from-backup\"");
+    let task = new_task(&core, &session, "restore database");
+    put(&sim, &format!("session_id={sid}&task_id={task}&dry_run=false"), backup.as_bytes());
+    assert_eq!(outcome(&core, &task).0, "success");
+    drop(sim);
+    drop(core);
+    let (again, _) = build_core_noting(&SimOptions { state: Some(state.clone()), ..SimOptions::default() }).unwrap();
+    let session = block(login(&again));
+    assert_eq!(block(ok(&again, "VM.get_by_name_label", vec![session, s("from-backup")])).as_array().unwrap().len(), 1);
+    assert!(!xapi_sim::persist::restore_path(&state).exists());
+    let _ = std::fs::remove_dir_all(&dir);
+}

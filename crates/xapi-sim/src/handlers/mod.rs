@@ -5,6 +5,7 @@
 //! their body limit, so that data bodies stream.
 
 pub mod context;
+pub mod xmldb;
 
 use crate::core::Core;
 use axum::Router;
@@ -12,5 +13,5 @@ use std::sync::Arc;
 
 /// The data handlers' routes.
 pub fn router() -> Router<Arc<Core>> {
-    Router::new()
+    Router::new().merge(xmldb::router())
 }
