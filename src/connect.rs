@@ -281,6 +281,54 @@ impl Connector {
         result
     }
 
+    /// xapi's `track_http_operation`: creates a task labelled `label`, runs
+    /// `transfer` on `path?session_id=S&task_id=T{extra}` over this
+    /// connection, then waits for the task (`event.from`), destroys it and
+    /// returns its result. When the transfer fails, the task's own failure
+    /// is reported if it has one (the server's reason), else the
+    /// transfer's; a task no handler finished is cancelled, never left behind.
+    pub fn http_task(
+        &mut self,
+        printer: &mut Printer,
+        label: &str,
+        path: &str,
+        extra: &str,
+        transfer: &mut dyn FnMut(&Link, &str) -> Result<(), CliError>,
+    ) -> Result<Value, CallError> {
+        let started = std::time::Instant::now();
+        let session = self.session(printer).map_err(CallError::Cli)?;
+        let task = session.call("task.create", &[Value::str(label), Value::str("")]).map_err(map_err)?;
+        let task = task.as_str().unwrap_or("").to_string();
+        set_current_task(Some(&task));
+        let url = format!("{path}?session_id={}&task_id={task}{extra}", session.session_ref());
+        let conn = session.connection().clone();
+        let result = match transfer(&Link(&conn), &url) {
+            Ok(()) => session.wait_task(&task, &mut |_| {}).map_err(map_err),
+            Err(e) => {
+                let record = session.call("task.get_record", &[Value::str(task.as_str())]).unwrap_or(Value::Nil);
+                let status = record.get("status").and_then(Value::as_str).unwrap_or("");
+                if status == "pending" {
+                    let _ = session.call("task.cancel", &[Value::str(task.as_str())]);
+                }
+                let _ = session.call("task.destroy", &[Value::str(task.as_str())]);
+                let info: Vec<String> = record
+                    .get("error_info")
+                    .and_then(Value::as_array)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|v| v.as_str().map(str::to_string))
+                    .collect();
+                match info.split_first() {
+                    Some((code, params)) if status == "failure" => Err(CallError::Api(code.clone(), params.to_vec())),
+                    _ => Err(CallError::Cli(e)),
+                }
+            }
+        };
+        set_current_task(None);
+        self.trace(printer, &format!("HTTP {path}"), started, &result);
+        result
+    }
+
     /// A worker handle on the same session (opening it if needed).
     pub fn worker(&mut self, printer: &mut Printer) -> Result<Worker, CliError> {
         Ok(Worker { session: self.session(printer)?.share() })
@@ -294,6 +342,32 @@ impl Connector {
         if let Ok(mut a) = ACTIVE.lock() {
             *a = None;
         }
+    }
+}
+
+/// A transfer's I/O error, as xe reports one.
+fn io_failure(e: &std::io::Error) -> CliError {
+    CliError::Raw(format!("Operation failed. Error: {e}"))
+}
+
+/// The connection an HTTP transfer of [`Connector::http_task`] runs on.
+pub struct Link<'a>(&'a Connection);
+
+impl Link<'_> {
+    /// `GET url` into `out`.
+    pub fn download(&self, url: &str, out: &mut std::fs::File) -> Result<(), CliError> {
+        let mut resp = self.0.http_get(url).map_err(|e| describe_error(&e))?;
+        std::io::copy(&mut resp, out).map_err(|e| io_failure(&e))?;
+        out.sync_all().map_err(|e| io_failure(&e))
+    }
+
+    /// `PUT url` with the `len` bytes of `file` (a regular file: xapi needs
+    /// the `Content-Length`). The answer's body ends when the server is done
+    /// with the upload, so it is read to its end.
+    pub fn upload(&self, url: &str, file: std::fs::File, len: u64) -> Result<(), CliError> {
+        let mut resp = self.0.http_put(url, file, Some(len)).map_err(|e| describe_error(&e))?;
+        std::io::copy(&mut resp, &mut std::io::sink()).map_err(|e| io_failure(&e))?;
+        Ok(())
     }
 }
 

@@ -219,6 +219,21 @@ impl Context {
         }
     }
 
+    /// Runs an HTTP transfer under a task of its own, the way xe's
+    /// `track_http_operation` does ([`crate::connect::Connector::http_task`]).
+    pub fn http_task(
+        &mut self,
+        label: &str,
+        path: &str,
+        extra: &str,
+        transfer: &mut dyn FnMut(&crate::connect::Link, &str) -> CmdResult,
+    ) -> CmdResult<Value> {
+        match self.connector.http_task(&mut self.printer, label, path, extra, transfer) {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.describe(e)),
+        }
+    }
+
     /// A worker handle on this command's session, for `--multiple`.
     pub fn worker(&mut self) -> CmdResult<crate::connect::Worker> {
         self.connector.worker(&mut self.printer)
