@@ -779,6 +779,22 @@ mod tests {
     }
 
     #[test]
+    fn every_field_of_the_datamodel_round_trips_its_default() {
+        let schema = xenapi::model::Schema::get();
+        for class in &schema.classes {
+            for f in &class.fields {
+                if matches!(f.ty, Type::Record(_)) {
+                    continue; // never stored
+                }
+                let v = f.default_value().unwrap_or_else(|| Value::zero(&f.ty));
+                let v = v.coerce(&f.ty).unwrap();
+                let text = encode(&v, &f.ty);
+                assert_eq!(decode(&text, &f.ty).as_ref(), Ok(&v), "{}.{}: {text:?}", class.name(), f.name());
+            }
+        }
+    }
+
+    #[test]
     fn whitespace_and_percent_are_protected() {
         let s = "a b\tc\nd\re%f";
         assert_eq!(protect(s), "a%.b%tc%nd%re%%f");
