@@ -10,6 +10,7 @@ pub mod int64;
 pub mod message;
 pub mod network;
 pub mod pbd;
+pub mod pool;
 pub mod select;
 pub mod sim;
 pub mod sizes;
@@ -65,6 +66,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     vbd::COMMANDS,
     network::COMMANDS,
     message::COMMANDS,
+    pool::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

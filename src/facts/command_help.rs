@@ -240,7 +240,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pool-disable-repository-proxy", "Stop using a proxy to reach update repositories."),
     ("pool-disable-ssh", "Disable SSH access to every host of the pool."),
     ("pool-disable-ssl-legacy", "Deprecated with no replacement: legacy SSL has been removed, so this does nothing."),
-    ("pool-dump-database", "Download a copy of the pool database into a local file."),
     ("pool-eject", "Remove a host from the pool, wiping its local SRs; asks for confirmation unless --force."),
     ("pool-emergency-reset-master", "Point this host at a new master address after the old master is lost."),
     (
@@ -282,10 +281,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pool-management-reconfigure", "Move the management interface of every host of the pool to the given network."),
     ("pool-recover-slaves", "Reclaim members stuck in emergency mode and print the UUIDs of those recovered."),
     ("pool-reset-telemetry-uuid", "Give the pool's telemetry data a new UUID."),
-    (
-        "pool-restore-database",
-        "Restore the pool database from a backup, making this host master; needs --force unless dry-run.",
-    ),
     ("pool-retrieve-wlb-configuration", "Show the Workload Balancing configuration of the pool."),
     ("pool-retrieve-wlb-diagnostics", "Download Workload Balancing diagnostics into a local file."),
     ("pool-retrieve-wlb-recommendations", "Show the VM migrations that Workload Balancing recommends for the pool."),

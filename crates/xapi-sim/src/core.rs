@@ -164,6 +164,43 @@ impl Core {
         Ok(())
     }
 
+    /// Writes a restored database durably for the restart that applies it
+    /// (with `--state`; without, there is nothing to survive).
+    pub fn stage_restore(&self, text: &str) -> std::io::Result<()> {
+        match &self.wal {
+            Some(wal) => wal.lock().stage_restore(text),
+            None => Ok(()),
+        }
+    }
+
+    /// Replaces the whole database, as xapi's restart onto a restored one
+    /// does: the new database is made durable first (the state's snapshot,
+    /// the staged restore removed), then swapped in; every session,
+    /// subscription and task of the old one is gone, and event ids go on
+    /// from the old ones so that waiters wake.
+    pub fn replace_db(&self, mut db: Db) -> std::io::Result<()> {
+        let mut cur = self.db.write();
+        db.set_event_id(cur.event_id());
+        db.reindex_changes();
+        db.journal_capacity = self.config.journal_capacity;
+        db.clock = cur.clock;
+        if let Some(wal) = &self.wal {
+            let mut wal = wal.lock();
+            wal.compact(&db)?;
+            match std::fs::remove_file(crate::persist::restore_path(wal.state())) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+                _ => {}
+            }
+        }
+        *cur = db;
+        self.sessions.lock().clear();
+        self.registrations.lock().clear();
+        let id = cur.event_id();
+        drop(cur);
+        self.events.send_replace(id);
+        Ok(())
+    }
+
     /// Checks that a session is live and marks it used.
     pub fn check_session(&self, session: &str) -> ApiResult<()> {
         let mut sessions = self.sessions.lock();

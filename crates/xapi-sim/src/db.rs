@@ -83,8 +83,30 @@ pub struct Tombstone {
 #[derive(Debug, Clone, Copy)]
 struct ResolvedRelation {
     set_class: usize,
+    ref_class: usize,
     set_field: usize,
     ref_field: usize,
+}
+
+/// A database file's row as read: its attributes in file order, `ref` first.
+pub type RawRow = Vec<(String, String)>;
+
+/// What a loaded database file held that this datamodel lacks (a newer
+/// xapi's tables and fields), kept as read so that dumps write it back.
+/// Values are the database's strings (`crate::xmldb` decodes the file).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Foreign {
+    /// Tables of unknown classes, in file order: the name and each row's
+    /// attributes (`ref` first).
+    pub tables: Vec<(String, Vec<RawRow>)>,
+    /// Unknown columns of known objects, by ref: (column, value) in file order.
+    pub fields: BTreeMap<String, RawRow>,
+}
+
+impl Foreign {
+    pub fn is_empty(&self) -> bool {
+        self.tables.is_empty() && self.fields.is_empty()
+    }
 }
 
 /// Classes whose objects are never persisted: they die with the process in xapi too.
@@ -115,6 +137,8 @@ pub struct Db {
     rng: u64,
     /// Unix time source; tests and replays may pin it.
     pub clock: fn() -> String,
+    /// What a loaded database file held that the datamodel lacks.
+    pub foreign: Foreign,
 }
 
 impl Db {
@@ -131,7 +155,7 @@ impl Db {
             };
             if let (Some((sc, sf)), Some((rc, rf))) = (pos(set_class, set_field), pos(ref_class, ref_field)) {
                 rel_by_ref_class[rc].push(relations.len());
-                relations.push(ResolvedRelation { set_class: sc, set_field: sf, ref_field: rf });
+                relations.push(ResolvedRelation { set_class: sc, ref_class: rc, set_field: sf, ref_field: rf });
             }
         }
         let transient = schema.classes.iter().map(|c| TRANSIENT_CLASSES.contains(&c.name())).collect();
@@ -151,6 +175,7 @@ impl Db {
             transient,
             rng: seed ^ 0x9e37_79b9_7f4a_7c15,
             clock: xenapi::datetime::now,
+            foreign: Foreign::default(),
         }
     }
 
@@ -512,6 +537,36 @@ impl Db {
                         self.uuids.remove(u);
                     }
                 }
+            }
+        }
+    }
+
+    /// Recomputes every two-way set (`VM.VBDs`, `host.resident_VMs`, ...)
+    /// from the single refs after records were stored raw: members that
+    /// point back keep their order, the others are dropped, and those
+    /// missing are appended in creation order. No events.
+    pub fn rebuild_relations(&mut self) {
+        use std::collections::HashSet;
+        for rel in self.relations.clone() {
+            let mut members: HashMap<String, Vec<String>> = HashMap::new();
+            for (r, o) in &self.tables[rel.ref_class] {
+                if let Some(target) = o.fields[rel.ref_field].as_str() {
+                    members.entry(target.to_string()).or_default().push(r.clone());
+                }
+            }
+            for (target, o) in self.tables[rel.set_class].iter_mut() {
+                let want = members.remove(target.as_str()).unwrap_or_default();
+                let mut wanted: HashSet<&str> = want.iter().map(String::as_str).collect();
+                let mut set = Vec::with_capacity(want.len());
+                if let Some(old) = o.fields[rel.set_field].as_array() {
+                    for r in old.iter().filter_map(Value::as_str) {
+                        if wanted.remove(r) {
+                            set.push(Value::str(r));
+                        }
+                    }
+                }
+                set.extend(want.iter().filter(|r| wanted.contains(r.as_str())).map(|r| Value::str(r.as_str())));
+                o.fields[rel.set_field] = Value::Array(set);
             }
         }
     }

@@ -1803,6 +1803,8 @@ impl<'a> Seeder<'a> {
 }
 
 fn software_version(hostname: &str) -> Value {
+    let (major, minor) = crate::xmldb::SCHEMA_VERSION;
+    let schema = format!("{major}.{minor}");
     smap(&[
         ("product_version", "8.3.0"),
         ("product_version_text", "8.3"),
@@ -1823,7 +1825,7 @@ fn software_version(hostname: &str) -> Value {
         ("xencenter_min", "2.21"),
         ("xencenter_max", "2.21"),
         ("network_backend", "openvswitch"),
-        ("db_schema", "5.780"),
+        ("db_schema", &schema),
     ])
 }
 

@@ -32,6 +32,7 @@ pub mod tasks;
 pub mod trace;
 pub mod values;
 pub mod vhd;
+pub mod xmldb;
 pub mod xva;
 
 pub use crate::core::{Config, Core};

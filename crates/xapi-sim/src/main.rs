@@ -41,6 +41,11 @@ struct Args {
     /// Keep the pool in FILE: every acknowledged change is durable; restart restores it.
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
+    /// Start from this xapi database dump (`xe pool-dump-database` on a real
+    /// pool, or of a simulator) instead of the demo pool. With --state, only
+    /// when the state does not exist yet; it then starts as the loaded pool.
+    #[arg(long, value_name = "FILE", conflicts_with = "vms")]
+    load: Option<PathBuf>,
     /// Add N extra VMs (with a disk and a VIF each) to a new pool.
     #[arg(long, default_value_t = 0, value_name = "N")]
     vms: usize,
@@ -137,6 +142,7 @@ fn main() -> ExitCode {
         tls: args.tls,
         cert: args.cert.zip(args.key),
         state: args.state,
+        load: args.load,
         fixture: FixtureOptions { extra_vms: args.vms },
         seed: args.seed,
     };
@@ -160,7 +166,11 @@ fn run(opts: SimOptions, user: &(String, String), ready_file: Option<&std::path:
     server::install_crypto();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let core = server::build_core(&opts)?;
+        let (core, notes) = server::build_core_noting(&opts)?;
+        let source = opts.load.as_deref().or(opts.state.as_deref()).map(|p| p.display().to_string());
+        for note in notes {
+            eprintln!("xapi-sim: {}: {note}", source.as_deref().unwrap_or("database"));
+        }
         let listener = std::net::TcpListener::bind(opts.listen)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", opts.listen)))?;
         let addr = listener.local_addr()?;

@@ -4,7 +4,7 @@
 //! an acknowledged change survives `kill -9`; a torn last line was never
 //! acknowledged and is skipped on replay.
 
-use crate::db::Db;
+use crate::db::{Db, Foreign};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -25,6 +25,19 @@ fn journal_path(state: &Path) -> PathBuf {
     let mut p = state.as_os_str().to_owned();
     p.push(".journal");
     PathBuf::from(p)
+}
+
+/// Where a restored database waits for the restart that applies it
+/// (`STATE.restore`, xapi's `db_temporary_restore_path`).
+pub fn restore_path(state: &Path) -> PathBuf {
+    let mut p = state.as_os_str().to_owned();
+    p.push(".restore");
+    PathBuf::from(p)
+}
+
+/// Whether a state exists: its snapshot or its journal.
+pub fn exists(state: &Path) -> bool {
+    state.exists() || journal_path(state).exists()
 }
 
 impl Wal {
@@ -64,6 +77,29 @@ impl Wal {
         let mut wal = Wal { snapshot: state.to_path_buf(), journal_path, journal, written: 0 };
         wal.compact(db)?;
         Ok(wal)
+    }
+
+    /// The state file this journal belongs to.
+    pub fn state(&self) -> &Path {
+        &self.snapshot
+    }
+
+    /// Writes a restored database where the next start finds it
+    /// ([`restore_path`]), whole or not at all, before the restore is
+    /// acknowledged: a process killed before its restart comes back on it.
+    pub fn stage_restore(&self, text: &str) -> io::Result<()> {
+        let path = restore_path(&self.snapshot);
+        let mut tmp = path.as_os_str().to_owned();
+        tmp.push(".tmp");
+        let tmp = PathBuf::from(tmp);
+        {
+            let mut f = File::create(&tmp)?;
+            f.write_all(text.as_bytes())?;
+            f.sync_all()?;
+        }
+        fs::rename(&tmp, &path)?;
+        sync_dir(&path);
+        Ok(())
     }
 
     /// Appends the current records of `dirty` (or their deletion) and syncs.
@@ -106,6 +142,10 @@ impl Wal {
         out.push_str(&db.event_id().to_string());
         out.push_str(",\"rng\":");
         out.push_str(&db.rng_state().to_string());
+        if !db.foreign.is_empty() {
+            out.push_str(",\"foreign\":");
+            out.push_str(&foreign_json(&db.foreign).to_string());
+        }
         out.push_str(",\"objects\":[\n");
         let mut first = true;
         for c in 0..db.schema.classes.len() {
@@ -130,16 +170,21 @@ impl Wal {
             f.sync_all()?;
         }
         fs::rename(&tmp, &self.snapshot)?;
-        if let Some(dir) = self.snapshot.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if let Ok(d) = File::open(dir) {
-                let _ = d.sync_all();
-            }
-        }
+        sync_dir(&self.snapshot);
         self.journal.set_len(0)?;
         self.journal.sync_all()?;
         self.journal = OpenOptions::new().append(true).open(&self.journal_path)?;
         self.written = 0;
         Ok(())
+    }
+}
+
+/// Makes a rename in `path`'s directory durable.
+fn sync_dir(path: &Path) {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
     }
 }
 
@@ -167,8 +212,44 @@ fn to_value(j: &serde_json::Value) -> Value {
     }
 }
 
+/// A loaded file's unknown tables and fields, for the snapshot.
+fn foreign_json(f: &Foreign) -> serde_json::Value {
+    let pairs = |row: &[(String, String)]| serde_json::json!(row.iter().map(|(k, v)| [k, v]).collect::<Vec<_>>());
+    serde_json::json!({
+        "tables": f.tables.iter().map(|(name, rows)| serde_json::json!([name, rows.iter().map(|r| pairs(r)).collect::<Vec<_>>()])).collect::<Vec<_>>(),
+        "fields": f.fields.iter().map(|(r, row)| (r.clone(), pairs(row))).collect::<serde_json::Map<_, _>>(),
+    })
+}
+
+fn foreign_from_json(j: &serde_json::Value) -> Foreign {
+    let pairs = |v: &serde_json::Value| -> Vec<(String, String)> {
+        v.as_array()
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+            .iter()
+            .filter_map(|p| Some((p[0].as_str()?.to_string(), p[1].as_str()?.to_string())))
+            .collect()
+    };
+    let tables = j["tables"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|t| {
+            let rows = t[1].as_array()?.iter().map(pairs).collect();
+            Some((t[0].as_str()?.to_string(), rows))
+        })
+        .collect();
+    let fields =
+        j["fields"].as_object().map(|m| m.iter().map(|(r, row)| (r.clone(), pairs(row))).collect()).unwrap_or_default();
+    Foreign { tables, fields }
+}
+
 /// Applies a snapshot or a journal entry.
 fn apply(db: &mut Db, entry: &serde_json::Value) {
+    if entry.get("foreign").is_some() {
+        db.foreign = foreign_from_json(&entry["foreign"]);
+    }
     if let Some(id) = entry["event_id"].as_u64() {
         db.set_event_id(id);
     }

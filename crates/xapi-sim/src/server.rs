@@ -11,8 +11,9 @@ use crate::db::Db;
 use crate::disks::Disks;
 use crate::faults::{self, Action, Rule};
 use crate::fixtures::{self, FixtureOptions};
-use crate::persist::Wal;
+use crate::persist::{self, Wal};
 use crate::trace::{Entry, Outcome};
+use crate::xmldb;
 use axum::body::Bytes;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -40,6 +41,8 @@ pub struct SimOptions {
     /// PEM certificate and key; generated when absent.
     pub cert: Option<(PathBuf, PathBuf)>,
     pub state: Option<PathBuf>,
+    /// An xapi database file (`xe pool-dump-database`) to start from instead of the demo pool.
+    pub load: Option<PathBuf>,
     pub fixture: FixtureOptions,
     pub seed: u64,
 }
@@ -52,6 +55,7 @@ impl Default for SimOptions {
             tls: false,
             cert: None,
             state: None,
+            load: None,
             fixture: FixtureOptions::default(),
             seed: 1,
         }
@@ -78,39 +82,94 @@ impl SimOptions {
 /// Builds the core: loads `--state` (and the disks beside it) when it
 /// exists, otherwise seeds the fixture and its disk contents.
 pub fn build_core(opts: &SimOptions) -> std::io::Result<Arc<Core>> {
-    let mut db = Db::new(opts.seed);
-    let (wal, disks, fresh) = match &opts.state {
-        Some(path) => {
-            let loaded = Wal::load(path, &mut db)?;
-            if !loaded {
-                fixtures::seed(&mut db, &opts.fixture);
-                db.reindex_changes();
-            } else if crate::rules::restart::resync(&mut db) {
-                db.reindex_changes();
-            }
-            let disks = Disks::open(&crate::disks::dir_for_state(path))?;
-            // Disks of VDIs the database does not have (all of them for a new pool) go.
-            let c = db.cls("VDI");
-            let live: HashSet<String> =
-                if loaded { db.iter(c).map(|(r, _)| db.string(r, "uuid")).collect() } else { HashSet::new() };
-            disks.keep_only(&live);
-            (Some(Wal::open(path, &db)?), disks, !loaded)
+    build_core_noting(opts).map(|(core, _)| core)
+}
+
+/// [`build_core`], also returning what reading a database file noticed
+/// (`--load`, or a restore that a restart had not yet applied), one line each.
+///
+/// `--load` starts a new pool from the file; with `--state` it is refused
+/// when the state already exists (the state would be lost), and otherwise
+/// the state starts as the loaded pool. A restore staged beside the state
+/// (`STATE.restore`, written by `PUT /pool/xmldbdump`) replaces the state
+/// at start, as xapi's restored database does after its restart.
+pub fn build_core_noting(opts: &SimOptions) -> std::io::Result<(Arc<Core>, Vec<String>)> {
+    let mut notes = Vec::new();
+    let staged = opts.state.as_deref().map(persist::restore_path).filter(|p| p.exists());
+    // Whether the pool is the fixture's, seeded now: its demo disks get their payloads.
+    let mut fresh = false;
+    let db = match (&opts.load, &opts.state) {
+        (Some(file), Some(state)) if persist::exists(state) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "--load {}: the state {} already exists (start with --state alone to keep it, or remove it)",
+                    file.display(),
+                    state.display()
+                ),
+            ))
         }
-        None => {
+        (Some(file), _) => load_database(file, opts.seed, &mut notes)?,
+        (None, Some(state)) => match &staged {
+            Some(restore) => load_database(restore, opts.seed, &mut notes)?,
+            None => {
+                let mut db = Db::new(opts.seed);
+                if !Wal::load(state, &mut db)? {
+                    fixtures::seed(&mut db, &opts.fixture);
+                    db.reindex_changes();
+                    fresh = true;
+                } else if crate::rules::restart::resync(&mut db) {
+                    db.reindex_changes();
+                }
+                db
+            }
+        },
+        (None, None) => {
+            let mut db = Db::new(opts.seed);
             fixtures::seed(&mut db, &opts.fixture);
             db.reindex_changes();
-            (None, Disks::memory(), true)
+            fresh = true;
+            db
         }
     };
+    let wal = opts.state.as_deref().map(|path| Wal::open(path, &db)).transpose()?;
+    if let Some(restore) = staged {
+        // The state now holds the restored pool.
+        std::fs::remove_file(restore)?;
+    }
+    let disks = match &opts.state {
+        Some(path) => Disks::open(&crate::disks::dir_for_state(path))?,
+        None => Disks::memory(),
+    };
+    // Disks of VDIs the database does not have go (all of them for a new
+    // pool); a loaded or restored pool keeps those of the VDIs it names.
+    let c = db.cls("VDI");
+    let live: HashSet<String> =
+        if fresh { HashSet::new() } else { db.iter(c).map(|(r, _)| db.string(r, "uuid")).collect() };
+    disks.keep_only(&live);
     if fresh {
         for (uuid, offset, bytes) in fixtures::disk_payloads(&db) {
-            let size = db.by_uuid(db.cls("VDI"), &uuid).map_or(0, |r| db.int(r, "virtual_size")).max(0) as u64;
+            let size = db.by_uuid(c, &uuid).map_or(0, |r| db.int(r, "virtual_size")).max(0) as u64;
             let mut w = disks.writer(&uuid, size);
             w.write_at(offset, &bytes)?;
             w.finish()?;
         }
     }
-    Core::new(db, opts.config.clone(), wal, disks, opts.seed)
+    Ok((Core::new(db, opts.config.clone(), wal, disks, opts.seed)?, notes))
+}
+
+/// Reads an xapi database file into a database the simulator can serve
+/// ([`crate::rules::restart::adopt`]); `notes` gets what the reader noticed.
+pub fn load_database(path: &Path, seed: u64, notes: &mut Vec<String>) -> std::io::Result<Db> {
+    let bad = |e: String| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{}: {e}", path.display()));
+    let bytes = std::fs::read(path).map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
+    let text = String::from_utf8(bytes).map_err(|_| bad("not UTF-8 text".into()))?;
+    let loaded = xmldb::load(&text, seed).map_err(bad)?;
+    let mut db = loaded.db;
+    notes.extend(loaded.notes);
+    notes.extend(crate::rules::restart::adopt(&mut db));
+    db.reindex_changes();
+    Ok(db)
 }
 
 /// The router serving both wire formats.

@@ -102,6 +102,22 @@ pub fn unauthorised(realm: &str) -> Response {
     page
 }
 
+/// The 401 page; a task the caller named fails with
+/// `SESSION_AUTHENTICATION_FAILED`, as xapi fails it, so that a client
+/// waiting on it learns the outcome.
+fn refuse(core: &Arc<Core>, params: &Params, action: &str) -> Response {
+    if let Some(task) = params.cookie_first("task_id") {
+        let pending = {
+            let db = core.db.read();
+            db.is(task, "task") && db.field_str(task, "status") == "pending"
+        };
+        if pending {
+            tasks::finish(core, task, Err(Failure::new::<&str>("SESSION_AUTHENTICATION_FAILED", [])));
+        }
+    }
+    unauthorised(action)
+}
+
 /// `user:password` from an `Authorization: Basic` header. `Err` for another scheme.
 pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, String)>, ()> {
     use base64::Engine;
@@ -158,16 +174,16 @@ impl Context {
     ) -> Result<Context, Response> {
         let (session, temporary) = match params.cookie_first("session_id") {
             Some(s) if core.check_session(s).is_ok() => (s.to_string(), false),
-            Some(_) => return Err(unauthorised(action)),
+            Some(_) => return Err(refuse(core, params, action)),
             None => match basic_credentials(headers) {
                 Ok(Some((user, password))) => {
                     let args = vec![Value::String(user), Value::String(password), Value::str("1.0"), Value::str("")];
                     match crate::rpc::dispatch(core, "session.login_with_password", args).await {
                         Ok(Value::String(s)) => (s, true),
-                        _ => return Err(unauthorised(action)),
+                        _ => return Err(refuse(core, params, action)),
                     }
                 }
-                Ok(None) => return Err(unauthorised(action)),
+                Ok(None) => return Err(refuse(core, params, action)),
                 Err(()) => {
                     return Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "unsupported authorization scheme"))
                 }

@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod raw_vdi;
+pub mod xmldb;
 pub mod xva_export;
 pub mod xva_import;
 
@@ -15,5 +16,9 @@ use std::sync::Arc;
 
 /// The data handlers' routes.
 pub fn router() -> Router<Arc<Core>> {
-    Router::new().merge(raw_vdi::routes()).merge(xva_export::routes()).merge(xva_import::routes())
+    Router::new()
+        .merge(raw_vdi::routes())
+        .merge(xva_export::routes())
+        .merge(xva_import::routes())
+        .merge(xmldb::router())
 }

@@ -10,13 +10,16 @@
 //! - [`storage`]: what SRs and VDIs allow, SR usage and space.
 //! - [`sm`]: SR types and how their drivers size disks.
 //! - [`devices`]: VBD and VIF operation tables, hotplug, device names.
-//! - [`restart`]: what a restart on a saved pool resets (nothing in progress).
+//! - [`restart`]: what a restart on a saved pool resets (nothing in progress),
+//!   and what a start on a database it did not write fixes up.
+//! - [`restore`]: what a host makes of a database backup it restores.
 
 pub mod devices;
 pub mod memory;
 pub mod placement;
 pub mod pool;
 pub mod restart;
+pub mod restore;
 pub mod sm;
 pub mod storage;
 pub mod vm;

@@ -5,7 +5,7 @@
 //! every host a VM was only scheduled to run on.
 
 use crate::db::Db;
-use crate::rules::{devices, storage, vm};
+use crate::rules::{devices, memory, storage, vm};
 use crate::values::null;
 use xenapi::{Value, NULL_REF};
 
@@ -44,4 +44,40 @@ pub fn resync(db: &mut Db) -> bool {
         }
     }
     changed
+}
+
+/// What xapi's master does at startup to a database it did not write itself
+/// (a `--load` file, a restored backup): nothing in progress ([`resync`]),
+/// VMs still marked running on hosts the database no longer has reset to
+/// Halted (`Dbsync_master.reset_vms_running_on_missing_hosts`), and the
+/// hosts' free memory recomputed. Returns a line for each VM it reset.
+pub fn adopt(db: &mut Db) -> Vec<String> {
+    resync(db);
+    let mut notes = Vec::new();
+    for vm in db.all("VM") {
+        let host = db.string(&vm, "resident_on");
+        let state = db.string(&vm, "power_state");
+        if db.is(&host, "host") || !matches!(state.as_str(), "Running" | "Paused") {
+            continue;
+        }
+        notes.push(format!(
+            "VM {} ({}) was {state} on a host the database does not have: reset to Halted",
+            db.string(&vm, "uuid"),
+            db.string(&vm, "name_label")
+        ));
+        for vbd in db.strings(&vm, "VBDs") {
+            devices::mark_vbd_attached(db, &vbd, false);
+        }
+        for vif in db.strings(&vm, "VIFs") {
+            devices::mark_vif_attached(db, &vif, false);
+        }
+        db.set_named(&vm, "power_state", Value::str("Halted"));
+        db.set_named(&vm, "resident_on", null());
+        db.set_named(&vm, "domid", Value::Int(-1));
+        vm::update_allowed_operations(db, &vm);
+    }
+    for host in db.all("host") {
+        memory::refresh_host(db, &host);
+    }
+    notes
 }
