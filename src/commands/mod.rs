@@ -6,6 +6,7 @@ pub mod by_uuid;
 pub mod event;
 pub mod generic;
 pub mod help;
+pub mod host;
 pub mod int64;
 pub mod message;
 pub mod network;
@@ -67,6 +68,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     network::COMMANDS,
     message::COMMANDS,
     pool::COMMANDS,
+    host::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

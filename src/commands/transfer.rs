@@ -83,7 +83,8 @@ pub enum Direction {
 pub struct Request<'a> {
     pub label: &'a str,
     pub direction: Direction,
-    /// Builds `/handler?session_id=S&task_id=T&...` from the session and task refs.
+    /// Builds `/handler?session_id=S&task_id=T&...` from the session and
+    /// task refs; `https://<host>/handler?...` sends it to that host.
     pub path: &'a dyn Fn(&str, &str) -> String,
     /// The bytes a download will bring, when known.
     pub expected: Option<u64>,
@@ -240,6 +241,14 @@ fn exchange(
 ) -> Result<(), ClientFailure> {
     let mut conn = conn.clone();
     let mut path = path.to_string();
+    // A path may name the host to use (`https://<address>/...`, as xe does
+    // for a given pool member): reached like a redirect's host.
+    if path.contains("://") {
+        let (host, rest) =
+            split_location(&path).ok_or_else(|| ClientFailure(format!("an unusable location '{path}'")))?;
+        conn = conn.to_host(&host).map_err(|e| ClientFailure(e.to_string()))?;
+        path = rest;
+    }
     for _ in 0..=MAX_REDIRECTS {
         let opened = match local {
             Local::Source { len, .. } => conn.transfer_put(&path, *len),

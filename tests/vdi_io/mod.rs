@@ -3,6 +3,8 @@
 //! qemu-img (an independent VHD reader and writer), standard output, a
 //! redirect to another pool member, and interrupted or cancelled transfers.
 
+mod host_logs;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

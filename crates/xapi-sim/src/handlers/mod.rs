@@ -5,6 +5,7 @@
 //! their body limit, so that data bodies stream.
 
 pub mod context;
+pub mod host_logs;
 pub mod raw_vdi;
 pub mod xmldb;
 pub mod xva_export;
@@ -21,4 +22,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(xva_export::routes())
         .merge(xva_import::routes())
         .merge(xmldb::router())
+        .merge(host_logs::routes())
 }

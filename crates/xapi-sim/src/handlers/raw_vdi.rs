@@ -148,7 +148,7 @@ fn missing_uuid(class: &str, uuid: &str) -> String {
 
 /// The host this request reached: the one whose address the `Host` header
 /// names, else the master (where clients connect).
-fn local_host(db: &Db, headers: &HeaderMap) -> String {
+pub(crate) fn local_host(db: &Db, headers: &HeaderMap) -> String {
     let named = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(crate::faults::host_part);
     named
         .and_then(|name| db.all("host").into_iter().find(|h| db.field_str(h, "address") == name))
