@@ -9,6 +9,7 @@ mod common;
 mod docs;
 mod graph;
 mod hostile;
+mod pool_hosts;
 mod vdi_io;
 
 use common::golden;

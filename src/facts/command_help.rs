@@ -141,7 +141,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("host-license-add", "Apply a license file from the client to a host, by default the one you are connected to."),
     ("host-license-remove", "Remove the license of a host, by default the one you are connected to."),
     ("host-license-view", "Show the license details of a host, by default the one you are connected to."),
-    ("host-logs-download", "Download the logs of a host into a local file."),
     ("host-management-disable", "Turn off the management interface of this host."),
     ("host-management-reconfigure", "Move a host's management interface to the given PIF."),
     ("host-notify", "Send an internal notification of a given type to the local toolstack."),

@@ -1,6 +1,7 @@
 //! `host-logs-download` against a simulator: the master's logs over xe's
-//! connection, a member's from its own address, `--multiple` naming each
-//! file after its host; archives read back with the system's `tar`.
+//! connection, a member's from its own address (each simulated host listens
+//! on its own), `--multiple` naming each file after its host; archives read
+//! back with the system's `tar`.
 
 use super::{ok, scratch, xe};
 use std::path::Path;
@@ -20,17 +21,6 @@ fn logs_come_from_the_selected_hosts() {
     let sim = crate::common::start_sim(false);
     let dir = scratch("host-logs");
     let x = xe(&sim, &dir);
-    // The members answer under another name of the same simulator.
-    sim.core
-        .write(|db| {
-            for h in db.all("host") {
-                if db.string(&h, "name_label") != "xs-host-1" {
-                    db.set_named(&h, "address", xenapi::Value::str("localhost"));
-                }
-            }
-            Ok(())
-        })
-        .unwrap();
     let one = dir.join("member.tgz");
     ok(x(&["host-logs-download", "host=xs-host-2", &format!("file-name={}", one.display())]));
     let (names, sm) = tar_read(&one, "var/log/SMlog");

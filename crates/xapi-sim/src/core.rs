@@ -68,6 +68,9 @@ impl Default for Config {
 pub struct SessionMeta {
     pub key: String,
     pub last_active: Instant,
+    /// A pool member's address for a session made there by
+    /// `slave_local_login_with_password`: the only sessions a member serves.
+    pub local_to: Option<String>,
 }
 
 /// An `event.register` subscription.

@@ -27,6 +27,10 @@ use xenapi::{Value, NULL_REF};
 pub struct FixtureOptions {
     /// Extra VMs (with disks and VIFs) for benchmarks.
     pub extra_vms: usize,
+    /// Give the hosts loopback addresses (127.0.0.11, .12, ...) that the
+    /// server listens on, one per host; otherwise documentation addresses
+    /// (192.0.2.11, ...) that nothing answers on.
+    pub loopback_hosts: bool,
 }
 
 /// When the demo VMs were installed.
@@ -63,7 +67,7 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     let nets = s.networks();
     s.sms();
     let storage = s.storage();
-    let mut hosts = s.hosts(&storage);
+    let mut hosts = s.hosts(&storage, opts.loopback_hosts);
     s.pifs(&hosts, &nets);
     s.pbds(&hosts, &storage);
     s.pool(&hosts, &storage);
@@ -961,12 +965,12 @@ impl<'a> Seeder<'a> {
 
     // --- hosts --------------------------------------------------------------
 
-    fn hosts(&mut self, storage: &Storage) -> Vec<Host> {
+    fn hosts(&mut self, storage: &Storage, loopback: bool) -> Vec<Host> {
         let mut hosts = Vec::new();
         for h in 0..HOST_COUNT {
             let n = h + 1;
             let name = format!("xs-host-{n}");
-            let ip = format!("192.0.2.{}", 10 + n);
+            let ip = if loopback { format!("127.0.0.{}", 10 + n) } else { format!("192.0.2.{}", 10 + n) };
             let c = self.c.host_metrics;
             let metrics = self.make(
                 c,
@@ -1079,6 +1083,7 @@ impl<'a> Seeder<'a> {
     }
 
     fn pifs(&mut self, hosts: &[Host], nets: &Networks) {
+        let loopback = hosts.first().is_some_and(|h| h.ip.starts_with("127."));
         for (h, host) in hosts.iter().enumerate() {
             for (dev, net) in [("eth0", &nets.eth0), ("eth1", &nets.eth1)] {
                 let n = if dev == "eth0" { 0 } else { 1 };
@@ -1117,9 +1122,9 @@ impl<'a> Seeder<'a> {
                         ("management", Value::Bool(true)),
                         ("ip_configuration_mode", Value::str("Static")),
                         ("IP", Value::str(&host.ip)),
-                        ("netmask", Value::str("255.255.255.0")),
-                        ("gateway", Value::str("192.0.2.1")),
-                        ("DNS", Value::str("192.0.2.53")),
+                        ("netmask", Value::str(if loopback { "255.0.0.0" } else { "255.255.255.0" })),
+                        ("gateway", Value::str(if loopback { "" } else { "192.0.2.1" })),
+                        ("DNS", Value::str(if loopback { "" } else { "192.0.2.53" })),
                     ]);
                 } else {
                     members.push(("ip_configuration_mode", Value::str("None")));
@@ -1930,7 +1935,7 @@ mod tests {
 
     fn seeded(extra_vms: usize) -> Db {
         let mut db = Db::new(42);
-        seed(&mut db, &FixtureOptions { extra_vms });
+        seed(&mut db, &FixtureOptions { extra_vms, ..FixtureOptions::default() });
         db
     }
 
@@ -2130,7 +2135,7 @@ mod tests {
             uuids(&a),
             uuids(&{
                 let mut other = Db::new(43);
-                seed(&mut other, &FixtureOptions { extra_vms: 25 });
+                seed(&mut other, &FixtureOptions { extra_vms: 25, ..FixtureOptions::default() });
                 other
             })
         );

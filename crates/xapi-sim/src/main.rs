@@ -89,6 +89,11 @@ struct Args {
     /// it appears whole), for programs that start the simulator and wait.
     #[arg(long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
+    /// Serve only --listen: a new pool's hosts get documentation addresses
+    /// (192.0.2.x) instead of loopback addresses that each answer as that
+    /// host (127.0.0.11, .12, ...; the default when --listen is loopback).
+    #[arg(long)]
+    no_host_listeners: bool,
 }
 
 fn parse_user(s: &str) -> Result<(String, String), String> {
@@ -143,10 +148,13 @@ fn main() -> ExitCode {
         cert: args.cert.zip(args.key),
         state: args.state,
         load: args.load,
-        fixture: FixtureOptions { extra_vms: args.vms },
+        fixture: FixtureOptions {
+            extra_vms: args.vms,
+            loopback_hosts: args.listen.ip().is_loopback() && !args.no_host_listeners,
+        },
         seed: args.seed,
     };
-    match run(opts, &args.users[0], args.ready_file.as_deref()) {
+    match run(opts, &args.users[0], args.ready_file.as_deref(), !args.no_host_listeners) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xapi-sim: {e}");
@@ -162,7 +170,13 @@ fn write_ready_file(path: &std::path::Path, port: u16) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
-fn run(opts: SimOptions, user: &(String, String), ready_file: Option<&std::path::Path>) -> std::io::Result<()> {
+/// `with_hosts`: each host with a loopback address answers on it too.
+fn run(
+    opts: SimOptions,
+    user: &(String, String),
+    ready_file: Option<&std::path::Path>,
+    with_hosts: bool,
+) -> std::io::Result<()> {
     server::install_crypto();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
@@ -174,6 +188,7 @@ fn run(opts: SimOptions, user: &(String, String), ready_file: Option<&std::path:
         let listener = std::net::TcpListener::bind(opts.listen)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", opts.listen)))?;
         let addr = listener.local_addr()?;
+        let hosts = if with_hosts { server::host_listeners(&core, addr)? } else { Vec::new() };
         let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
         let scheme = if opts.tls { "https" } else { "http" };
         let nossl = if opts.tls { "" } else { ",nossl=true" };
@@ -189,7 +204,11 @@ fn run(opts: SimOptions, user: &(String, String), ready_file: Option<&std::path:
         if let Some(path) = ready_file {
             write_ready_file(path, addr.port())?;
         }
-        server::serve(core, listener, tls, shutdown_signal()).await
+        for (address, _) in &hosts {
+            println!("xapi-sim: a pool member or master also answers at {scheme}://{address}:{}/", addr.port());
+        }
+        let _ = std::io::stdout().flush();
+        server::serve(core, listener, hosts, tls, shutdown_signal()).await
     })
 }
 

@@ -56,7 +56,7 @@ impl Default for SimOptions {
             cert: None,
             state: None,
             load: None,
-            fixture: FixtureOptions::default(),
+            fixture: FixtureOptions { loopback_hosts: true, ..FixtureOptions::default() },
             seed: 1,
         }
     }
@@ -208,23 +208,35 @@ fn internal_error(detail: &str) -> Response {
 /// Who sent a request, when the server was started with connect info.
 type Client = Option<Extension<ConnectInfo<SocketAddr>>>;
 
-async fn xml_rpc(State(core): State<Arc<Core>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
+async fn xml_rpc(
+    State(core): State<Arc<Core>>,
+    client: Client,
+    door: Option<Extension<Door>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let (method, params) = match xmlrpc::decode_call(&body) {
         Ok(call) => call,
         Err(e) => return internal_error(&format!("Xmlrpc.Parse_error({e})")),
     };
-    match answer(&core, client, &headers, &method, params).await {
+    match answer(&core, client, door, &headers, &method, params).await {
         Some(resp) => ([(header::CONTENT_TYPE, "text/xml")], xmlrpc::encode_response(&resp)).into_response(),
         None => dropped(),
     }
 }
 
-async fn json_rpc(State(core): State<Arc<Core>>, client: Client, headers: HeaderMap, body: Bytes) -> Response {
+async fn json_rpc(
+    State(core): State<Arc<Core>>,
+    client: Client,
+    door: Option<Extension<Door>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let call = match jsonrpc::decode_call(&body) {
         Ok(call) => call,
         Err(e) => return internal_error(&format!("Jsonrpc.Malformed_method_request({e})")),
     };
-    match answer(&core, client, &headers, &call.method, call.params).await {
+    match answer(&core, client, door, &headers, &call.method, call.params).await {
         Some(resp) => {
             let text = jsonrpc::encode_response(&resp, &call.id, call.version);
             ([(header::CONTENT_TYPE, "application/json")], text).into_response()
@@ -238,15 +250,39 @@ async fn json_rpc(State(core): State<Arc<Core>>, client: Client, headers: Header
 async fn answer(
     core: &Arc<Core>,
     client: Client,
+    door: Option<Extension<Door>>,
     headers: &HeaderMap,
     method: &str,
     params: Vec<Value>,
 ) -> Option<wire::Response> {
+    let door = door.and_then(|Extension(Door(address))| address);
+    let member = door.as_deref().and_then(|a| not_master(core, a).map(|master| (a.to_string(), master)));
+    let serve = |params: Vec<Value>| async move {
+        let Some((address, master)) = member else {
+            return apply_faults(core, headers, method, params).await;
+        };
+        // A member serves only its own local sessions (xapi's session_check).
+        let session = params.first().and_then(Value::as_str).unwrap_or_default().to_string();
+        let local = core.sessions.lock().get(&session).is_some_and(|m| m.local_to.as_deref() == Some(&address));
+        if method == LOCAL_LOGIN {
+            let (resp, fault) = apply_faults(core, headers, method, params).await;
+            if let Some(wire::Response::Success(Value::String(r))) = &resp {
+                if let Some(m) = core.sessions.lock().get_mut(r) {
+                    m.local_to = Some(address);
+                }
+            }
+            (resp, fault)
+        } else if local {
+            apply_faults(core, headers, method, params).await
+        } else {
+            (Some(wire::Response::Failure(vec!["HOST_IS_SLAVE".into(), master])), None)
+        }
+    };
     let Some(trace) = &core.trace else {
-        return apply_faults(core, headers, method, params).await.0;
+        return serve(params).await.0;
     };
     let (started, arrived) = (Instant::now(), time::OffsetDateTime::now_utc());
-    let (resp, fault) = apply_faults(core, headers, method, params).await;
+    let (resp, fault) = serve(params).await;
     let outcome = match &resp {
         Some(wire::Response::Success(_)) => Outcome::Ok,
         Some(wire::Response::Failure(e)) => Outcome::Error(e.first().cloned().unwrap_or_default()),
@@ -261,6 +297,18 @@ async fn answer(
         fault,
     });
     resp
+}
+
+/// The login a pool member serves: its sessions are the member's own.
+const LOCAL_LOGIN: &str = "session.slave_local_login_with_password";
+
+/// The master's address when `address` is that of another host (a pool
+/// member, which refuses logins with HOST_IS_SLAVE as xapi does).
+fn not_master(core: &Core, address: &str) -> Option<String> {
+    let db = core.db.read();
+    let master = crate::rules::pool::master(&db);
+    let master_address = db.string(&master, "address");
+    (master_address != address).then_some(master_address)
 }
 
 /// The first rule that fires decides what happens to the call; with none,
@@ -417,16 +465,84 @@ fn write_private(path: &Path, data: &[u8]) -> std::io::Result<()> {
     o.open(path)?.write_all(data)
 }
 
-/// Serves until `shutdown` resolves, then checkpoints the state.
+/// The address a request came in on: a host's own listener (its address),
+/// or the front door (`None`), which serves as the master.
+#[derive(Debug, Clone)]
+pub struct Door(pub Option<String>);
+
+/// Binds a listener on the front door's port for every host whose address
+/// is a loopback IP other than the front door's own: each host of the pool
+/// then answers on its own address, as on a real pool.
+pub fn host_listeners(core: &Core, front: SocketAddr) -> std::io::Result<Vec<(String, std::net::TcpListener)>> {
+    let addresses: Vec<String> = {
+        let db = core.db.read();
+        db.all("host").iter().map(|h| db.string(h, "address")).collect()
+    };
+    let mut out = Vec::new();
+    for address in addresses {
+        let Ok(ip) = address.parse::<std::net::IpAddr>() else { continue };
+        if !ip.is_loopback() || ip == front.ip() || out.iter().any(|(a, _)| *a == address) {
+            continue;
+        }
+        let at = SocketAddr::new(ip, front.port());
+        let listener = std::net::TcpListener::bind(at)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {at} for the host {address}: {e}")))?;
+        out.push((address, listener));
+    }
+    Ok(out)
+}
+
+/// Serves until `shutdown` resolves, then checkpoints the state: the front
+/// door on `listener`, and each host on its own listener (see [`host_listeners`]).
 pub async fn serve(
     core: Arc<Core>,
+    listener: std::net::TcpListener,
+    hosts: Vec<(String, std::net::TcpListener)>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let mut servers = Vec::new();
+    for (address, l) in hosts {
+        let mut stop = stop_rx.clone();
+        let app = router(core.clone()).layer(axum::middleware::map_request(move |req| at_door(req, address.clone())));
+        let tls = tls.clone();
+        servers.push(tokio::spawn(serve_one(app, l, tls, async move {
+            let _ = stop.wait_for(|s| *s).await;
+        })));
+    }
+    let front = serve_one(router(core.clone()), listener, tls, async move {
+        shutdown.await;
+        let _ = stop_tx.send(true);
+    });
+    let result = front.await;
+    for s in servers {
+        let _ = s.await;
+    }
+    result?;
+    core.checkpoint()
+}
+
+/// Marks a request as come in at a host's own address, and makes its `Host`
+/// header name that host, whatever the client sent (xe's data transfers
+/// speak HTTP/1.0 and may send none).
+async fn at_door(mut req: axum::extract::Request, address: String) -> axum::extract::Request {
+    if let Ok(v) = axum::http::HeaderValue::from_str(&address) {
+        req.headers_mut().insert(header::HOST, v);
+    }
+    req.extensions_mut().insert(Door(Some(address)));
+    req
+}
+
+/// Serves one listener until `shutdown` resolves.
+async fn serve_one(
+    app: Router,
     listener: std::net::TcpListener,
     tls: Option<(Vec<u8>, Vec<u8>)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
-    tokio::spawn(crate::tasks::collect_garbage(core.clone()));
-    let app = router(core.clone());
     match tls {
         None => {
             use axum::serve::ListenerExt;
@@ -456,7 +572,7 @@ pub async fn serve(
                 .await?;
         }
     }
-    core.checkpoint()
+    Ok(())
 }
 
 /// A simulator on a background thread, stopped on drop. For tests and demos.
@@ -476,6 +592,7 @@ impl Sim {
         let core = build_core(&opts)?;
         let listener = std::net::TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
+        let hosts = host_listeners(&core, addr)?;
         let tls = if opts.tls { Some(tls_material(&opts)?) } else { None };
         let cert_pem = tls.as_ref().map(|(c, _)| c.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -487,7 +604,7 @@ impl Sim {
                 .build()
                 .expect("tokio runtime");
             rt.block_on(async move {
-                let _ = serve(c, listener, tls, async {
+                let _ = serve(c, listener, hosts, tls, async {
                     let _ = stopped.await;
                 })
                 .await;

@@ -51,7 +51,7 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
             ("auth_user_name", Value::str(user)),
         ],
     );
-    sessions.insert(r.clone(), SessionMeta { key, last_active: Instant::now() });
+    sessions.insert(r.clone(), SessionMeta { key, last_active: Instant::now(), local_to: None });
     Ok(Value::String(r))
 }
 
