@@ -260,7 +260,8 @@ pub fn run_handed_over(ctx: &mut Context, req: Request<'_>, h: &Handover<'_>) ->
     let outcome = match status.as_str().unwrap_or("") {
         "success" => {
             if matches!(local, Local::File { .. }) {
-                ctx.printer.message(&format!("{} succeeded", h.what));
+                // xe prints it whatever the output mode (--minimal too).
+                ctx.printer.raw(&format!("{} succeeded\n", h.what));
             }
             return Ok(());
         }
