@@ -11,6 +11,7 @@ mod graph;
 mod hostile;
 mod pool_hosts;
 mod vdi_io;
+mod xva;
 
 use common::golden;
 

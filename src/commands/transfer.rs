@@ -1,9 +1,10 @@
 //! The HTTP data transfers of xe's data commands (`vdi-export`,
-//! `vdi-import`, and later `vm-export`, `vm-import`, `pool-dump-database`,
-//! `host-logs-download`), the way xe's `track_http_operation` runs them:
-//! `task.create` with the command's label, the transfer under that task
-//! (`?session_id=S&task_id=T&...`), a wait for the task with `event.from`,
-//! its result or error, and `task.destroy`.
+//! `vdi-import`, `vm-export`, and later `vm-import`, `pool-dump-database`,
+//! `host-logs-download`), the way xe's `track_http_operation` runs them
+//! ([`run`]): `task.create` with the command's label, the transfer under
+//! that task (`?session_id=S&task_id=T&...`), a wait for the task with
+//! `event.from`, its result or error, and `task.destroy`; or the way its
+//! `download_file` does ([`run_handed_over`], the exports of VMs).
 //!
 //! What this does beyond the real xe: an output file is created (exclusively,
 //! mode 0600) before anything is asked of the server, and written sparsely;
@@ -182,6 +183,108 @@ pub fn run(ctx: &mut Context, req: Request<'_>) -> CmdResult<Value> {
     };
     if req.report_time {
         ctx.printer.err_always(&format!("Total time: {:.3}s", started.elapsed().as_secs_f64()));
+    }
+    outcome
+}
+
+/// xe's Pattern A (`download_file`), used by `vm-export` and its kin: the
+/// task carries a description and starts at progress -1.0, which the
+/// handler sets to 0.0 when it takes the task; the outcome is the task's.
+pub struct Handover<'a> {
+    /// `task.create`'s description (the VM's uuid for an export).
+    pub description: &'a str,
+    /// The word of the outcome messages: `Export succeeded`, `Export cancelled`.
+    pub what: &'a str,
+}
+
+/// Runs a download as xe's Pattern A does: `task.create(label,
+/// description)`, `task.set_progress(-1.0)`, the transfer, then the task's
+/// outcome (polled, at most a second apart): `<what> succeeded` on stdout
+/// when the download went to a file, the task's error, or `<what>
+/// cancelled`. A client failure on a task no handler took (progress still
+/// below zero) fails the task, as xe does, before the usual clean-up.
+pub fn run_handed_over(ctx: &mut Context, req: Request<'_>, h: &Handover<'_>) -> CmdResult {
+    let mut local = Local::open(&req.direction)?;
+    let created = ctx.call("task.create", vec![Value::str(req.label), Value::str(h.description)]).and_then(|t| {
+        ctx.call("task.set_progress", vec![t.clone(), Value::Float(-1.0)])?;
+        Ok(t.as_str().unwrap_or("").to_string())
+    });
+    let task = match created {
+        Ok(t) => t,
+        Err(e) => {
+            local.discard();
+            return Err(e);
+        }
+    };
+    connect::set_current_task(Some(&task));
+    if let Local::File { path, .. } = &local {
+        connect::set_partial_file(Some(path));
+    }
+    let moved = match ctx.data_link() {
+        Ok((conn, session)) => {
+            let path = (req.path)(&session, &task);
+            exchange(ctx, &conn, &path, &mut local, &req)
+        }
+        Err(e) => Err(ClientFailure(e.message())),
+    };
+    let moved = moved.and_then(|()| match &mut local {
+        // A download that ends in zeros was seeked over: give the file its length.
+        Local::File { file, pos, sparse_end, .. } => {
+            let synced = if *sparse_end { file.set_len(*pos) } else { Ok(()) };
+            synced.and_then(|()| file.flush()).map_err(|e| ClientFailure(format!("cannot write the file: {e}")))
+        }
+        _ => Ok(()),
+    });
+    if let Err(ClientFailure(why)) = moved {
+        let progress = ctx.call("task.get_progress", vec![Value::str(&task)]).ok().and_then(|p| p.as_float());
+        if progress.is_some_and(|p| p < 0.0) {
+            let _ = ctx.call("task.set_status", vec![Value::str(&task), Value::str("failure")]);
+        }
+        return finish_failed(ctx, &task, local, &why).map(drop);
+    }
+    connect::set_partial_file(None);
+    let mut pause = Duration::from_millis(20);
+    let status = loop {
+        let status = ctx.call("task.get_status", vec![Value::str(&task)]);
+        match status.as_ref().ok().and_then(Value::as_str) {
+            Some("pending" | "cancelling") => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(1));
+            }
+            _ => break status,
+        }
+    };
+    let info = ctx.call("task.get_error_info", vec![Value::str(&task)]);
+    let _ = ctx.call("task.destroy", vec![Value::str(&task)]);
+    connect::set_current_task(None);
+    let status = status?;
+    let outcome = match status.as_str().unwrap_or("") {
+        "success" => {
+            if matches!(local, Local::File { .. }) {
+                // xe prints it whatever the output mode (--minimal too).
+                ctx.printer.raw(&format!("{} succeeded\n", h.what));
+            }
+            return Ok(());
+        }
+        "failure" => {
+            let info: Vec<String> = info
+                .ok()
+                .as_ref()
+                .and_then(Value::as_array)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|v| v.as_str().map(String::from))
+                .collect();
+            match info.split_first() {
+                Some((code, params)) => Err(ctx.api_error(code, params.to_vec())),
+                None => Err(CliError::Raw(format!("{} failed, unknown error", h.what))),
+            }
+        }
+        "cancelled" => Err(CliError::Raw(format!("{} cancelled", h.what))),
+        other => Err(CliError::Internal(format!("task {task} ended in status {other:?}"))),
+    };
+    if let Some(p) = local.discard() {
+        ctx.printer.err_always(&format!("The file '{}' of the failed transfer was removed.", p.display()));
     }
     outcome
 }

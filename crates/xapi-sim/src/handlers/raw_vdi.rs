@@ -12,9 +12,10 @@
 //! the transfer.
 //!
 //! Bodies stream at constant memory: a blocking worker reads or writes the
-//! disk a block at a time through a small channel. `tar` and `qcow2`, which
-//! xapi supports, are refused like an unknown format, with a task error
-//! that says the simulator lacks them.
+//! disk a block at a time through a small channel. `tar` exports are
+//! XVA-style blocks ([`crate::xva::export::write_disk`]); `qcow2`, which
+//! xapi supports, is refused like an unknown format, with a task error
+//! that says the simulator lacks it.
 //!
 //! hyper decides some framing: data answers are sent as `HTTP/1.0` (xapi
 //! says `HTTP/1.1 200 OK` but closes the connection to end the body; hyper
@@ -99,12 +100,12 @@ fn internal(why: &str) -> Failure {
     Failure::new("INTERNAL_ERROR", [why])
 }
 
-fn io_error() -> Failure {
+pub(super) fn io_error() -> Failure {
     Failure::new("VDI_IO_ERROR", ["Device I/O errors"])
 }
 
 /// A head-only answer as xapi's `Http` module writes it.
-fn bare(status: StatusCode, http10: bool) -> Response {
+pub(super) fn bare(status: StatusCode, http10: bool) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     if http10 {
@@ -148,7 +149,7 @@ fn missing_uuid(class: &str, uuid: &str) -> String {
 
 /// The host this request reached: the one whose address the `Host` header
 /// names, else the master (where clients connect).
-pub(crate) fn local_host(db: &Db, headers: &HeaderMap) -> String {
+pub(super) fn local_host(db: &Db, headers: &HeaderMap) -> String {
     let named = headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(crate::faults::host_part);
     named
         .and_then(|name| db.all("host").into_iter().find(|h| db.field_str(h, "address") == name))
@@ -166,7 +167,7 @@ fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, F
 }
 
 /// xapi's 302 to the same path and query on another host, always https.
-fn redirect(address: &str, uri: &Uri) -> Response {
+pub(super) fn redirect(address: &str, uri: &Uri) -> Response {
     let mut r = bare(StatusCode::FOUND, false);
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     if let Ok(v) = HeaderValue::from_str(&format!("https://{address}{}{query}", uri.path())) {
@@ -179,9 +180,9 @@ fn redirect(address: &str, uri: &Uri) -> Response {
 
 /// A response body fed by a channel; tells `delivered` once every chunk has
 /// been handed to the connection.
-struct Feed {
-    rx: mpsc::Receiver<Bytes>,
-    delivered: Option<oneshot::Sender<()>>,
+pub(super) struct Feed {
+    pub(super) rx: mpsc::Receiver<Bytes>,
+    pub(super) delivered: Option<oneshot::Sender<()>>,
 }
 
 impl http_body::Body for Feed {
@@ -280,7 +281,7 @@ impl Progress {
 
 /// A transfer that stopped while its task was being cancelled was
 /// cancelled, whatever broke first (the client may hang up at once).
-fn settle(core: &Core, task: &str, result: ApiResult<Value>) -> ApiResult<Value> {
+pub(super) fn settle(core: &Core, task: &str, result: ApiResult<Value>) -> ApiResult<Value> {
     match result {
         Err(_) if core.db.read().field_str(task, "status") == "cancelling" => {
             Err(Failure::new("TASK_CANCELLED", [task]))
@@ -336,6 +337,7 @@ impl Export {
     fn run(self, tx: mpsc::Sender<Bytes>, mut progress: Progress) -> ApiResult<()> {
         match self.format {
             Format::Vhd => self.run_vhd(&tx, &mut progress),
+            Format::Tar => self.run_tar(&tx, &mut progress),
             _ => self.run_raw(&tx, &mut progress),
         }
     }
@@ -349,6 +351,35 @@ impl Export {
             progress.update(sent)?;
         }
         Ok(())
+    }
+
+    /// The disk as `vdi/%08d` 1 MiB blocks, each followed by its `.xxhash`
+    /// member, all-zero ones left out but the first and last, then the
+    /// tar's two zero blocks (xapi's `format=tar`, an XVA without `ova.xml`).
+    fn run_tar(&self, tx: &mpsc::Sender<Bytes>, progress: &mut Progress) -> ApiResult<()> {
+        struct Out<'a>(&'a mpsc::Sender<Bytes>);
+        impl io::Write for Out<'_> {
+            fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+                self.0.blocking_send(Bytes::copy_from_slice(data)).map_err(|_| io::ErrorKind::BrokenPipe)?;
+                Ok(data.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let mut tar = crate::xva::export::TarWriter::new(Out(tx));
+        let mut stop = None;
+        let mut done = |n: u64| {
+            progress.update(n).map_err(|f| {
+                stop = Some(f);
+                io::Error::other("stopped")
+            })
+        };
+        let written = crate::xva::export::write_disk(&mut tar, "vdi", &self.blocks, self.size, &mut done);
+        if let Some(f) = stop {
+            return Err(f);
+        }
+        written.and_then(|()| tar.finish().map(drop)).map_err(|_| io_error())
     }
 
     /// A dynamic VHD of the allocated blocks, or with a base a differencing
@@ -473,7 +504,8 @@ async fn export(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> 
             return bare(StatusCode::NOT_FOUND, true);
         }
     };
-    if let Some(refusal) = format.unsupported() {
+    // Exports write tar (XVA-style blocks): see `run_tar`.
+    if let Some(refusal) = format.unsupported().filter(|_| format != Format::Tar) {
         ctx.finish(Err(refusal));
         return bare(StatusCode::NOT_FOUND, true);
     }
