@@ -99,8 +99,24 @@ fn synthesised(class: &Class, name: &str) -> Option<&'static MessageDef> {
         result: "string",
         implicit: true,
         lifecycle: xenapi::model::Lifecycle::Published,
+        // Every role, as get_all_records.
+        roles: 0x7f,
     };
     (name == "get_all_records_where" && class.message("get_all_records").is_some()).then_some(&WHERE)
+}
+
+/// xapi's RBAC check: the session's role must be among the message's roles,
+/// else RBAC_PERMISSION_DENIED with the permission (the lower-case action)
+/// and the roles that have it, as `Rbac.check` words it.
+fn rbac_check(core: &Core, session: &str, class: &Class, message: &MessageDef) -> ApiResult<()> {
+    let role = core.session_role(session);
+    if message.allows(role) {
+        return Ok(());
+    }
+    let permission = format!("{}.{}", class.name(), message.name).to_lowercase();
+    let why =
+        format!("No permission in user session. (Roles with this permission: {})", message.role_names().join(", "));
+    Err(Failure::new("RBAC_PERMISSION_DENIED", [permission, why]))
 }
 
 /// Finds the class and message of a wire name (without `Async.`).
@@ -149,6 +165,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>, run: Run)
             other => other.to_string(),
         };
         core.check_session(&s)?;
+        rbac_check(core, &s, class, message)?;
         session = Some(s);
     }
     if message.lifecycle == xenapi::model::Lifecycle::Removed {

@@ -19,6 +19,9 @@ use tokio::sync::watch;
 pub struct Config {
     /// Accepted `(user, password)` pairs.
     pub users: Vec<(String, String)>,
+    /// `(user, role)` for users given a role (`--user NAME:PASSWORD:ROLE`);
+    /// the others are pool admins, as xapi's local root is.
+    pub roles: Vec<(String, String)>,
     /// Sessions allowed per originator (or per user when there is none).
     pub session_limit: usize,
     /// A session unused for this long is invalid.
@@ -51,6 +54,7 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             users: vec![("root".into(), "xenroot".into())],
+            roles: Vec::new(),
             session_limit: 500,
             session_idle: Duration::from_secs(24 * 3600),
             task_ttl: Duration::from_secs(3600),
@@ -71,6 +75,8 @@ pub struct SessionMeta {
     /// A pool member's address for a session made there by
     /// `slave_local_login_with_password`: the only sessions a member serves.
     pub local_to: Option<String>,
+    /// The user's role, one of `xenapi::model::ROLES`: what RBAC checks.
+    pub role: &'static str,
 }
 
 /// An `event.register` subscription.
@@ -223,6 +229,17 @@ impl Core {
             }
             None => Err(Failure::new("SESSION_INVALID", [session])),
         }
+    }
+
+    /// The role a live session acts with.
+    pub fn session_role(&self, session: &str) -> &'static str {
+        self.sessions.lock().get(session).map_or("read-only", |m| m.role)
+    }
+
+    /// The role of a configured user: pool-admin unless given another.
+    pub fn role_of(&self, user: &str) -> &'static str {
+        let given = self.config.roles.iter().find(|(u, _)| u == user).map(|(_, r)| r.as_str());
+        given.and_then(|r| xenapi::model::ROLES.iter().find(|x| **x == r).copied()).unwrap_or("pool-admin")
     }
 
     /// Whether a session is known (live or not yet found idle).

@@ -26,9 +26,11 @@ struct Args {
     /// Address to listen on; port 0 picks a free port.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR:PORT")]
     listen: SocketAddr,
-    /// Accepted credentials; repeat for several users.
-    #[arg(long = "user", value_name = "NAME:PASSWORD", value_parser = parse_user, default_value = "root:xenroot")]
-    users: Vec<(String, String)>,
+    /// Accepted credentials, repeatable; `:ROLE` gives the user one of xapi's
+    /// roles (pool-admin, pool-operator, vm-power-admin, vm-admin,
+    /// vm-operator, read-only; default pool-admin), enforced on every call.
+    #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE]", value_parser = parse_user, default_value = "root:xenroot")]
+    users: Vec<(String, String, Option<String>)>,
     /// Serve HTTPS (a self-signed certificate is generated unless --cert/--key are given).
     #[arg(long)]
     tls: bool,
@@ -96,10 +98,17 @@ struct Args {
     no_host_listeners: bool,
 }
 
-fn parse_user(s: &str) -> Result<(String, String), String> {
-    match s.split_once(':') {
-        Some((u, p)) if !u.is_empty() => Ok((u.to_string(), p.to_string())),
-        _ => Err("expected NAME:PASSWORD".to_string()),
+/// `NAME:PASSWORD[:ROLE]`: a trailing `:ROLE` counts when it names one of
+/// xapi's roles (a password may itself hold colons).
+fn parse_user(s: &str) -> Result<(String, String, Option<String>), String> {
+    let Some((user, rest)) = s.split_once(':').filter(|(u, _)| !u.is_empty()) else {
+        return Err("expected NAME:PASSWORD[:ROLE]".to_string());
+    };
+    match rest.rsplit_once(':') {
+        Some((password, role)) if xenapi::model::ROLES.contains(&role) => {
+            Ok((user.to_string(), password.to_string(), Some(role.to_string())))
+        }
+        _ => Ok((user.to_string(), rest.to_string(), None)),
     }
 }
 
@@ -134,7 +143,8 @@ fn main() -> ExitCode {
     let opts = SimOptions {
         listen: args.listen,
         config: Config {
-            users: args.users.clone(),
+            users: args.users.iter().map(|(u, p, _)| (u.clone(), p.clone())).collect(),
+            roles: args.users.iter().filter_map(|(u, _, r)| r.clone().map(|r| (u.clone(), r))).collect(),
             session_limit: args.session_limit,
             session_idle: Duration::from_secs(args.session_idle),
             task_ttl: Duration::from_secs(args.task_ttl),
@@ -154,7 +164,8 @@ fn main() -> ExitCode {
         },
         seed: args.seed,
     };
-    match run(opts, &args.users[0], args.ready_file.as_deref(), !args.no_host_listeners) {
+    let first = (args.users[0].0.clone(), args.users[0].1.clone());
+    match run(opts, &first, args.ready_file.as_deref(), !args.no_host_listeners) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xapi-sim: {e}");

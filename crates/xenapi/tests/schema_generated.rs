@@ -35,6 +35,20 @@ fn read_defaults(tsv: &str) -> Defaults {
     out
 }
 
+/// The roles allowed to call a message, as bits of `model::ROLES` (xapi's
+/// static RBAC table is generated from the same lists).
+fn role_bits(m: &Value) -> u8 {
+    let names =
+        ["pool-admin", "pool-operator", "vm-power-admin", "vm-admin", "vm-operator", "client-cert", "read-only"];
+    let mut bits = 0u8;
+    for r in m["roles"].as_array().map(Vec::as_slice).unwrap_or(&[]) {
+        let r = r.as_str().unwrap();
+        let i = names.iter().position(|n| *n == r).unwrap_or_else(|| panic!("unknown role {r}"));
+        bits |= 1 << i;
+    }
+    bits
+}
+
 /// Renders one default as a `ParamDefault` constructor for a parameter of type `ty`.
 fn render_default(ty: &str, json: &str) -> String {
     let v: Value = serde_json::from_str(json).unwrap_or_else(|e| panic!("default {json}: {e}"));
@@ -124,13 +138,14 @@ fn render(model: &Value, defaults: &Defaults) -> String {
                 .collect();
             writeln!(
                 out,
-                "            MessageDef {{ name: {:?}, params: &[{}], defaults: {}, result: {:?}, implicit: {}, lifecycle: Lifecycle::{} }},",
+                "            MessageDef {{ name: {:?}, params: &[{}], defaults: {}, result: {:?}, implicit: {}, lifecycle: Lifecycle::{}, roles: {:#04x} }},",
                 m["name"].as_str().unwrap(),
                 params.join(", "),
                 message_defaults(name, m, defaults),
                 m["result"][0].as_str().unwrap(),
                 m["implicit"].as_bool().unwrap_or(false),
-                lifecycle(m)
+                lifecycle(m),
+                role_bits(m)
             )
             .unwrap();
         }

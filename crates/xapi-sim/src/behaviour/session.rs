@@ -40,6 +40,12 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let c = db.cls("session");
     let now = (db.clock)();
     let this_host = master(db);
+    // Users without a role are local superusers, as xapi's root (no
+    // permission list); a user given a role carries its permissions, as an
+    // external subject does.
+    let role = call.core.role_of(user);
+    let superuser = !call.core.config.roles.iter().any(|(u, _)| u == user);
+    let permissions = if superuser { Value::Array(Vec::new()) } else { Value::Array(permissions_of(role)) };
     let r = db.create(
         c,
         vec![
@@ -47,12 +53,28 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
             ("last_active", Value::DateTime(now.clone())),
             ("validation_time", Value::DateTime(now)),
             ("originator", Value::str(originator)),
-            ("is_local_superuser", Value::Bool(true)),
+            ("is_local_superuser", Value::Bool(superuser)),
             ("auth_user_name", Value::str(user)),
+            ("rbac_permissions", permissions),
         ],
     );
-    sessions.insert(r.clone(), SessionMeta { key, last_active: Instant::now(), local_to: None });
+    sessions.insert(r.clone(), SessionMeta { key, last_active: Instant::now(), local_to: None, role });
     Ok(Value::String(r))
+}
+
+/// The permissions of a role as xapi names them: each message it may call,
+/// `class.message` in lower case.
+pub fn permissions_of(role: &str) -> Vec<Value> {
+    let schema = xenapi::model::Schema::get();
+    let mut out = Vec::new();
+    for class in &schema.classes {
+        for m in class.def.messages {
+            if m.roles != 0 && m.allows(role) {
+                out.push(Value::String(format!("{}.{}", class.name(), m.name).to_lowercase()));
+            }
+        }
+    }
+    out
 }
 
 fn logout(call: &Call, db: &mut Db) -> ApiResult<Value> {

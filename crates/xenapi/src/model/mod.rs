@@ -74,6 +74,26 @@ pub struct MessageDef {
     pub result: &'static str,
     pub implicit: bool,
     pub lifecycle: Lifecycle,
+    /// The roles that may call it, as bits of [`ROLES`] (none: no check,
+    /// as for the login messages).
+    pub roles: u8,
+}
+
+/// xapi's roles, most powerful first, in the order its static RBAC table
+/// lists them; bit `i` of [`MessageDef::roles`] is `ROLES[i]`.
+pub const ROLES: [&str; 7] =
+    ["pool-admin", "pool-operator", "vm-power-admin", "vm-admin", "vm-operator", "client-cert", "read-only"];
+
+impl MessageDef {
+    /// Whether `role` (one of [`ROLES`]) may call this message.
+    pub fn allows(&self, role: &str) -> bool {
+        self.roles == 0 || ROLES.iter().position(|r| *r == role).is_some_and(|i| self.roles & (1 << i) != 0)
+    }
+
+    /// The roles that may call it, as xapi lists them in RBAC_PERMISSION_DENIED.
+    pub fn role_names(&self) -> Vec<&'static str> {
+        ROLES.iter().enumerate().filter(|(i, _)| self.roles & (1 << i) != 0).map(|(_, r)| *r).collect()
+    }
 }
 
 impl MessageDef {
