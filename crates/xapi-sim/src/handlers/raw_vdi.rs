@@ -95,7 +95,7 @@ impl Format {
     }
 }
 
-fn internal(why: &str) -> Failure {
+pub(super) fn internal(why: &str) -> Failure {
     Failure::new("INTERNAL_ERROR", [why])
 }
 
@@ -104,7 +104,7 @@ fn io_error() -> Failure {
 }
 
 /// A head-only answer as xapi's `Http` module writes it.
-fn bare(status: StatusCode, http10: bool) -> Response {
+pub(super) fn bare(status: StatusCode, http10: bool) -> Response {
     let mut r = Response::new(Body::empty());
     *r.status_mut() = status;
     if http10 {
@@ -117,7 +117,7 @@ fn bare(status: StatusCode, http10: bool) -> Response {
 }
 
 /// The `200` that starts a transfer; `body` ends when the transfer does.
-fn ok(ctx: &Context, body: Body, extra: &[(header::HeaderName, String)]) -> Response {
+pub(super) fn ok(ctx: &Context, body: Body, extra: &[(header::HeaderName, String)]) -> Response {
     let mut r = bare(StatusCode::OK, true);
     *r.body_mut() = body;
     let (name, value) = ctx.task_header(false);
@@ -142,7 +142,7 @@ fn find_vdi(db: &Db, text: &str) -> Option<String> {
 }
 
 /// xapi's page for `Db.VDI.get_by_uuid` failing inside a handler.
-fn missing_uuid(class: &str, uuid: &str) -> String {
+pub(super) fn missing_uuid(class: &str, uuid: &str) -> String {
     format!("Db_exn.Read_missing_uuid(\"{class}\", \"\", \"{uuid}\")")
 }
 
@@ -157,7 +157,7 @@ fn local_host(db: &Db, headers: &HeaderMap) -> String {
 
 /// Where to send a request for an SR this host cannot see: `Ok(None)` when
 /// it can, the address of a host that can, or `Err` when none can.
-fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, Failure> {
+pub(super) fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, Failure> {
     if sr_visible(db, sr, &local_host(db, headers)) {
         return Ok(None);
     }
@@ -166,7 +166,7 @@ fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, F
 }
 
 /// xapi's 302 to the same path and query on another host, always https.
-fn redirect(address: &str, uri: &Uri) -> Response {
+pub(super) fn redirect(address: &str, uri: &Uri) -> Response {
     let mut r = bare(StatusCode::FOUND, false);
     let query = uri.query().map(|q| format!("?{q}")).unwrap_or_default();
     if let Ok(v) = HeaderValue::from_str(&format!("https://{address}{}{query}", uri.path())) {
@@ -179,9 +179,9 @@ fn redirect(address: &str, uri: &Uri) -> Response {
 
 /// A response body fed by a channel; tells `delivered` once every chunk has
 /// been handed to the connection.
-struct Feed {
-    rx: mpsc::Receiver<Bytes>,
-    delivered: Option<oneshot::Sender<()>>,
+pub(super) struct Feed {
+    pub(super) rx: mpsc::Receiver<Bytes>,
+    pub(super) delivered: Option<oneshot::Sender<()>>,
 }
 
 impl http_body::Body for Feed {
@@ -204,9 +204,9 @@ impl http_body::Body for Feed {
 }
 
 /// A request body read as a blocking `Read`, fed by [`pump`].
-struct Drain {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    cur: Bytes,
+pub(super) struct Drain {
+    pub(super) rx: mpsc::Receiver<io::Result<Bytes>>,
+    pub(super) cur: Bytes,
 }
 
 impl Read for Drain {
@@ -226,7 +226,7 @@ impl Read for Drain {
 }
 
 /// Moves a request body's data into a channel, until the reader stops.
-async fn pump(mut body: Body, tx: mpsc::Sender<io::Result<Bytes>>) {
+pub(super) async fn pump(mut body: Body, tx: mpsc::Sender<io::Result<Bytes>>) {
     use http_body::Body as _;
     loop {
         let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
@@ -280,7 +280,7 @@ impl Progress {
 
 /// A transfer that stopped while its task was being cancelled was
 /// cancelled, whatever broke first (the client may hang up at once).
-fn settle(core: &Core, task: &str, result: ApiResult<Value>) -> ApiResult<Value> {
+pub(super) fn settle(core: &Core, task: &str, result: ApiResult<Value>) -> ApiResult<Value> {
     match result {
         Err(_) if core.db.read().field_str(task, "status") == "cancelling" => {
             Err(Failure::new("TASK_CANCELLED", [task]))
