@@ -12,6 +12,7 @@ mod destroy;
 mod disk_add;
 mod disk_list;
 mod disk_remove;
+mod import;
 mod install;
 mod migrate;
 mod no_hosts;
@@ -59,6 +60,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     cd_insert::SPEC,
     cd_eject::SPEC,
     vif_list::SPEC,
+    import::SPEC,
 ];
 
 pub(crate) const DOM0_OK: Selector = Selector { class: "vm", templates: false, dom0: true, single: false };

@@ -142,7 +142,8 @@ fn start(ctx: Context, config: Config, body: Body) -> Response {
         let (tx, rx) = mpsc::channel(4);
         let pump = tokio::spawn(pump(body, tx));
         let input = Drain { rx, cur: Bytes::new() };
-        let api = Api { core: ctx.core.clone(), session: ctx.session.clone(), runtime: tokio::runtime::Handle::current() };
+        let api =
+            Api { core: ctx.core.clone(), session: ctx.session.clone(), runtime: tokio::runtime::Handle::current() };
         let task = ctx.task.clone();
         let worker = tokio::task::spawn_blocking(move || run(api, task, config, input));
         let result = match worker.await {

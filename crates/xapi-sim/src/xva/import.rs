@@ -61,7 +61,8 @@ pub enum Wrapping {
 fn is_tar_header(block: &[u8; 512]) -> bool {
     let header = tar::Header::from_byte_slice(block);
     let Ok(stored) = header.cksum() else { return false };
-    let sum: u32 = block.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
+    let sum: u32 =
+        block.iter().enumerate().map(|(i, &b)| if (148..156).contains(&i) { 32 } else { u32::from(b) }).sum();
     stored == sum
 }
 
@@ -587,13 +588,12 @@ impl Import {
             Kind::Metadata { vdi_map, .. } => {
                 if let Some(vdi) = self.match_vdi(obj, &vdi_map)? {
                     if !self.config.dry_run() {
-                        // xapi copies the keys it keeps in sync from the export.
+                        // xapi copies the key it keeps in sync from the export.
                         let oc = obj.map("other_config");
+                        let key = "config-drive";
+                        let v = oc.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
                         self.api.write(|db| {
-                            for key in ["config-drive"] {
-                                let v = oc.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
-                                db.map_put(&vdi, "other_config", key, v);
-                            }
+                            db.map_put(&vdi, "other_config", key, v.as_deref());
                             Ok(())
                         })?;
                     }
@@ -819,10 +819,8 @@ impl Import {
     /// Snapshots point at their VM, and VMs at their parent, once both exist.
     fn link_snapshots(&mut self) -> ApiResult<()> {
         let links = std::mem::take(&mut self.links);
-        let resolved: Vec<(String, Option<String>, Option<String>)> = links
-            .iter()
-            .map(|(vm, of, parent)| (vm.clone(), self.lookup(of).ok(), self.lookup(parent).ok()))
-            .collect();
+        let resolved: Vec<(String, Option<String>, Option<String>)> =
+            links.iter().map(|(vm, of, parent)| (vm.clone(), self.lookup(of).ok(), self.lookup(parent).ok())).collect();
         self.api.write(|db| {
             for (vm, of, parent) in resolved {
                 if !db.is(&vm, "VM") {
@@ -906,7 +904,8 @@ impl Import {
         set(&mut record, "currently_attached", Value::Bool(false));
         let vbd = self.api.create("VBD", record)?;
         self.made.push(Made::Vbd(vbd.clone()));
-        let (restore, uuid, attached) = (self.config.restore, obj.str("uuid").to_string(), obj.bool("currently_attached"));
+        let (restore, uuid, attached) =
+            (self.config.restore, obj.str("uuid").to_string(), obj.bool("currently_attached"));
         self.api.write(|db| {
             if restore {
                 db.set_named(&vbd, "uuid", Value::String(uuid));
@@ -951,7 +950,8 @@ impl Import {
         set(&mut record, "currently_attached", Value::Bool(false));
         let vif = self.api.create("VIF", record)?;
         self.made.push(Made::Vif(vif.clone()));
-        let (restore, uuid, attached) = (self.config.restore, obj.str("uuid").to_string(), obj.bool("currently_attached"));
+        let (restore, uuid, attached) =
+            (self.config.restore, obj.str("uuid").to_string(), obj.bool("currently_attached"));
         self.api.write(|db| {
             if restore {
                 db.set_named(&vif, "uuid", Value::String(uuid));
@@ -1118,7 +1118,8 @@ pub fn stream(
         let mut xml = Vec::new();
         members.next_member()?.read_into(&mut xml, MAX_OVA_XML)?;
         let expected = decode_value(&xml).map_err(|_| generic("Failure(\"the checksum table is not XML-RPC\")"))?;
-        let ok = table.iter().all(|(block, sum)| member(&expected, block).and_then(Value::as_str) == Some(sum.as_str()));
+        let ok =
+            table.iter().all(|(block, sum)| member(&expected, block).and_then(Value::as_str) == Some(sum.as_str()));
         if !ok && !force {
             return Err(Failure::new::<&str>("IMPORT_ERROR_SOME_CHECKSUMS_FAILED", []));
         }
@@ -1195,5 +1196,310 @@ mod tests {
         assert_eq!(h.objects.len(), 1);
         assert_eq!(h.objects[0].int("VCPUs_max"), 2);
         assert_eq!(h.objects[0].id, "Ref:7");
+    }
+}
+
+/// XVAs written for tests, laid out as xapi's exporter writes them (V7 tar
+/// headers, `ova.xml` first with untyped ints, 1 MiB blocks each followed
+/// by its `.xxhash`, zero blocks skipped but the first and last, two zero
+/// blocks at the end). The SDK tests write theirs independently, in Python.
+pub mod sample {
+    use crate::xva::{block_checksum, BLOCK};
+
+    /// A disk of a sample VM: its archive id, size, device and bytes.
+    #[derive(Debug, Clone)]
+    pub struct Disk {
+        pub id: String,
+        pub size: u64,
+        pub device: String,
+        pub data: Vec<u8>,
+    }
+
+    /// A sample export: one VM with `disks`, an empty CD drive and a VIF on
+    /// the network named `network`.
+    #[derive(Debug, Clone)]
+    pub struct Sample {
+        pub name: String,
+        pub uuid: String,
+        pub network: String,
+        pub disks: Vec<Disk>,
+        /// `(major, minor)` of the exporting xapi.
+        pub xapi: (i64, i64),
+        /// A block whose checksum member is wrong.
+        pub corrupt: Option<String>,
+        /// A member written before `ova.xml`.
+        pub first: Option<String>,
+        /// Leaves the blocks out (a metadata export).
+        pub metadata_only: bool,
+    }
+
+    impl Sample {
+        pub fn new(name: &str, disks: Vec<Disk>) -> Sample {
+            Sample {
+                name: name.to_string(),
+                uuid: "0d6e3c1a-7b2f-4c55-9e0a-5b1f3c2d4e01".to_string(),
+                network: "Pool-wide network associated with eth0".to_string(),
+                disks,
+                xapi: (1, 0),
+                corrupt: None,
+                first: None,
+                metadata_only: false,
+            }
+        }
+
+        fn vdi_uuid(i: usize) -> String {
+            format!("a1b2c3d4-0000-4000-8000-{i:012}")
+        }
+
+        /// `ova.xml`: a version struct and the objects, as rpclib writes them.
+        pub fn ova_xml(&self) -> String {
+            let null = "OpaqueRef:NULL";
+            let (vm, metrics, vif, net, sr, cd) = ("Ref:3", "Ref:4", "Ref:7", "Ref:8", "Ref:12", "Ref:6");
+            let vbds: Vec<String> = (0..self.disks.len()).map(|i| format!("Ref:{}", 20 + i)).collect();
+            let mut all_vbds = vbds.clone();
+            all_vbds.push(cd.to_string());
+            let refs = |v: &[String]| v.iter().map(|r| format!("<value>{r}</value>")).collect::<String>();
+            let m = |name: &str, v: &str| format!("<member><name>{name}</name><value>{v}</value></member>");
+            let s = |name: &str, v: &str| m(name, v);
+            let b = |name: &str, v: bool| m(name, &format!("<boolean>{}</boolean>", u8::from(v)));
+            let map = |name: &str| m(name, "<struct></struct>");
+            let arr = |name: &str, items: &str| m(name, &format!("<array><data>{items}</data></array>"));
+            let obj = |class: &str, id: &str, fields: String| {
+                format!(
+                    "<value><struct>{}{}{}</struct></value>",
+                    s("class", class),
+                    s("id", id),
+                    m("snapshot", &format!("<struct>{fields}</struct>"))
+                )
+            };
+            let mut objects = String::new();
+            let vm_fields = [
+                s("uuid", &self.uuid),
+                s("name_label", &self.name),
+                s("name_description", "a sample export"),
+                s("power_state", "Halted"),
+                s("user_version", "1"),
+                b("is_a_template", false),
+                s("affinity", null),
+                s("suspend_VDI", null),
+                s("memory_static_max", "1073741824"),
+                s("memory_dynamic_max", "1073741824"),
+                s("memory_dynamic_min", "536870912"),
+                s("memory_static_min", "536870912"),
+                map("VCPUs_params"),
+                s("VCPUs_max", "2"),
+                s("VCPUs_at_startup", "2"),
+                s("actions_after_shutdown", "destroy"),
+                s("actions_after_reboot", "restart"),
+                s("actions_after_crash", "restart"),
+                s("PV_bootloader", ""),
+                s("PV_kernel", ""),
+                s("PV_ramdisk", ""),
+                s("PV_args", ""),
+                s("PV_bootloader_args", ""),
+                s("PV_legacy_args", ""),
+                s("HVM_boot_policy", "BIOS order"),
+                m("HVM_boot_params", "<struct><member><name>order</name><value>cd</value></member></struct>"),
+                map("platform"),
+                s("PCI_bus", ""),
+                m("other_config", "<struct><member><name>mac_seed</name><value>5e1f0a3b-2c4d-4e6f-8a9b-0c1d2e3f4a5b</value></member></struct>"),
+                s("recommendations", ""),
+                s("metrics", metrics),
+                s("guest_metrics", null),
+                arr("VBDs", &refs(&all_vbds)),
+                arr("VIFs", &refs(&[vif.to_string()])),
+                b("is_a_snapshot", false),
+                s("snapshot_of", null),
+                s("parent", null),
+                s("version", "0"),
+                s("domain_type", "hvm"),
+            ]
+            .concat();
+            objects += &obj("VM", vm, vm_fields);
+            objects += &obj(
+                "VM_metrics",
+                metrics,
+                [s("uuid", "c0ffee00-0000-4000-8000-000000000004"), s("VCPUs_number", "2"), b("hvm", true)].concat(),
+            );
+            for (i, d) in self.disks.iter().enumerate() {
+                let vbd = [
+                    s("uuid", &format!("b0d00000-0000-4000-8000-{i:012}")),
+                    s("VM", vm),
+                    s("VDI", &d.id),
+                    s("device", ""),
+                    s("userdevice", &d.device),
+                    b("bootable", i == 0),
+                    s("mode", "RW"),
+                    s("type", "Disk"),
+                    b("unpluggable", false),
+                    b("empty", false),
+                    map("other_config"),
+                    b("currently_attached", false),
+                    s("qos_algorithm_type", ""),
+                    map("qos_algorithm_params"),
+                ]
+                .concat();
+                objects += &obj("VBD", &vbds[i], vbd);
+            }
+            let cd_vbd = [
+                s("uuid", "b0d00000-0000-4000-8000-0000000000cd"),
+                s("VM", vm),
+                s("VDI", null),
+                s("userdevice", "3"),
+                b("bootable", false),
+                s("mode", "RO"),
+                s("type", "CD"),
+                b("unpluggable", true),
+                b("empty", true),
+                map("other_config"),
+                b("currently_attached", false),
+                s("qos_algorithm_type", ""),
+                map("qos_algorithm_params"),
+            ]
+            .concat();
+            objects += &obj("VBD", cd, cd_vbd);
+            let vif_fields = [
+                s("uuid", "f1f00000-0000-4000-8000-000000000007"),
+                s("device", "0"),
+                s("network", net),
+                s("VM", vm),
+                s("MAC", "aa:bb:cc:dd:ee:01"),
+                s("MTU", "1500"),
+                map("other_config"),
+                b("currently_attached", false),
+                s("qos_algorithm_type", ""),
+                map("qos_algorithm_params"),
+                s("locking_mode", "network_default"),
+            ]
+            .concat();
+            objects += &obj("VIF", vif, vif_fields);
+            let net_fields = [
+                s("uuid", "4e7e0000-0000-4000-8000-000000000008"),
+                s("name_label", &self.network),
+                s("name_description", ""),
+                s("bridge", "xenbr0"),
+                s("MTU", "1500"),
+                map("other_config"),
+            ]
+            .concat();
+            objects += &obj("network", net, net_fields);
+            for (i, d) in self.disks.iter().enumerate() {
+                let uuid = Self::vdi_uuid(i);
+                let vdi = [
+                    s("uuid", &uuid),
+                    s("name_label", &format!("disk {}", d.device)),
+                    s("name_description", ""),
+                    s("SR", sr),
+                    s("virtual_size", &d.size.to_string()),
+                    s("type", "user"),
+                    b("sharable", false),
+                    b("read_only", false),
+                    map("other_config"),
+                    s("location", &uuid),
+                    map("sm_config"),
+                    map("xenstore_data"),
+                    arr("tags", ""),
+                ]
+                .concat();
+                objects += &obj("VDI", &d.id, vdi);
+            }
+            let sr_fields = [
+                s("uuid", "5e5e0000-0000-4000-8000-000000000012"),
+                s("name_label", "Local storage"),
+                s("type", "ext"),
+                s("content_type", "user"),
+                s("physical_size", "0"),
+                map("other_config"),
+            ]
+            .concat();
+            objects += &obj("SR", sr, sr_fields);
+            let version = [
+                s("hostname", "exporter"),
+                s("date", "2024-05-01"),
+                s("product_version", "8.4.0"),
+                s("product_brand", "XCP-ng"),
+                s("build_number", "sample"),
+                s("xapi_major", &self.xapi.0.to_string()),
+                s("xapi_minor", &self.xapi.1.to_string()),
+                s("export_vsn", "2"),
+            ]
+            .concat();
+            format!(
+                "<value><struct>{}{}</struct></value>",
+                m("version", &format!("<struct>{version}</struct>")),
+                arr("objects", &objects)
+            )
+        }
+
+        /// The whole archive, uncompressed.
+        pub fn xva(&self) -> Vec<u8> {
+            let mut out = Vec::new();
+            if let Some(first) = &self.first {
+                member(&mut out, first, b"unexpected", 0);
+            }
+            member(&mut out, "ova.xml", self.ova_xml().as_bytes(), 1_714_558_830);
+            let mut disks = self.disks.clone();
+            disks.sort_by(|a, b| a.id.cmp(&b.id));
+            for d in disks.iter().filter(|_| !self.metadata_only) {
+                let n = d.size.div_ceil(BLOCK as u64);
+                for i in 0..n {
+                    let start = (i as usize) * BLOCK;
+                    let len = (d.size as usize - start).min(BLOCK);
+                    let mut block = vec![0u8; len];
+                    if start < d.data.len() {
+                        let end = d.data.len().min(start + len);
+                        block[..end - start].copy_from_slice(&d.data[start..end]);
+                    }
+                    if i != 0 && i != n - 1 && block.iter().all(|&b| b == 0) {
+                        continue;
+                    }
+                    let name = format!("{}/{i:08}", d.id);
+                    member(&mut out, &name, &block, 0);
+                    let sum = match &self.corrupt {
+                        Some(c) if *c == name => "0000000000000000".to_string(),
+                        _ => block_checksum(&block),
+                    };
+                    member(&mut out, &format!("{name}.xxhash"), sum.as_bytes(), 0);
+                }
+            }
+            out.extend_from_slice(&[0u8; 1024]);
+            out
+        }
+    }
+
+    /// Appends a member with a V7 header (no ustar magic, mode 0400).
+    fn member(out: &mut Vec<u8>, name: &str, data: &[u8], mtime: u64) {
+        let mut h = [0u8; 512];
+        h[..name.len()].copy_from_slice(name.as_bytes());
+        let octal = |h: &mut [u8; 512], at: usize, width: usize, v: u64| {
+            let text = format!("{v:0w$o}\0", w = width - 1);
+            h[at..at + width].copy_from_slice(text.as_bytes());
+        };
+        octal(&mut h, 100, 8, 0o400);
+        octal(&mut h, 108, 8, 0);
+        octal(&mut h, 116, 8, 0);
+        octal(&mut h, 124, 12, data.len() as u64);
+        octal(&mut h, 136, 12, mtime);
+        h[148..156].fill(b' ');
+        let sum: u32 = h.iter().map(|&b| u32::from(b)).sum();
+        let text = format!("{sum:06o}\0 ");
+        h[148..156].copy_from_slice(text.as_bytes());
+        out.extend_from_slice(&h);
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(512) * 512, 0);
+    }
+
+    /// Compresses an archive as `vm-export compress=gzip|zstd` would.
+    pub fn compress(kind: &str, bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        match kind {
+            "gzip" => {
+                let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+                let _ = e.write_all(bytes);
+                e.finish().unwrap_or_default()
+            }
+            "zstd" => zstd::encode_all(bytes, 1).unwrap_or_default(),
+            _ => bytes.to_vec(),
+        }
     }
 }
