@@ -10,6 +10,7 @@ mod docs;
 mod graph;
 mod hostile;
 mod vdi_io;
+mod xva_import;
 
 use common::golden;
 
