@@ -10,7 +10,8 @@
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
-use xapi_sim::xva::import::sample::{compress, Disk, Sample};
+use xapi_sim::xva::block_checksum;
+use xapi_sim::xva::import::sample::{compress, member, Disk, Sample};
 use xapi_sim::{Sim, SimOptions};
 use xenapi::client::{Connection, Options, Session, Tls};
 use xenapi::Value;
@@ -296,4 +297,81 @@ fn metadata_imports_map_disks_and_dry_runs_make_nothing() {
     let vm = first_vm(&result);
     let vbds = strings(&call(&mut session, "VM.get_VBDs", &[s(&vm)]));
     assert_eq!(vbds.len(), 1, "only the CD drive");
+}
+
+/// A `format=tar` body: `vdi/%08d` blocks of `blocks` (index, bytes), each
+/// with its checksum (or `bad` for the one named).
+fn vdi_tar(blocks: &[(u64, Vec<u8>)], bad: Option<u64>) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (i, data) in blocks {
+        member(&mut out, &format!("vdi/{i:08}"), data, 0);
+        let sum = if bad == Some(*i) { "0123456789ABCDEF".to_string() } else { block_checksum(data) };
+        member(&mut out, &format!("vdi/{i:08}.xxhash"), sum.as_bytes(), 0);
+    }
+    out.extend_from_slice(&[0u8; 1024]);
+    out
+}
+
+#[test]
+fn raw_vdi_imports_read_tar_blocks_and_check_every_one() {
+    let sim = sim();
+    let mut session = login(&sim);
+    let sid = session.session_ref().to_string();
+    let sr = text(
+        &call(&mut session, "SR.get_by_name_label", &[s("NFS virtual disk storage")]).as_array().expect("list")[0],
+    );
+    let record = Value::Struct(vec![
+        ("name_label".into(), s("tar target")),
+        ("name_description".into(), s("")),
+        ("SR".into(), s(&sr)),
+        ("virtual_size".into(), Value::Int(4 * MIB as i64)),
+        ("type".into(), s("user")),
+        ("sharable".into(), Value::Bool(false)),
+        ("read_only".into(), Value::Bool(false)),
+        ("other_config".into(), Value::Struct(Vec::new())),
+        ("xenstore_data".into(), Value::Struct(Vec::new())),
+        ("sm_config".into(), Value::Struct(Vec::new())),
+        ("tags".into(), Value::Array(Vec::new())),
+    ]);
+    let vdi = text(&call(&mut session, "VDI.create", &[record]));
+    let first: Vec<u8> = (0..MIB).map(|i| (i % 253) as u8 | 1).collect();
+    let last = vec![7u8; MIB];
+    // Block 1 and 2 are left out: zeros. The size reached ends the disk.
+    let body = vdi_tar(&[(0, first.clone()), (3, last.clone())], None);
+    let t = task(&mut session);
+    let (status, _) =
+        put_with(sim.addr, &format!("/import_raw_vdi?session_id={sid}&task_id={t}&vdi={vdi}&format=tar"), "", &body);
+    assert_eq!(status, "HTTP/1.0 200 OK");
+    let (st, info, result) = outcome(&mut session, &t);
+    assert_eq!(st, "success", "{info:?}");
+    assert_eq!(result, format!("<value>{vdi}</value>"));
+    let got = bytes_of(&sim, &mut session, &vdi);
+    assert_eq!(&got[..MIB], &first[..]);
+    assert!(got[MIB..3 * MIB].iter().all(|&b| b == 0));
+    assert_eq!(&got[3 * MIB..], &last[..]);
+
+    // A bad checksum fails the task, whatever `force` says.
+    let body = vdi_tar(&[(0, first.clone()), (3, last.clone())], Some(3));
+    let t = task(&mut session);
+    put_with(
+        sim.addr,
+        &format!("/import_raw_vdi?session_id={sid}&task_id={t}&vdi={vdi}&format=tar&force=true"),
+        "",
+        &body,
+    );
+    let (_, info, _) = outcome(&mut session, &t);
+    assert_eq!(info[0], "IMPORT_ERROR_GENERIC");
+    assert!(info[1].contains("Block vdi/00000003 checksum failed: original = 0123456789ABCDEF"), "{info:?}");
+
+    // Blocks of another prefix, or a tar without an existing disk, are refused.
+    let mut other = Vec::new();
+    member(&mut other, "Ref:1/00000000", &first, 0);
+    let t = task(&mut session);
+    put_with(sim.addr, &format!("/import_raw_vdi?session_id={sid}&task_id={t}&vdi={vdi}&format=tar"), "", &other);
+    assert_eq!(outcome(&mut session, &t).1, ["IMPORT_ERROR_GENERIC", "Stream_vdi.Failure(\"Invalid XVA file\")"]);
+    let t = task(&mut session);
+    let (status, _) =
+        put_with(sim.addr, &format!("/import_raw_vdi?session_id={sid}&task_id={t}&sr_id={sr}&format=tar"), "", &body);
+    assert!(status.contains(" 400 "), "{status}");
+    assert_eq!(outcome(&mut session, &t).1, ["INTERNAL_ERROR", "Not enough info supplied to import"]);
 }

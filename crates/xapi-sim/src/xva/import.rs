@@ -38,7 +38,7 @@ fn premature_eof() -> Failure {
 pub fn read_error(e: &io::Error) -> Failure {
     match e.kind() {
         io::ErrorKind::UnexpectedEof => premature_eof(),
-        _ => generic(format!("Stream_vdi.Failure(\"{e}\")")),
+        _ => generic(format!("Failure(\"{e}\")")),
     }
 }
 
@@ -385,12 +385,16 @@ enum Made {
     Vif(String),
 }
 
-/// A streamed disk: its id in the archive, the VDI written and its size.
+/// A streamed disk: its id in the archive (the block members' prefix),
+/// the VDI written and the bytes to write.
 #[derive(Debug, Clone)]
 pub struct Stream {
     pub id: String,
     pub vdi: String,
     pub size: u64,
+    /// The disk was just made and reads as zeros: blocks of zeros need no
+    /// writing. Into an existing disk every block sent is written.
+    pub fresh: bool,
 }
 
 /// An import in progress: the table from exported ids to local refs.
@@ -974,7 +978,7 @@ impl Import {
             .into_iter()
             .filter_map(|v| {
                 let vdi = self.lookup(&v.id).ok()?;
-                Some(Stream { id: v.id.clone(), vdi, size: v.int("virtual_size").max(0) as u64 })
+                Some(Stream { id: v.id.clone(), vdi, size: v.int("virtual_size").max(0) as u64, fresh: true })
             })
             .collect();
         out.sort_by(|a, b| a.id.cmp(&b.id));
@@ -1055,7 +1059,10 @@ pub fn stream(
     let mut sum: Vec<u8> = Vec::new();
     let mut first_len: Option<u64> = None;
     for s in streams {
-        let uuid = core.db.read().string(&s.vdi, "uuid");
+        let (uuid, parent) = {
+            let db = core.db.read();
+            (db.string(&s.vdi, "uuid"), db.map_get(&s.vdi, "sm_config", "vhd-parent"))
+        };
         let mut writer = core.disks.writer(&uuid, s.size);
         let mut offset = 0u64;
         let mut last = "-1".to_string();
@@ -1076,7 +1083,7 @@ pub fn stream(
             block.read_into(&mut buf, BLOCK as u64)?;
             let at = offset + skipped;
             // A new disk reads as zeros: only data needs writing.
-            if buf.iter().any(|&b| b != 0) {
+            if !s.fresh || buf.iter().any(|&b| b != 0) {
                 writer.write_at(at, &buf).map_err(|e| io_error(&e))?;
             }
             offset = at + block.size;
@@ -1107,7 +1114,7 @@ pub fn stream(
         writer.finish().map_err(|e| io_error(&e))?;
         core.write(|db| {
             if db.is(&s.vdi, "VDI") {
-                let own = core.disks.own_blocks(&uuid, None);
+                let own = core.disks.own_blocks(&uuid, parent.as_deref());
                 crate::rules::storage::record_written(db, &s.vdi, own);
             }
             Ok(())
@@ -1468,7 +1475,7 @@ pub mod sample {
     }
 
     /// Appends a member with a V7 header (no ustar magic, mode 0400).
-    fn member(out: &mut Vec<u8>, name: &str, data: &[u8], mtime: u64) {
+    pub fn member(out: &mut Vec<u8>, name: &str, data: &[u8], mtime: u64) {
         let mut h = [0u8; 512];
         h[..name.len()].copy_from_slice(name.as_bytes());
         let octal = |h: &mut [u8; 512], at: usize, width: usize, v: u64| {
