@@ -375,3 +375,38 @@ fn raw_vdi_imports_read_tar_blocks_and_check_every_one() {
     assert!(status.contains(" 400 "), "{status}");
     assert_eq!(outcome(&mut session, &t).1, ["INTERNAL_ERROR", "Not enough info supplied to import"]);
 }
+
+#[test]
+fn a_cancelled_import_stops_and_leaves_nothing() {
+    let sim = sim();
+    let mut session = login(&sim);
+    let sid = session.session_ref().to_string();
+    let before = counts(&mut session);
+    let data: Vec<u8> = (0..8 * MIB).map(|i| (i % 249) as u8 | 1).collect();
+    let disk = Disk { id: "Ref:5".into(), size: data.len() as u64, device: "0".into(), data };
+    let body = Sample::new("cancelled", vec![disk]).xva();
+    let t = task(&mut session);
+    let mut tcp = TcpStream::connect(sim.addr).expect("connect");
+    let path = format!("/import?session_id={sid}&task_id={t}");
+    write!(tcp, "PUT {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", body.len()).expect("head");
+    // ova.xml and a few blocks: the objects exist, the disk is being written.
+    tcp.write_all(&body[..3 * MIB]).expect("first part");
+    let mut created = false;
+    for _ in 0..500 {
+        let oc = call(&mut session, "task.get_other_config", &[s(&t)]);
+        if oc
+            .as_struct()
+            .is_some_and(|m| m.iter().any(|(k, v)| k == "object_creation" && v.as_str() == Some("complete")))
+        {
+            created = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(created, "the objects are made before the disks stream");
+    call(&mut session, "task.cancel", &[s(&t)]);
+    let _ = tcp.write_all(&body[3 * MIB..]);
+    let (status, info, _) = outcome(&mut session, &t);
+    assert_eq!((status.as_str(), info), ("cancelled", vec!["TASK_CANCELLED".to_string(), t.clone()]));
+    assert_eq!(counts(&mut session), before, "a cancelled import destroys what it made");
+}

@@ -5,6 +5,10 @@
 //! with its mapping rules, and [`Import::stream`] writes the disk blocks
 //! into the new VDIs, checking every block's checksum.
 //!
+//! Objects of the classes the simulator's import does not make (VGPU,
+//! VGPU_type, GPU_group, PVS_site, PVS_proxy, VTPM) are left out, and a
+//! `restore` does not run xapi's backup checks (duplicate MAC seeds, ...).
+//!
 //! Everything here blocks: the handler runs it on a blocking worker, and
 //! API calls go through [`Api`], which waits for the simulator's dispatch.
 //! Memory stays constant: one 1 MiB block at a time, and an `ova.xml` of at
