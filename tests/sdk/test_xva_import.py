@@ -179,6 +179,10 @@ def test_unknown_network_is_created_and_import_errors(sim, session):
     assert rec["error_info"] == ["IMPORT_ERROR_PREMATURE_EOF"]
     _, rec = put(sim, session, xva(disks(), xapi=(99, 0)))
     assert rec["error_info"] == ["IMPORT_INCOMPATIBLE_VERSION"]
+    before = counts(x)
+    _, rec = put(sim, session, xva(disks(), drop=("network",)))
+    assert rec["error_info"] == ["IMPORT_ERROR_FAILED_TO_FIND_OBJECT", "Ref:8"], "the VIF's network is missing"
+    assert counts(x) == before
 
 
 def test_without_credentials_is_401(sim):

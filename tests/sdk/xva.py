@@ -77,9 +77,10 @@ def vm_record(vm_id, name, vbds, vifs, metrics, uuid):
 
 
 def ova_xml(disks, *, name="sdk-imported", export_vsn=2, xapi=(1, 0), uuid="5d4c2c5b-3f0e-4b8e-9d7e-2f4f3b1e0a01",
-            network="Pool-wide network associated with eth0", bridge="xenbr0", mac="aa:bb:cc:00:11:22"):
+            network="Pool-wide network associated with eth0", bridge="xenbr0", mac="aa:bb:cc:00:11:22", drop=()):
     """The ova.xml of a VM with `disks` (a list of (id, Disk)), an empty CD
-    drive and one VIF; ids are process-wide counters, as xapi's are."""
+    drive and one VIF; ids are process-wide counters, as xapi's are. The
+    objects of the classes in `drop` are left out."""
     vm, metrics, vif, net, sr, host, cd = "Ref:3", "Ref:4", "Ref:7", "Ref:8", "Ref:12", "Ref:1", "Ref:6"
     vbds = [f"Ref:{20 + i}" for i in range(len(disks))] + [cd]
     objects = [{"class": "host", "id": host, "snapshot": {
@@ -144,6 +145,7 @@ def ova_xml(disks, *, name="sdk-imported", export_vsn=2, xapi=(1, 0), uuid="5d4c
                "xapi_minor": xapi[1]}
     if export_vsn is not None:
         version["export_vsn"] = export_vsn
+    objects = [o for o in objects if o["class"] not in drop]
     return rpc({"version": version, "objects": objects}).encode()
 
 
