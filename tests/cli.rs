@@ -12,6 +12,7 @@ mod hostile;
 mod pool_hosts;
 mod vdi_io;
 mod xva;
+mod xva_import;
 
 use common::golden;
 

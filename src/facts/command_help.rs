@@ -388,7 +388,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("vm-get-secureboot-readiness", "Report whether a UEFI VM is ready to boot with Secure Boot."),
     ("vm-group-create", "Create a VM group with a placement policy (normal or anti-affinity) and print its UUID."),
     ("vm-group-destroy", "Destroy a VM group."),
-    ("vm-import", "Import VMs from a local file or a URL and print their UUIDs."),
     ("vm-is-bios-customized", "Report whether a VM's BIOS strings are unset, generic or customised."),
     ("vm-memory-balloon", "Deprecated, use vm-memory-dynamic-range-set: set the memory target of a VM."),
     ("vm-memory-dynamic-range-set", "Set the dynamic minimum and maximum memory of a VM, live if it is running."),

@@ -329,10 +329,11 @@ fn a_slow_answer_times_out_per_call() {
 fn http_helpers_reuse_the_connection() {
     let sim = sim();
     let conn = connect(&sim.url(), insecure());
-    // The simulator has no GET or PUT handlers on `/`: the helpers report the status.
+    // The simulator has no GET handler on `/` and no handler at all on
+    // `/no_such_handler`: the helpers report the status.
     let err = conn.http_get("/?session_id=x").unwrap_err();
     assert!(matches!(err, Error::Http { status: 405, .. }), "{err:?}");
-    let err = conn.http_put("/import", std::io::Cursor::new(b"data".to_vec()), Some(4)).unwrap_err();
+    let err = conn.http_put("/no_such_handler", std::io::Cursor::new(b"data".to_vec()), Some(4)).unwrap_err();
     assert!(matches!(err, Error::Http { status: 404, .. }), "{err:?}");
 }
 

@@ -19,7 +19,7 @@ pub const SPEC: CommandSpec = CommandSpec {
 };
 
 /// The pool's default SR, if it names one that exists.
-fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
+pub(super) fn default_sr(ctx: &mut Context) -> CmdResult<Option<String>> {
     let pools = ctx.call_refs("pool.get_all", vec![])?;
     let pool = pools.first().map_or(s(NULL_REF), |p| s(p));
     let sr = ctx.call("pool.get_default_SR", vec![pool])?;

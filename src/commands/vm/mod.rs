@@ -13,6 +13,7 @@ mod disk_add;
 mod disk_list;
 mod disk_remove;
 mod export;
+mod import;
 mod install;
 mod migrate;
 mod no_hosts;
@@ -63,6 +64,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     export::VM,
     export::TEMPLATE,
     export::SNAPSHOT,
+    import::SPEC,
 ];
 
 pub(crate) const DOM0_OK: Selector = Selector { class: "vm", templates: false, dom0: true, single: false };

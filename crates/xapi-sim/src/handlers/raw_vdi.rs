@@ -13,9 +13,10 @@
 //!
 //! Bodies stream at constant memory: a blocking worker reads or writes the
 //! disk a block at a time through a small channel. `tar` exports are
-//! XVA-style blocks ([`crate::xva::export::write_disk`]); `qcow2`, which
-//! xapi supports, is refused like an unknown format, with a task error
-//! that says the simulator lacks it.
+//! XVA-style blocks ([`crate::xva::export::write_disk`]); a `tar` upload
+//! (`vdi/%08d` blocks, each checked against its `.xxhash`) is read by
+//! `xva::import::stream`; `qcow2`, which xapi supports, is refused like an
+//! unknown format, with a task error that says the simulator lacks it.
 //!
 //! hyper decides some framing: data answers are sent as `HTTP/1.0` (xapi
 //! says `HTTP/1.1 200 OK` but closes the connection to end the body; hyper
@@ -28,6 +29,7 @@ use crate::db::{ApiResult, Db, Failure};
 use crate::disks::{self, BlockMap, BLOCK};
 use crate::rules::placement::sr_visible;
 use crate::vhd;
+use crate::xva::import as xva;
 use axum::body::{Body, Bytes};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri, Version};
@@ -91,12 +93,12 @@ impl Format {
 
     /// The refusal of a format xapi has and the simulator does not.
     fn unsupported(self) -> Option<Failure> {
-        matches!(self, Format::Tar | Format::Qcow2)
+        matches!(self, Format::Qcow2)
             .then(|| internal(&format!("xapi-sim does not implement the {} disk format (use raw or vhd)", self.name())))
     }
 }
 
-fn internal(why: &str) -> Failure {
+pub(super) fn internal(why: &str) -> Failure {
     Failure::new("INTERNAL_ERROR", [why])
 }
 
@@ -118,7 +120,7 @@ pub(super) fn bare(status: StatusCode, http10: bool) -> Response {
 }
 
 /// The `200` that starts a transfer; `body` ends when the transfer does.
-fn ok(ctx: &Context, body: Body, extra: &[(header::HeaderName, String)]) -> Response {
+pub(super) fn ok(ctx: &Context, body: Body, extra: &[(header::HeaderName, String)]) -> Response {
     let mut r = bare(StatusCode::OK, true);
     *r.body_mut() = body;
     let (name, value) = ctx.task_header(false);
@@ -143,7 +145,7 @@ fn find_vdi(db: &Db, text: &str) -> Option<String> {
 }
 
 /// xapi's page for `Db.VDI.get_by_uuid` failing inside a handler.
-fn missing_uuid(class: &str, uuid: &str) -> String {
+pub(super) fn missing_uuid(class: &str, uuid: &str) -> String {
     format!("Db_exn.Read_missing_uuid(\"{class}\", \"\", \"{uuid}\")")
 }
 
@@ -158,7 +160,7 @@ pub(super) fn local_host(db: &Db, headers: &HeaderMap) -> String {
 
 /// Where to send a request for an SR this host cannot see: `Ok(None)` when
 /// it can, the address of a host that can, or `Err` when none can.
-fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, Failure> {
+pub(super) fn elsewhere(db: &Db, headers: &HeaderMap, sr: &str) -> Result<Option<String>, Failure> {
     if sr_visible(db, sr, &local_host(db, headers)) {
         return Ok(None);
     }
@@ -205,9 +207,9 @@ impl http_body::Body for Feed {
 }
 
 /// A request body read as a blocking `Read`, fed by [`pump`].
-struct Drain {
-    rx: mpsc::Receiver<io::Result<Bytes>>,
-    cur: Bytes,
+pub(super) struct Drain {
+    pub(super) rx: mpsc::Receiver<io::Result<Bytes>>,
+    pub(super) cur: Bytes,
 }
 
 impl Read for Drain {
@@ -227,7 +229,7 @@ impl Read for Drain {
 }
 
 /// Moves a request body's data into a channel, until the reader stops.
-async fn pump(mut body: Body, tx: mpsc::Sender<io::Result<Bytes>>) {
+pub(super) async fn pump(mut body: Body, tx: mpsc::Sender<io::Result<Bytes>>) {
     use http_body::Body as _;
     loop {
         let frame = std::future::poll_fn(|cx| Pin::new(&mut body).poll_frame(cx)).await;
@@ -505,7 +507,7 @@ async fn export(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> 
         }
     };
     // Exports write tar (XVA-style blocks): see `run_tar`.
-    if let Some(refusal) = format.unsupported().filter(|_| format != Format::Tar) {
+    if let Some(refusal) = format.unsupported() {
         ctx.finish(Err(refusal));
         return bare(StatusCode::NOT_FOUND, true);
     }
@@ -549,6 +551,8 @@ struct Import {
     length: Option<u64>,
     uuid: String,
     size: u64,
+    /// The disk's ref (a tar upload names blocks, not offsets).
+    vdi: String,
 }
 
 /// Sends a VHD's data to a disk writer, reporting progress.
@@ -597,6 +601,13 @@ impl Import {
     fn run(self, core: &Arc<Core>, mut input: Drain, progress: &mut Progress) -> ApiResult<()> {
         let disks = &core.disks;
         match self.format {
+            Format::Tar => {
+                // `vdi/%08d` blocks with `.xxhash` members, always checked.
+                let stream = xva::Stream { id: "vdi".into(), vdi: self.vdi, size: self.size, fresh: false };
+                let mut sink = TarProgress { progress, done: 0 };
+                let (wrapping, input) = (xva::Wrapping::Plain, Box::new(input) as xva::Input);
+                xva::with_members(wrapping, input, true, |m| xva::stream(core, m, &[stream], 2, false, &mut sink))
+            }
             Format::Vhd => {
                 let mut sink =
                     VhdSink { writer: None, disks, uuid: &self.uuid, size: self.size, progress, failure: None };
@@ -640,6 +651,19 @@ impl Import {
                 w.finish().map_err(|_| io_error())
             }
         }
+    }
+}
+
+/// A tar upload's progress: blocks written so far, on the task.
+struct TarProgress<'a> {
+    progress: &'a mut Progress,
+    done: u64,
+}
+
+impl xva::Progress for TarProgress<'_> {
+    fn advance(&mut self, bytes: u64) -> ApiResult<()> {
+        self.done += bytes;
+        self.progress.update(self.done)
     }
 }
 
@@ -794,7 +818,7 @@ async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, bod
         Body::new(Feed { rx: end_rx, delivered: None }),
         &[(header::CONTENT_TYPE, "application/octet-stream".to_string())],
     );
-    let job = Import { format, chunked, length, uuid, size };
+    let job = Import { format, chunked, length, uuid, size, vdi: vdi.clone() };
     tokio::spawn(async move {
         let result = if read_only {
             Err(Failure::new("VDI_READ_ONLY", [vdi.as_str()]))
