@@ -159,3 +159,25 @@ fn the_readme_rehearsal_runs_against_a_loaded_pool_dump() {
          note: dropped the 1 session and 1 task rows: they do not outlive xapi\n"
     );
 }
+
+/// The README's backup and restore: a VM exported as an XVA, the pool
+/// database dumped, the VM imported as a copy whose disks match byte for
+/// byte, and the copy started.
+#[test]
+fn the_readme_backup_restores_a_vm_with_its_disks() {
+    let env = setup("backup");
+    let dir = env.home.join("backups");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = run(&env, "backup-restore", &["test-halted", "NFS virtual disk storage", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "Export succeeded\ndisk 0 restored\ntest-halted restored as test-halted-restored: running\n"
+    );
+    let archive = std::fs::read(dir.join("test-halted.xva")).unwrap();
+    assert_eq!(&archive[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd archive");
+    let dump = std::fs::read_to_string(dir.join("pool.db")).unwrap();
+    assert!(dump.contains("<database><manifest>"), "an xapi database dump");
+    assert_eq!(xe(&env, &["vm-list", "name-label=test-halted", "params=power-state", "--minimal"]), "halted");
+    let _ = std::fs::remove_dir_all(&env.home);
+}
