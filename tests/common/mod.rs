@@ -46,3 +46,40 @@ pub fn xe_at(sim: &Sim) -> impl Fn(&[&str]) -> std::process::Command {
         c
     }
 }
+
+/// A fresh scratch directory for one test of a suite.
+pub fn scratch(suite: &str, name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("xe-{suite}-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// `xe` aimed at a simulator over HTTPS (as `localhost`, pinned in `home`)
+/// or HTTP, with `home` as its home and no standard input.
+pub fn xe_home(sim: &Sim, home: &std::path::Path) -> impl Fn(&[&str]) -> std::process::Command {
+    let port = sim.addr.port();
+    let extra = if sim.tls {
+        format!("server=localhost,port={port},password=xenroot")
+    } else {
+        format!("server=127.0.0.1,port={port},password=xenroot,nossl=true")
+    };
+    let home = home.to_path_buf();
+    move |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_xe"));
+        c.args(args)
+            .env("XE_EXTRA_ARGS", &extra)
+            .env("HOME", &home)
+            .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
+            .env("RUST_BACKTRACE", "0")
+            .stdin(std::process::Stdio::null());
+        c
+    }
+}
+
+/// Runs a command that must succeed; its trimmed standard output.
+pub fn ok(mut c: std::process::Command) -> String {
+    let o = c.output().unwrap();
+    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}

@@ -5,47 +5,13 @@
 
 mod host_logs;
 
-use std::path::{Path, PathBuf};
+use crate::common::{ok, scratch as scratch_in, xe_home as xe};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use xapi_sim::Sim;
 
 const MIB: usize = 1 << 20;
-
-/// A scratch directory for one test.
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xe-vdi-io-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// `xe` aimed at the simulator, over HTTPS (as `localhost`) or HTTP.
-fn xe(sim: &Sim, home: &Path) -> impl Fn(&[&str]) -> Command {
-    let port = sim.addr.port();
-    let extra = if sim.tls {
-        format!("server=localhost,port={port},password=xenroot")
-    } else {
-        format!("server=127.0.0.1,port={port},password=xenroot,nossl=true")
-    };
-    let home = home.to_path_buf();
-    move |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
-        c.args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", &home)
-            .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null());
-        c
-    }
-}
-
-fn ok(mut c: Command) -> String {
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 /// qemu-img, when installed (Debian's qemu-utils); the checks that need it say so when it is not.
 fn qemu_img() -> Option<&'static str> {
@@ -278,4 +244,8 @@ fn ctrl_c_during_an_export_cancels_its_task_and_removes_the_file() {
         std::thread::sleep(Duration::from_millis(50));
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    scratch_in("vdi-io", name)
 }

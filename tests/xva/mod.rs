@@ -3,36 +3,9 @@
 //! stdout, an existing file is never overwritten, a failed export leaves no
 //! partial file, and `--multiple` names the files `f`, `f2`, `f3`...
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use xapi_sim::Sim;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xe-xva-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn xe(sim: &Sim, home: &Path) -> impl Fn(&[&str]) -> Command {
-    let port = sim.addr.port();
-    let extra = if sim.tls {
-        format!("server=localhost,port={port},password=xenroot")
-    } else {
-        format!("server=127.0.0.1,port={port},password=xenroot,nossl=true")
-    };
-    let home = home.to_path_buf();
-    move |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
-        c.args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", &home)
-            .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null());
-        c
-    }
-}
+use crate::common::{scratch as scratch_in, xe_home as xe};
+use std::path::PathBuf;
+use std::process::Command;
 
 fn run(mut c: Command) -> (bool, String, String) {
     let o = c.output().unwrap();
@@ -124,4 +97,8 @@ fn a_failed_export_leaves_no_file_and_multiple_names_the_files() {
     assert_eq!(out, "Export succeeded\nExport succeeded\n");
     assert!(base.exists() && dir.join("f.xva2").exists());
     assert!(!dir.join("f.xva3").exists());
+}
+
+fn scratch(name: &str) -> PathBuf {
+    scratch_in("xva", name)
 }

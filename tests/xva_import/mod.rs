@@ -4,46 +4,12 @@
 //! `force`, metadata imports with a `vdi:` map and `dry-run`; the disks
 //! read back with `vdi-export`.
 
+use crate::common::{ok, scratch as scratch_in, xe_home as xe};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use xapi_sim::xva::import::sample::{compress, Disk, Sample};
-use xapi_sim::Sim;
 
 const MIB: usize = 1 << 20;
-
-fn scratch(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("xe-xva-import-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-/// `xe` aimed at the simulator, over HTTPS (as `localhost`) or HTTP.
-fn xe(sim: &Sim, home: &Path) -> impl Fn(&[&str]) -> Command {
-    let port = sim.addr.port();
-    let extra = if sim.tls {
-        format!("server=localhost,port={port},password=xenroot")
-    } else {
-        format!("server=127.0.0.1,port={port},password=xenroot,nossl=true")
-    };
-    let home = home.to_path_buf();
-    move |args: &[&str]| {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_xe"));
-        c.args(args)
-            .env("XE_EXTRA_ARGS", &extra)
-            .env("HOME", &home)
-            .env("XE_KNOWN_HOSTS", home.join("known_hosts"))
-            .env("RUST_BACKTRACE", "0")
-            .stdin(Stdio::null());
-        c
-    }
-}
-
-fn ok(mut c: Command) -> String {
-    let o = c.output().unwrap();
-    assert!(o.status.success(), "{c:?}: {}", String::from_utf8_lossy(&o.stderr));
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
 
 fn fails(mut c: Command) -> String {
     let o = c.output().unwrap();
@@ -158,4 +124,8 @@ fn a_corrupt_archive_fails_unless_forced_and_metadata_maps_disks() {
     let mut want: Vec<&str> = vdis.iter().map(String::as_str).collect();
     want.sort_unstable();
     assert_eq!(used, want);
+}
+
+fn scratch(name: &str) -> PathBuf {
+    scratch_in("xva-import", name)
 }

@@ -7,132 +7,29 @@
 // Tests own the terminal and read the environment.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
+mod common;
+
+use common::wire::*;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::sync::Arc;
 use std::time::Duration;
-use xapi_sim::{Sim, SimOptions};
 use xenapi::client::{Connection, Options, Session, Tls};
 use xenapi::Value;
 
 const MIB: u64 = 1 << 20;
 
-fn sim() -> Sim {
-    let mut opts = SimOptions::default();
-    opts.config.time_scale = 0.0;
-    Sim::start(opts).expect("simulator")
-}
-
-fn login(sim: &Sim) -> Session {
-    let conn = Connection::new(&sim.url(), Options::new(Tls::Insecure)).expect("connection");
-    Session::login(conn, "root", "xenroot", "raw-vdi-tests").expect("login")
-}
-
-fn s(text: &str) -> Value {
-    Value::str(text)
-}
-
-fn call(session: &mut Session, method: &str, args: &[Value]) -> Value {
-    session.call(method, args).unwrap_or_else(|e| panic!("{method}: {e}"))
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
-/// The ref of the SR with this name.
-fn sr_named(session: &mut Session, name: &str) -> String {
-    let srs = call(session, "SR.get_by_name_label", &[s(name)]);
-    text(&srs.as_array().expect("a list")[0])
-}
-
 /// A new user VDI of `size` bytes on the NFS SR (VHD files); (ref, uuid).
 fn new_vdi(session: &mut Session, size: u64) -> (String, String) {
     let sr = sr_named(session, "NFS virtual disk storage");
-    let record = Value::Struct(vec![
-        ("name_label".into(), s("raw-vdi test")),
-        ("name_description".into(), s("")),
-        ("SR".into(), s(&sr)),
-        ("virtual_size".into(), Value::Int(size as i64)),
-        ("type".into(), s("user")),
-        ("sharable".into(), Value::Bool(false)),
-        ("read_only".into(), Value::Bool(false)),
-        ("other_config".into(), Value::Struct(Vec::new())),
-        ("xenstore_data".into(), Value::Struct(Vec::new())),
-        ("sm_config".into(), Value::Struct(Vec::new())),
-        ("tags".into(), Value::Array(Vec::new())),
-    ]);
-    let vdi = text(&call(session, "VDI.create", &[record]));
+    let vdi = new_vdi_on(session, &sr, "raw-vdi test", size);
     let uuid = text(&call(session, "VDI.get_uuid", &[s(&vdi)]));
     (vdi, uuid)
-}
-
-/// A raw HTTP answer: status line, lower-cased header lines, body.
-struct Answer {
-    status_line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn status(&self) -> u16 {
-        self.status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status")
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-fn parse(raw: &[u8]) -> Answer {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Answer { status_line, headers, body: raw[end + 4..].to_vec() }
-}
-
-/// Sends a request (an HTTP/1.0 one, as xe sends, unless `head` says
-/// otherwise) and reads the answer to the end of the connection.
-fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Answer {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    tcp.write_all(head.as_bytes()).expect("send head");
-    let _ = tcp.write_all(body);
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).expect("answer");
-    parse(&raw)
-}
-
-fn get(addr: SocketAddr, path: &str) -> Answer {
-    request(addr, &format!("GET {path} HTTP/1.0\r\n\r\n"), b"")
-}
-
-fn put(addr: SocketAddr, path: &str, body: &[u8]) -> Answer {
-    request(addr, &format!("PUT {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", body.len()), body)
 }
 
 /// A client task, as xe makes one.
 fn task(session: &mut Session, label: &str) -> String {
     text(&call(session, "task.create", &[s(label), s("")]))
-}
-
-/// Waits for a task to leave `pending` and returns (status, error_info, result).
-fn outcome(session: &mut Session, task: &str) -> (String, Vec<String>, String) {
-    for _ in 0..500 {
-        let status = text(&call(session, "task.get_status", &[s(task)]));
-        if status != "pending" && status != "cancelling" {
-            let info = call(session, "task.get_error_info", &[s(task)]);
-            let info = info.as_array().unwrap_or(&[]).iter().map(text).collect();
-            return (status, info, text(&call(session, "task.get_result", &[s(task)])));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("task {task} never finished");
 }
 
 fn pattern(seed: u8, len: usize) -> Vec<u8> {
@@ -142,7 +39,7 @@ fn pattern(seed: u8, len: usize) -> Vec<u8> {
 #[test]
 fn raw_round_trip_with_xapis_heads_and_task() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (vdi, uuid) = new_vdi(&mut session, 8 * MIB);
     let data = pattern(3, (3 * MIB + 100) as usize);
@@ -177,7 +74,7 @@ fn raw_round_trip_with_xapis_heads_and_task() {
 #[test]
 fn the_demo_disk_exports_as_a_vhd_that_reads_back() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let vdis = call(&mut session, "VDI.get_by_name_label", &[s("test-halted 0")]);
     let vdi = text(&vdis.as_array().expect("a list")[0]);
@@ -213,7 +110,7 @@ fn the_demo_disk_exports_as_a_vhd_that_reads_back() {
 #[test]
 fn credentials_come_first_and_failures_before_the_head_are_xapis() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (_, uuid) = new_vdi(&mut session, 4 * MIB);
     let a = get(sim.addr, &format!("/export_raw_vdi?vdi={uuid}"));
@@ -250,7 +147,7 @@ fn credentials_come_first_and_failures_before_the_head_are_xapis() {
 #[test]
 fn imports_are_refused_in_xapis_order() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (_, uuid) = new_vdi(&mut session, 4 * MIB);
     let sr = sr_named(&mut session, "NFS virtual disk storage");
@@ -297,7 +194,7 @@ fn imports_are_refused_in_xapis_order() {
 #[test]
 fn a_raw_import_into_an_sr_makes_a_disk_of_its_length() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let sr_uuid = {
         let sr = sr_named(&mut session, "NFS virtual disk storage");
@@ -321,7 +218,7 @@ fn a_raw_import_into_an_sr_makes_a_disk_of_its_length() {
 #[test]
 fn the_head_of_an_import_comes_before_its_body_and_failures_after_it_are_in_the_task() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (_, uuid) = new_vdi(&mut session, 2 * MIB);
     // As the real xe does: send the head, read the answer's head, then the body.
@@ -370,7 +267,7 @@ fn the_head_of_an_import_comes_before_its_body_and_failures_after_it_are_in_the_
 #[test]
 fn chunked_framing_writes_records_where_they_say() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (vdi, _) = new_vdi(&mut session, 8 * MIB);
     let mut body = Vec::new();
@@ -393,7 +290,7 @@ fn chunked_framing_writes_records_where_they_say() {
 #[test]
 fn a_delta_against_a_snapshot_holds_only_the_changed_blocks() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (vdi, uuid) = new_vdi(&mut session, 8 * MIB);
     put(sim.addr, &format!("/import_raw_vdi?session_id={sid}&vdi={vdi}"), &pattern(1, (6 * MIB) as usize));
@@ -437,7 +334,7 @@ fn a_delta_against_a_snapshot_holds_only_the_changed_blocks() {
 #[test]
 fn a_disk_on_storage_this_host_cannot_see_is_redirected_to_one_that_can() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     // The local storage of the second host, which the master cannot see.
     let hosts = call(&mut session, "host.get_all", &[]);
@@ -483,7 +380,7 @@ fn a_disk_on_storage_this_host_cannot_see_is_redirected_to_one_that_can() {
 #[test]
 fn a_cancelled_export_stops_and_says_so() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (vdi, _) = new_vdi(&mut session, 256 * MIB);
     let t = task(&mut session, "VDI export");
@@ -503,7 +400,7 @@ fn a_cancelled_export_stops_and_says_so() {
 #[test]
 fn snapshots_clones_and_copies_share_blocks_until_written() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "raw-vdi-tests");
     let sid = session.session_ref().to_string();
     let (vdi, uuid) = new_vdi(&mut session, 8 * MIB);
     put(sim.addr, &format!("/import_raw_vdi?session_id={sid}&vdi={vdi}"), &pattern(5, (4 * MIB) as usize));

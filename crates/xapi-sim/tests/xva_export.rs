@@ -9,37 +9,16 @@
 // Tests own the terminal and read the environment.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
+mod common;
+
+use common::wire::*;
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::TcpStream;
 use std::time::Duration;
-use xapi_sim::{Sim, SimOptions};
-use xenapi::client::{Connection, Options, Session, Tls};
+use xenapi::client::Session;
 use xenapi::Value;
 
 const MIB: u64 = 1 << 20;
-
-fn sim() -> Sim {
-    let mut opts = SimOptions::default();
-    opts.config.time_scale = 0.0;
-    Sim::start(opts).expect("simulator")
-}
-
-fn login(sim: &Sim) -> Session {
-    let conn = Connection::new(&sim.url(), Options::new(Tls::Insecure)).expect("connection");
-    Session::login(conn, "root", "xenroot", "xva-export-tests").expect("login")
-}
-
-fn s(text: &str) -> Value {
-    Value::str(text)
-}
-
-fn call(session: &mut Session, method: &str, args: &[Value]) -> Value {
-    session.call(method, args).unwrap_or_else(|e| panic!("{method}: {e}"))
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
 
 fn vm_named(session: &mut Session, name: &str) -> String {
     let vms = call(session, "VM.get_by_name_label", &[s(name)]);
@@ -51,27 +30,9 @@ fn vm_named(session: &mut Session, name: &str) -> String {
         .expect("the VM")
 }
 
-fn sr_named(session: &mut Session, name: &str) -> String {
-    let srs = call(session, "SR.get_by_name_label", &[s(name)]);
-    text(&srs.as_array().expect("a list")[0])
-}
-
 /// A new disk of `size` bytes on `sr`, attached to `vm` as `device`.
 fn attach_disk(session: &mut Session, vm: &str, sr: &str, size: u64, device: &str) -> String {
-    let record = Value::Struct(vec![
-        ("name_label".into(), s("xva test disk")),
-        ("name_description".into(), s("")),
-        ("SR".into(), s(sr)),
-        ("virtual_size".into(), Value::Int(size as i64)),
-        ("type".into(), s("user")),
-        ("sharable".into(), Value::Bool(false)),
-        ("read_only".into(), Value::Bool(false)),
-        ("other_config".into(), Value::Struct(Vec::new())),
-        ("xenstore_data".into(), Value::Struct(Vec::new())),
-        ("sm_config".into(), Value::Struct(Vec::new())),
-        ("tags".into(), Value::Array(Vec::new())),
-    ]);
-    let vdi = text(&call(session, "VDI.create", &[record]));
+    let vdi = new_vdi_on(session, sr, "xva test disk", size);
     let vbd = Value::Struct(vec![
         ("VM".into(), s(vm)),
         ("VDI".into(), s(&vdi)),
@@ -89,57 +50,6 @@ fn attach_disk(session: &mut Session, vm: &str, sr: &str, size: u64, device: &st
     vdi
 }
 
-/// A raw HTTP answer: status line, lower-cased header lines, body.
-struct Answer {
-    status_line: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Answer {
-    fn status(&self) -> u16 {
-        self.status_line.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status")
-    }
-
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
-    }
-}
-
-fn parse(raw: &[u8]) -> Answer {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a head");
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status_line = lines.next().unwrap_or_default().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    Answer { status_line, headers, body: raw[end + 4..].to_vec() }
-}
-
-fn request(addr: SocketAddr, head: &str) -> Answer {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
-    tcp.write_all(head.as_bytes()).expect("send head");
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).expect("answer");
-    parse(&raw)
-}
-
-fn get(addr: SocketAddr, path: &str) -> Answer {
-    request(addr, &format!("GET {path} HTTP/1.0\r\n\r\n"))
-}
-
-fn put(addr: SocketAddr, path: &str, body: &[u8]) -> u16 {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.write_all(format!("PUT {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", body.len()).as_bytes()).expect("head");
-    tcp.write_all(body).expect("body");
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).expect("answer");
-    parse(&raw).status()
-}
-
 /// A client task as xe's Pattern A makes one: progress -1 until a handler takes it.
 fn task(session: &mut Session) -> String {
     let t = text(&call(session, "task.create", &[s("Export of VM"), s("")]));
@@ -149,17 +59,10 @@ fn task(session: &mut Session) -> String {
 
 /// Waits for a task to end: (status, error_info, progress).
 fn outcome(session: &mut Session, task: &str) -> (String, Vec<String>, f64) {
-    for _ in 0..1000 {
-        let status = text(&call(session, "task.get_status", &[s(task)]));
-        if status != "pending" && status != "cancelling" {
-            let info = call(session, "task.get_error_info", &[s(task)]);
-            let info = info.as_array().unwrap_or(&[]).iter().map(text).collect();
-            let progress = call(session, "task.get_progress", &[s(task)]).as_float().unwrap_or(-2.0);
-            return (status, info, progress);
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("task {task} never finished");
+    let status = wait_task(session, task);
+    let info = strings(&call(session, "task.get_error_info", &[s(task)]));
+    let progress = call(session, "task.get_progress", &[s(task)]).as_float().unwrap_or(-2.0);
+    (status, info, progress)
 }
 
 /// One tar member: the raw header, its name and its data.
@@ -220,7 +123,7 @@ fn export_path(sid: &str, task: &str, vm: &str, extra: &str) -> String {
 #[test]
 fn an_export_is_xapis_tar_with_ova_xml_first_and_sparse_checksummed_blocks() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "test-halted");
     // A second disk of 6 MiB: data in its second block only. (The short
@@ -232,7 +135,7 @@ fn an_export_is_xapis_tar_with_ova_xml_first_and_sparse_checksummed_blocks() {
     let path = format!("/import_raw_vdi?session_id={sid}&vdi={extra}");
     let mut image = vec![0u8; MIB as usize];
     image.extend_from_slice(&payload);
-    assert_eq!(put(sim.addr, &path, &image), 200);
+    assert_eq!(put(sim.addr, &path, &image).status(), 200);
     std::thread::sleep(Duration::from_millis(200));
 
     let t = task(&mut session);
@@ -296,7 +199,7 @@ fn an_export_is_xapis_tar_with_ova_xml_first_and_sparse_checksummed_blocks() {
 #[test]
 fn compression_wraps_the_same_archive() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "test-halted");
     let mut names = Vec::new();
@@ -330,7 +233,7 @@ fn compression_wraps_the_same_archive() {
 #[test]
 fn failures_before_the_head_are_500s_and_fail_the_task() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let running = vm_named(&mut session, "web01");
     let t = task(&mut session);
@@ -369,7 +272,7 @@ fn failures_before_the_head_are_500s_and_fail_the_task() {
 #[test]
 fn a_suspended_vm_keeps_its_suspend_image_only_when_asked() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "build-suspended");
     let mut dirs_of = |extra: &str| {
@@ -390,7 +293,7 @@ fn a_suspended_vm_keeps_its_suspend_image_only_when_asked() {
 #[test]
 fn a_vm_on_storage_this_host_cannot_see_is_redirected() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let pool = call(&mut session, "pool.get_all", &[]);
     let master = text(&call(&mut session, "pool.get_master", &[pool.as_array().unwrap()[0].clone()]));
@@ -416,7 +319,7 @@ fn a_vm_on_storage_this_host_cannot_see_is_redirected() {
     assert_eq!(a.status(), 302);
     assert_eq!(a.header("location"), Some(format!("https://{address}{path}").as_str()));
     assert_eq!(text(&call(&mut session, "task.get_status", &[s(&t)])), "pending", "the task is left for that host");
-    let a = request(sim.addr, &format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"));
+    let a = request(sim.addr, &format!("GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"), b"");
     assert_eq!(a.status(), 200);
     assert_eq!(untar(&a.body)[0].name, "ova.xml");
     assert_eq!(outcome(&mut session, &t).0, "success");
@@ -425,7 +328,7 @@ fn a_vm_on_storage_this_host_cannot_see_is_redirected() {
 #[test]
 fn metadata_exports_hold_only_ova_xml_with_a_length() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "web01");
     let ova = |session: &mut Session, extra: &str| {
@@ -478,14 +381,14 @@ fn metadata_exports_hold_only_ova_xml_with_a_length() {
 #[test]
 fn a_cancelled_export_stops_and_says_so() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "test-halted");
     let nfs = sr_named(&mut session, "NFS virtual disk storage");
     let size = 64 * MIB;
     let disk = attach_disk(&mut session, &vm, &nfs, size, "9");
     let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8 | 1).collect();
-    assert_eq!(put(sim.addr, &format!("/import_raw_vdi?session_id={sid}&vdi={disk}"), &data), 200);
+    assert_eq!(put(sim.addr, &format!("/import_raw_vdi?session_id={sid}&vdi={disk}"), &data).status(), 200);
     std::thread::sleep(Duration::from_millis(300));
     let t = task(&mut session);
     let mut tcp = TcpStream::connect(sim.addr).expect("connect");
@@ -505,7 +408,7 @@ fn a_cancelled_export_stops_and_says_so() {
 #[test]
 fn a_raw_vdi_export_as_tar_is_xva_blocks_without_ova_xml() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-export-tests");
     let sid = session.session_ref().to_string();
     let vm = vm_named(&mut session, "test-halted");
     let vbds = call(&mut session, "VM.get_VBDs", &[s(&vm)]);

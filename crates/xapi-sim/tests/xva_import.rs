@@ -7,90 +7,35 @@
 // Tests own the terminal and read the environment.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
+mod common;
+
+use common::wire::*;
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 use xapi_sim::xva::block_checksum;
 use xapi_sim::xva::import::sample::{compress, member, Disk, Sample};
-use xapi_sim::{Sim, SimOptions};
-use xenapi::client::{Connection, Options, Session, Tls};
+use xapi_sim::Sim;
+use xenapi::client::Session;
 use xenapi::Value;
 
 const MIB: usize = 1 << 20;
-
-fn sim() -> Sim {
-    let mut opts = SimOptions::default();
-    opts.config.time_scale = 0.0;
-    Sim::start(opts).expect("simulator")
-}
-
-fn login(sim: &Sim) -> Session {
-    let conn = Connection::new(&sim.url(), Options::new(Tls::Insecure)).expect("connection");
-    Session::login(conn, "root", "xenroot", "xva-import-tests").expect("login")
-}
-
-fn s(text: &str) -> Value {
-    Value::str(text)
-}
-
-fn call(session: &mut Session, method: &str, args: &[Value]) -> Value {
-    session.call(method, args).unwrap_or_else(|e| panic!("{method}: {e}"))
-}
-
-fn text(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_string()
-}
-
-fn strings(v: &Value) -> Vec<String> {
-    v.as_array().unwrap_or(&[]).iter().map(text).collect()
-}
-
-/// The status line and lower-cased headers of an answer.
-fn head_of(raw: &[u8]) -> (String, Vec<(String, String)>) {
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or(raw.len());
-    let head = String::from_utf8_lossy(&raw[..end]).into_owned();
-    let mut lines = head.split("\r\n");
-    let status = lines.next().unwrap_or_default().to_string();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
-        .collect();
-    (status, headers)
-}
 
 /// Sends a PUT (HTTP/1.0 with a length, as xe sends a regular file, unless
 /// `extra` header lines say how the body is framed) and reads the answer to
 /// the end of the connection; the body may be cut short by a server that
 /// stopped reading.
 fn put_with(addr: SocketAddr, path: &str, extra: &str, body: &[u8]) -> (String, Vec<(String, String)>) {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    tcp.set_read_timeout(Some(Duration::from_secs(60))).expect("timeout");
     let head = match extra {
         "" => format!("PUT {path} HTTP/1.0\r\nContent-Length: {}\r\n\r\n", body.len()),
         _ => format!("PUT {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{extra}\r\n"),
     };
-    tcp.write_all(head.as_bytes()).expect("send head");
-    let _ = tcp.write_all(body);
-    let mut raw = Vec::new();
-    let _ = tcp.read_to_end(&mut raw);
-    head_of(&raw)
+    let answer = request(addr, &head, body);
+    (answer.status_line, answer.headers)
 }
 
 fn task(session: &mut Session) -> String {
     text(&call(session, "task.create", &[s("VM import"), s("")]))
-}
-
-/// Waits for a task to finish: (status, error_info, result).
-fn outcome(session: &mut Session, task: &str) -> (String, Vec<String>, String) {
-    for _ in 0..1000 {
-        let status = text(&call(session, "task.get_status", &[s(task)]));
-        if status != "pending" && status != "cancelling" {
-            let info = strings(&call(session, "task.get_error_info", &[s(task)]));
-            return (status, info, text(&call(session, "task.get_result", &[s(task)])));
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    panic!("task {task} never finished");
 }
 
 /// Imports `body` at `handler` with `query` under a new task: (status line, task outcome).
@@ -136,18 +81,13 @@ fn first_vm(result: &str) -> String {
 /// The bytes of a VDI, read back through /export_raw_vdi.
 fn bytes_of(sim: &Sim, session: &mut Session, vdi: &str) -> Vec<u8> {
     let sid = session.session_ref().to_string();
-    let mut tcp = TcpStream::connect(sim.addr).expect("connect");
-    write!(tcp, "GET /export_raw_vdi?session_id={sid}&vdi={vdi} HTTP/1.0\r\n\r\n").expect("send");
-    let mut raw = Vec::new();
-    tcp.read_to_end(&mut raw).expect("read");
-    let end = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-    raw[end..].to_vec()
+    get(sim.addr, &format!("/export_raw_vdi?session_id={sid}&vdi={vdi}")).body
 }
 
 #[test]
 fn zstd_and_gzip_archives_import_with_their_disks() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     for kind in ["zstd", "gzip", "plain"] {
         let sample = Sample::new(&format!("xva {kind}"), disks());
         let body = compress(kind, &sample.xva());
@@ -176,7 +116,7 @@ fn zstd_and_gzip_archives_import_with_their_disks() {
 #[test]
 fn chunked_bodies_iso_srs_and_a_missing_default_sr_are_refused() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     let sid = session.session_ref().to_string();
     let body = Sample::new("refused", disks()).xva();
 
@@ -218,7 +158,7 @@ fn chunked_bodies_iso_srs_and_a_missing_default_sr_are_refused() {
 #[test]
 fn short_misordered_and_corrupt_archives_fail_and_leave_nothing() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     let before = counts(&mut session);
     let whole = Sample::new("short", disks()).xva();
     let (_, (st, info, _)) = import(&sim, &mut session, "/import", "", &whole[..2 * MIB]);
@@ -250,7 +190,7 @@ fn short_misordered_and_corrupt_archives_fail_and_leave_nothing() {
 #[test]
 fn metadata_imports_map_disks_and_dry_runs_make_nothing() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     // The disks the metadata stands for: imported first, by a full import.
     let full = Sample::new("with disks", disks());
     let (_, (st, info, _)) = import(&sim, &mut session, "/import", "", &full.xva());
@@ -315,25 +255,10 @@ fn vdi_tar(blocks: &[(u64, Vec<u8>)], bad: Option<u64>) -> Vec<u8> {
 #[test]
 fn raw_vdi_imports_read_tar_blocks_and_check_every_one() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     let sid = session.session_ref().to_string();
-    let sr = text(
-        &call(&mut session, "SR.get_by_name_label", &[s("NFS virtual disk storage")]).as_array().expect("list")[0],
-    );
-    let record = Value::Struct(vec![
-        ("name_label".into(), s("tar target")),
-        ("name_description".into(), s("")),
-        ("SR".into(), s(&sr)),
-        ("virtual_size".into(), Value::Int(4 * MIB as i64)),
-        ("type".into(), s("user")),
-        ("sharable".into(), Value::Bool(false)),
-        ("read_only".into(), Value::Bool(false)),
-        ("other_config".into(), Value::Struct(Vec::new())),
-        ("xenstore_data".into(), Value::Struct(Vec::new())),
-        ("sm_config".into(), Value::Struct(Vec::new())),
-        ("tags".into(), Value::Array(Vec::new())),
-    ]);
-    let vdi = text(&call(&mut session, "VDI.create", &[record]));
+    let sr = sr_named(&mut session, "NFS virtual disk storage");
+    let vdi = new_vdi_on(&mut session, &sr, "tar target", 4 * MIB as u64);
     let first: Vec<u8> = (0..MIB).map(|i| (i % 253) as u8 | 1).collect();
     let last = vec![7u8; MIB];
     // Block 1 and 2 are left out: zeros. The size reached ends the disk.
@@ -379,7 +304,7 @@ fn raw_vdi_imports_read_tar_blocks_and_check_every_one() {
 #[test]
 fn a_cancelled_import_stops_and_leaves_nothing() {
     let sim = sim();
-    let mut session = login(&sim);
+    let mut session = login(&sim, "xva-import-tests");
     let sid = session.session_ref().to_string();
     let before = counts(&mut session);
     let data: Vec<u8> = (0..8 * MIB).map(|i| (i % 249) as u8 | 1).collect();

@@ -9,6 +9,8 @@ use xapi_sim::Core;
 use xenapi::wire::Response;
 use xenapi::Value;
 
+pub mod wire;
+
 /// A core with the demo pool and instant operations.
 pub fn core() -> Arc<Core> {
     core_with(SimOptions::default())
