@@ -14,6 +14,8 @@
 //! - `#! sim-faults [RULES]` — the simulator starts with these fault rules (a
 //!   JSON list on one line, as in `xapi-sim --faults`), after those of earlier
 //!   `sim-faults` lines; they apply to the whole file;
+//! - `#! sim-user NAME:PASSWORD:ROLE` — the simulator also accepts this user,
+//!   who has this role (`xapi-sim --user`);
 //! - `#! stdin TEXT` — the next command reads `TEXT` and a newline on stdin
 //!   (otherwise stdin is empty).
 //!
@@ -206,7 +208,20 @@ fn run_file(path: &Path) -> (String, bool) {
             xapi_sim::faults::parse_rules(json).unwrap_or_else(|e| panic!("{}: sim-faults: {e}", path.display()))
         })
         .collect();
-    let sim = super::start_sim_with(tls, &disabled, faults);
+    let users: Vec<(String, String, String)> = items
+        .iter()
+        .filter_map(|i| match i {
+            Item::Directive(d) => d.strip_prefix("sim-user "),
+            _ => None,
+        })
+        .map(|u| {
+            let (name, rest) = u.split_once(':').unwrap_or_else(|| panic!("{}: sim-user NAME:PW:ROLE", path.display()));
+            let (password, role) =
+                rest.rsplit_once(':').unwrap_or_else(|| panic!("{}: sim-user NAME:PW:ROLE", path.display()));
+            (name.to_string(), password.to_string(), role.to_string())
+        })
+        .collect();
+    let sim = super::start_sim_users(tls, &disabled, faults, &users);
     let port = sim.addr.port();
     let home = tempdir(path);
     let home_s = home.display().to_string();

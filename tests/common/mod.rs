@@ -19,9 +19,23 @@ pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
 
 /// Starts the demo pool with some methods disabled and these fault rules in force.
 pub fn start_sim_with(tls: bool, disabled: &[String], faults: Vec<xapi_sim::faults::Rule>) -> Sim {
+    start_sim_users(tls, disabled, faults, &[])
+}
+
+/// [`start_sim_with`], also accepting these `(user, password, role)`.
+pub fn start_sim_users(
+    tls: bool,
+    disabled: &[String],
+    faults: Vec<xapi_sim::faults::Rule>,
+    users: &[(String, String, String)],
+) -> Sim {
     let methods: Vec<&str> = disabled.iter().map(String::as_str).collect();
     let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods).faults(faults);
     opts.config.time_scale = 0.0;
+    for (user, password, role) in users {
+        opts.config.users.push((user.clone(), password.clone()));
+        opts.config.roles.push((user.clone(), role.clone()));
+    }
     Sim::start(opts).expect("simulator starts on loopback")
 }
 

@@ -68,3 +68,98 @@ def test_sessions_carry_their_roles_permissions(rsim):
 def test_a_password_with_colons_is_not_a_role(rsim):
     s = login(rsim, "admin", "pw:with:colons")
     assert s.xenapi.pool.get_all()
+
+
+def http(rsim, path, method="GET", data=None, headers=None):
+    """An HTTP request to the simulator: (status, body, headers)."""
+    import urllib.error
+    import urllib.request
+    req = urllib.request.Request(f"http://{rsim.host}:{rsim.port}{path}", data=data, method=method,
+                                 headers=headers or {})
+    try:
+        with urllib.request.urlopen(req) as r:
+            return r.status, r.read(), r.headers
+    except urllib.error.HTTPError as e:
+        return e.code, e.read(), e.headers
+
+
+def a_disk(rsim):
+    """A new 1 MiB disk, made by root."""
+    x = rsim.session().xenapi
+    sr = x.SR.get_by_name_label("NFS virtual disk storage")[0]
+    return x.VDI.create({
+        "name_label": "rbac disk", "name_description": "", "SR": sr, "virtual_size": str(1 << 20),
+        "type": "user", "sharable": False, "read_only": False, "other_config": {},
+        "xenstore_data": {}, "sm_config": {}, "tags": [],
+    })
+
+
+def test_http_handlers_check_the_roles_permission(rsim):
+    """A read-only user may not export a disk: 403, and the task it named
+    fails with RBAC_PERMISSION_DENIED on http/get_export_raw_vdi."""
+    viewer = login(rsim, "viewer", "pw1")
+    x = viewer.xenapi
+    vdi = a_disk(rsim)
+    task = x.task.create("sdk export", "")
+    status, body, _ = http(rsim, f"/export_raw_vdi?session_id={viewer._session}&task_id={task}&vdi={vdi}")
+    assert status == 403
+    assert body == b"<html><body><h1>HTTP 403 forbidden</h1>Access to the requested resource is forbidden.</body></html>"
+    rec = x.task.get_record(task)
+    assert rec["status"] == "failure"
+    assert rec["error_info"] == [
+        "RBAC_PERMISSION_DENIED", "http/get_export_raw_vdi",
+        "No permission in user session. (Roles with this permission: "
+        "pool-admin, pool-operator, vm-power-admin, vm-admin)"]
+
+
+def test_http_basic_users_get_their_roles_too(rsim):
+    import base64
+    auth = {"Authorization": "Basic " + base64.b64encode(b"operator:pw2").decode()}
+    status, _, _ = http(rsim, "/pool/xmldbdump", headers=auth)
+    assert status == 403
+    status, body, _ = http(rsim, "/pool/xmldbdump", headers={
+        "Authorization": "Basic " + base64.b64encode(b"admin:pw:with:colons").decode()})
+    assert status == 200 and b"<database" in body[:200]
+
+
+def test_a_vm_operator_may_read_a_disk_only_through_the_api(rsim):
+    operator = login(rsim, "operator", "pw2")
+    x = operator.xenapi
+    vdi = a_disk(rsim)
+    status, _, _ = http(rsim, f"/export_raw_vdi?session_id={operator._session}&vdi={vdi}")
+    assert status == 403
+    root = rsim.session()
+    status, body, _ = http(rsim, f"/export_raw_vdi?session_id={root._session}&vdi={vdi}")
+    assert status == 200 and len(body) == int(root.xenapi.VDI.get_virtual_size(vdi))
+
+
+def test_roles_and_permissions_are_xapis_static_table(rsim):
+    x = rsim.session().xenapi
+    roles = x.role.get_all_records_where("subroles<>[]")
+    names = [r["name_label"] for r in roles.values()]
+    assert names == ["pool-admin", "pool-operator", "vm-power-admin", "vm-admin", "vm-operator",
+                     "client-cert", "read-only"]
+    pool_admin = x.role.get_by_uuid("0165f154-ba3e-034e-6b27-5d271af109ba")
+    assert pool_admin == "OpaqueRef:0165f154-ba3e-034e-6b27-5d271af109ba"
+    assert x.role.get_record(pool_admin)["is_internal"] is False
+    permissions = x.role.get_all_records_where("subroles=[]")
+    assert len(permissions) > 1000
+    start = x.role.get_by_name_label("vm.start")[0]
+    assert x.role.get_record(start) == {
+        "uuid": "24b924aa-926c-879e-d2c1-fe778e82ccee", "name_label": "vm.start",
+        "name_description": "A basic permission", "subroles": [], "is_internal": True}
+    holders = [x.role.get_name_label(r) for r in x.role.get_by_permission(start)]
+    assert holders == ["pool-admin", "pool-operator", "vm-power-admin", "vm-admin", "vm-operator"]
+    assert x.role.get_by_permission_name_label("http/get_pool_xml_db_sync") == [pool_admin]
+    read_only = x.role.get_by_name_label("read-only")[0]
+    labels = x.role.get_permissions_name_label(read_only)
+    assert "vm.get_record" in labels and "vm.start" not in labels
+    assert x.role.get_permissions(start) == [start]
+
+
+def test_a_vm_operators_session_lists_http_permissions_too(rsim):
+    s = login(rsim, "operator", "pw2")
+    me = s.xenapi.session.get_record(s._session)
+    assert "vm.start" in me["rbac_permissions"]
+    assert "http/get_export" not in me["rbac_permissions"]
+    assert "http/rrd_updates" in me["rbac_permissions"]

@@ -113,10 +113,7 @@ fn rbac_check(core: &Core, session: &str, class: &Class, message: &MessageDef) -
     if message.allows(role) {
         return Ok(());
     }
-    let permission = format!("{}.{}", class.name(), message.name).to_lowercase();
-    let why =
-        format!("No permission in user session. (Roles with this permission: {})", message.role_names().join(", "));
-    Err(Failure::new("RBAC_PERMISSION_DENIED", [permission, why]))
+    Err(crate::rbac::denied(&format!("{}.{}", class.name(), message.name), message.roles))
 }
 
 /// Finds the class and message of a wire name (without `Async.`).

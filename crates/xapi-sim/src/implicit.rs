@@ -5,6 +5,7 @@
 use crate::call::Call;
 use crate::db::{ApiResult, Db, Failure};
 use crate::expr;
+use crate::rbac;
 use crate::record::{canonical_enum, check_enum};
 use xenapi::model::{Qualifier, Type};
 use xenapi::{Value, NULL_REF};
@@ -23,6 +24,9 @@ pub fn serve(call: &Call) -> ApiResult<Value> {
     let name = call.message.name;
     let c = call.class_idx;
     let class = call.class;
+    if class.name() == "role" {
+        return role_message(call, name);
+    }
     match name {
         "get_all" => {
             let db = call.core.db.read();
@@ -31,19 +35,6 @@ pub fn serve(call: &Call) -> ApiResult<Value> {
         "get_all_records" => {
             let db = call.core.db.read();
             Ok(all_records(&db, c, |_| true))
-        }
-        // xapi's roles are static tables that know two expressions by their
-        // exact text (roles with subroles, and permissions); any other
-        // expression lists every role and permission.
-        "get_all_records_where" if class.name() == "role" => {
-            let db = call.core.db.read();
-            let pos = class.field_pos("subroles");
-            let empty = |fields: &[Value]| pos.and_then(|p| fields[p].as_array()).is_none_or(<[Value]>::is_empty);
-            Ok(match call.str(0) {
-                "subroles<>[]" => all_records(&db, c, |f| !empty(f)),
-                "subroles=[]" => all_records(&db, c, empty),
-                _ => all_records(&db, c, |_| true),
-            })
         }
         "get_all_records_where" => {
             let e = where_expr(call.str(0))?;
@@ -81,6 +72,51 @@ pub fn serve(call: &Call) -> ApiResult<Value> {
         }),
         _ => field_message(call, name),
     }
+}
+
+/// The implicit messages of `role`, served from xapi's static table
+/// ([`rbac::roles`]) as xapi serves them, not from the database. The table
+/// knows two expressions by their exact text, roles (`subroles<>[]`) and
+/// permissions (`subroles=[]`); any other lists every entry.
+fn role_message(call: &Call, name: &str) -> ApiResult<Value> {
+    let all = rbac::roles();
+    let record = |r: &rbac::Role| {
+        Value::Struct(vec![
+            ("uuid".into(), Value::str(&r.uuid)),
+            ("name_label".into(), Value::str(&r.name_label)),
+            ("name_description".into(), Value::str(&r.name_description)),
+            ("subroles".into(), Value::Array(r.subroles.iter().map(Value::str).collect())),
+            ("is_internal".into(), Value::Bool(r.is_internal)),
+        ])
+    };
+    let records = |keep: &dyn Fn(&rbac::Role) -> bool| {
+        Value::Struct(all.iter().filter(|r| keep(r)).map(|r| (r.r#ref.clone(), record(r))).collect())
+    };
+    let this = || rbac::role(call.str(0)).ok_or_else(|| Failure::new("HANDLE_INVALID", ["role", call.str(0)]));
+    Ok(match name {
+        "get_all" => Value::Array(all.iter().map(|r| Value::str(&r.r#ref)).collect()),
+        "get_all_records" => records(&|_| true),
+        "get_all_records_where" => match call.str(0) {
+            "subroles<>[]" => records(&|r| !r.subroles.is_empty()),
+            "subroles=[]" => records(&|r| r.subroles.is_empty()),
+            _ => records(&|_| true),
+        },
+        "get_by_uuid" => all
+            .iter()
+            .find(|r| r.uuid == call.str(0))
+            .map(|r| Value::str(&r.r#ref))
+            .ok_or_else(|| Failure::new("UUID_INVALID", ["role", call.str(0)]))?,
+        "get_by_name_label" => {
+            Value::Array(all.iter().filter(|r| r.name_label == call.str(0)).map(|r| Value::str(&r.r#ref)).collect())
+        }
+        "get_record" => record(this()?),
+        "get_uuid" => Value::str(&this()?.uuid),
+        "get_name_label" => Value::str(&this()?.name_label),
+        "get_name_description" => Value::str(&this()?.name_description),
+        "get_subroles" => Value::Array(this()?.subroles.iter().map(Value::str).collect()),
+        "get_is_internal" => Value::Bool(this()?.is_internal),
+        _ => return Err(Failure::new("MESSAGE_METHOD_UNKNOWN", [call.method.as_str()])),
+    })
 }
 
 /// Parses a `get_all_records_where` expression, failing as the API does.

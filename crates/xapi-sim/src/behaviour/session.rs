@@ -62,19 +62,14 @@ fn login(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::String(r))
 }
 
-/// The permissions of a role as xapi names them: each message it may call,
-/// `class.message` in lower case.
+/// The permissions of a role as xapi names them (`vm.start`,
+/// `http/get_export`, ...), from the static role table.
 pub fn permissions_of(role: &str) -> Vec<Value> {
-    let schema = xenapi::model::Schema::get();
-    let mut out = Vec::new();
-    for class in &schema.classes {
-        for m in class.def.messages {
-            if m.roles != 0 && m.allows(role) {
-                out.push(Value::String(format!("{}.{}", class.name(), m.name).to_lowercase()));
-            }
-        }
-    }
-    out
+    crate::rbac::roles()
+        .iter()
+        .filter(|p| p.subroles.is_empty() && crate::rbac::holds(p.holders, role))
+        .map(|p| Value::str(&p.name_label))
+        .collect()
 }
 
 fn logout(call: &Call, db: &mut Db) -> ApiResult<Value> {

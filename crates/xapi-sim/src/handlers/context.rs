@@ -8,6 +8,7 @@
 
 use crate::core::Core;
 use crate::db::{ApiResult, Failure};
+use crate::rbac;
 use crate::tasks;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
@@ -92,6 +93,21 @@ pub fn error_page(status: StatusCode, detail: &str) -> Response {
         .into_response()
 }
 
+/// The 403 page, as xapi words it.
+pub fn forbidden() -> Response {
+    let body = "<html><body><h1>HTTP 403 forbidden</h1>Access to the requested resource is forbidden.</body></html>";
+    (
+        StatusCode::FORBIDDEN,
+        [
+            (header::CONTENT_TYPE, "text/html"),
+            (header::CONNECTION, "close"),
+            (header::CACHE_CONTROL, "no-cache, no-store"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
 /// The 401 page, naming the action as the Basic realm (`VDI.import`, ...).
 pub fn unauthorised(realm: &str) -> Response {
     let mut page = error_page(StatusCode::UNAUTHORIZED, "Authorization required");
@@ -159,18 +175,22 @@ impl Context {
         params: &Params,
         headers: &HeaderMap,
         action: &str,
+        http_action: &str,
     ) -> Result<Context, Response> {
-        Context::open_as(core, params, headers, action, action).await
+        Context::open_as(core, params, headers, action, action, http_action).await
     }
 
     /// [`Context::open`] where the 401 realm (`VDI.import`) and the label
     /// of a new task (`Importing raw VDI`) differ, as for xapi's raw VDI handlers.
+    /// `http_action` (`put_import_raw_vdi`) names the permission the
+    /// session's role must hold, `http/<action>`.
     pub async fn open_as(
         core: &Arc<Core>,
         params: &Params,
         headers: &HeaderMap,
         action: &str,
         label: &str,
+        http_action: &str,
     ) -> Result<Context, Response> {
         let (session, temporary) = match params.cookie_first("session_id") {
             Some(s) if core.check_session(s).is_ok() => (s.to_string(), false),
@@ -190,6 +210,18 @@ impl Context {
             },
         };
         let given = params.cookie_first("task_id").map(str::to_string);
+        // xapi checks the role before the handler runs: a denial is a 403,
+        // and fails the caller's task with the reason.
+        let roles = rbac::http_roles(http_action);
+        if !rbac::holds(roles, core.session_role(&session)) {
+            if let Some(task) = &given {
+                if core.db.read().field_str(task, "status") == "pending" {
+                    tasks::finish(core, task, Err(rbac::denied(&format!("http/{http_action}"), roles)));
+                }
+            }
+            Context { core: core.clone(), session, task: String::new(), temporary, own_task: false }.release();
+            return Err(forbidden());
+        }
         let own_task = given.is_none();
         let task = core.write(|db| {
             let c = db.cls("task");
@@ -312,7 +344,7 @@ mod tests {
         let core = build_core();
         let session = login(&core).await;
         let (p, h) = request(&format!("/x?session_id={session}"), &[]);
-        let ctx = Context::open(&core, &p, &h, "VDI.export").await.unwrap();
+        let ctx = Context::open(&core, &p, &h, "VDI.export", "get_export_raw_vdi").await.unwrap();
         assert_eq!(ctx.session, session);
         assert_eq!(core.db.read().field_str(&ctx.task, "name_label"), "VDI.export");
         ctx.finish(Ok(Value::str("done")));
@@ -326,7 +358,7 @@ mod tests {
         ] {
             let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
             let (p, h) = request(uri, &headers);
-            let page = Context::open(&core, &p, &h, "VDI.import").await.unwrap_err();
+            let page = Context::open(&core, &p, &h, "VDI.import", "put_import_raw_vdi").await.unwrap_err();
             assert_eq!(page.status(), status, "{uri} {headers:?}");
             if status == StatusCode::UNAUTHORIZED {
                 assert_eq!(page.headers()[header::WWW_AUTHENTICATE], "Basic realm=\"VDI.import\"");
@@ -334,7 +366,7 @@ mod tests {
         }
 
         let (p, h) = request("/x", &[("authorization", &basic("root:xenroot"))]);
-        let ctx = Context::open(&core, &p, &h, "VDI.import").await.unwrap();
+        let ctx = Context::open(&core, &p, &h, "VDI.import", "put_import_raw_vdi").await.unwrap();
         let temporary = ctx.session.clone();
         assert!(core.check_session(&temporary).is_ok());
         ctx.finish(Err(Failure::new("VDI_IO_ERROR", ["short read"])));
@@ -354,7 +386,7 @@ mod tests {
         let args = vec![Value::String(session.clone()), Value::str("VDI export"), Value::str("")];
         let task = crate::rpc::dispatch(&core, "task.create", args).await.unwrap().as_str().unwrap().to_string();
         let (p, h) = request("/x?task_id=other", &[("cookie", &format!("session_id={session}; task_id={task}"))]);
-        let ctx = Context::open(&core, &p, &h, "VDI.export").await.unwrap();
+        let ctx = Context::open(&core, &p, &h, "VDI.export", "get_export_raw_vdi").await.unwrap();
         assert_eq!(ctx.task, task);
         ctx.take().unwrap();
         assert_eq!(core.db.read().field(&task, "progress"), Some(&Value::Float(0.0)));
@@ -369,7 +401,7 @@ mod tests {
         }
 
         let (p, h) = request(&format!("/x?session_id={session}&task_id=OpaqueRef:gone"), &[]);
-        let page = Context::open(&core, &p, &h, "VDI.export").await.unwrap_err();
+        let page = Context::open(&core, &p, &h, "VDI.export", "get_export_raw_vdi").await.unwrap_err();
         assert_eq!(page.status(), StatusCode::INTERNAL_SERVER_ERROR);
     }
 }

@@ -29,7 +29,7 @@ pub fn routes() -> Router<Arc<Core>> {
 
 async fn download(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, "Downloading host logs").await {
+    let ctx = match Context::open(&core, &params, &headers, "Downloading host logs", "get_host_logs_download").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };

@@ -469,10 +469,13 @@ fn plan_export(core: &Core, vdi: &str, format: Format, params: &Params) -> ApiRe
 
 async fn export(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open_as(&core, &params, &headers, "VDI.export_raw", "Exporting raw VDI").await {
-        Ok(ctx) => ctx,
-        Err(page) => return page,
-    };
+    let ctx =
+        match Context::open_as(&core, &params, &headers, "VDI.export_raw", "Exporting raw VDI", "get_export_raw_vdi")
+            .await
+        {
+            Ok(ctx) => ctx,
+            Err(page) => return page,
+        };
     let Some(given) = params.get("vdi") else {
         let why = "Failure(\"Missing vdi query parameter\")";
         ctx.finish(Err(internal(why)));
@@ -693,7 +696,9 @@ fn sr_param(db: &Db, params: &Params) -> Result<Option<String>, String> {
 
 async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open_as(&core, &params, &headers, "VDI.import", "Importing raw VDI").await {
+    let ctx = match Context::open_as(&core, &params, &headers, "VDI.import", "Importing raw VDI", "put_import_raw_vdi")
+        .await
+    {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };

@@ -46,7 +46,7 @@ pub fn router() -> Router<Arc<Core>> {
 
 async fn dump(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, DUMP).await {
+    let ctx = match Context::open(&core, &params, &headers, DUMP, "get_pool_xml_db_sync").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };
@@ -60,7 +60,7 @@ async fn dump(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Re
 
 async fn restore(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, RESTORE).await {
+    let ctx = match Context::open(&core, &params, &headers, RESTORE, "put_pool_xml_db_sync").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };

@@ -287,7 +287,7 @@ impl Job {
 
 async fn export(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, "VM.export").await {
+    let ctx = match Context::open(&core, &params, &headers, "VM.export", "get_export").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };
@@ -387,7 +387,7 @@ fn all_vms(db: &Db, include_dom0: bool) -> Vec<String> {
 
 async fn export_metadata(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, "VM.export_metadata").await {
+    let ctx = match Context::open(&core, &params, &headers, "VM.export_metadata", "get_export_metadata").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };

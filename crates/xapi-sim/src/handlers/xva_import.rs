@@ -173,7 +173,7 @@ fn start(ctx: Context, config: Config, body: Body) -> Response {
 
 async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, "VM.import").await {
+    let ctx = match Context::open(&core, &params, &headers, "VM.import", "put_import").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };
@@ -239,7 +239,7 @@ fn vdi_map(uri: &Uri) -> Vec<(String, String)> {
 
 async fn import_metadata(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let params = Params::new(&uri, &headers);
-    let ctx = match Context::open(&core, &params, &headers, "VM.metadata_import").await {
+    let ctx = match Context::open(&core, &params, &headers, "VM.metadata_import", "put_import_metadata").await {
         Ok(ctx) => ctx,
         Err(page) => return page,
     };
