@@ -28,6 +28,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     row("vif-destroy", "VIF", "destroy", "Destroy a VIF."),
     row("pif-plug", "PIF", "plug", "Bring a PIF up."),
     row("pif-unplug", "PIF", "unplug", "Bring a PIF down."),
+    row("secret-destroy", "secret", "destroy", "Delete a stored secret."),
 ];
 
 /// Runs `<class>.<method>` on the object named by `uuid=`, printing nothing.

@@ -12,6 +12,7 @@ pub mod message;
 pub mod network;
 pub mod pbd;
 pub mod pool;
+pub mod secret;
 pub mod select;
 pub mod sim;
 pub mod sizes;
@@ -69,6 +70,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     message::COMMANDS,
     pool::COMMANDS,
     host::COMMANDS,
+    secret::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

@@ -321,8 +321,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("repository-set-gpgkey-path", "Set the GPG key file used to check packages from a repository."),
     ("sdn-controller-forget", "Remove an SDN controller from the pool."),
     ("sdn-controller-introduce", "Register an SDN controller with the pool and print its UUID."),
-    ("secret-create", "Store a secret value and print its UUID."),
-    ("secret-destroy", "Delete a stored secret."),
     ("session-subject-identifier-list", "List the subject identifiers of all users with open sessions."),
     ("session-subject-identifier-logout", "Log out every session of a subject identifier, except your own."),
     ("session-subject-identifier-logout-all", "Log out the sessions of every subject identifier, except your own."),
