@@ -131,6 +131,8 @@ enum Source {
     VcpusUtilisation,
     /// A VBD's `attachable`: `true`, or `false (error: <exception>)`.
     Attachable,
+    /// A subject's `roles`: the name of each role it holds.
+    RoleNames,
     /// A member of the object's own record between single quotes (a VM's `last-boot-record`).
     Quoted(&'static str),
     /// A member of the object's own record.
@@ -164,6 +166,7 @@ fn computed(field: &FieldFact) -> Option<Source> {
             Source::ClassCall { method: "SR.get_supported_types", on_error: OnError::Fail }
         }
         ("vbd", "attachable") => Source::Attachable,
+        ("subject", "roles") => Source::RoleNames,
         _ => return None,
     })
 }
@@ -297,6 +300,21 @@ impl FieldPlan {
                 Err(_) => Rendered::text("<unknown>"),
             },
             Source::VcpusUtilisation => vcpus_utilisation(ctx, obj, &self.hint),
+            Source::RoleNames => {
+                let refs: Vec<String> = obj
+                    .rec
+                    .get("roles")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .unwrap_or_default();
+                let mut names = Vec::new();
+                for r in refs {
+                    if let Ok(Value::String(name)) = Api::call(ctx, "role.get_name_label", vec![Value::String(r)]) {
+                        names.push(Value::String(name));
+                    }
+                }
+                render::render(Some(&Value::Array(names)), field.render, None, ctx)
+            }
             Source::Attachable => match Api::call(ctx, "VBD.assert_attachable", vec![Value::str(obj.r)]) {
                 Ok(_) => Rendered::text("true"),
                 Err(e) => Rendered::text(format!("false (error: {})", exception_text(e))),
@@ -576,6 +594,7 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(Stri
                     need(&mut classes, "VM_metrics", Some("VCPUs_number"));
                 }
                 Source::Quoted(name) => members.push(name.into()),
+                Source::RoleNames => members.push("roles".into()),
                 _ => {}
             }
             continue;

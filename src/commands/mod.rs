@@ -14,10 +14,12 @@ pub mod pbd;
 pub mod pool;
 pub mod secret;
 pub mod select;
+pub mod session;
 pub mod sim;
 pub mod sizes;
 pub mod snapshot;
 pub mod sr;
+pub mod subject;
 pub mod transfer;
 pub mod vbd;
 pub mod vdi;
@@ -71,6 +73,8 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     pool::COMMANDS,
     host::COMMANDS,
     secret::COMMANDS,
+    subject::COMMANDS,
+    session::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

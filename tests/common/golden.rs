@@ -16,6 +16,8 @@
 //!   `sim-faults` lines; they apply to the whole file;
 //! - `#! sim-user NAME:PASSWORD:ROLE` — the simulator also accepts this user,
 //!   who has this role (`xapi-sim --user`);
+//! - `#! sim-directory JSON` — the simulator's directory for external
+//!   authentication (`xapi-sim --directory`), as one line of JSON;
 //! - `#! stdin TEXT` — the next command reads `TEXT` and a newline on stdin
 //!   (otherwise stdin is empty).
 //!
@@ -221,7 +223,14 @@ fn run_file(path: &Path) -> (String, bool) {
             (name.to_string(), password.to_string(), role.to_string())
         })
         .collect();
-    let sim = super::start_sim_users(tls, &disabled, faults, &users);
+    let directory = items.iter().find_map(|i| match i {
+        Item::Directive(d) => d.strip_prefix("sim-directory ").map(|json| {
+            xapi_sim::directory::Directory::parse(json)
+                .unwrap_or_else(|e| panic!("{}: sim-directory: {e}", path.display()))
+        }),
+        _ => None,
+    });
+    let sim = super::start_sim_users(tls, &disabled, faults, &users, directory);
     let port = sim.addr.port();
     let home = tempdir(path);
     let home_s = home.display().to_string();

@@ -19,15 +19,17 @@ pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
 
 /// Starts the demo pool with some methods disabled and these fault rules in force.
 pub fn start_sim_with(tls: bool, disabled: &[String], faults: Vec<xapi_sim::faults::Rule>) -> Sim {
-    start_sim_users(tls, disabled, faults, &[])
+    start_sim_users(tls, disabled, faults, &[], None)
 }
 
-/// [`start_sim_with`], also accepting these `(user, password, role)`.
+/// [`start_sim_with`], also accepting these `(user, password, role)`, with
+/// this directory for external authentication.
 pub fn start_sim_users(
     tls: bool,
     disabled: &[String],
     faults: Vec<xapi_sim::faults::Rule>,
     users: &[(String, String, String)],
+    directory: Option<xapi_sim::directory::Directory>,
 ) -> Sim {
     let methods: Vec<&str> = disabled.iter().map(String::as_str).collect();
     let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods).faults(faults);
@@ -36,6 +38,7 @@ pub fn start_sim_users(
         opts.config.users.push((user.clone(), password.clone()));
         opts.config.roles.push((user.clone(), role.clone()));
     }
+    opts.config.directory = directory;
     Sim::start(opts).expect("simulator starts on loopback")
 }
 

@@ -163,3 +163,68 @@ def test_a_vm_operators_session_lists_http_permissions_too(rsim):
     assert "vm.start" in me["rbac_permissions"]
     assert "http/get_export" not in me["rbac_permissions"]
     assert "http/rrd_updates" in me["rbac_permissions"]
+
+
+DIRECTORY = {
+    "domain": "corp.example.com",
+    "users": [{"name": "alice", "password": "alicepw", "groups": ["xen-ops"]},
+              {"name": "bob", "password": "bobpw"}, {"name": "joiner", "password": "joinpw"}],
+    "groups": [{"name": "xen-ops"}],
+}
+
+
+@pytest.fixture(scope="module")
+def dsim(tmp_path_factory):
+    import json
+    path = tmp_path_factory.mktemp("dir") / "directory.json"
+    path.write_text(json.dumps(DIRECTORY))
+    s = Sim("--time-scale", "0", "--directory", str(path))
+    yield s
+    s.stop()
+
+
+def test_directory_users_log_in_through_their_groups_subject(dsim):
+    root = dsim.session().xenapi
+    pool = root.pool.get_all()[0]
+    with pytest.raises(XenAPI.Failure) as e:
+        root.auth.get_subject_identifier("alice")
+    assert e.value.details == ["AUTH_IS_DISABLED"]
+    root.pool.enable_external_auth(pool, {"user": "joiner", "pass": "joinpw"}, "corp.example.com", "AD")
+    host = root.host.get_all()[0]
+    assert root.host.get_external_auth_type(host) == "AD"
+    assert "pass" not in root.host.get_external_auth_configuration(host)
+    sid = root.auth.get_subject_identifier("CORP\\xen-ops")
+    info = root.auth.get_subject_information_from_identifier(sid)
+    assert info["subject-name"] == "corp\\xen-ops" and info["subject-is-group"] == "true"
+    alice_sid = root.auth.get_subject_identifier("alice@corp.example.com")
+    assert root.auth.get_group_membership(alice_sid) == [sid]
+    group = root.subject.create({"subject_identifier": sid, "other_config": {}})
+    assert root.subject.get_roles(group) == []
+    with pytest.raises(XenAPI.Failure) as e:
+        login(dsim, "alice", "alicepw")
+    assert e.value.details[0] == "RBAC_PERMISSION_DENIED"
+    assert e.value.details[1] == "session.login_with_password"
+    root.subject.add_to_roles(group, root.role.get_by_name_label("vm-operator")[0])
+    alice = login(dsim, "alice", "alicepw")
+    me = alice.xenapi.session.get_record(alice._session)
+    assert me["auth_user_sid"] == alice_sid and me["subject"] == group
+    assert not me["is_local_superuser"] and "vm.start" in me["rbac_permissions"]
+    vm = halted_vm(alice.xenapi)
+    with pytest.raises(XenAPI.Failure) as e:
+        alice.xenapi.VM.set_name_label(vm, "renamed")
+    assert e.value.details[:2] == ["RBAC_PERMISSION_DENIED", "vm.set_name_label"]
+    assert root.session.get_all_subject_identifiers() == [alice_sid]
+    with pytest.raises(XenAPI.Failure) as e:
+        login(dsim, "bob", "bobpw")
+    assert e.value.details[0] == "SESSION_AUTHORIZATION_FAILED" and e.value.details[1] == "bob"
+    with pytest.raises(XenAPI.Failure) as e:
+        login(dsim, "alice", "wrong")
+    assert e.value.details[0] == "SESSION_AUTHENTICATION_FAILED"
+    # Removing the subject ends the sessions it admitted: the SDK's session,
+    # finding itself invalid, logs in again and is refused.
+    root.subject.destroy(group)
+    with pytest.raises(XenAPI.Failure) as e:
+        alice.xenapi.VM.get_all()
+    assert e.value.details[0] == "SESSION_AUTHORIZATION_FAILED"
+    root.pool.disable_external_auth(pool, {})
+    assert root.host.get_external_auth_type(host) == ""

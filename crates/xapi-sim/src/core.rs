@@ -41,6 +41,8 @@ pub struct Config {
     pub faults: Vec<Rule>,
     /// Where to append a JSON line per call (`--trace`).
     pub trace: Option<PathBuf>,
+    /// The external directory behind `pool.enable_external_auth` (`--directory`).
+    pub directory: Option<crate::directory::Directory>,
 }
 
 impl Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             disabled: Vec::new(),
             faults: Vec::new(),
             trace: None,
+            directory: None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod behaviour;
 pub mod call;
 pub mod core;
 pub mod db;
+pub mod directory;
 pub mod disks;
 pub mod expr;
 pub mod faults;

@@ -31,6 +31,11 @@ struct Args {
     /// vm-operator, read-only; default pool-admin), enforced on every call.
     #[arg(long = "user", value_name = "NAME:PASSWORD[:ROLE]", value_parser = parse_user, default_value = "root:xenroot")]
     users: Vec<(String, String, Option<String>)>,
+    /// A JSON directory of users and groups (see the README) that
+    /// `pool.enable_external_auth` with auth type AD joins, so that its
+    /// users log in as subjects with their roles.
+    #[arg(long, value_name = "FILE")]
+    directory: Option<PathBuf>,
     /// Serve HTTPS (a self-signed certificate is generated unless --cert/--key are given).
     #[arg(long)]
     tls: bool,
@@ -140,6 +145,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let directory = match args.directory.as_deref().map(xapi_sim::directory::Directory::load).transpose() {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("xapi-sim: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let opts = SimOptions {
         listen: args.listen,
         config: Config {
@@ -153,6 +165,7 @@ fn main() -> ExitCode {
             disabled: args.disable.iter().map(|m| m.trim().to_string()).filter(|m| !m.is_empty()).collect(),
             faults: rules,
             trace: args.trace.clone(),
+            directory,
         },
         tls: args.tls,
         cert: args.cert.zip(args.key),

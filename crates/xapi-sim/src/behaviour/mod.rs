@@ -6,6 +6,7 @@
 //! [`crate::rules`], [`crate::tasks`], ...), never on `rpc` or on another
 //! area's module.
 
+mod auth;
 mod event;
 mod host;
 mod message;
@@ -25,6 +26,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
     TABLE.get_or_init(|| {
         let mut t = HashMap::new();
         session::register(&mut t);
+        auth::register(&mut t);
         event::register(&mut t);
         host::register(&mut t);
         message::register(&mut t);

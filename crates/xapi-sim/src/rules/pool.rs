@@ -32,3 +32,10 @@ pub fn file_message(db: &mut Db, name: &str, priority: i64, cls: &str, obj_uuid:
         ],
     )
 }
+
+/// Whether the pool uses external authentication: the master's
+/// `external_auth_type` is set (`pool.enable_external_auth` sets it on every host).
+pub fn external_auth_type(db: &Db) -> String {
+    let m = master(db);
+    db.field_str(&m, "external_auth_type").to_string()
+}

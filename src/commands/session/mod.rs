@@ -1,0 +1,46 @@
+//! The sessions of directory users, by subject identifier (SID).
+
+use crate::commands::{CommandSpec, Run};
+use crate::context::Context;
+use crate::error::CmdResult;
+use crate::output::record::{Field, Record};
+use xenapi::Value;
+
+pub const COMMANDS: &[CommandSpec] = &[
+    CommandSpec {
+        name: "session-subject-identifier-list",
+        help: "List the subject identifiers of the directory users logged in to the pool.",
+        run: Run::Fn(list),
+    },
+    CommandSpec {
+        name: "session-subject-identifier-logout",
+        help: "End every session of the directory user with this subject identifier.",
+        run: Run::Fn(logout),
+    },
+    CommandSpec {
+        name: "session-subject-identifier-logout-all",
+        help: "End every session of every directory user.",
+        run: Run::Fn(logout_all),
+    },
+];
+
+fn list(ctx: &mut Context) -> CmdResult {
+    let sids = ctx.call_refs("session.get_all_subject_identifiers", vec![])?;
+    let records: Vec<Record> =
+        sids.into_iter().map(|sid| Record { fields: vec![Field::plain("subject-identifier ( RO)", sid)] }).collect();
+    ctx.printer.records(&records);
+    Ok(())
+}
+
+fn logout(ctx: &mut Context) -> CmdResult {
+    let sid = ctx.params.required("subject-identifier")?.to_string();
+    ctx.call("session.logout_subject_identifier", vec![Value::String(sid)])?;
+    Ok(())
+}
+
+fn logout_all(ctx: &mut Context) -> CmdResult {
+    for sid in ctx.call_refs("session.get_all_subject_identifiers", vec![])? {
+        ctx.call("session.logout_subject_identifier", vec![Value::String(sid)])?;
+    }
+    Ok(())
+}
