@@ -247,6 +247,22 @@ impl Core {
         self.sessions.lock().contains_key(session)
     }
 
+    /// A session for the pool's own API calls (xapi's internal logins, as
+    /// when a host going down shuts its VMs): pool-admin, with no database
+    /// record, until [`Core::end_internal_session`].
+    pub fn internal_session(&self) -> String {
+        let r = self.db.write().new_ref();
+        let meta =
+            SessionMeta { key: "internal".into(), last_active: Instant::now(), local_to: None, role: "pool-admin" };
+        self.sessions.lock().insert(r.clone(), meta);
+        r
+    }
+
+    /// Ends a session of [`Core::internal_session`].
+    pub fn end_internal_session(&self, session: &str) {
+        self.sessions.lock().remove(session);
+    }
+
     /// Forgets a session, as a restarted host would, and gives the answer a
     /// call on it then gets.
     pub fn forget_session(&self, session: &str) -> Failure {

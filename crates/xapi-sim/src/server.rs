@@ -182,7 +182,32 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/sim/faults", get(get_faults).put(put_faults))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(crate::handlers::router())
+        .layer(axum::middleware::from_fn_with_state(core.clone(), silent_when_down))
         .with_state(core)
+}
+
+/// A host that is down (rebooting, shut down, failed) answers nothing on
+/// its address: connections to it are dropped unanswered. The front door
+/// serves as the master, so it is silent while the master is down. The
+/// simulator's own `/sim/` controls always answer.
+async fn silent_when_down(
+    State(core): State<Arc<Core>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let down = !req.uri().path().starts_with("/sim/") && {
+        let address = req.extensions().get::<Door>().and_then(|Door(a)| a.clone());
+        let db = core.db.read();
+        let host = match address {
+            Some(a) => db.all("host").into_iter().find(|h| db.field_str(h, "address") == a),
+            None => Some(crate::rules::pool::master(&db)).filter(|m| db.is(m, "host")),
+        };
+        host.is_some_and(|h| !crate::rules::host::is_live(&db, &h))
+    };
+    if down {
+        return dropped();
+    }
+    next.run(req).await
 }
 
 /// The page xapi sends for requests it cannot parse.
