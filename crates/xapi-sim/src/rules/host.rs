@@ -132,16 +132,20 @@ pub fn resident_guests(db: &Db, host: &str) -> Vec<String> {
         .collect()
 }
 
+/// One VM's part of an evacuation plan: the host it goes to, or the error
+/// (code and parameters) that keeps it where it is.
+pub type Plan = Result<String, Vec<String>>;
+
 /// Where each resident guest of `host` would go, or the error (code and
 /// parameters) that keeps it there, in xapi's order of checks: no enabled
 /// host to go to (NO_HOSTS_AVAILABLE); a target that cannot run it
 /// (VM_REQUIRES_SR, ...: the VM must be able to boot on every enabled
 /// host); an operation that forbids `pool_migrate`; then a first-fit
 /// placement by memory (HOST_NOT_ENOUGH_FREE_MEMORY for those left over).
-pub fn evacuation_plan(db: &Db, host: &str) -> Vec<(String, Result<String, Vec<String>>)> {
+pub fn evacuation_plan(db: &Db, host: &str) -> Vec<(String, Plan)> {
     let targets: Vec<String> = db.all("host").into_iter().filter(|h| h != host && db.bool(h, "enabled")).collect();
     let guests = resident_guests(db, host);
-    let mut plans: Vec<(String, Option<Result<String, Vec<String>>>)> =
+    let mut plans: Vec<(String, Option<Plan>)> =
         guests.iter().map(|v| (v.clone(), None)).collect();
     let error = |f: Failure| Err(f.0);
     if targets.is_empty() {
