@@ -3,7 +3,7 @@ errors for disable, evacuate, reboot, shutdown and power_on; a host that is
 down answers nothing on its own address; rolling maintenance of the whole
 pool keeps every running VM running."""
 
-import socket
+import urllib.error
 import urllib.request
 
 import pytest
@@ -118,3 +118,37 @@ def test_rolling_maintenance_keeps_every_vm_running(pool):
         assert wait_for(lambda: x.host.get_enabled(h))
         assert running(x) == before
     assert all(x.host.get_enabled(h) for h in x.host.get_all())
+
+
+def sim_post(sim, path, auth=True):
+    req = urllib.request.Request(f"{sim.scheme}://{sim.host}:{sim.port}{path}", method="POST", data=b"")
+    if auth:
+        import base64
+
+        token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+        req.add_header("Authorization", f"Basic {token}")
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def test_a_failed_host_halts_its_vms_and_recovers(pool):
+    x = pool.session().xenapi
+    h2 = by_name(x)["xs-host-2"]
+    uuid = x.host.get_uuid(h2)
+    address = x.host.get_address(h2)
+    guests = [v for v in x.host.get_resident_VMs(h2) if not x.VM.get_is_control_domain(v)]
+    assert sim_post(pool, f"/sim/hosts/{uuid}/fail", auth=False)[0] == 401
+    status, body = sim_post(pool, f"/sim/hosts/{uuid}/fail")
+    assert status == 200, body
+    assert not x.host_metrics.get_live(x.host.get_metrics(h2))
+    assert all(x.VM.get_power_state(v) == "Halted" for v in guests)
+    assert wait_for(lambda: not answers(pool, address))
+    # Without HA nothing restarts them; the dead host can be declared dead.
+    x.host.declare_dead(h2)
+    status, body = sim_post(pool, f"/sim/hosts/{uuid}/recover")
+    assert status == 200, body
+    assert x.host_metrics.get_live(x.host.get_metrics(h2))
+    assert wait_for(lambda: answers(pool, address))

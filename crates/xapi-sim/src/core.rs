@@ -79,6 +79,11 @@ pub struct SessionMeta {
     pub role: &'static str,
 }
 
+/// Called after a host failed (`POST /sim/hosts/<uuid>/fail`) with the
+/// host's ref and the guests that were running on it (now halted): where
+/// HA registers to restart them elsewhere.
+pub type HostFailureHook = Arc<dyn Fn(&Arc<Core>, &str, &[String]) + Send + Sync>;
+
 /// An `event.register` subscription.
 #[derive(Debug, Clone, Default)]
 pub struct Registration {
@@ -105,6 +110,8 @@ pub struct Core {
     pub trace: Option<Trace>,
     /// The contents of the disks.
     pub disks: Disks,
+    /// Run in order after a host fails (see [`HostFailureHook`]).
+    pub host_failure_hooks: Mutex<Vec<HostFailureHook>>,
 }
 
 impl Core {
@@ -126,6 +133,7 @@ impl Core {
             trace,
             config,
             disks,
+            host_failure_hooks: Mutex::new(Vec::new()),
         }))
     }
 

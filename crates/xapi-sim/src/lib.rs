@@ -17,6 +17,7 @@ pub mod core;
 pub mod db;
 pub mod disks;
 pub mod expr;
+pub mod failures;
 pub mod faults;
 pub mod fixtures;
 pub mod handlers;

@@ -1,8 +1,10 @@
 //! Host commands beyond the generated ones.
 
 mod evacuate;
+mod forget;
 mod logs_download;
 mod maintenance;
+mod manage;
 mod memory;
 
 use crate::commands::CommandSpec;
@@ -20,4 +22,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     evacuate::PREVENT,
     memory::FREE,
     memory::OVERHEAD,
+    forget::FORGET,
+    forget::DECLARE_DEAD,
+    manage::SYSLOG,
+    manage::HOSTNAME,
+    manage::CALL_PLUGIN,
+    manage::CAPABILITIES,
+    manage::CPU_INFO,
 ];

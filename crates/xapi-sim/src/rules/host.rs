@@ -145,8 +145,7 @@ pub type Plan = Result<String, Vec<String>>;
 pub fn evacuation_plan(db: &Db, host: &str) -> Vec<(String, Plan)> {
     let targets: Vec<String> = db.all("host").into_iter().filter(|h| h != host && db.bool(h, "enabled")).collect();
     let guests = resident_guests(db, host);
-    let mut plans: Vec<(String, Option<Plan>)> =
-        guests.iter().map(|v| (v.clone(), None)).collect();
+    let mut plans: Vec<(String, Option<Plan>)> = guests.iter().map(|v| (v.clone(), None)).collect();
     let error = |f: Failure| Err(f.0);
     if targets.is_empty() {
         for (vm, plan) in &mut plans {

@@ -48,12 +48,13 @@ fn evacuate(call: Call) -> BoxFuture {
         // task (one made for a synchronous call, as xapi does).
         let (task, own, plan) = call.core.write(|db| {
             assert_operation_valid(db, &h, "evacuate")?;
-            if !is_null(&network) {
-                db.expect_is(&network, "network")?;
-            }
             let plan = host::evacuation_plan(db, &h);
             if let Some((_, Err(e))) = plan.iter().find(|(_, p)| p.is_err()) {
                 return Err(Failure(e.clone()));
+            }
+            // The network matters only once every VM has somewhere to go.
+            if !is_null(&network) {
+                db.expect_is(&network, "network")?;
             }
             let own = call.task.is_none();
             let task = match &call.task {
