@@ -181,3 +181,54 @@ fn the_readme_backup_restores_a_vm_with_its_disks() {
     assert_eq!(xe(&env, &["vm-list", "name-label=test-halted", "params=power-state", "--minimal"]), "halted");
     let _ = std::fs::remove_dir_all(&env.home);
 }
+
+/// The README's rolling maintenance: a 3-host pool with 20 running VMs (the
+/// `xapi-sim` binary beside `xe`, `--vms 76` less web01, whose disk is on
+/// local storage), each host disabled, evacuated, rebooted, waited for with
+/// `event-wait` and enabled, the master last; no VM ever stops.
+#[test]
+fn the_readme_rolling_maintenance_keeps_every_vm_running() {
+    let xe = Path::new(env!("CARGO_BIN_EXE_xe"));
+    let sim = xe.with_file_name("xapi-sim");
+    assert!(sim.is_file(), "{} is missing: cargo build --workspace", sim.display());
+    let home = std::env::temp_dir().join(format!("xe-scripts-{}-rolling", std::process::id()));
+    let _ = std::fs::remove_dir_all(&home);
+    std::fs::create_dir_all(&home).unwrap();
+    let ready = home.join("ready");
+    let mut child = Command::new(&sim)
+        .args(["--vms", "76", "--time-scale", "0.05", "--ready-file"])
+        .arg(&ready)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while !ready.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let port = std::fs::read_to_string(&ready).unwrap_or_default();
+    let port = port.lines().find_map(|l| l.strip_prefix("port=")).unwrap_or("0").to_string();
+    let extra = format!("server=127.0.0.1,port={port},nossl=true,username=root,password=xenroot");
+    let xe_run =
+        |args: &[&str]| Command::new(xe).args(args).env("HOME", &home).env("XE_EXTRA_ARGS", &extra).output().unwrap();
+    assert!(xe_run(&["vm-shutdown", "vm=web01"]).status.success());
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/hosts/rolling-maintenance.sh");
+    let out = Command::new("bash")
+        .arg(script)
+        .env("XE", xe)
+        .env("HOME", &home)
+        .env("XE_EXTRA_ARGS", &extra)
+        .env("RUST_BACKTRACE", "0")
+        .output()
+        .unwrap();
+    let enabled = xe_run(&["host-list", "params=enabled", "--minimal"]);
+    let _ = child.kill();
+    let _ = child.wait();
+    let _ = std::fs::remove_dir_all(&home);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "20 VMs running\nxs-host-2: rebooted, 0 VMs on it\nxs-host-3: rebooted, 0 VMs on it\n\
+         xs-host-1: rebooted, 0 VMs on it\nall hosts maintained, 20 VMs still running\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&enabled.stdout).trim(), "true,true,true");
+}

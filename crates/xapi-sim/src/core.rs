@@ -82,6 +82,11 @@ pub struct SessionMeta {
     pub role: &'static str,
 }
 
+/// Called after a host failed (`POST /sim/hosts/<uuid>/fail`) with the
+/// host's ref and the guests that were running on it (now halted): where
+/// HA registers to restart them elsewhere.
+pub type HostFailureHook = Arc<dyn Fn(&Arc<Core>, &str, &[String]) + Send + Sync>;
+
 /// An `event.register` subscription.
 #[derive(Debug, Clone, Default)]
 pub struct Registration {
@@ -108,6 +113,8 @@ pub struct Core {
     pub trace: Option<Trace>,
     /// The contents of the disks.
     pub disks: Disks,
+    /// Run in order after a host fails (see [`HostFailureHook`]).
+    pub host_failure_hooks: Mutex<Vec<HostFailureHook>>,
 }
 
 impl Core {
@@ -129,6 +136,7 @@ impl Core {
             trace,
             config,
             disks,
+            host_failure_hooks: Mutex::new(Vec::new()),
         }))
     }
 
@@ -248,6 +256,22 @@ impl Core {
     /// Whether a session is known (live or not yet found idle).
     pub fn has_session(&self, session: &str) -> bool {
         self.sessions.lock().contains_key(session)
+    }
+
+    /// A session for the pool's own API calls (xapi's internal logins, as
+    /// when a host going down shuts its VMs): pool-admin, with no database
+    /// record, until [`Core::end_internal_session`].
+    pub fn internal_session(&self) -> String {
+        let r = self.db.write().new_ref();
+        let meta =
+            SessionMeta { key: "internal".into(), last_active: Instant::now(), local_to: None, role: "pool-admin" };
+        self.sessions.lock().insert(r.clone(), meta);
+        r
+    }
+
+    /// Ends a session of [`Core::internal_session`].
+    pub fn end_internal_session(&self, session: &str) {
+        self.sessions.lock().remove(session);
     }
 
     /// Forgets a session, as a restarted host would, and gives the answer a

@@ -18,6 +18,7 @@ pub mod db;
 pub mod directory;
 pub mod disks;
 pub mod expr;
+pub mod failures;
 pub mod faults;
 pub mod fixtures;
 pub mod handlers;

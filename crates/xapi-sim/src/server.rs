@@ -180,9 +180,36 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/jsonrpc", post(json_rpc))
         .route("/metrics/rpc-count", get(rpc_count))
         .route("/sim/faults", get(get_faults).put(put_faults))
+        .route("/sim/hosts/{uuid}/fail", post(fail_host))
+        .route("/sim/hosts/{uuid}/recover", post(recover_host))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(crate::handlers::router())
+        .layer(axum::middleware::from_fn_with_state(core.clone(), silent_when_down))
         .with_state(core)
+}
+
+/// A host that is down (rebooting, shut down, failed) answers nothing on
+/// its address: connections to it are dropped unanswered. The front door
+/// serves as the master, so it is silent while the master is down. The
+/// simulator's own `/sim/` controls always answer.
+async fn silent_when_down(
+    State(core): State<Arc<Core>>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let down = !req.uri().path().starts_with("/sim/") && {
+        let address = req.extensions().get::<Door>().and_then(|Door(a)| a.clone());
+        let db = core.db.read();
+        let host = match address {
+            Some(a) => db.all("host").into_iter().find(|h| db.field_str(h, "address") == a),
+            None => Some(crate::rules::pool::master(&db)).filter(|m| db.is(m, "host")),
+        };
+        host.is_some_and(|h| !crate::rules::host::is_live(&db, &h))
+    };
+    if down {
+        return dropped();
+    }
+    next.run(req).await
 }
 
 /// The page xapi sends for requests it cannot parse.
@@ -416,6 +443,43 @@ async fn put_faults(State(core): State<Arc<Core>>, headers: HeaderMap, body: Byt
     }
 }
 
+/// `POST /sim/hosts/<uuid>/fail` (HTTP Basic): the host dies ([`crate::failures`]).
+async fn fail_host(
+    State(core): State<Arc<Core>>,
+    axum::extract::Path(uuid): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorised(&core, &headers) {
+        return unauthorised();
+    }
+    failure_answer(crate::failures::fail(&core, &uuid).await)
+}
+
+/// `POST /sim/hosts/<uuid>/recover` (HTTP Basic): the host is back.
+async fn recover_host(
+    State(core): State<Arc<Core>>,
+    axum::extract::Path(uuid): axum::extract::Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    if !authorised(&core, &headers) {
+        return unauthorised();
+    }
+    failure_answer(crate::failures::recover(&core, &uuid))
+}
+
+fn failure_answer(r: Result<crate::failures::Outcome, crate::failures::Refusal>) -> Response {
+    match r {
+        Ok(outcome) => {
+            let text = serde_json::to_string_pretty(&outcome).unwrap_or_default();
+            ([(header::CONTENT_TYPE, "application/json")], text + "\n").into_response()
+        }
+        Err(e @ crate::failures::Refusal::NoSuchHost(_)) => {
+            (StatusCode::NOT_FOUND, [(header::CONTENT_TYPE, "text/plain")], format!("{e}\n")).into_response()
+        }
+        Err(e) => (StatusCode::CONFLICT, [(header::CONTENT_TYPE, "text/plain")], format!("{e}\n")).into_response(),
+    }
+}
+
 /// RPCs served since start: benchmarks read it to count a client's calls.
 async fn rpc_count(State(core): State<Arc<Core>>) -> Response {
     let n = core.rpc_count.load(std::sync::atomic::Ordering::Relaxed);
@@ -505,12 +569,7 @@ pub async fn serve(
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for (address, l) in hosts {
-        let mut stop = stop_rx.clone();
-        let app = router(core.clone()).layer(axum::middleware::map_request(move |req| at_door(req, address.clone())));
-        let tls = tls.clone();
-        servers.push(tokio::spawn(serve_one(app, l, tls, async move {
-            let _ = stop.wait_for(|s| *s).await;
-        })));
+        servers.push(tokio::spawn(host_door(core.clone(), address, l, tls.clone(), stop_rx.clone())));
     }
     let front = serve_one(router(core.clone()), listener, tls, async move {
         shutdown.await;
@@ -522,6 +581,73 @@ pub async fn serve(
     }
     result?;
     core.checkpoint()
+}
+
+/// Serves a host's own address while the host is live: its listener closes
+/// when the host goes down (rebooting, shut down, failed) and is bound
+/// again once it is back, as a real host's would be.
+async fn host_door(
+    core: Arc<Core>,
+    address: String,
+    mut listener: std::net::TcpListener,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let at = listener.local_addr()?;
+    let mut events = core.subscribe();
+    loop {
+        let door = address.clone();
+        let app = router(core.clone()).layer(axum::middleware::map_request(move |req| at_door(req, door.clone())));
+        let (mut quit, mut changes, c, a) = (stop.clone(), core.subscribe(), core.clone(), address.clone());
+        serve_one(app, listener, tls.clone(), async move {
+            tokio::select! {
+                _ = quit.wait_for(|s| *s) => {}
+                () = host_turns(&c, &mut changes, &a, false) => {}
+            }
+        })
+        .await?;
+        tokio::select! {
+            _ = stop.wait_for(|s| *s) => return Ok(()),
+            () = host_turns(&core, &mut events, &address, true) => {}
+        }
+        if *stop.borrow() {
+            return Ok(());
+        }
+        listener = bind_again(at).await?;
+    }
+}
+
+/// Returns once the host at `address` is live (or not live), as the database says.
+async fn host_turns(core: &Core, changes: &mut tokio::sync::watch::Receiver<u64>, address: &str, live: bool) {
+    loop {
+        let now = {
+            let db = core.db.read();
+            let host = db.all("host").into_iter().find(|h| db.field_str(h, "address") == address);
+            host.is_none_or(|h| crate::rules::host::is_live(&db, &h))
+        };
+        if now == live {
+            return;
+        }
+        if changes.changed().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    }
+}
+
+/// Binds a host's address again, retrying for a few seconds while the old
+/// socket lets go of it.
+async fn bind_again(at: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let mut tries = 0;
+    loop {
+        match std::net::TcpListener::bind(at) {
+            Ok(l) => return Ok(l),
+            Err(e) if tries >= 100 => return Err(e),
+            Err(_) => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    }
 }
 
 /// Marks a request as come in at a host's own address, and makes its `Host`

@@ -1,8 +1,32 @@
 //! Host commands beyond the generated ones.
 
+mod evacuate;
+mod forget;
 mod logs_download;
+mod maintenance;
+mod manage;
+mod memory;
 
 use crate::commands::CommandSpec;
 
 /// The family's commands, for `commands::COMMANDS`.
-pub const COMMANDS: &[CommandSpec] = &[logs_download::SPEC];
+pub const COMMANDS: &[CommandSpec] = &[
+    logs_download::SPEC,
+    maintenance::DISABLE,
+    maintenance::ENABLE,
+    maintenance::REBOOT,
+    maintenance::SHUTDOWN,
+    maintenance::POWER_ON,
+    maintenance::SET_POWER_ON_MODE,
+    evacuate::EVACUATE,
+    evacuate::PREVENT,
+    memory::FREE,
+    memory::OVERHEAD,
+    forget::FORGET,
+    forget::DECLARE_DEAD,
+    manage::SYSLOG,
+    manage::HOSTNAME,
+    manage::CALL_PLUGIN,
+    manage::CAPABILITIES,
+    manage::CPU_INFO,
+];

@@ -7,6 +7,7 @@
 //! - [`vm`]: the operations a VM allows in its state; BIOS strings.
 //! - [`memory`]: domain overheads, free and reserved host memory.
 //! - [`placement`]: where a VM may run.
+//! - [`host`]: what a host allows in its state, liveness, evacuation plans.
 //! - [`storage`]: what SRs and VDIs allow, SR usage and space.
 //! - [`sm`]: SR types and how their drivers size disks.
 //! - [`devices`]: VBD and VIF operation tables, hotplug, device names.
@@ -15,6 +16,7 @@
 //! - [`restore`]: what a host makes of a database backup it restores.
 
 pub mod devices;
+pub mod host;
 pub mod memory;
 pub mod placement;
 pub mod pool;

@@ -1,4 +1,4 @@
-//! `host.*` messages that are not about power or placement: the host's clock.
+//! The host's clock: `host.get_servertime` and `get_server_localtime`.
 
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db};
