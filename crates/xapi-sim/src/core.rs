@@ -86,6 +86,19 @@ pub struct Registration {
     pub position: u64,
 }
 
+/// The other pools one process serves (`xapi-sim --pools N`), as a pool
+/// sees them: what `pool.join` reaches at the master's address, and where
+/// `pool.eject` leaves a host as a pool of its own. `pools` implements it;
+/// a core reaches it through [`Core::federation`], so that nothing below
+/// the registry depends on it.
+pub trait Federation: Send + Sync {
+    /// The pool one of whose hosts has this address, if any.
+    fn pool_at(&self, address: &str) -> Option<Arc<Core>>;
+    /// A pool without hosts, made when there is none, to take in a host
+    /// that leaves its pool.
+    fn vacant(&self) -> std::io::Result<Arc<Core>>;
+}
+
 /// Shared simulator state.
 pub struct Core {
     pub db: RwLock<Db>,
@@ -105,6 +118,8 @@ pub struct Core {
     pub trace: Option<Trace>,
     /// The contents of the disks.
     pub disks: Disks,
+    /// The other pools of the process, when there are several.
+    federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
 }
 
 impl Core {
@@ -126,7 +141,18 @@ impl Core {
             trace,
             config,
             disks,
+            federation: RwLock::new(None),
         }))
+    }
+
+    /// Lets this pool reach the others of the process.
+    pub fn join_federation(&self, federation: std::sync::Weak<dyn Federation>) {
+        *self.federation.write() = Some(federation);
+    }
+
+    /// The pools of the process, when this pool is one of several.
+    pub fn federation(&self) -> Option<Arc<dyn Federation>> {
+        self.federation.read().as_ref().and_then(std::sync::Weak::upgrade)
     }
 
     /// Runs `f` with the database write-locked, then makes its changes durable

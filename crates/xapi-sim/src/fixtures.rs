@@ -31,6 +31,9 @@ pub struct FixtureOptions {
     /// server listens on, one per host; otherwise documentation addresses
     /// (192.0.2.11, ...) that nothing answers on.
     pub loopback_hosts: bool,
+    /// A standalone pool instead of the demo pool: its host's name and
+    /// address (see [`seed_standalone`]).
+    pub standalone: Option<(String, String)>,
 }
 
 /// When the demo VMs were installed.
@@ -63,6 +66,10 @@ const CPU_FEATURES_HVM: &str =
 
 /// Fills an empty database with the demo pool.
 pub fn seed(db: &mut Db, opts: &FixtureOptions) {
+    if let Some((name, address)) = &opts.standalone {
+        seed_standalone(db, name, address, None);
+        return;
+    }
     let mut s = Seeder::new(db);
     let nets = s.networks();
     s.sms();
@@ -76,6 +83,87 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     s.demo_vms(&mut hosts, &nets, &storage);
     s.extra_vms(opts.extra_vms, &mut hosts, &nets, &storage);
     s.finish(&hosts);
+}
+
+/// Fills an empty database with a standalone pool: one host named `name`
+/// at `address` (with `host_uuid` when given: an ejected host keeps its
+/// identity), its local storage, control domain, PIFs on the usual
+/// networks, the tools SR, SM drivers and the default templates; no shared
+/// storage and no guests, as a freshly installed host (what `pool.join`
+/// accepts, and what `pool.eject` leaves).
+pub fn seed_standalone(db: &mut Db, name: &str, address: &str, host_uuid: Option<&str>) {
+    use crate::rules::membership;
+    seed(db, &FixtureOptions { extra_vms: 0, loopback_hosts: true, standalone: None });
+    let hosts = db.all("host");
+    let Some(keep) = hosts.first().cloned() else { return };
+    // Guests first (with their disks on non-ISO storage), then the other hosts.
+    let guests = membership::guests(db);
+    let mut gone = Vec::new();
+    for vm in db.all("VM").into_iter().filter(|vm| db.bool(vm, "is_a_snapshot")).chain(guests) {
+        gone.push(vm.clone());
+        for field in ["metrics", "guest_metrics"] {
+            let r = db.string(&vm, field);
+            if db.get(&r).is_some() {
+                gone.push(r);
+            }
+        }
+        for set in ["consoles", "VBDs", "VIFs"] {
+            gone.extend(db.strings(&vm, set));
+        }
+    }
+    membership::destroy_all(db, &gone);
+    for vdi in db.all("VDI") {
+        let sr = db.string(&vdi, "SR");
+        if db.string(&sr, "content_type") != "iso" && db.string(&sr, "type") != "udev" {
+            db.destroy(&vdi);
+        }
+    }
+    for other in &hosts[1..] {
+        let objects = membership::host_objects(db, other, &[]);
+        membership::destroy_all(db, &objects);
+    }
+    for sr in db.all("SR") {
+        if db.bool(&sr, "shared") && !db.bool(&sr, "is_tools_sr") {
+            let mut objects = vec![sr.clone()];
+            objects.extend(db.strings(&sr, "PBDs"));
+            objects.extend(db.strings(&sr, "VDIs"));
+            membership::destroy_all(db, &objects);
+        }
+    }
+    let local = membership::local_srs(db, &keep).into_iter().find(|sr| db.string(sr, "content_type") == "user");
+    let local = local.unwrap_or_else(|| NULL_REF.to_string());
+    for pool in db.all("pool") {
+        db.set_named(&pool, "name_label", Value::str(""));
+        db.set_named(&pool, "name_description", Value::str(""));
+        for field in ["default_SR", "suspend_image_SR", "crash_dump_SR"] {
+            db.set_named(&pool, field, Value::str(&local));
+        }
+        db.map_put(&pool, "cpu_info", "cpu_count", Some(&HOST_CPUS.to_string()));
+        db.map_put(&pool, "cpu_info", "socket_count", Some("1"));
+    }
+    db.set_named(&keep, "name_label", Value::str(name));
+    db.set_named(&keep, "hostname", Value::str(name));
+    db.set_named(&keep, "name_description", Value::str("Standalone demo host"));
+    db.set_named(&keep, "address", Value::str(address));
+    db.set_named(&keep, "software_version", software_version(name));
+    if let Some(uuid) = host_uuid {
+        db.set_named(&keep, "uuid", Value::str(uuid));
+    }
+    for pif in db.strings(&keep, "PIFs") {
+        if db.bool(&pif, "management") {
+            db.set_named(&pif, "IP", Value::str(address));
+        }
+    }
+    for sr in db.all("SR") {
+        let vdis = db.strings(&sr, "VDIs");
+        let virt: i64 = vdis.iter().map(|v| db.int(v, "virtual_size")).sum();
+        let phys: i64 = vdis.iter().map(|v| db.int(v, "physical_utilisation")).sum();
+        db.set_named(&sr, "virtual_allocation", Value::Int(virt));
+        db.set_named(&sr, "physical_utilisation", Value::Int(phys));
+    }
+    let free = host_memory_free(db, &keep);
+    let metrics = db.string(&keep, "metrics");
+    db.set_named(&metrics, "memory_free", Value::Int(free));
 }
 
 /// The demo VMs whose system disk carries a recognisable payload.

@@ -23,6 +23,7 @@ pub mod handlers;
 pub mod implicit;
 pub mod localtime;
 pub mod persist;
+pub mod pools;
 pub mod record;
 pub mod relations;
 pub mod rpc;

@@ -10,6 +10,7 @@ mod event;
 mod host;
 mod message;
 mod network;
+mod pool;
 mod session;
 mod storage;
 mod task;
@@ -31,6 +32,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         vm::register(&mut t);
         storage::register(&mut t);
         network::register(&mut t);
+        pool::register(&mut t);
         t
     })
 }
