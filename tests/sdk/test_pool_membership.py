@@ -108,10 +108,13 @@ def test_a_new_master_is_followed(two_pools):
     assert s2.xenapi.pool.get_master(pool) == new
     # A member in trouble takes over with a local session, then recovers the others.
     local = XenAPI.Session(f"{two_pools.scheme}://127.0.0.13:{two_pools.port}/", ignore_ssl=True)
-    local.xenapi.session.slave_local_login_with_password(USER, PASSWORD)
+    local.slave_local_login_with_password(USER, PASSWORD)
     local.xenapi.pool.emergency_transition_to_master()
-    assert s2.xenapi.host.get_address(s2.xenapi.pool.get_master(pool)) == "127.0.0.13"
+    with pytest.raises(XenAPI.Failure) as e:
+        s2.xenapi.pool.get_master(pool)
+    assert failure(e) == ["HOST_IS_SLAVE", "127.0.0.13"]
     s3 = at(two_pools, "127.0.0.13")
+    assert s3.xenapi.host.get_address(s3.xenapi.pool.get_master(pool)) == "127.0.0.13"
     recovered = s3.xenapi.pool.recover_slaves()
     assert sorted(s3.xenapi.host.get_address(h) for h in recovered) == ["127.0.0.11", "127.0.0.12"]
     s3.xenapi.pool.sync_database()
