@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod by_uuid;
+pub mod confirm;
 pub mod event;
 pub mod generic;
 pub mod help;

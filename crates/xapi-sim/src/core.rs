@@ -94,9 +94,9 @@ pub struct Registration {
 pub trait Federation: Send + Sync {
     /// The pool one of whose hosts has this address, if any.
     fn pool_at(&self, address: &str) -> Option<Arc<Core>>;
-    /// A pool without hosts, made when there is none, to take in a host
-    /// that leaves its pool.
-    fn vacant(&self) -> std::io::Result<Arc<Core>>;
+    /// Makes a host that left its pool the master of a new standalone pool
+    /// (its name, address and uuid kept), in a pool without hosts or a new one.
+    fn take_in(&self, name: &str, address: &str, host_uuid: &str) -> std::io::Result<()>;
 }
 
 /// Shared simulator state.

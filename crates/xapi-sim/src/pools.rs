@@ -194,6 +194,18 @@ impl Federation for Pools {
         self.owner(address).map(|(c, _)| c)
     }
 
+    fn take_in(&self, name: &str, address: &str, host_uuid: &str) -> std::io::Result<()> {
+        let home = self.vacant()?;
+        home.write(|db| {
+            crate::fixtures::seed_standalone(db, name, address, Some(host_uuid));
+            Ok(())
+        })
+        .map_err(|e| std::io::Error::other(format!("{:?}", e)))
+    }
+}
+
+impl Pools {
+    /// A pool without hosts: one whose host left, or a new one.
     fn vacant(&self) -> std::io::Result<Arc<Core>> {
         let empty = self.cores().into_iter().find(|c| c.db.read().all("host").is_empty());
         if let Some(c) = empty {
@@ -214,5 +226,54 @@ impl Federation for Pools {
         tokio::spawn(crate::tasks::collect_garbage(core.clone()));
         cores.push((core.clone(), server::router(core.clone())));
         Ok(core)
+    }
+}
+
+/// Several pools on a background thread, stopped on drop (the
+/// `--pools N` counterpart of [`server::Sim`]), for tests.
+pub struct PoolsSim {
+    pub addr: SocketAddr,
+    pub tls: bool,
+    pub pools: Arc<Pools>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl PoolsSim {
+    /// Starts `n` pools, the first at `opts.listen`.
+    pub fn start(opts: SimOptions, n: usize) -> std::io::Result<PoolsSim> {
+        let (pools, _) = Pools::build(&opts, n)?;
+        let listener = std::net::TcpListener::bind(opts.listen)?;
+        let addr = listener.local_addr()?;
+        let hosts = pools.host_listeners(addr)?;
+        let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let p = pools.clone();
+        let thread = std::thread::Builder::new().name("xapi-sim-pools".into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(async move {
+                let _ = p
+                    .serve(listener, hosts, tls, async {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+        })?;
+        Ok(PoolsSim { addr, tls: opts.tls, pools, stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for PoolsSim {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
     }
 }

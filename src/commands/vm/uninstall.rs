@@ -104,25 +104,6 @@ fn destroy(ctx: &mut Context, p: &Plan) -> CmdResult {
     Ok(())
 }
 
-/// xe's confirmation: one line from stdin, `yes` in any case and with
-/// surrounding blanks. Anything else is echoed back as typed.
-fn user_says_yes(ctx: &mut Context) -> CmdResult<bool> {
-    ctx.printer.raw("Type 'yes' to continue\n");
-    let line = match ctx.printer.read_line() {
-        Ok(Some(line)) => line,
-        // xe answers an input that ends before the answer this way (and
-        // exits 1 having destroyed nothing).
-        Ok(None) => return Err(CliError::Connection("Lost connection to the server.".into())),
-        Err(e) => return Err(CliError::Connection(format!("Could not read the answer: {e}"))),
-    };
-    let answer = String::from_utf8_lossy(&line).into_owned();
-    let yes = answer.trim_matches([' ', '\t', '\n', '\x0b', '\x0c', '\r']).eq_ignore_ascii_case("yes");
-    if !yes {
-        ctx.printer.raw(&format!("Aborted (you typed: '{answer}')\n"));
-    }
-    Ok(yes)
-}
-
 fn uninstall(ctx: &mut Context, vms: Vec<String>) -> CmdResult {
     let mut plans = Vec::with_capacity(vms.len());
     for vm in &vms {
@@ -135,7 +116,7 @@ fn uninstall(ctx: &mut Context, vms: Vec<String>) -> CmdResult {
     }
     ctx.printer.raw(&listing);
     // Read only now: xe shows the listing before it looks at `force`.
-    if !ctx.params.bool("force", false)? && !user_says_yes(ctx)? {
+    if !ctx.params.bool("force", false)? && !crate::commands::confirm::user_says_yes(ctx)? {
         return Ok(());
     }
     for p in &plans {

@@ -192,13 +192,9 @@ fn eject(call: Call) -> BoxFuture {
             Ok(who)
         })?;
         if let Some(federation) = core.federation() {
-            let home = federation
-                .vacant()
+            federation
+                .take_in(&name, &address, &uuid)
                 .map_err(|e| Failure::new("INTERNAL_ERROR", [format!("cannot make a pool for the host: {e}")]))?;
-            home.write(|db| {
-                crate::fixtures::seed_standalone(db, &name, &address, Some(&uuid));
-                Ok(())
-            })?;
         }
         Ok(Value::Nil)
     })
