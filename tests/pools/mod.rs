@@ -34,7 +34,7 @@ fn a_master_change_mid_script_is_followed() {
     }
     let halted = xe(&home, &["vm-list", "power-state=halted", "params=name-label", "--minimal"]);
     let names: Vec<&str> = halted.split(',').filter(|s| !s.is_empty()).collect();
-    assert!(names.len() >= 2, "the demo pool has halted VMs to cycle: {halted}");
+    assert!(!names.is_empty(), "the demo pool has halted VMs to cycle");
     let new_master = xe(&home, &["host-list", "name-label=xs-host-2", "--minimal"]);
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/pools/master-change");
@@ -51,8 +51,9 @@ fn a_master_change_mid_script_is_followed() {
     assert!(out.status.success(), "{text}");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.iter().filter(|l| l.starts_with("cycled ")).count(), names.len(), "{text}");
-    assert_eq!(lines.get(1), Some(&"master handed over"), "{text}");
+    // Three rounds; the hand-over comes between the first and the second.
+    assert_eq!(lines.iter().filter(|l| l.starts_with("cycled ")).count(), 3 * names.len(), "{text}");
+    assert_eq!(lines.get(names.len()), Some(&"master handed over"), "{text}");
     assert_eq!(lines.last().copied(), Some(format!("master: {new_master}").as_str()), "{text}");
     // The old master's address now answers as a member, naming the new one.
     let master_address = {
