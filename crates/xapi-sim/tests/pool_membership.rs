@@ -117,7 +117,10 @@ async fn running_guests_keep_a_host_out() {
     let session = login(&lone).await;
     let template = {
         let db = lone.db.read();
-        db.all("VM").into_iter().find(|vm| db.bool(vm, "is_a_template") && db.string(vm, "name_label").contains("Debian")).expect("a Debian template")
+        db.all("VM")
+            .into_iter()
+            .find(|vm| db.bool(vm, "is_a_template") && db.string(vm, "name_label").contains("Debian"))
+            .expect("a Debian template")
     };
     let vm = ok(&lone, "VM.clone", vec![session.clone(), s(&template), s("guest")]).await;
     ok(&lone, "VM.provision", vec![session.clone(), vm.clone()]).await;
@@ -145,7 +148,10 @@ async fn the_master_moves() {
     // Designating the master again changes nothing.
     ok(&core, "pool.designate_new_master", vec![session.clone(), s(&two)]).await;
     ok(&core, "pool.emergency_reset_master", vec![session.clone(), s("127.0.0.12")]).await;
-    assert_eq!(fails(&core, "pool.emergency_reset_master", vec![session.clone(), s("no such host")]).await[0], "INTERNAL_ERROR");
+    assert_eq!(
+        fails(&core, "pool.emergency_reset_master", vec![session.clone(), s("no such host")]).await[0],
+        "INTERNAL_ERROR"
+    );
     let recovered = ok(&core, "pool.recover_slaves", vec![session.clone()]).await;
     assert_eq!(recovered, Value::Array(vec![s(&one), s(&three)]));
     ok(&core, "pool.sync_database", vec![session.clone()]).await;
@@ -155,8 +161,14 @@ async fn the_master_moves() {
         Ok(())
     })
     .unwrap();
-    assert_eq!(fails(&core, "pool.designate_new_master", vec![session.clone(), s(&one)]).await, err(&["HA_IS_ENABLED"]));
-    assert_eq!(fails(&core, "pool.emergency_transition_to_master", vec![session.clone()]).await, err(&["HA_IS_ENABLED"]));
+    assert_eq!(
+        fails(&core, "pool.designate_new_master", vec![session.clone(), s(&one)]).await,
+        err(&["HA_IS_ENABLED"])
+    );
+    assert_eq!(
+        fails(&core, "pool.emergency_transition_to_master", vec![session.clone()]).await,
+        err(&["HA_IS_ENABLED"])
+    );
 }
 
 #[tokio::test]

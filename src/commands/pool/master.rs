@@ -32,11 +32,8 @@ pub const RECOVER: CommandSpec = CommandSpec {
     run: Run::Fn(recover),
 };
 
-pub const SYNC: CommandSpec = CommandSpec {
-    name: "pool-sync-database",
-    help: "Copy the pool database to every host now.",
-    run: Run::Fn(sync),
-};
+pub const SYNC: CommandSpec =
+    CommandSpec { name: "pool-sync-database", help: "Copy the pool database to every host now.", run: Run::Fn(sync) };
 
 fn designate(ctx: &mut Context) -> CmdResult {
     let uuid = ctx.params.required("host-uuid")?.to_string();
@@ -72,8 +69,7 @@ fn transition(ctx: &mut Context) -> CmdResult {
         ctx.call("pool.emergency_transition_to_master", vec![])?;
         ctx.printer.list(&[format!("Host agent will restart and transition to master in {FUSE_TIME} seconds...")]);
     } else {
-        ctx.printer
-            .list(&["Host agent is already master. Use '--force' to execute the operation anyway.".to_string()]);
+        ctx.printer.list(&["Host agent is already master. Use '--force' to execute the operation anyway.".to_string()]);
     }
     Ok(())
 }

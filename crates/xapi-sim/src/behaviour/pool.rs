@@ -59,7 +59,8 @@ fn join(call: Call, force: bool) -> BoxFuture {
 fn join_common(call: &Call, force: bool) -> ApiResult<Value> {
     let (address, user, password) = (call.str(0), call.str(1), call.str(2));
     let me = &call.core;
-    let there = me.federation().and_then(|f| f.pool_at(address)).ok_or_else(|| fail("JOINING_HOST_CONNECTION_FAILED"))?;
+    let there =
+        me.federation().and_then(|f| f.pool_at(address)).ok_or_else(|| fail("JOINING_HOST_CONNECTION_FAILED"))?;
     // The login: a member refuses it with its master's address; then the credentials.
     {
         let db = there.db.read();
@@ -87,8 +88,11 @@ fn join_common(call: &Call, force: bool) -> ApiResult<Value> {
         return Err(fail("HA_IS_ENABLED"));
     }
     let Some(theirs_db) = theirs.as_mut() else {
-        let why =
-            if mine.all("host").len() > 1 { "Host is already part of a pool" } else { "Host cannot become slave of itself" };
+        let why = if mine.all("host").len() > 1 {
+            "Host is already part of a pool"
+        } else {
+            "Host cannot become slave of itself"
+        };
         return Err(Failure::new("OPERATION_NOT_ALLOWED", [why]));
     };
     pre_join_checks(&mine, theirs_db, &host, force)?;
@@ -114,7 +118,11 @@ fn pre_join_checks(mine: &Db, theirs: &Db, host: &str, force: bool) -> ApiResult
     if guests.iter().any(|vm| mine.string(vm, "power_state") == "Running") {
         return Err(fail("JOINING_HOST_CANNOT_HAVE_RUNNING_VMS"));
     }
-    if mine.all("VM").iter().any(|vm| mine.field(vm, "current_operations").and_then(Value::as_struct).is_some_and(|m| !m.is_empty())) {
+    if mine
+        .all("VM")
+        .iter()
+        .any(|vm| mine.field(vm, "current_operations").and_then(Value::as_struct).is_some_and(|m| !m.is_empty()))
+    {
         return Err(fail("JOINING_HOST_CANNOT_HAVE_VMS_WITH_CURRENT_OPERATIONS"));
     }
     if !force {
@@ -168,9 +176,10 @@ fn eject(call: Call) -> BoxFuture {
             if host == master(db) {
                 return Err(Failure::new("INTERNAL_ERROR", ["Xapi_pool.Cannot_eject_master"]));
             }
-            let busy = db.strings(&host, "resident_VMs").iter().any(|vm| {
-                !db.bool(vm, "is_control_domain") && db.string(vm, "power_state") != "Halted"
-            });
+            let busy = db
+                .strings(&host, "resident_VMs")
+                .iter()
+                .any(|vm| !db.bool(vm, "is_control_domain") && db.string(vm, "power_state") != "Halted");
             if busy {
                 return Err(Failure::new("OPERATION_NOT_ALLOWED", ["VM resident on host"]));
             }
@@ -234,7 +243,8 @@ fn emergency_reset_master(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(fail("HA_IS_ENABLED"));
     }
     let address = call.str(0);
-    if address.parse::<std::net::IpAddr>().is_err() && !db.all("host").iter().any(|h| db.string(h, "address") == address)
+    if address.parse::<std::net::IpAddr>().is_err()
+        && !db.all("host").iter().any(|h| db.string(h, "address") == address)
     {
         return Err(Failure::new("INTERNAL_ERROR", [format!("Couldn't resolve hostname: {address}")]));
     }

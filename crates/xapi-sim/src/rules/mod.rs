@@ -16,8 +16,8 @@
 //! - [`restore`]: what a host makes of a database backup it restores.
 
 pub mod devices;
-pub mod memory;
 pub mod membership;
+pub mod memory;
 pub mod placement;
 pub mod pool;
 pub mod restart;
