@@ -2365,6 +2365,57 @@ mod tests {
         }
     }
 
+    fn all_fields_typed_and_live(db: &Db) {
+        for c in 0..db.schema.classes.len() {
+            let cls = db.class(c);
+            for (r, o) in db.iter(c) {
+                for (f, v) in cls.fields.iter().zip(&o.fields) {
+                    if let Err(e) = check(db, &f.ty, v) {
+                        panic!("{}.{} of {r}: {e}", cls.name(), f.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_standalone_pool_is_one_fresh_host() {
+        let mut db = Db::new(7);
+        seed_standalone(&mut db, "lone", "127.0.2.11", Some("0f0f0f0f-0000-4000-8000-000000000001"));
+        all_fields_typed_and_live(&db);
+        let hosts = db.all("host");
+        assert_eq!(hosts.len(), 1);
+        let h = &hosts[0];
+        assert_eq!(db.field_str(h, "address"), "127.0.2.11");
+        assert_eq!(db.field_str(h, "uuid"), "0f0f0f0f-0000-4000-8000-000000000001");
+        assert_eq!(crate::rules::pool::master(&db), *h);
+        let metrics = db.field_str(h, "metrics");
+        assert_eq!(num(&db, metrics, "memory_free"), host_memory_free(&db, h));
+        assert!(db.all("SR").iter().all(|sr| !db.bool(sr, "shared") || db.bool(sr, "is_tools_sr")));
+        assert!(guests(&db).is_empty());
+        assert_eq!(db.all("VM").iter().filter(|vm| db.bool(vm, "is_control_domain")).count(), 1);
+    }
+
+    #[test]
+    fn a_host_moves_between_databases_without_dangling_refs() {
+        use crate::rules::membership::{host_objects, transplant};
+        let mut pool = seeded(0);
+        let mut lone = Db::new(99);
+        seed_standalone(&mut lone, "lone", "127.0.2.11", None);
+        let host = lone.all("host")[0].clone();
+        let objects = host_objects(&lone, &host, &[]);
+        transplant(&mut lone, &mut pool, &objects);
+        all_fields_typed_and_live(&pool);
+        assert!(lone.get(&host).is_none());
+        assert_eq!(pool.all("host").len(), HOST_COUNT + 1);
+        // Its PIFs joined the pool's networks (by bridge), listed both ways.
+        for pif in pool.strings(&host, "PIFs") {
+            let net = pool.string(&pif, "network");
+            assert!(pool.strings(&net, "PIFs").contains(&pif));
+        }
+        assert_eq!(pool.all("network").len(), seeded(0).all("network").len());
+    }
+
     /// Not a test: `cargo test --release -p xapi-sim seed_timing -- --ignored --nocapture`.
     #[test]
     #[ignore]
