@@ -188,6 +188,9 @@ pub struct Connector {
     session: Option<Session>,
     /// Set when the login failed, so later calls fail the same way.
     failed: Option<CliError>,
+    /// Log in to the host itself (`slave_local_login_with_password`), as
+    /// xe's commands that run on the host they reach do.
+    local: bool,
 }
 
 /// Formats the base URL, bracketing IPv6 literals.
@@ -223,7 +226,7 @@ fn options(s: &Settings, tls: Tls) -> Options {
 
 impl Connector {
     pub fn new(settings: Settings) -> Connector {
-        Connector { settings, session: None, failed: None }
+        Connector { settings, session: None, failed: None, local: false }
     }
 
     fn open(&mut self, printer: &mut Printer) -> Result<Session, CliError> {
@@ -249,7 +252,15 @@ impl Connector {
             if s.insecure { Tls::Insecure } else { Tls::Verify { known_hosts: crate::config::known_hosts_path() } };
         let opts = options(s, tls);
         let conn = Connection::new(&url, opts.clone()).map_err(|e| describe_error(&e))?;
-        let login = match Session::login(conn, &user, &password, "xe-rs") {
+        let local = self.local;
+        let log_in = |conn: Connection| {
+            if local {
+                Session::login_local(conn, &user, &password)
+            } else {
+                Session::login(conn, &user, &password, "xe-rs")
+            }
+        };
+        let login = match log_in(conn) {
             // The real xe reaches 127.0.0.1 through the host's local socket;
             // here it is often a tunnel to a host's HTTPS port (or `xapi-sim
             // --tls`): a server that does not answer plain HTTP there is
@@ -257,7 +268,7 @@ impl Connector {
             Err(e) if s.tls_fallback && speaks_tls(&e) => {
                 let https = base_url(true, &s.server, s.port);
                 let conn = Connection::new(&https, opts).map_err(|e| describe_error(&e))?;
-                match Session::login(conn, &user, &password, "xe-rs") {
+                match log_in(conn) {
                     Err(Error::Connect { .. } | Error::Tls { .. } | Error::Protocol { .. } | Error::Http { .. }) => {
                         return Err(CliError::Connection(format!(
                             "{} (the server at {}:{} does not answer plain HTTP, nor HTTPS; give --nossl or \
@@ -433,6 +444,12 @@ impl Connector {
     }
 
     /// Logs out when a session was opened; errors are ignored.
+    /// Makes the session, opened on first use, local to the host reached
+    /// (xe's `Context::use_local_session`).
+    pub fn use_local_session(&mut self) {
+        self.local = true;
+    }
+
     pub fn logout(&mut self) {
         if let Some(mut s) = self.session.take() {
             let _ = s.logout();

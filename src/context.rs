@@ -177,6 +177,18 @@ impl Context {
         }
     }
 
+    /// Makes the command's session local to the host it reaches
+    /// (`session.slave_local_login_with_password`), for the commands that
+    /// run on a pool member itself; before any call.
+    pub fn use_local_session(&mut self) {
+        self.connector.use_local_session();
+    }
+
+    /// The server (address or name) the command talks to.
+    pub fn server(&self) -> String {
+        self.connector.server()
+    }
+
     /// Calls a XenAPI method with the session prepended.
     pub fn call(&mut self, method: &str, args: Vec<Value>) -> CmdResult<Value> {
         match self.connector.call(&mut self.printer, method, args) {

@@ -10,6 +10,7 @@ mod docs;
 mod graph;
 mod hostile;
 mod pool_hosts;
+mod pools;
 mod vdi_io;
 mod xva;
 mod xva_import;

@@ -18,6 +18,8 @@
 //!   who has this role (`xapi-sim --user`);
 //! - `#! sim-directory JSON` — the simulator's directory for external
 //!   authentication (`xapi-sim --directory`), as one line of JSON;
+//! - `#! sim-pools N` — the simulator serves N pools (`xapi-sim --pools N`):
+//!   the demo pool, and standalone hosts at 127.0.2.11, 127.0.3.11, ...;
 //! - `#! stdin TEXT` — the next command reads `TEXT` and a newline on stdin
 //!   (otherwise stdin is empty).
 //!
@@ -230,8 +232,29 @@ fn run_file(path: &Path) -> (String, bool) {
         }),
         _ => None,
     });
-    let sim = super::start_sim_users(tls, &disabled, faults, &users, directory);
-    let port = sim.addr.port();
+    let pools: usize = items
+        .iter()
+        .find_map(|i| match i {
+            Item::Directive(d) => d.strip_prefix("sim-pools "),
+            _ => None,
+        })
+        .map_or(1, |n| n.trim().parse().unwrap_or_else(|_| panic!("{}: sim-pools: {n}", path.display())));
+    let (_one, _many, port) = if pools > 1 {
+        assert!(
+            disabled.is_empty() && users.is_empty() && directory.is_none(),
+            "{}: sim-pools does not take sim-disable, sim-user or sim-directory",
+            path.display()
+        );
+        let mut opts = xapi_sim::SimOptions { tls, ..xapi_sim::SimOptions::default() }.faults(faults);
+        opts.config.time_scale = 0.0;
+        let many = xapi_sim::pools::PoolsSim::start(opts, pools).expect("simulator starts on loopback");
+        let port = many.addr.port();
+        (None, Some(many), port)
+    } else {
+        let sim = super::start_sim_users(tls, &disabled, faults, &users, directory);
+        let port = sim.addr.port();
+        (Some(sim), None, port)
+    };
     let home = tempdir(path);
     let home_s = home.display().to_string();
     let subst = |s: &str| s.replace("{port}", &port.to_string()).replace("{home}", &home_s);

@@ -81,3 +81,11 @@ def wait_for(pred, timeout=5.0):
             return True
         time.sleep(0.02)
     return False
+
+
+@pytest.fixture()
+def two_pools():
+    """`xapi-sim --pools 2`: the demo pool, and a standalone host at 127.0.2.11."""
+    s = Sim("--time-scale", "0", "--pools", "2")
+    yield s
+    s.stop()

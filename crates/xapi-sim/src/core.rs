@@ -94,6 +94,19 @@ pub struct Registration {
     pub position: u64,
 }
 
+/// The other pools one process serves (`xapi-sim --pools N`), as a pool
+/// sees them: what `pool.join` reaches at the master's address, and where
+/// `pool.eject` leaves a host as a pool of its own. `pools` implements it;
+/// a core reaches it through [`Core::federation`], so that nothing below
+/// the registry depends on it.
+pub trait Federation: Send + Sync {
+    /// The pool one of whose hosts has this address, if any.
+    fn pool_at(&self, address: &str) -> Option<Arc<Core>>;
+    /// Makes a host that left its pool the master of a new standalone pool
+    /// (its name, address and uuid kept), in a pool without hosts or a new one.
+    fn take_in(&self, name: &str, address: &str, host_uuid: &str) -> std::io::Result<()>;
+}
+
 /// Shared simulator state.
 pub struct Core {
     pub db: RwLock<Db>,
@@ -115,6 +128,8 @@ pub struct Core {
     pub disks: Disks,
     /// Run in order after a host fails (see [`HostFailureHook`]).
     pub host_failure_hooks: Mutex<Vec<HostFailureHook>>,
+    /// The other pools of the process, when there are several.
+    federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
 }
 
 impl Core {
@@ -137,7 +152,18 @@ impl Core {
             config,
             disks,
             host_failure_hooks: Mutex::new(Vec::new()),
+            federation: RwLock::new(None),
         }))
+    }
+
+    /// Lets this pool reach the others of the process.
+    pub fn join_federation(&self, federation: std::sync::Weak<dyn Federation>) {
+        *self.federation.write() = Some(federation);
+    }
+
+    /// The pools of the process, when this pool is one of several.
+    pub fn federation(&self) -> Option<Arc<dyn Federation>> {
+        self.federation.read().as_ref().and_then(std::sync::Weak::upgrade)
     }
 
     /// Runs `f` with the database write-locked, then makes its changes durable

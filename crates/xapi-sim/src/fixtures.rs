@@ -31,6 +31,9 @@ pub struct FixtureOptions {
     /// server listens on, one per host; otherwise documentation addresses
     /// (192.0.2.11, ...) that nothing answers on.
     pub loopback_hosts: bool,
+    /// A standalone pool instead of the demo pool: its host's name and
+    /// address (see [`seed_standalone`]).
+    pub standalone: Option<(String, String)>,
 }
 
 /// When the demo VMs were installed.
@@ -63,6 +66,10 @@ const CPU_FEATURES_HVM: &str =
 
 /// Fills an empty database with the demo pool.
 pub fn seed(db: &mut Db, opts: &FixtureOptions) {
+    if let Some((name, address)) = &opts.standalone {
+        seed_standalone(db, name, address, None);
+        return;
+    }
     let mut s = Seeder::new(db);
     let nets = s.networks();
     s.sms();
@@ -76,6 +83,87 @@ pub fn seed(db: &mut Db, opts: &FixtureOptions) {
     s.demo_vms(&mut hosts, &nets, &storage);
     s.extra_vms(opts.extra_vms, &mut hosts, &nets, &storage);
     s.finish(&hosts);
+}
+
+/// Fills an empty database with a standalone pool: one host named `name`
+/// at `address` (with `host_uuid` when given: an ejected host keeps its
+/// identity), its local storage, control domain, PIFs on the usual
+/// networks, the tools SR, SM drivers and the default templates; no shared
+/// storage and no guests, as a freshly installed host (what `pool.join`
+/// accepts, and what `pool.eject` leaves).
+pub fn seed_standalone(db: &mut Db, name: &str, address: &str, host_uuid: Option<&str>) {
+    use crate::rules::membership;
+    seed(db, &FixtureOptions { extra_vms: 0, loopback_hosts: true, standalone: None });
+    let hosts = db.all("host");
+    let Some(keep) = hosts.first().cloned() else { return };
+    // Guests first (with their disks on non-ISO storage), then the other hosts.
+    let guests = membership::guests(db);
+    let mut gone = Vec::new();
+    for vm in db.all("VM").into_iter().filter(|vm| db.bool(vm, "is_a_snapshot")).chain(guests) {
+        gone.push(vm.clone());
+        for field in ["metrics", "guest_metrics"] {
+            let r = db.string(&vm, field);
+            if db.get(&r).is_some() {
+                gone.push(r);
+            }
+        }
+        for set in ["consoles", "VBDs", "VIFs"] {
+            gone.extend(db.strings(&vm, set));
+        }
+    }
+    membership::destroy_all(db, &gone);
+    for vdi in db.all("VDI") {
+        let sr = db.string(&vdi, "SR");
+        if db.string(&sr, "content_type") != "iso" && db.string(&sr, "type") != "udev" {
+            db.destroy(&vdi);
+        }
+    }
+    for other in &hosts[1..] {
+        let objects = membership::host_objects(db, other, &[]);
+        membership::destroy_all(db, &objects);
+    }
+    for sr in db.all("SR") {
+        if db.bool(&sr, "shared") && !db.bool(&sr, "is_tools_sr") {
+            let mut objects = vec![sr.clone()];
+            objects.extend(db.strings(&sr, "PBDs"));
+            objects.extend(db.strings(&sr, "VDIs"));
+            membership::destroy_all(db, &objects);
+        }
+    }
+    let local = membership::local_srs(db, &keep).into_iter().find(|sr| db.string(sr, "content_type") == "user");
+    let local = local.unwrap_or_else(|| NULL_REF.to_string());
+    for pool in db.all("pool") {
+        db.set_named(&pool, "name_label", Value::str(""));
+        db.set_named(&pool, "name_description", Value::str(""));
+        for field in ["default_SR", "suspend_image_SR", "crash_dump_SR"] {
+            db.set_named(&pool, field, Value::str(&local));
+        }
+        db.map_put(&pool, "cpu_info", "cpu_count", Some(&HOST_CPUS.to_string()));
+        db.map_put(&pool, "cpu_info", "socket_count", Some("1"));
+    }
+    db.set_named(&keep, "name_label", Value::str(name));
+    db.set_named(&keep, "hostname", Value::str(name));
+    db.set_named(&keep, "name_description", Value::str("Standalone demo host"));
+    db.set_named(&keep, "address", Value::str(address));
+    db.set_named(&keep, "software_version", software_version(name));
+    if let Some(uuid) = host_uuid {
+        db.set_named(&keep, "uuid", Value::str(uuid));
+    }
+    for pif in db.strings(&keep, "PIFs") {
+        if db.bool(&pif, "management") {
+            db.set_named(&pif, "IP", Value::str(address));
+        }
+    }
+    for sr in db.all("SR") {
+        let vdis = db.strings(&sr, "VDIs");
+        let virt: i64 = vdis.iter().map(|v| db.int(v, "virtual_size")).sum();
+        let phys: i64 = vdis.iter().map(|v| db.int(v, "physical_utilisation")).sum();
+        db.set_named(&sr, "virtual_allocation", Value::Int(virt));
+        db.set_named(&sr, "physical_utilisation", Value::Int(phys));
+    }
+    let free = host_memory_free(db, &keep);
+    let metrics = db.string(&keep, "metrics");
+    db.set_named(&metrics, "memory_free", Value::Int(free));
 }
 
 /// The demo VMs whose system disk carries a recognisable payload.
@@ -2275,6 +2363,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    fn all_fields_typed_and_live(db: &Db) {
+        for c in 0..db.schema.classes.len() {
+            let cls = db.class(c);
+            for (r, o) in db.iter(c) {
+                for (f, v) in cls.fields.iter().zip(&o.fields) {
+                    if let Err(e) = check(db, &f.ty, v) {
+                        panic!("{}.{} of {r}: {e}", cls.name(), f.name());
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_standalone_pool_is_one_fresh_host() {
+        let mut db = Db::new(7);
+        seed_standalone(&mut db, "lone", "127.0.2.11", Some("0f0f0f0f-0000-4000-8000-000000000001"));
+        all_fields_typed_and_live(&db);
+        let hosts = db.all("host");
+        assert_eq!(hosts.len(), 1);
+        let h = &hosts[0];
+        assert_eq!(db.field_str(h, "address"), "127.0.2.11");
+        assert_eq!(db.field_str(h, "uuid"), "0f0f0f0f-0000-4000-8000-000000000001");
+        assert_eq!(crate::rules::pool::master(&db), *h);
+        let metrics = db.field_str(h, "metrics");
+        assert_eq!(num(&db, metrics, "memory_free"), host_memory_free(&db, h));
+        assert!(db.all("SR").iter().all(|sr| !db.bool(sr, "shared") || db.bool(sr, "is_tools_sr")));
+        assert!(guests(&db).is_empty());
+        assert_eq!(db.all("VM").iter().filter(|vm| db.bool(vm, "is_control_domain")).count(), 1);
+    }
+
+    #[test]
+    fn a_host_moves_between_databases_without_dangling_refs() {
+        use crate::rules::membership::{host_objects, transplant};
+        let mut pool = seeded(0);
+        let mut lone = Db::new(99);
+        seed_standalone(&mut lone, "lone", "127.0.2.11", None);
+        let host = lone.all("host")[0].clone();
+        let objects = host_objects(&lone, &host, &[]);
+        transplant(&mut lone, &mut pool, &objects);
+        all_fields_typed_and_live(&pool);
+        assert!(lone.get(&host).is_none());
+        assert_eq!(pool.all("host").len(), HOST_COUNT + 1);
+        // Its PIFs joined the pool's networks (by bridge), listed both ways.
+        for pif in pool.strings(&host, "PIFs") {
+            let net = pool.string(&pif, "network");
+            assert!(pool.strings(&net, "PIFs").contains(&pif));
+        }
+        assert_eq!(pool.all("network").len(), seeded(0).all("network").len());
     }
 
     /// Not a test: `cargo test --release -p xapi-sim seed_timing -- --ignored --nocapture`.

@@ -26,6 +26,7 @@ pub mod implicit;
 pub mod localtime;
 pub mod persist;
 pub mod rbac;
+pub mod pools;
 pub mod record;
 pub mod relations;
 pub mod rpc;

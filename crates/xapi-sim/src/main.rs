@@ -101,6 +101,11 @@ struct Args {
     /// host (127.0.0.11, .12, ...; the default when --listen is loopback).
     #[arg(long)]
     no_host_listeners: bool,
+    /// Serve N pools: pool 1 as usual, pools 2..N each a standalone host
+    /// at 127.0.K.11 (on the same port), which can join other pools, be
+    /// ejected and joined again; with --state FILE, pool K is kept in FILE.poolK.
+    #[arg(long, default_value_t = 1, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=250), conflicts_with = "no_host_listeners")]
+    pools: u16,
 }
 
 /// `NAME:PASSWORD[:ROLE]`: a trailing `:ROLE` counts when it names one of
@@ -174,11 +179,13 @@ fn main() -> ExitCode {
         fixture: FixtureOptions {
             extra_vms: args.vms,
             loopback_hosts: args.listen.ip().is_loopback() && !args.no_host_listeners,
+            standalone: None,
         },
         seed: args.seed,
     };
     let first = (args.users[0].0.clone(), args.users[0].1.clone());
-    match run(opts, &first, args.ready_file.as_deref(), !args.no_host_listeners) {
+    let pools = usize::from(args.pools);
+    match run(opts, &first, args.ready_file.as_deref(), !args.no_host_listeners, pools) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("xapi-sim: {e}");
@@ -200,11 +207,19 @@ fn run(
     user: &(String, String),
     ready_file: Option<&std::path::Path>,
     with_hosts: bool,
+    pools: usize,
 ) -> std::io::Result<()> {
     server::install_crypto();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     rt.block_on(async move {
-        let (core, notes) = server::build_core_noting(&opts)?;
+        let (registry, core, notes) = if pools > 1 {
+            let (registry, notes) = xapi_sim::pools::Pools::build(&opts, pools)?;
+            let first = registry.cores()[0].clone();
+            (Some(registry), first, notes)
+        } else {
+            let (core, notes) = server::build_core_noting(&opts)?;
+            (None, core, notes)
+        };
         let source = opts.load.as_deref().or(opts.state.as_deref()).map(|p| p.display().to_string());
         for note in notes {
             eprintln!("xapi-sim: {}: {note}", source.as_deref().unwrap_or("database"));
@@ -212,7 +227,11 @@ fn run(
         let listener = std::net::TcpListener::bind(opts.listen)
             .map_err(|e| std::io::Error::new(e.kind(), format!("cannot listen on {}: {e}", opts.listen)))?;
         let addr = listener.local_addr()?;
-        let hosts = if with_hosts { server::host_listeners(&core, addr)? } else { Vec::new() };
+        let hosts = match &registry {
+            Some(registry) => registry.host_listeners(addr)?,
+            None if with_hosts => server::host_listeners(&core, addr)?,
+            None => Vec::new(),
+        };
         let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
         let scheme = if opts.tls { "https" } else { "http" };
         let nossl = if opts.tls { "" } else { ",nossl=true" };
@@ -232,7 +251,10 @@ fn run(
             println!("xapi-sim: a pool member or master also answers at {scheme}://{address}:{}/", addr.port());
         }
         let _ = std::io::stdout().flush();
-        server::serve(core, listener, hosts, tls, shutdown_signal()).await
+        match registry {
+            Some(registry) => registry.serve(listener, hosts, tls, shutdown_signal()).await,
+            None => server::serve(core, listener, hosts, tls, shutdown_signal()).await,
+        }
     })
 }
 

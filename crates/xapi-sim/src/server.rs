@@ -653,7 +653,7 @@ async fn bind_again(at: SocketAddr) -> std::io::Result<std::net::TcpListener> {
 /// Marks a request as come in at a host's own address, and makes its `Host`
 /// header name that host, whatever the client sent (xe's data transfers
 /// speak HTTP/1.0 and may send none).
-async fn at_door(mut req: axum::extract::Request, address: String) -> axum::extract::Request {
+pub async fn at_door(mut req: axum::extract::Request, address: String) -> axum::extract::Request {
     if let Ok(v) = axum::http::HeaderValue::from_str(&address) {
         req.headers_mut().insert(header::HOST, v);
     }
@@ -662,7 +662,7 @@ async fn at_door(mut req: axum::extract::Request, address: String) -> axum::extr
 }
 
 /// Serves one listener until `shutdown` resolves.
-async fn serve_one(
+pub async fn serve_one(
     app: Router,
     listener: std::net::TcpListener,
     tls: Option<(Vec<u8>, Vec<u8>)>,

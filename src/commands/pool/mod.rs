@@ -1,16 +1,30 @@
 //! Pool commands beyond the generated ones: the database dump and restore,
 //! which move the pool database over xapi's HTTP handler
-//! `/pool/xmldbdump` under a task, as the real xe's `track_http_operation` does.
+//! `/pool/xmldbdump` under a task, as the real xe's `track_http_operation`
+//! does; membership (`pool-join`, `pool-eject`) and master changes.
 
 mod dump_database;
 mod external_auth;
+mod master;
+mod membership;
 mod restore_database;
 
 use crate::commands::CommandSpec;
 
 /// The family's commands, for `commands::COMMANDS`.
-pub const COMMANDS: &[CommandSpec] =
-    &[dump_database::SPEC, restore_database::SPEC, external_auth::ENABLE, external_auth::DISABLE];
+pub const COMMANDS: &[CommandSpec] = &[
+    dump_database::SPEC,
+    restore_database::SPEC,
+    external_auth::ENABLE,
+    external_auth::DISABLE,
+    membership::JOIN,
+    membership::EJECT,
+    master::DESIGNATE,
+    master::RESET_MASTER,
+    master::TRANSITION,
+    master::RECOVER,
+    master::SYNC,
+];
 
 /// The handler both commands use.
 const XMLDB: &str = "/pool/xmldbdump";

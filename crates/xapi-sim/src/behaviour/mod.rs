@@ -12,6 +12,7 @@ mod host;
 mod message;
 mod network;
 mod role;
+mod pool;
 mod session;
 mod storage;
 mod task;
@@ -35,6 +36,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         storage::register(&mut t);
         network::register(&mut t);
         role::register(&mut t);
+        pool::register(&mut t);
         t
     })
 }

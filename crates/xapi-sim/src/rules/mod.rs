@@ -13,10 +13,12 @@
 //! - [`devices`]: VBD and VIF operation tables, hotplug, device names.
 //! - [`restart`]: what a restart on a saved pool resets (nothing in progress),
 //!   and what a start on a database it did not write fixes up.
+//! - [`membership`]: what goes with a host that joins or leaves a pool.
 //! - [`restore`]: what a host makes of a database backup it restores.
 
 pub mod devices;
 pub mod host;
+pub mod membership;
 pub mod memory;
 pub mod placement;
 pub mod pool;

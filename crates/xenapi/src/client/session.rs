@@ -38,6 +38,9 @@ pub struct Session {
     password: String,
     originator: String,
     logged_out: bool,
+    /// Made by `session.slave_local_login_with_password`: the host's own
+    /// session, which stays on that host (no `HOST_IS_SLAVE` following).
+    local: bool,
 }
 
 impl std::fmt::Debug for Session {
@@ -95,7 +98,47 @@ fn login_following_master(conn: &mut Connection, user: &str, password: &str, ori
     }
 }
 
+/// Logs in again the way the session was made.
+fn relogin(conn: &mut Connection, user: &str, password: &str, originator: &str, local: bool) -> Result<String> {
+    if local {
+        login_local_ref(conn, user, password)
+    } else {
+        login_following_master(conn, user, password, originator)
+    }
+}
+
+/// `session.slave_local_login_with_password(user, password)` on this host.
+fn login_local_ref(conn: &Connection, user: &str, password: &str) -> Result<String> {
+    const METHOD: &str = "session.slave_local_login_with_password";
+    match conn.call(METHOD, &[Value::str(user), Value::str(password)])? {
+        Value::String(r) => Ok(r),
+        other => Err(Error::Protocol {
+            url: conn.base_url().to_string(),
+            method: METHOD.into(),
+            reason: format!("expected a session ref, got a {}", other.kind()),
+        }),
+    }
+}
+
 impl Session {
+    /// Logs in to this very host, pool member or not, with
+    /// `session.slave_local_login_with_password`, as xe's `--local`
+    /// commands do (`Session::login_local` in xapi's SDKs). Such a session
+    /// never follows `HOST_IS_SLAVE` and logs out with `session.local_logout`.
+    pub fn login_local(conn: Connection, user: &str, password: &str) -> Result<Session> {
+        let session_ref = login_local_ref(&conn, user, password)?;
+        Ok(Session {
+            conn,
+            used: session_ref.clone(),
+            shared: Arc::new(Mutex::new(Shared { session_ref, relogins: 0, max_relogins: None })),
+            user: user.to_string(),
+            password: password.to_string(),
+            originator: String::new(),
+            logged_out: false,
+            local: true,
+        })
+    }
+
     /// Logs in with `session.login_with_password(user, password, "2.21", originator)`,
     /// following `HOST_IS_SLAVE` to the pool master.
     pub fn login(conn: Connection, user: &str, password: &str, originator: &str) -> Result<Session> {
@@ -109,6 +152,7 @@ impl Session {
             password: password.to_string(),
             originator: originator.to_string(),
             logged_out: false,
+            local: false,
         })
     }
 
@@ -124,6 +168,7 @@ impl Session {
             password: self.password.clone(),
             originator: self.originator.clone(),
             logged_out: self.logged_out,
+            local: self.local,
         }
     }
 
@@ -238,11 +283,11 @@ impl Session {
                         return Err(err);
                     }
                     state.session_ref =
-                        login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
+                        relogin(&mut self.conn, &self.user, &self.password, &self.originator, self.local)?;
                     state.relogins += 1;
                 }
                 used = state.session_ref.clone();
-            } else if let Some(master) = master_address(&err).filter(|_| hops < MAX_MASTER_HOPS) {
+            } else if let Some(master) = master_address(&err).filter(|_| hops < MAX_MASTER_HOPS && !self.local) {
                 hops += 1;
                 self.conn = self.conn.to_host(master)?;
                 used = login_following_master(&mut self.conn, &self.user, &self.password, &self.originator)?;
@@ -262,7 +307,8 @@ impl Session {
         }
         self.logged_out = true;
         let session = self.current_session_ref();
-        self.conn.call("session.logout", &[Value::str(session.as_str())]).map(drop)
+        let method = if self.local { "session.local_logout" } else { "session.logout" };
+        self.conn.call(method, &[Value::str(session.as_str())]).map(drop)
     }
 
     /// Asks the server to cancel a task.
