@@ -63,8 +63,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("gpu-group-create", "Create a GPU group and print its UUID."),
     ("gpu-group-destroy", "Destroy a GPU group."),
     ("gpu-group-get-remaining-capacity", "Print how many more vGPUs of a given type a GPU group can host."),
-    ("host-all-editions", "List the license editions available on the host you are connected to."),
-    ("host-apply-edition", "Switch a host to a license edition, optionally setting the license server to use."),
     (
         "host-apply-updates",
         "Apply updates from the enabled repositories to a host; hash is the one printed by pool-sync-updates.",
@@ -118,9 +116,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "host-is-in-emergency-mode",
         "Print true if this host's toolstack is in emergency mode (cut off from its master).",
     ),
-    ("host-license-add", "Apply a license file from the client to a host, by default the one you are connected to."),
-    ("host-license-remove", "Remove the license of a host, by default the one you are connected to."),
-    ("host-license-view", "Show the license details of a host, by default the one you are connected to."),
     ("host-management-disable", "Turn off the management interface of this host."),
     ("host-management-reconfigure", "Move a host's management interface to the given PIF."),
     ("host-notify", "Send an internal notification of a given type to the local toolstack."),
@@ -184,10 +179,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pif-reconfigure-ipv6", "Set the IPv6 mode (none, dhcp, static or autoconf) and addresses of a PIF."),
     ("pif-scan", "Scan a host for network devices and create PIFs for new ones."),
     ("pif-set-primary-address-type", "Choose whether a PIF's primary address is IPv4 or IPv6."),
-    (
-        "pool-apply-edition",
-        "Switch every host of the pool to a license edition, optionally setting the license server.",
-    ),
     ("pool-certificate-install", "Deprecated, use pool-install-ca-certificate: install a CA certificate for the pool."),
     (
         "pool-certificate-list",

@@ -2,6 +2,7 @@
 
 mod evacuate;
 mod forget;
+mod license;
 mod logs_download;
 mod maintenance;
 mod manage;
@@ -29,4 +30,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     manage::CALL_PLUGIN,
     manage::CAPABILITIES,
     manage::CPU_INFO,
+    license::ADD,
+    license::REMOVE,
+    license::VIEW,
+    license::APPLY,
+    license::EDITIONS,
+    license::POOL_APPLY,
 ];

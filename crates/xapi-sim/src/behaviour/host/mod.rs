@@ -9,6 +9,7 @@ mod clock;
 mod evacuate;
 mod forget;
 mod info;
+mod license;
 mod misc;
 mod power;
 
@@ -22,4 +23,5 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     info::register(t);
     forget::register(t);
     misc::register(t);
+    license::register(t);
 }
