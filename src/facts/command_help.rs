@@ -299,7 +299,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("update-precheck", "Check whether an update can be applied to the selected hosts and whether a reboot is needed."),
     ("update-resync-host", "Refresh the record of which updates are applied on a host."),
     ("update-upload", "Upload an update file to an SR, by default the pool default SR, and print its UUID."),
-    ("user-password-change", "Change the password of the user you are logged in as."),
     ("vbd-pause", "Pause the I/O of a VBD and print the token needed to unpause it."),
     ("vbd-unpause", "Resume the I/O of a paused VBD, given the token from vbd-pause."),
     ("vdi-data-destroy", "Delete the data of a snapshot VDI but keep its changed block tracking metadata."),

@@ -22,6 +22,7 @@ pub const COMMANDS: &[CommandSpec] = &[
         help: "End every session of every directory user.",
         run: Run::Fn(logout_all),
     },
+    PASSWORD_CHANGE,
 ];
 
 fn list(ctx: &mut Context) -> CmdResult {
@@ -42,5 +43,19 @@ fn logout_all(ctx: &mut Context) -> CmdResult {
     for sid in ctx.call_refs("session.get_all_subject_identifiers", vec![])? {
         ctx.call("session.logout_subject_identifier", vec![Value::String(sid)])?;
     }
+    Ok(())
+}
+
+/// `user-password-change new= [old=]`: the password of the session's user.
+pub const PASSWORD_CHANGE: CommandSpec = CommandSpec {
+    name: "user-password-change",
+    help: "Change the password of the user logged in.",
+    run: Run::Fn(password_change),
+};
+
+fn password_change(ctx: &mut Context) -> CmdResult {
+    let old = ctx.params.get("old").unwrap_or("").to_string();
+    let new = ctx.params.required("new")?.to_string();
+    ctx.call("session.change_password", vec![Value::String(old), Value::String(new)])?;
     Ok(())
 }
