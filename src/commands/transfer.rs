@@ -459,15 +459,24 @@ fn write_local(ctx: &mut Context, local: &mut Local, data: &[u8]) -> Result<(), 
         Local::Stdout => ctx.printer.data(data).map_err(|e| ClientFailure(format!("writing to standard output: {e}"))),
         Local::File { file, pos, sparse_end, path } => {
             let fail = |e: std::io::Error| ClientFailure(format!("writing '{}': {e}", path.display()));
-            for piece in data.chunks(PAGE) {
-                if piece.len() == PAGE && piece.iter().all(|&b| b == 0) {
-                    file.seek(SeekFrom::Current(PAGE as i64)).map_err(fail)?;
+            // Runs of whole zero pages are skipped with one seek, everything
+            // else is written in one call per run: few system calls per chunk.
+            let zero = |piece: &[u8]| piece.len() == PAGE && piece.iter().all(|&b| b == 0);
+            let mut rest = data;
+            while !rest.is_empty() {
+                let skip = rest.chunks(PAGE).take_while(|p| zero(p)).count() * PAGE;
+                if skip > 0 {
+                    file.seek(SeekFrom::Current(skip as i64)).map_err(fail)?;
                     *sparse_end = true;
-                } else {
-                    file.write_all(piece).map_err(fail)?;
-                    *sparse_end = false;
+                    *pos += skip as u64;
+                    rest = &rest[skip..];
+                    continue;
                 }
-                *pos += piece.len() as u64;
+                let keep = rest.chunks(PAGE).take_while(|p| !zero(p)).map(<[u8]>::len).sum::<usize>();
+                file.write_all(&rest[..keep]).map_err(fail)?;
+                *sparse_end = false;
+                *pos += keep as u64;
+                rest = &rest[keep..];
             }
             Ok(())
         }
