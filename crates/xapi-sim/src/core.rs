@@ -5,6 +5,7 @@
 use crate::db::{ApiResult, Db, Failure};
 use crate::disks::Disks;
 use crate::faults::{Faults, Rule};
+use crate::metrics::Metrics;
 use crate::persist::Wal;
 use crate::trace::Trace;
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
@@ -41,6 +42,8 @@ pub struct Config {
     pub faults: Vec<Rule>,
     /// Where to append a JSON line per call (`--trace`).
     pub trace: Option<PathBuf>,
+    /// A fixed time (Unix seconds) for every metrics reading (`--metrics-clock`).
+    pub metrics_clock: Option<i64>,
 }
 
 impl Config {
@@ -63,6 +66,7 @@ impl Default for Config {
             disabled: Vec::new(),
             faults: Vec::new(),
             trace: None,
+            metrics_clock: None,
         }
     }
 }
@@ -105,6 +109,8 @@ pub struct Core {
     pub trace: Option<Trace>,
     /// The contents of the disks.
     pub disks: Disks,
+    /// The metrics' clock and which data sources users record.
+    pub metrics: Metrics,
 }
 
 impl Core {
@@ -124,6 +130,7 @@ impl Core {
             rpc_count: std::sync::atomic::AtomicU64::new(0),
             faults: Mutex::new(Faults::new(config.faults.clone(), seed)),
             trace,
+            metrics: Metrics::new(config.metrics_clock),
             config,
             disks,
         }))

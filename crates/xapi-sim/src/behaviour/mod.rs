@@ -6,6 +6,7 @@
 //! [`crate::rules`], [`crate::tasks`], ...), never on `rpc` or on another
 //! area's module.
 
+mod data_sources;
 mod event;
 mod host;
 mod message;
@@ -25,6 +26,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         let mut t = HashMap::new();
         session::register(&mut t);
         event::register(&mut t);
+        data_sources::register(&mut t);
         host::register(&mut t);
         message::register(&mut t);
         task::register(&mut t);
