@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod by_uuid;
+pub mod data_source;
 pub mod event;
 pub mod generic;
 pub mod help;
@@ -69,6 +70,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     message::COMMANDS,
     pool::COMMANDS,
     host::COMMANDS,
+    data_source::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

@@ -17,11 +17,16 @@ pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
     start_sim_with(tls, disabled, Vec::new())
 }
 
+/// The metrics clock of golden simulators (2026-05-28 20:26:40 UTC).
+pub const GOLDEN_METRICS_CLOCK: i64 = 1_780_000_000;
+
 /// Starts the demo pool with some methods disabled and these fault rules in force.
 pub fn start_sim_with(tls: bool, disabled: &[String], faults: Vec<xapi_sim::faults::Rule>) -> Sim {
     let methods: Vec<&str> = disabled.iter().map(String::as_str).collect();
     let mut opts = SimOptions { tls, ..SimOptions::default() }.disable(&methods).faults(faults);
     opts.config.time_scale = 0.0;
+    // Metrics read at a fixed time, so data-source values are the same every run.
+    opts.config.metrics_clock = Some(GOLDEN_METRICS_CLOCK);
     Sim::start(opts).expect("simulator starts on loopback")
 }
 

@@ -341,7 +341,7 @@ pub fn dump_xml(sources: &[Source], rras: &[Rra], last_update: i64) -> String {
                  <unknown_datapoints>0</unknown_datapoints></ds>",
             );
         }
-        out.push_str("<database>");
+        out.push_str("</cdp_prep><database>");
         let columns: Vec<Vec<f64>> = sources.iter().map(|s| column(rra, s, last_update).collect()).collect();
         for row in 0..rra.rows as usize {
             out.push_str("<row>");
@@ -460,6 +460,7 @@ mod tests {
     fn dumps_have_every_archive() {
         let xml = dump_xml(&[src("memory", 5.0)], &layout(false), 1_000_000);
         assert_eq!(xml.matches("<rra>").count(), 4);
+        assert_eq!(xml.matches("<cdp_prep>").count(), xml.matches("</cdp_prep>").count());
         assert_eq!(xml.matches("<row>").count(), 120 + 120 + 168 + 366);
         let json: serde_json::Value = serde_json::from_str(&dump_json(&[src("memory", 5.0)], &layout(true), 1_000_000)).unwrap();
         assert_eq!(json["rra"].as_array().unwrap().len(), 10);
