@@ -152,9 +152,7 @@ async fn credentials(
                 }
             }
             Ok(None) => return Err(refuse(core, params, action)),
-            Err(()) => {
-                return Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "unsupported authorization scheme"))
-            }
+            Err(()) => return Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "unsupported authorization scheme")),
         },
     })
 }

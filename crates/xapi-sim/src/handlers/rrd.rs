@@ -43,10 +43,8 @@ fn accept_q(accept: &str, mime: &str) -> Option<f64> {
     for range in accept.split(',') {
         let mut parts = range.split(';').map(str::trim);
         let media = parts.next().unwrap_or("").to_ascii_lowercase();
-        let q = parts
-            .filter_map(|p| p.strip_prefix("q=").and_then(|v| v.trim().parse::<f64>().ok()))
-            .next()
-            .unwrap_or(1.0);
+        let q =
+            parts.filter_map(|p| p.strip_prefix("q=").and_then(|v| v.trim().parse::<f64>().ok())).next().unwrap_or(1.0);
         let specificity = if media == mime {
             3
         } else if media == format!("{kind}/*") {
@@ -145,7 +143,11 @@ async fn updates(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) ->
             for sr in metrics::host_srs(&db, &host) {
                 let uuid = db.string(&sr, "uuid");
                 if srs.contains(&uuid) {
-                    rrds.push(Rrd { prefix: format!("sr:{uuid}:"), sources: recorded(&core, &db, &sr), rras: vm_rras.clone() });
+                    rrds.push(Rrd {
+                        prefix: format!("sr:{uuid}:"),
+                        sources: recorded(&core, &db, &sr),
+                        rras: vm_rras.clone(),
+                    });
                 }
             }
         }
@@ -268,7 +270,9 @@ async fn vm_rrd(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap) -> 
         }
     };
     match what {
-        VmRrd::Here(sources, rras) => dump(sources, rras, core.metrics.last_update(), prefers_json(&headers, &params)).await,
+        VmRrd::Here(sources, rras) => {
+            dump(sources, rras, core.metrics.last_update(), prefers_json(&headers, &params)).await
+        }
         VmRrd::At(address) => redirect(&address, &uri),
         VmRrd::Missing => not_found(),
         VmRrd::Unknown => error_page(StatusCode::INTERNAL_SERVER_ERROR, &format!("UUID_INVALID VM {uuid}")),

@@ -207,7 +207,13 @@ fn whole(mut m: Model) -> Model {
 
 /// The block-device statistics of rrdp-iostat, for a VBD (`vbd_<dev>_`, `VDI`)
 /// or an SR seen from a host (`_<first 8 of uuid>`, `SR`).
-fn io_sources(uuid: &str, name: &dyn Fn(&str) -> String, what: &str, load: f64, boost: Option<(i64, f64)>) -> Vec<Source> {
+fn io_sources(
+    uuid: &str,
+    name: &dyn Fn(&str) -> String,
+    what: &str,
+    load: f64,
+    boost: Option<(i64, f64)>,
+) -> Vec<Source> {
     let m = |key: &str, base: f64, daily: f64, noise: f64| moving(uuid, &name(key), base, daily, noise);
     let mut read = whole(m("read", 2_000_000.0 * load, 0.5, 0.6));
     if let Some((from, extra)) = boost {
@@ -241,7 +247,13 @@ fn io_sources(uuid: &str, name: &dyn Fn(&str) -> String, what: &str, load: f64, 
             "GAUGE",
             whole(m("write_latency", 600.0, 0.2, 0.4)),
         ),
-        Source::new(name("io_throughput_read"), format!("Data read from the {what}, in MiB/s"), "MiB/s", "ABSOLUTE", tput_read),
+        Source::new(
+            name("io_throughput_read"),
+            format!("Data read from the {what}, in MiB/s"),
+            "MiB/s",
+            "ABSOLUTE",
+            tput_read,
+        ),
         Source::new(
             name("io_throughput_write"),
             format!("Data written to the {what}, in MiB/s"),
@@ -268,7 +280,13 @@ fn io_sources(uuid: &str, name: &dyn Fn(&str) -> String, what: &str, load: f64, 
             whole(m("inflight", 2.0 * load, 0.3, 0.9)),
         ),
         Source::new(name("latency"), "Average I/O latency".into(), "μs", "GAUGE", m("latency", 450.0, 0.2, 0.4)),
-        Source::new(name("avgqu_sz"), "Average I/O queue size".into(), "requests", "GAUGE", m("avgqu_sz", 1.5 * load, 0.3, 0.5)),
+        Source::new(
+            name("avgqu_sz"),
+            "Average I/O queue size".into(),
+            "requests",
+            "GAUGE",
+            m("avgqu_sz", 1.5 * load, 0.3, 0.5),
+        ),
     ]
 }
 
@@ -306,11 +324,11 @@ pub fn rrd_host(db: &Db, object: &str) -> Option<String> {
 pub fn sources(db: &Db, object: &str, now: i64) -> Option<Vec<Source>> {
     rrd_host(db, object)?;
     if db.is(object, "host") {
-        Some(host_sources(db, object))
+        Some(host_sources(db, object, now))
     } else if db.is(object, "VM") {
-        Some(vm_sources(db, object, now))
+        Some(vm_sources(db, object))
     } else {
-        Some(sr_sources(db, object))
+        Some(sr_sources(db, object, now))
     }
 }
 
@@ -331,31 +349,73 @@ pub fn host_srs(db: &Db, host: &str) -> Vec<String> {
         .collect()
 }
 
+/// An export in progress reads the VM's disks flat out: 80 MB/s more read
+/// from each SR holding one of them, from the start of the task doing it
+/// (the last minute when its start is unknown).
+fn export_reads(db: &Db, sr: &str, now: i64) -> Option<(i64, f64)> {
+    let mut from: Option<i64> = None;
+    for vdi in db.strings(sr, "VDIs") {
+        for vbd in db.strings(&vdi, "VBDs") {
+            let vm = db.string(&vbd, "VM");
+            let Some(ops) = db.field(&vm, "current_operations").and_then(xenapi::Value::as_struct) else {
+                continue;
+            };
+            for (task, op) in ops {
+                if op.as_str() == Some("export") {
+                    let created = db.field(task, "created").and_then(|v| match v {
+                        xenapi::Value::DateTime(s) | xenapi::Value::String(s) => xenapi::datetime::parse(s),
+                        _ => None,
+                    });
+                    let start = created.filter(|c| *c <= now).unwrap_or(now - 60).div_euclid(STEP) * STEP;
+                    from = Some(from.map_or(start, |f: i64| f.min(start)));
+                }
+            }
+        }
+    }
+    from.map(|f| (f, 80_000_000.0))
+}
+
 /// A VM's CPU load, its baseline (0.02..0.45 of a vCPU).
 fn vm_load(uuid: &str) -> f64 {
     between(seed_of(&[uuid, "load"]), 0.02, 0.45)
 }
 
-fn host_sources(db: &Db, host: &str) -> Vec<Source> {
+fn host_sources(db: &Db, host: &str, now: i64) -> Vec<Source> {
     let uuid = db.string(host, "uuid");
     let uuid = uuid.as_str();
     let metrics = db.string(host, "metrics");
     let cpus = db.strings(host, "host_CPUs").len().max(1);
     let vms = resident_vms(db, host);
     let vcpus: i64 = vms.iter().map(|v| db.int(&db.string(v, "metrics"), "VCPUs_number").max(1)).sum();
-    let demand: f64 = vms.iter().filter(|v| db.field_str(v, "power_state") == "Running").map(|v| vm_load(&db.string(v, "uuid"))).sum();
+    let demand: f64 = vms
+        .iter()
+        .filter(|v| db.field_str(v, "power_state") == "Running")
+        .map(|v| vm_load(&db.string(v, "uuid")))
+        .sum();
     let busy = (0.03 + demand / cpus as f64).min(0.95);
     let mut out = Vec::new();
     out.push(
-        Source::new("cpu_avg".into(), "Average physical cpu usage".into(), "(fraction)", "DERIVE", moving(uuid, "cpu_avg", busy, 0.3, 0.15))
-            .max(1.0),
+        Source::new(
+            "cpu_avg".into(),
+            "Average physical cpu usage".into(),
+            "(fraction)",
+            "DERIVE",
+            moving(uuid, "cpu_avg", busy, 0.3, 0.15),
+        )
+        .max(1.0),
     );
     for i in 0..cpus {
         let name = format!("cpu{i}");
         let m = moving(uuid, &name, busy, 0.3, 0.4);
         out.push(Source::new(name, format!("CPU{i} usage"), "(fraction)", "DERIVE", m).max(1.0));
     }
-    let mut load = Source::new("loadavg".into(), "Domain0 loadavg".into(), "(fraction)", "GAUGE", moving(uuid, "loadavg", 0.2 + busy, 0.3, 0.3));
+    let mut load = Source::new(
+        "loadavg".into(),
+        "Domain0 loadavg".into(),
+        "(fraction)",
+        "GAUGE",
+        moving(uuid, "loadavg", 0.2 + busy, 0.3, 0.3),
+    );
     load.min = f64::NEG_INFINITY;
     out.push(load);
     out.push(Source::new(
@@ -388,7 +448,13 @@ fn host_sources(db: &Db, host: &str) -> Vec<Source> {
         "GAUGE",
         Model::constant(free),
     ));
-    let mut reclaimed = Source::new("memory_reclaimed".into(), "Host memory reclaimed by squeezed".into(), "B", "GAUGE", Model::constant(0.0));
+    let mut reclaimed = Source::new(
+        "memory_reclaimed".into(),
+        "Host memory reclaimed by squeezed".into(),
+        "B",
+        "GAUGE",
+        Model::constant(0.0),
+    );
     reclaimed.min = f64::NEG_INFINITY;
     out.push(reclaimed);
     let (mut rx_all, mut tx_all) = (0.0, 0.0);
@@ -456,7 +522,7 @@ fn host_sources(db: &Db, host: &str) -> Vec<Source> {
         let sr_uuid = db.string(&sr, "uuid");
         let short = sr_uuid.get(..8).unwrap_or(&sr_uuid).to_string();
         let name = move |key: &str| format!("{key}_{short}");
-        out.extend(io_sources(uuid, &name, "SR", 0.5 + busy, None));
+        out.extend(io_sources(uuid, &name, "SR", 0.5 + busy, export_reads(db, &sr, now)));
     }
     out.push(Source::new(
         "xapi_memory_usage_kib".into(),
@@ -496,7 +562,7 @@ fn host_sources(db: &Db, host: &str) -> Vec<Source> {
     out
 }
 
-fn vm_sources(db: &Db, vm: &str, now: i64) -> Vec<Source> {
+fn vm_sources(db: &Db, vm: &str) -> Vec<Source> {
     let uuid = db.string(vm, "uuid");
     let uuid = uuid.as_str();
     let metrics = db.string(vm, "metrics");
@@ -585,17 +651,6 @@ fn vm_sources(db: &Db, vm: &str, now: i64) -> Vec<Source> {
             .off(),
         );
     }
-    // An export in progress reads the VM's disks flat out: 80 MB/s from the
-    // start of the task doing it (or the last minute when none is found).
-    let exporting = db.field(vm, "current_operations").and_then(xenapi::Value::as_struct).and_then(|ops| {
-        ops.iter().find(|(_, op)| op.as_str() == Some("export")).map(|(task, _)| {
-            let created = db.field(task, "created").and_then(|v| match v {
-                xenapi::Value::DateTime(s) | xenapi::Value::String(s) => xenapi::datetime::parse(s),
-                _ => None,
-            });
-            (created.unwrap_or(now - 60), 80_000_000.0)
-        })
-    });
     let io = if running { 0.2 + load } else { 0.0 };
     for vbd in db.strings(vm, "VBDs") {
         let dev = db.string(&vbd, "device");
@@ -603,15 +658,15 @@ fn vm_sources(db: &Db, vm: &str, now: i64) -> Vec<Source> {
             continue;
         }
         let name = move |key: &str| format!("vbd_{dev}_{key}");
-        out.extend(io_sources(uuid, &name, "VDI", io, exporting));
+        out.extend(io_sources(uuid, &name, "VDI", io, None));
     }
     out
 }
 
-fn sr_sources(db: &Db, sr: &str) -> Vec<Source> {
+fn sr_sources(db: &Db, sr: &str, now: i64) -> Vec<Source> {
     let uuid = db.string(sr, "uuid");
     let name = |key: &str| key.to_string();
-    io_sources(&uuid, &name, "SR", 0.8, None)
+    io_sources(&uuid, &name, "SR", 0.8, export_reads(db, sr, now))
         .into_iter()
         .filter(|s| !matches!(s.name.as_str(), "iowait" | "inflight" | "latency" | "avgqu_sz" | "read" | "write"))
         .collect()

@@ -148,8 +148,10 @@ pub fn updates(rrds: &[Rrd], start: i64, interval: i64, cf: Option<Cf>, last_upd
     let chosen: Vec<Vec<Rra>> =
         rrds.iter().map(|r| best_rras(&r.rras, pdp_interval, cf, start, last_update)).collect::<Result<_, _>>()?;
     let first = *chosen.iter().find_map(|c| c.first()).ok_or(NoRra)?;
-    let chosen: Vec<Vec<Rra>> =
-        chosen.into_iter().map(|c| c.into_iter().filter(|r| r.rows == first.rows && r.pdp == first.pdp).collect()).collect();
+    let chosen: Vec<Vec<Rra>> = chosen
+        .into_iter()
+        .map(|c| c.into_iter().filter(|r| r.rows == first.rows && r.pdp == first.pdp).collect())
+        .collect();
     let mut legend = Vec::new();
     for (rrd, rras) in rrds.iter().zip(&chosen) {
         for rra in rras {
@@ -374,10 +376,10 @@ pub fn dump_json(sources: &[Source], rras: &[Rra], last_update: i64) -> String {
         .iter()
         .map(|r| {
             let columns: Vec<Vec<f64>> = sources.iter().map(|d| column(r, d, last_update).collect()).collect();
-            let database: Vec<Value> = (0..r.rows as usize)
-                .map(|row| Value::Array(columns.iter().map(|c| s(c[row])).collect()))
-                .collect();
-            let cdp = json!({"primary_value": s(0.0), "secondary_value": s(0.0), "value": s(0.0), "unknown_datapoints": "0"});
+            let database: Vec<Value> =
+                (0..r.rows as usize).map(|row| Value::Array(columns.iter().map(|c| s(c[row])).collect())).collect();
+            let cdp =
+                json!({"primary_value": s(0.0), "secondary_value": s(0.0), "value": s(0.0), "unknown_datapoints": "0"});
             json!({
                 "cf": r.cf.name(), "pdp_per_row": r.pdp.to_string(), "params": {"xff": s(r.xff)},
                 "cdp_prep": {"ds": vec![cdp; sources.len()]}, "database": database,
@@ -445,9 +447,13 @@ mod tests {
 
     #[test]
     fn hosts_keep_min_and_max_after_the_first_level() {
-        let rrds = vec![Rrd { prefix: "host:h:".into(), sources: vec![src("a", 1.0), src("b", 2.0)], rras: layout(true) }];
+        let rrds =
+            vec![Rrd { prefix: "host:h:".into(), sources: vec![src("a", 1.0), src("b", 2.0)], rras: layout(true) }];
         let x = updates(&rrds, -600, 60, None, 1_000_000).unwrap();
-        assert_eq!(x.legend, ["AVERAGE:host:h:a", "AVERAGE:host:h:b", "MIN:host:h:a", "MIN:host:h:b", "MAX:host:h:a", "MAX:host:h:b"]);
+        assert_eq!(
+            x.legend,
+            ["AVERAGE:host:h:a", "AVERAGE:host:h:b", "MIN:host:h:a", "MIN:host:h:b", "MAX:host:h:a", "MAX:host:h:b"]
+        );
         assert_eq!(x.rows[0].1, [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
         let xml = x.to_xml();
         assert!(xml.starts_with("<?xml version=\"1.0\" encoding=\"UTF-8\"?><xport><meta><start>"), "{xml}");
@@ -462,7 +468,8 @@ mod tests {
         assert_eq!(xml.matches("<rra>").count(), 4);
         assert_eq!(xml.matches("<cdp_prep>").count(), xml.matches("</cdp_prep>").count());
         assert_eq!(xml.matches("<row>").count(), 120 + 120 + 168 + 366);
-        let json: serde_json::Value = serde_json::from_str(&dump_json(&[src("memory", 5.0)], &layout(true), 1_000_000)).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&dump_json(&[src("memory", 5.0)], &layout(true), 1_000_000)).unwrap();
         assert_eq!(json["rra"].as_array().unwrap().len(), 10);
         assert_eq!(json["rra"][0]["database"][119][0], "5");
     }
