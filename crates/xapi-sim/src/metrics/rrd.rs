@@ -128,7 +128,7 @@ fn best_rras(rras: &[Rra], pdp_interval: i64, cf: Option<Cf>, start: i64, last_u
         return Err(NoRra);
     }
     let last_pdp = last_update.div_euclid(STEP) * STEP;
-    let contains = |t: i64, r: &Rra| r.pdp >= pdp_interval && t > last_pdp - STEP * r.rows * r.pdp;
+    let contains = |t: i64, r: &Rra| r.pdp >= pdp_interval && t > last_pdp.saturating_sub(STEP * r.rows * r.pdp);
     if let Some(first) = rras.iter().find(|r| contains(start, r)) {
         return Ok(rras.iter().copied().filter(|r| r.rows == first.rows && r.pdp == first.pdp).collect());
     }
@@ -143,7 +143,7 @@ pub fn updates(rrds: &[Rrd], start: i64, interval: i64, cf: Option<Cf>, last_upd
     if rrds.is_empty() {
         return Err(NoRra);
     }
-    let start = if start < 0 { start + last_update } else { start };
+    let start = if start < 0 { start.saturating_add(last_update) } else { start };
     let pdp_interval = interval / STEP;
     let chosen: Vec<Vec<Rra>> =
         rrds.iter().map(|r| best_rras(&r.rras, pdp_interval, cf, start, last_update)).collect::<Result<_, _>>()?;
@@ -162,7 +162,7 @@ pub fn updates(rrds: &[Rrd], start: i64, interval: i64, cf: Option<Cf>, last_upd
     }
     let step = first.step();
     let end = last_update.div_euclid(step) * step;
-    let first_cdp = start.div_euclid(step) * step + step;
+    let first_cdp = start.div_euclid(step).saturating_mul(step).saturating_add(step);
     let mut rows = Vec::new();
     let mut i = 0;
     loop {
@@ -443,6 +443,12 @@ mod tests {
         assert_eq!((x.step, x.rows.len()), (86_400, 12), "the days since the epoch");
         assert_eq!(updates(&rrds, now - 60, 0, Some(Cf::Max), now), Err(NoRra));
         assert_eq!(updates(&[], 0, 0, None, now), Err(NoRra));
+        // Extreme parameters answer (no rows, or no archive), never overflow.
+        for (start, interval) in [(i64::MAX, 0), (i64::MIN, 0), (0, i64::MAX), (0, i64::MIN), (-1, -5)] {
+            if let Ok(x) = updates(&rrds, start, interval, None, now) {
+                assert!(x.rows.len() <= 366);
+            }
+        }
     }
 
     #[test]
