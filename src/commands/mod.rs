@@ -4,6 +4,7 @@
 pub mod args;
 pub mod by_uuid;
 pub mod confirm;
+pub mod data_source;
 pub mod event;
 pub mod generic;
 pub mod help;
@@ -76,6 +77,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     secret::COMMANDS,
     subject::COMMANDS,
     session::COMMANDS,
+    data_source::COMMANDS,
     by_uuid::COMMANDS,
 ];
 

@@ -17,6 +17,9 @@ pub fn start_sim_disabled(tls: bool, disabled: &[String]) -> Sim {
     start_sim_with(tls, disabled, Vec::new())
 }
 
+/// The metrics clock of golden simulators (2026-05-28 20:26:40 UTC).
+pub const GOLDEN_METRICS_CLOCK: i64 = 1_780_000_000;
+
 /// Starts the demo pool with some methods disabled and these fault rules in force.
 pub fn start_sim_with(tls: bool, disabled: &[String], faults: Vec<xapi_sim::faults::Rule>) -> Sim {
     start_sim_users(tls, disabled, faults, &[], None)
@@ -39,6 +42,8 @@ pub fn start_sim_users(
         opts.config.roles.push((user.clone(), role.clone()));
     }
     opts.config.directory = directory;
+    // Metrics read at a fixed time, so data-source values are the same every run.
+    opts.config.metrics_clock = Some(GOLDEN_METRICS_CLOCK);
     Sim::start(opts).expect("simulator starts on loopback")
 }
 

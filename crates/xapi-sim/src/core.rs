@@ -5,6 +5,7 @@
 use crate::db::{ApiResult, Db, Failure};
 use crate::disks::Disks;
 use crate::faults::{Faults, Rule};
+use crate::metrics::Metrics;
 use crate::persist::Wal;
 use crate::trace::Trace;
 use parking_lot::{Mutex, RwLock, RwLockWriteGuard};
@@ -43,6 +44,8 @@ pub struct Config {
     pub trace: Option<PathBuf>,
     /// The external directory behind `pool.enable_external_auth` (`--directory`).
     pub directory: Option<crate::directory::Directory>,
+    /// A fixed time (Unix seconds) for every metrics reading (`--metrics-clock`).
+    pub metrics_clock: Option<i64>,
 }
 
 impl Config {
@@ -66,6 +69,7 @@ impl Default for Config {
             faults: Vec::new(),
             trace: None,
             directory: None,
+            metrics_clock: None,
         }
     }
 }
@@ -130,6 +134,8 @@ pub struct Core {
     pub host_failure_hooks: Mutex<Vec<HostFailureHook>>,
     /// The other pools of the process, when there are several.
     federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
+    /// The metrics' clock and which data sources users record.
+    pub metrics: Metrics,
 }
 
 impl Core {
@@ -149,6 +155,7 @@ impl Core {
             rpc_count: std::sync::atomic::AtomicU64::new(0),
             faults: Mutex::new(Faults::new(config.faults.clone(), seed)),
             trace,
+            metrics: Metrics::new(config.metrics_clock),
             config,
             disks,
             host_failure_hooks: Mutex::new(Vec::new()),

@@ -24,6 +24,7 @@ pub mod fixtures;
 pub mod handlers;
 pub mod implicit;
 pub mod localtime;
+pub mod metrics;
 pub mod persist;
 pub mod pools;
 pub mod rbac;

@@ -92,6 +92,10 @@ struct Args {
     /// Append one JSON line per call to FILE: time, client, method, duration, result or error code, fault.
     #[arg(long, value_name = "FILE")]
     trace: Option<PathBuf>,
+    /// Read metrics at this fixed time (Unix seconds) instead of the clock,
+    /// for reproducible data-source values and rrd_updates.
+    #[arg(long, value_name = "EPOCH")]
+    metrics_clock: Option<i64>,
     /// Once listening, write `port=N` and `pid=N` lines to FILE (atomically:
     /// it appears whole), for programs that start the simulator and wait.
     #[arg(long, value_name = "FILE")]
@@ -171,6 +175,7 @@ fn main() -> ExitCode {
             faults: rules,
             trace: args.trace.clone(),
             directory,
+            metrics_clock: args.metrics_clock,
         },
         tls: args.tls,
         cert: args.cert.zip(args.key),

@@ -7,6 +7,7 @@
 //! area's module.
 
 mod auth;
+mod data_sources;
 mod event;
 mod host;
 mod message;
@@ -29,6 +30,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         session::register(&mut t);
         auth::register(&mut t);
         event::register(&mut t);
+        data_sources::register(&mut t);
         host::register(&mut t);
         message::register(&mut t);
         task::register(&mut t);

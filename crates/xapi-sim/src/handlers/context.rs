@@ -148,6 +148,31 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Result<Option<(String, S
     Ok(text.split_once(':').map(|(u, p)| (u.to_string(), p.to_string())))
 }
 
+/// The session a request is made under: `session_id` (cookie, then query)
+/// naming a live session, else a temporary one from HTTP Basic (`true`).
+async fn credentials(
+    core: &Arc<Core>,
+    params: &Params,
+    headers: &HeaderMap,
+    action: &str,
+) -> Result<(String, bool), Response> {
+    Ok(match params.cookie_first("session_id") {
+        Some(s) if core.check_session(s).is_ok() => (s.to_string(), false),
+        Some(_) => return Err(refuse(core, params, action)),
+        None => match basic_credentials(headers) {
+            Ok(Some((user, password))) => {
+                let args = vec![Value::String(user), Value::String(password), Value::str("1.0"), Value::str("")];
+                match crate::rpc::dispatch(core, "session.login_with_password", args).await {
+                    Ok(Value::String(s)) => (s, true),
+                    _ => return Err(refuse(core, params, action)),
+                }
+            }
+            Ok(None) => return Err(refuse(core, params, action)),
+            Err(()) => return Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "unsupported authorization scheme")),
+        },
+    })
+}
+
 /// A handler's session and task. [`Context::finish`] ends both.
 pub struct Context {
     pub core: Arc<Core>,
@@ -192,23 +217,7 @@ impl Context {
         label: &str,
         http_action: &str,
     ) -> Result<Context, Response> {
-        let (session, temporary) = match params.cookie_first("session_id") {
-            Some(s) if core.check_session(s).is_ok() => (s.to_string(), false),
-            Some(_) => return Err(refuse(core, params, action)),
-            None => match basic_credentials(headers) {
-                Ok(Some((user, password))) => {
-                    let args = vec![Value::String(user), Value::String(password), Value::str("1.0"), Value::str("")];
-                    match crate::rpc::dispatch(core, "session.login_with_password", args).await {
-                        Ok(Value::String(s)) => (s, true),
-                        _ => return Err(refuse(core, params, action)),
-                    }
-                }
-                Ok(None) => return Err(refuse(core, params, action)),
-                Err(()) => {
-                    return Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, "unsupported authorization scheme"))
-                }
-            },
-        };
+        let (session, temporary) = credentials(core, params, headers, action).await?;
         let given = params.cookie_first("task_id").map(str::to_string);
         // xapi checks the role before the handler runs: a denial is a 403,
         // and fails the caller's task with the reason.
@@ -238,6 +247,18 @@ impl Context {
                 Err(error_page(StatusCode::INTERNAL_SERVER_ERROR, &e.join(" ")))
             }
         }
+    }
+
+    /// Checks the request's credentials only, without a task: xapi's
+    /// `with_context ~dummy:true` (the RRD handlers). [`Context::abandon`] ends it.
+    pub async fn open_dummy(
+        core: &Arc<Core>,
+        params: &Params,
+        headers: &HeaderMap,
+        action: &str,
+    ) -> Result<Context, Response> {
+        let (session, temporary) = credentials(core, params, headers, action).await?;
+        Ok(Context { core: core.clone(), session, task: String::new(), temporary, own_task: false })
     }
 
     /// Marks the task taken (progress 0.0), the first thing xapi's handlers do.

@@ -7,6 +7,7 @@
 pub mod context;
 pub mod host_logs;
 pub mod raw_vdi;
+pub mod rrd;
 pub mod xmldb;
 pub mod xva_export;
 pub mod xva_import;
@@ -23,4 +24,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(xva_import::routes())
         .merge(xmldb::router())
         .merge(host_logs::routes())
+        .merge(rrd::routes())
 }

@@ -41,10 +41,6 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.set_memory_dynamic_min", Handler::Sync(|c, db| limits(c, db, [None, None, Some(1), None])));
     t.insert("VM.set_memory_dynamic_max", Handler::Sync(|c, db| limits(c, db, [None, None, None, Some(1)])));
     t.insert("VM.set_memory", Handler::Sync(|c, db| limits(c, db, [None, Some(1), Some(1), Some(1)])));
-    t.insert("VM.get_data_sources", Handler::Sync(get_data_sources));
-    t.insert("VM.query_data_source", Handler::Sync(query_data_source));
-    t.insert("VM.record_data_source", Handler::Sync(|c, db| db.expect_is(c.str(0), "VM").map(|()| void())));
-    t.insert("VM.forget_data_source_archives", Handler::Sync(|c, db| db.expect_is(c.str(0), "VM").map(|()| void())));
     t.insert("VM.copy_bios_strings", Handler::Sync(copy_bios_strings));
     t.insert("VM.set_bios_strings", Handler::Sync(set_bios_strings));
     t.insert("VM.get_boot_record", Handler::Sync(get_boot_record));
@@ -228,121 +224,6 @@ fn set_vcpus_number_live(call: &Call, db: &mut Db) -> ApiResult<Value> {
         db.set_named(&m, "VCPUs_number", Value::Int(n));
     }
     Ok(void())
-}
-
-/// One data source of a VM's RRD: name, description, units, min, max, value.
-struct Source {
-    name: String,
-    description: String,
-    units: &'static str,
-    max: f64,
-    value: f64,
-}
-
-/// The data sources xcp-rrdd keeps for a live domain, with steady values:
-/// a light CPU load, the memory the domain has, idle devices.
-fn data_sources(db: &Db, vm: &str) -> Vec<Source> {
-    if !matches!(db.field_str(vm, "power_state"), "Running" | "Paused") {
-        return Vec::new();
-    }
-    let metrics = db.string(vm, "metrics");
-    let actual = db.int(&metrics, "memory_actual") as f64;
-    let vcpus = db.int(&metrics, "VCPUs_number").max(0);
-    let mut out = Vec::new();
-    for i in 0..vcpus {
-        let load = 0.02 + 0.01 * ((db.int(vm, "domid") + i) % 5) as f64;
-        out.push(Source {
-            name: format!("cpu{i}"),
-            description: format!("CPU{i} usage"),
-            units: "(fraction)",
-            max: 1.0,
-            value: load,
-        });
-    }
-    out.push(Source {
-        name: "memory".into(),
-        description: "Memory currently allocated to VM".into(),
-        units: "B",
-        max: f64::INFINITY,
-        value: actual,
-    });
-    out.push(Source {
-        name: "memory_target".into(),
-        description: "Target of VM balloon driver".into(),
-        units: "B",
-        max: f64::INFINITY,
-        value: db.int(vm, "memory_target") as f64,
-    });
-    if db.is(&db.string(vm, "guest_metrics"), "VM_guest_metrics") {
-        out.push(Source {
-            name: "memory_internal_free".into(),
-            description: "Memory used as reported by the guest agent".into(),
-            units: "KiB",
-            max: f64::INFINITY,
-            value: (actual * 0.6 / 1024.0).floor(),
-        });
-    }
-    for vif in db.strings(vm, "VIFs") {
-        let dev = db.string(&vif, "device");
-        for (dir, what) in [("rx", "Bytes per second received"), ("tx", "Bytes per second sent")] {
-            out.push(Source {
-                name: format!("vif_{dev}_{dir}"),
-                description: what.into(),
-                units: "B/s",
-                max: f64::INFINITY,
-                value: 0.0,
-            });
-        }
-    }
-    for vbd in db.strings(vm, "VBDs") {
-        let dev = db.string(&vbd, "device");
-        if dev.is_empty() || !db.bool(&vbd, "currently_attached") {
-            continue;
-        }
-        for (dir, what) in [("read", "Reads from device"), ("write", "Writes to device")] {
-            out.push(Source {
-                name: format!("vbd_{dev}_{dir}"),
-                description: format!("{what} {dev}, in B/s"),
-                units: "B/s",
-                max: f64::INFINITY,
-                value: 0.0,
-            });
-        }
-    }
-    out
-}
-
-fn get_data_sources(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    db.expect_is(call.str(0), "VM")?;
-    Ok(Value::Array(
-        data_sources(db, call.str(0))
-            .into_iter()
-            .map(|d| {
-                Value::Struct(vec![
-                    ("name_label".into(), Value::String(d.name)),
-                    ("name_description".into(), Value::String(d.description)),
-                    ("enabled".into(), Value::Bool(true)),
-                    ("standard".into(), Value::Bool(true)),
-                    ("units".into(), Value::str(d.units)),
-                    ("min".into(), Value::Float(0.0)),
-                    ("max".into(), Value::Float(d.max)),
-                    ("value".into(), Value::Float(d.value)),
-                ])
-            })
-            .collect(),
-    ))
-}
-
-/// The latest value of one data source; NaN for one the VM does not have, as xapi answers.
-/// Only a running or paused VM has data sources to query (xapi checks first).
-fn query_data_source(call: &Call, db: &mut Db) -> ApiResult<Value> {
-    db.expect_is(call.str(0), "VM")?;
-    let power = db.field_str(call.str(0), "power_state").to_ascii_lowercase();
-    if !matches!(power.as_str(), "running" | "paused") {
-        return Err(Failure::new("VM_BAD_POWER_STATE", [call.str(0), "running;paused", &power]));
-    }
-    let v = data_sources(db, call.str(0)).into_iter().find(|d| d.name == call.str(1)).map_or(f64::NAN, |d| d.value);
-    Ok(Value::Float(v))
 }
 
 fn bios_strings_set(db: &Db, vm: &str) -> bool {
