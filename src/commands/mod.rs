@@ -22,6 +22,7 @@ pub mod sizes;
 pub mod snapshot;
 pub mod sr;
 pub mod subject;
+pub mod top;
 pub mod transfer;
 pub mod vbd;
 pub mod vdi;
@@ -87,7 +88,7 @@ pub fn commands() -> impl Iterator<Item = &'static CommandSpec> {
 }
 
 /// Commands that exist only in this xe.
-pub const EXTRAS: &[&ExtraSpec] = &[&sim::stop::SPEC, &sim::list::SPEC, &help::completion::SPEC];
+pub const EXTRAS: &[&ExtraSpec] = &[&sim::stop::SPEC, &sim::list::SPEC, &help::completion::SPEC, &top::SPEC];
 
 /// How a command name resolves.
 pub enum Resolved {

@@ -1,0 +1,323 @@
+//! `xe top` (ours, not the real xe's): the pool's running VMs, and its
+//! hosts with `--hosts`, with CPU, memory, disk and network rates, read from
+//! one `rrd_updates` call per host (each host reached at its own address,
+//! as xe reaches a pool member). VMs are chosen with xe's field filters
+//! (`name-label=`, `uuid=`, `resident-on=`, ...; running ones unless
+//! `power-state=` says otherwise), sorted by `sort=COLUMN` (biggest first;
+//! `name` alphabetically). `--once` prints one snapshot as a plain table, or
+//! as JSON with `--json`; the live, refreshing view is not there yet.
+
+use crate::commands::{CommandSpec, ExtraSpec, Run};
+use crate::context::{is_standard_key, Context};
+use crate::error::{CliError, CmdResult};
+use crate::records::{self, ClassView, Filters};
+use std::collections::HashMap;
+use xenapi::Value;
+
+pub const SPEC: ExtraSpec = ExtraSpec {
+    spec: CommandSpec {
+        name: "top",
+        help: "Show the running VMs (and hosts with --hosts) with their CPU, memory, disk and network use.",
+        run: Run::Fn(top),
+    },
+    reqd: &[],
+    optn: &["once", "hosts", "sort", "interval"],
+};
+
+/// Our own parameters: everything else is a VM filter.
+const OWN: &[&str] = &["once", "hosts", "sort", "interval", "json"];
+
+/// Columns `sort=` takes.
+const COLUMNS: &[&str] = &["name", "cpu", "memory", "disk", "net"];
+
+/// One row: a VM or a host.
+#[derive(Debug, Clone, Default)]
+struct Row {
+    kind: &'static str,
+    name: String,
+    uuid: String,
+    host: String,
+    /// Percent of the object's vCPUs (or the host's CPUs), averaged.
+    cpu: f64,
+    /// Bytes in use.
+    memory: f64,
+    /// Bytes per second.
+    disk_read: f64,
+    disk_write: f64,
+    net_rx: f64,
+    net_tx: f64,
+}
+
+impl Row {
+    fn key(&self, column: &str) -> f64 {
+        match column {
+            "cpu" => self.cpu,
+            "memory" => self.memory,
+            "disk" => self.disk_read + self.disk_write,
+            _ => self.net_rx + self.net_tx,
+        }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "type": self.kind, "name": self.name, "uuid": self.uuid, "host": self.host,
+            "cpu_percent": round(self.cpu), "memory_bytes": whole(self.memory),
+            "disk_read_bytes_per_s": whole(self.disk_read), "disk_write_bytes_per_s": whole(self.disk_write),
+            "net_rx_bytes_per_s": whole(self.net_rx), "net_tx_bytes_per_s": whole(self.net_tx),
+        })
+    }
+}
+
+/// A byte figure as a whole number (data sources are never negative).
+fn whole(v: f64) -> u64 {
+    v.max(0.0).round() as u64
+}
+
+fn round(v: f64) -> f64 {
+    (v * 10.0).round() / 10.0
+}
+
+fn top(ctx: &mut Context) -> CmdResult {
+    if !ctx.params.flag("once") {
+        return Err(CliError::failure(
+            "xe top: the live view is not available yet; --once prints one snapshot (with --json, as JSON)",
+        ));
+    }
+    let sort = ctx.params.get("sort").unwrap_or("cpu").to_ascii_lowercase();
+    if !COLUMNS.contains(&sort.as_str()) {
+        return Err(CliError::failure(format!("xe top: sort= takes one of {}; got '{sort}'", COLUMNS.join(", "))));
+    }
+    let interval = match ctx.params.get("interval") {
+        None => 5,
+        Some(t) => t.parse::<i64>().ok().filter(|n| (1..=3600).contains(n)).ok_or_else(|| {
+            CliError::failure(format!("xe top: interval= takes a number of seconds from 1 to 3600; got '{t}'"))
+        })?,
+    };
+    let vms = chosen_vms(ctx)?;
+    let hosts = records::fetch_all(ctx, "host")?;
+    let host_names: HashMap<String, String> = hosts
+        .iter()
+        .map(|(r, rec)| (r.clone(), rec.get("name_label").and_then(Value::as_str).unwrap_or("").to_string()))
+        .collect();
+    // Latest values by legend entry (`vm:<uuid>:cpu0`), from every live host.
+    let mut latest: HashMap<String, f64> = HashMap::new();
+    let (conn, session) = ctx.data_link()?;
+    for (_, rec) in &hosts {
+        let address = rec.get("address").and_then(Value::as_str).unwrap_or("");
+        if address.is_empty() || !host_is_live(ctx, rec) {
+            continue;
+        }
+        let path = format!(
+            "/rrd_updates?session_id={session}&start=-{}&interval={interval}&cf=AVERAGE&host=true&json=true",
+            interval * 3
+        );
+        let body = conn
+            .to_host(address)
+            .and_then(|c| c.transfer_get(&path))
+            .map_err(|e| CliError::failure(format!("xe top: reading the metrics of host {address}: {e}")))
+            .and_then(|mut t| {
+                let mut text = String::new();
+                std::io::Read::read_to_string(&mut t, &mut text)
+                    .map_err(|e| CliError::failure(format!("xe top: reading the metrics of host {address}: {e}")))?;
+                Ok((t.status, text))
+            })?;
+        if body.0 != 200 {
+            return Err(CliError::failure(format!("xe top: host {address} answered HTTP {} to rrd_updates", body.0)));
+        }
+        merge_updates(&body.1, &mut latest)
+            .map_err(|why| CliError::failure(format!("xe top: unreadable metrics from host {address}: {why}")))?;
+    }
+    let mut rows: Vec<Row> = vms
+        .iter()
+        .map(|(_, rec)| {
+            let uuid = rec.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
+            let host = rec.get("resident_on").and_then(Value::as_str).unwrap_or("");
+            let mut row = sums(&latest, &format!("vm:{uuid}:"));
+            row.kind = "vm";
+            row.name = rec.get("name_label").and_then(Value::as_str).unwrap_or("").to_string();
+            row.host = host_names.get(host).cloned().unwrap_or_default();
+            row.uuid = uuid;
+            row
+        })
+        .collect();
+    if ctx.params.flag("hosts") {
+        for (r, rec) in &hosts {
+            let uuid = rec.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
+            let mut row = sums(&latest, &format!("host:{uuid}:"));
+            let prefix = format!("host:{uuid}:");
+            row.cpu = latest.get(&format!("{prefix}cpu_avg")).copied().unwrap_or(0.0) * 100.0;
+            let total = latest.get(&format!("{prefix}memory_total_kib")).copied().unwrap_or(0.0);
+            let free = latest.get(&format!("{prefix}memory_free_kib")).copied().unwrap_or(0.0);
+            row.memory = (total - free).max(0.0) * 1024.0;
+            row.kind = "host";
+            row.name = host_names.get(r).cloned().unwrap_or_default();
+            row.host = row.name.clone();
+            row.uuid = uuid;
+            rows.push(row);
+        }
+    }
+    if sort == "name" {
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+    } else {
+        rows.sort_by(|a, b| b.key(&sort).total_cmp(&a.key(&sort)).then(a.name.cmp(&b.name)));
+    }
+    if ctx.params.flag("json") {
+        let list: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
+        let text = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into());
+        ctx.printer.raw(&format!("{text}\n"));
+    } else {
+        ctx.printer.raw(&table(&rows));
+    }
+    Ok(())
+}
+
+/// A host whose metrics say it is live (one that is down has nothing to say).
+fn host_is_live(ctx: &mut Context, rec: &Value) -> bool {
+    let Some(metrics) = rec.get("metrics").and_then(Value::as_str) else { return false };
+    !matches!(ctx.call("host_metrics.get_live", vec![Value::str(metrics)]), Ok(Value::Bool(false)))
+}
+
+/// The VMs the filters choose: running, not templates or control domains,
+/// unless the command line says otherwise for those fields.
+fn chosen_vms(ctx: &mut Context) -> CmdResult<Vec<(String, Value)>> {
+    let view = ClassView::new("vm").ok_or_else(|| CliError::Internal("no class vm".into()))?;
+    let given: Vec<(String, String)> = ctx
+        .params
+        .iter()
+        .filter(|(k, _)| !is_standard_key(k) && !OWN.contains(k))
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for (k, v) in [("is-a-template", "false"), ("is-control-domain", "false"), ("power-state", "running")] {
+        if !given.iter().any(|(g, _)| g == k) {
+            pairs.push((k.into(), v.into()));
+        }
+    }
+    pairs.extend(given);
+    let filters = Filters::parse(&view, pairs);
+    let objects = records::fetch_all(ctx, "VM")?;
+    records::select(ctx, &view, &filters, objects)
+}
+
+/// Adds the newest row of an `rrd_updates` answer (JSON, as xcp-rrdd
+/// writes it: values as strings) to `latest`, by legend without its
+/// consolidation function.
+fn merge_updates(text: &str, latest: &mut HashMap<String, f64>) -> Result<(), String> {
+    let doc: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    let legend = doc["meta"]["legend"].as_array().ok_or("no legend")?;
+    let rows = doc["data"].as_array().ok_or("no data")?;
+    let time = |r: &serde_json::Value| r["t"].as_str().and_then(|t| t.parse::<i64>().ok()).unwrap_or(i64::MIN);
+    let Some(newest) = rows.iter().max_by_key(|r| time(r)) else { return Ok(()) };
+    let values = newest["values"].as_array().ok_or("a row without values")?;
+    for (name, v) in legend.iter().zip(values) {
+        let name = name.as_str().unwrap_or("");
+        let key = name.split_once(':').map_or(name, |(_, rest)| rest);
+        let value = v.as_str().and_then(|s| s.parse::<f64>().ok()).or_else(|| v.as_f64());
+        if let Some(value) = value.filter(|x| x.is_finite()) {
+            latest.insert(key.to_string(), value);
+        }
+    }
+    Ok(())
+}
+
+/// An object's figures from its data sources: CPU as the mean of `cpuN`,
+/// `memory`, and the sums of its disks' and network devices' rates.
+fn sums(latest: &HashMap<String, f64>, prefix: &str) -> Row {
+    let mut row = Row::default();
+    let mut cpus = Vec::new();
+    for (key, v) in latest.iter().filter_map(|(k, v)| k.strip_prefix(prefix).map(|k| (k, *v))) {
+        let is_cpu = key.strip_prefix("cpu").is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        if is_cpu {
+            cpus.push(v);
+        } else if key == "memory" {
+            row.memory = v;
+        } else if key.starts_with("vbd_") && key.ends_with("_read") {
+            row.disk_read += v;
+        } else if key.starts_with("vbd_") && key.ends_with("_write") {
+            row.disk_write += v;
+        } else if (key.starts_with("vif_") || key.starts_with("pif_")) && key.ends_with("_rx") && !key.contains("aggr")
+        {
+            row.net_rx += v;
+        } else if (key.starts_with("vif_") || key.starts_with("pif_")) && key.ends_with("_tx") && !key.contains("aggr")
+        {
+            row.net_tx += v;
+        }
+    }
+    if !cpus.is_empty() {
+        row.cpu = cpus.iter().sum::<f64>() / cpus.len() as f64 * 100.0;
+    }
+    row
+}
+
+/// Bytes in KiB, MiB or GiB, one decimal.
+fn bytes(v: f64) -> String {
+    const KIB: f64 = 1024.0;
+    if v >= KIB * KIB * KIB {
+        format!("{:.1}G", v / (KIB * KIB * KIB))
+    } else if v >= KIB * KIB {
+        format!("{:.1}M", v / (KIB * KIB))
+    } else {
+        format!("{:.1}K", v / KIB)
+    }
+}
+
+/// The snapshot as a plain table, no escape codes.
+fn table(rows: &[Row]) -> String {
+    let header = ["TYPE", "NAME", "HOST", "CPU%", "MEMORY", "DISK-R/s", "DISK-W/s", "NET-RX/s", "NET-TX/s"];
+    let cells: Vec<[String; 9]> = rows
+        .iter()
+        .map(|r| {
+            [
+                r.kind.to_string(),
+                r.name.clone(),
+                r.host.clone(),
+                format!("{:.1}", r.cpu),
+                bytes(r.memory),
+                bytes(r.disk_read),
+                bytes(r.disk_write),
+                bytes(r.net_rx),
+                bytes(r.net_tx),
+            ]
+        })
+        .collect();
+    let mut width = header.map(str::len);
+    for c in &cells {
+        for (w, text) in width.iter_mut().zip(c.iter()) {
+            *w = (*w).max(text.chars().count());
+        }
+    }
+    let line = |c: &[String]| {
+        let mut s = String::new();
+        for (i, (text, w)) in c.iter().zip(width.iter()).enumerate() {
+            // Names left-aligned, figures right-aligned.
+            let piece = if i < 3 { format!("{text:<w$}") } else { format!("{text:>w$}") };
+            s.push_str(&piece);
+            s.push_str(if i + 1 < c.len() { "  " } else { "\n" });
+        }
+        s
+    };
+    let mut out = line(&header.map(String::from));
+    for c in &cells {
+        out.push_str(&line(c));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_newest_row_of_each_host_is_kept_and_summed_per_object() {
+        let text = r#"{"meta":{"start":"0","step":"5","end":"10","rows":"2","columns":"4",
+            "legend":["AVERAGE:vm:u1:cpu0","AVERAGE:vm:u1:cpu1","AVERAGE:vm:u1:vif_0_rx","AVERAGE:vm:u1:memory"]},
+            "data":[{"t":"10","values":["0.5","0.1","2048","1073741824"]},{"t":"5","values":["0.9","0.9","0","0"]}]}"#;
+        let mut latest = HashMap::new();
+        merge_updates(text, &mut latest).unwrap();
+        let row = sums(&latest, "vm:u1:");
+        assert!((row.cpu - 30.0).abs() < 1e-9);
+        assert_eq!(row.net_rx, 2048.0);
+        assert_eq!(bytes(row.memory), "1.0G");
+        assert!(merge_updates("{}", &mut latest).is_err());
+    }
+}
