@@ -11,6 +11,7 @@ mod graph;
 mod hostile;
 mod pool_hosts;
 mod pools;
+mod tasks;
 mod vdi_io;
 mod xva;
 mod xva_import;

@@ -29,6 +29,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     row("pif-plug", "PIF", "plug", "Bring a PIF up."),
     row("pif-unplug", "PIF", "unplug", "Bring a PIF down."),
     row("secret-destroy", "secret", "destroy", "Delete a stored secret."),
+    row("task-cancel", "task", "cancel", "Ask a running task to stop; it ends as cancelled if it can."),
 ];
 
 /// Runs `<class>.<method>` on the object named by `uuid=`, printing nothing.

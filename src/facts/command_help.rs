@@ -280,7 +280,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "Ask a storage backend what it finds for a device configuration and list SRs and usable configurations.",
     ),
     ("sr-update", "Refresh the fields of an SR, such as its sizes, from the storage backend."),
-    ("task-cancel", "Ask a task to cancel; it may still complete or fail normally."),
     ("tunnel-create", "Create a tunnel on a transport PIF for a network and print the UUID of its access PIF."),
     ("tunnel-destroy", "Destroy a tunnel."),
     ("update-apply", "Apply an update to the selected hosts."),
