@@ -12,6 +12,7 @@ mod hostile;
 mod pool_hosts;
 mod pools;
 mod tasks;
+mod top;
 mod vdi_io;
 mod xva;
 mod xva_import;

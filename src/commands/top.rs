@@ -4,12 +4,14 @@
 //! as xe reaches a pool member). VMs are chosen with xe's field filters
 //! (`name-label=`, `uuid=`, `resident-on=`, ...; running ones unless
 //! `power-state=` says otherwise), sorted by `sort=COLUMN` (biggest first;
-//! `name` alphabetically). `--once` prints one snapshot as a plain table, or
-//! as JSON with `--json`; the live, refreshing view is not there yet.
+//! `name` alphabetically). Without `--once` it is a live view refreshed
+//! every `interval=` seconds on a terminal; `--once` prints one snapshot as
+//! a plain table, or as JSON with `--json`, for scripts.
 
 use crate::commands::{CommandSpec, ExtraSpec, Run};
 use crate::context::{is_standard_key, Context};
 use crate::error::{CliError, CmdResult};
+use crate::output::screen::Screen;
 use crate::records::{self, ClassView, Filters};
 use std::collections::HashMap;
 use xenapi::Value;
@@ -78,11 +80,6 @@ fn round(v: f64) -> f64 {
 }
 
 fn top(ctx: &mut Context) -> CmdResult {
-    if !ctx.params.flag("once") {
-        return Err(CliError::failure(
-            "xe top: the live view is not available yet; --once prints one snapshot (with --json, as JSON)",
-        ));
-    }
     let sort = ctx.params.get("sort").unwrap_or("cpu").to_ascii_lowercase();
     if !COLUMNS.contains(&sort.as_str()) {
         return Err(CliError::failure(format!("xe top: sort= takes one of {}; got '{sort}'", COLUMNS.join(", "))));
@@ -93,6 +90,38 @@ fn top(ctx: &mut Context) -> CmdResult {
             CliError::failure(format!("xe top: interval= takes a number of seconds from 1 to 3600; got '{t}'"))
         })?,
     };
+    let with_hosts = ctx.params.flag("hosts");
+    if !ctx.params.flag("once") {
+        if !ctx.printer.stdout_is_terminal() {
+            return Err(CliError::failure(
+                "xe top: the live view needs a terminal; --once prints one snapshot (with --json, as JSON)",
+            ));
+        }
+        return live(ctx, interval, sort, with_hosts);
+    }
+    let mut rows = snapshot(ctx, interval, with_hosts)?;
+    sort_rows(&mut rows, &sort);
+    if ctx.params.flag("json") {
+        let list: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
+        let text = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into());
+        ctx.printer.raw(&format!("{text}\n"));
+    } else {
+        ctx.printer.raw(&table(&rows));
+    }
+    Ok(())
+}
+
+/// Biggest first by `column`; `name` alphabetically.
+fn sort_rows(rows: &mut [Row], column: &str) {
+    if column == "name" {
+        rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
+    } else {
+        rows.sort_by(|a, b| b.key(column).total_cmp(&a.key(column)).then(a.name.cmp(&b.name)));
+    }
+}
+
+/// One reading of the pool: the chosen VMs, and the hosts if asked.
+fn snapshot(ctx: &mut Context, interval: i64, with_hosts: bool) -> CmdResult<Vec<Row>> {
     let vms = chosen_vms(ctx)?;
     let hosts = records::fetch_all(ctx, "host")?;
     let host_names: HashMap<String, String> = hosts
@@ -140,7 +169,7 @@ fn top(ctx: &mut Context) -> CmdResult {
             row
         })
         .collect();
-    if ctx.params.flag("hosts") {
+    if with_hosts {
         for (r, rec) in &hosts {
             let uuid = rec.get("uuid").and_then(Value::as_str).unwrap_or("").to_string();
             let mut row = sums(&latest, &format!("host:{uuid}:"));
@@ -156,19 +185,145 @@ fn top(ctx: &mut Context) -> CmdResult {
             rows.push(row);
         }
     }
-    if sort == "name" {
-        rows.sort_by(|a, b| a.name.cmp(&b.name).then(a.uuid.cmp(&b.uuid)));
-    } else {
-        rows.sort_by(|a, b| b.key(&sort).total_cmp(&a.key(&sort)).then(a.name.cmp(&b.name)));
+    Ok(rows)
+}
+
+/// CPU readings kept per object for the sparkline: 60 refreshes.
+const HISTORY: usize = 60;
+
+/// The live view: refreshed every `interval` seconds (or at once with
+/// `r`); `c`, `m`, `d`, `n` sort by CPU, memory, disk, network, `a` by
+/// name; arrows move the selection, whose CPU history shows as a
+/// sparkline; `q`, Esc or Ctrl-C quit. The screen is restored on every
+/// way out ([`Screen`]'s drop).
+fn live(ctx: &mut Context, interval: i64, mut sort: String, with_hosts: bool) -> CmdResult {
+    use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
+    use std::time::{Duration, Instant};
+    let io = |e: std::io::Error| CliError::failure(format!("xe top: the terminal: {e}"));
+    let mut screen = Screen::enter().map_err(io)?;
+    let mut rows: Vec<Row> = Vec::new();
+    let mut history: HashMap<String, std::collections::VecDeque<u64>> = HashMap::new();
+    let mut selected = 0usize;
+    let mut status = String::from("reading...");
+    let mut next = Instant::now();
+    loop {
+        if Instant::now() >= next {
+            match snapshot(ctx, interval, with_hosts) {
+                Ok(r) => {
+                    for row in &r {
+                        let h = history.entry(row.uuid.clone()).or_default();
+                        if h.len() == HISTORY {
+                            h.pop_front();
+                        }
+                        h.push_back(row.cpu.round().max(0.0) as u64);
+                    }
+                    rows = r;
+                    status.clear();
+                }
+                Err(e) => status = e.to_string(),
+            }
+            sort_rows(&mut rows, &sort);
+            next = Instant::now() + Duration::from_secs(interval.unsigned_abs());
+        }
+        selected = selected.min(rows.len().saturating_sub(1));
+        screen.draw(|f| draw(f, &rows, selected, &sort, &history, &status, interval)).map_err(io)?;
+        if !event::poll(Duration::from_millis(200)).map_err(io)? {
+            continue;
+        }
+        let Event::Key(key) = event::read().map_err(io)? else { continue };
+        if key.kind != KeyEventKind::Press {
+            continue;
+        }
+        match key.code {
+            KeyCode::Char('c') if key.modifiers.contains(KeyModifiers::CONTROL) => break,
+            KeyCode::Char('q') | KeyCode::Esc => break,
+            KeyCode::Char(c @ ('c' | 'm' | 'd' | 'n' | 'a')) => {
+                sort = match c {
+                    'c' => "cpu",
+                    'm' => "memory",
+                    'd' => "disk",
+                    'n' => "net",
+                    _ => "name",
+                }
+                .to_string();
+                sort_rows(&mut rows, &sort);
+            }
+            KeyCode::Char('r') => next = Instant::now(),
+            KeyCode::Up => selected = selected.saturating_sub(1),
+            KeyCode::Down => selected += 1,
+            _ => {}
+        }
     }
-    if ctx.params.flag("json") {
-        let list: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
-        let text = serde_json::to_string_pretty(&list).unwrap_or_else(|_| "[]".into());
-        ctx.printer.raw(&format!("{text}\n"));
-    } else {
-        ctx.printer.raw(&table(&rows));
-    }
+    drop(screen);
     Ok(())
+}
+
+/// One frame: the table, the selection's CPU sparkline, and a key line.
+fn draw(
+    f: &mut ratatui::Frame,
+    rows: &[Row],
+    selected: usize,
+    sort: &str,
+    history: &HashMap<String, std::collections::VecDeque<u64>>,
+    status: &str,
+    interval: i64,
+) {
+    use ratatui::layout::{Constraint, Layout};
+    use ratatui::style::{Modifier, Style};
+    use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Sparkline, Table};
+    let [top, spark, keys] =
+        Layout::vertical([Constraint::Min(3), Constraint::Length(5), Constraint::Length(1)]).areas(f.area());
+    let header = TableRow::new(
+        ["TYPE", "NAME", "HOST", "CPU%", "MEMORY", "DISK-R/s", "DISK-W/s", "NET-RX/s", "NET-TX/s"].map(Cell::from),
+    )
+    .style(Style::default().add_modifier(Modifier::BOLD));
+    let body = rows.iter().enumerate().map(|(i, r)| {
+        let cells = [
+            r.kind.to_string(),
+            r.name.clone(),
+            r.host.clone(),
+            format!("{:.1}", r.cpu),
+            bytes(r.memory),
+            bytes(r.disk_read),
+            bytes(r.disk_write),
+            bytes(r.net_rx),
+            bytes(r.net_tx),
+        ];
+        let row = TableRow::new(cells.map(Cell::from));
+        if i == selected {
+            row.style(Style::default().add_modifier(Modifier::REVERSED))
+        } else {
+            row
+        }
+    });
+    let widths = [
+        Constraint::Length(4),
+        Constraint::Min(12),
+        Constraint::Length(12),
+        Constraint::Length(6),
+        Constraint::Length(8),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+        Constraint::Length(9),
+    ];
+    let title = format!(" xe top: {} objects, sorted by {sort}, every {interval} s ", rows.len());
+    f.render_widget(
+        Table::new(body, widths).header(header).block(Block::default().borders(Borders::ALL).title(title)),
+        top,
+    );
+    let (name, points): (String, Vec<u64>) = rows
+        .get(selected)
+        .map(|r| (r.name.clone(), history.get(&r.uuid).map(|h| h.iter().copied().collect()).unwrap_or_default()))
+        .unwrap_or_default();
+    let spark_block = Block::default().borders(Borders::ALL).title(format!(" CPU% of {name} "));
+    f.render_widget(Sparkline::default().block(spark_block).data(&points).max(100), spark);
+    let line = if status.is_empty() {
+        "q quit  c/m/d/n/a sort by cpu/memory/disk/net/name  up/down select  r refresh".to_string()
+    } else {
+        status.to_string()
+    };
+    f.render_widget(Paragraph::new(line), keys);
 }
 
 /// A host whose metrics say it is live (one that is down has nothing to say).

@@ -5,6 +5,7 @@
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
 pub mod record;
+pub mod screen;
 
 pub use record::{Field, Record};
 
@@ -150,6 +151,11 @@ impl Printer {
         } else {
             self.stderr.extend_from_slice(s.as_bytes());
         }
+    }
+
+    /// Whether stdout is a terminal (a full-screen view needs one).
+    pub fn stdout_is_terminal(&self) -> bool {
+        self.live && std::io::IsTerminal::is_terminal(&std::io::stdout())
     }
 
     /// Whether stderr is a terminal (progress bars and prompts only go there).
