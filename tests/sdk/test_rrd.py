@@ -160,3 +160,37 @@ def test_data_source_calls(msim):
     with pytest.raises(XenAPI.Failure) as e:
         x.VM.get_data_sources(halted)
     assert e.value.details[0] == "VM_BAD_POWER_STATE"
+
+
+def test_perfmon_raises_an_alarm_for_a_vm_past_its_cpu_level():
+    """other_config:perfmon as xapi's perfmon reads it: a VM whose CPU has
+    been over the level for the trigger period gets one ALARM message with
+    perfmon's body, and no second one within the inhibit period."""
+    import time
+    from conftest import Sim
+    sim = Sim("--time-scale", "0", "--perfmon-interval", "1")
+    try:
+        x = sim.session().xenapi
+        vm = next(v for v, r in x.VM.get_all_records().items()
+                  if r["power_state"] == "Running" and not r["is_control_domain"])
+        uuid = x.VM.get_uuid(vm)
+        config = ('<config><variable><name value="cpu_usage"/><alarm_trigger_level value="0.0"/>'
+                  '<alarm_trigger_period value="120"/></variable></config>')
+        x.VM.add_to_other_config(vm, "perfmon", config)
+        alarms = []
+        for _ in range(100):
+            alarms = [m for m in x.message.get_all_records().values()
+                      if m["name"] == "ALARM" and m["obj_uuid"] == uuid]
+            if alarms:
+                break
+            time.sleep(0.1)
+        assert len(alarms) == 1, alarms
+        m = alarms[0]
+        assert m["cls"] == "VM" and int(m["priority"]) == 3
+        body = m["body"]
+        assert body.startswith("value: ") and "\nconfig:\n<variable>\n\t<name value=\"cpu_usage\"/>\n" in body
+        time.sleep(2.5)
+        again = [m for m in x.message.get_all_records().values() if m["name"] == "ALARM" and m["obj_uuid"] == uuid]
+        assert len(again) == 1, "inhibited for an hour"
+    finally:
+        sim.stop()

@@ -46,6 +46,8 @@ pub struct Config {
     pub directory: Option<crate::directory::Directory>,
     /// A fixed time (Unix seconds) for every metrics reading (`--metrics-clock`).
     pub metrics_clock: Option<i64>,
+    /// How often performance alarms are checked (`--perfmon-interval`); `None`: never.
+    pub perfmon_interval: Option<Duration>,
 }
 
 impl Config {
@@ -70,6 +72,7 @@ impl Default for Config {
             trace: None,
             directory: None,
             metrics_clock: None,
+            perfmon_interval: Some(Duration::from_secs(300)),
         }
     }
 }

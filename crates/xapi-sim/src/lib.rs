@@ -25,6 +25,7 @@ pub mod handlers;
 pub mod implicit;
 pub mod localtime;
 pub mod metrics;
+pub mod perfmon;
 pub mod persist;
 pub mod pools;
 pub mod rbac;

@@ -36,6 +36,10 @@ struct Args {
     /// users log in as subjects with their roles.
     #[arg(long, value_name = "FILE")]
     directory: Option<PathBuf>,
+    /// Seconds between checks of the performance alarms configured in
+    /// `other_config:perfmon` (xapi's perfmon: 300); 0 turns them off.
+    #[arg(long, default_value_t = 300, value_name = "SECONDS")]
+    perfmon_interval: u64,
     /// Serve HTTPS (a self-signed certificate is generated unless --cert/--key are given).
     #[arg(long)]
     tls: bool,
@@ -176,6 +180,7 @@ fn main() -> ExitCode {
             trace: args.trace.clone(),
             directory,
             metrics_clock: args.metrics_clock,
+            perfmon_interval: (args.perfmon_interval > 0).then(|| Duration::from_secs(args.perfmon_interval)),
         },
         tls: args.tls,
         cert: args.cert.zip(args.key),

@@ -566,6 +566,9 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+    if let Some(every) = core.config.perfmon_interval {
+        tokio::spawn(crate::perfmon::run(core.clone(), every));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for (address, l) in hosts {
