@@ -3,7 +3,8 @@
 //! one `rrd_updates` call per host (each host reached at its own address,
 //! as xe reaches a pool member). VMs are chosen with xe's field filters
 //! (`name-label=`, `uuid=`, `resident-on=`, ...; running ones unless
-//! `power-state=` says otherwise), sorted by `sort=COLUMN` (biggest first;
+//! `power-state=` says otherwise), sorted by `--sort COLUMN` or
+//! `sort=COLUMN` (biggest first;
 //! `name` alphabetically). Without `--once` it is a live view refreshed
 //! every `interval=` seconds on a terminal; `--once` prints one snapshot as
 //! a plain table, or as JSON with `--json`, for scripts.
@@ -79,8 +80,21 @@ fn round(v: f64) -> f64 {
     (v * 10.0).round() / 10.0
 }
 
+/// The sort column: `sort=COLUMN`, or `--sort COLUMN` (the flag, then the
+/// column as a bare word, which is then no filter).
+fn sort_column(ctx: &Context) -> (String, Option<String>) {
+    let items: Vec<(String, String)> = ctx.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    match items.iter().position(|(k, v)| k == "sort" && v == "true") {
+        Some(i) => match items.get(i + 1).filter(|(_, v)| v.is_empty()) {
+            Some((word, _)) => (word.to_ascii_lowercase(), Some(word.clone())),
+            None => ("true".into(), None),
+        },
+        None => (ctx.params.get("sort").unwrap_or("cpu").to_ascii_lowercase(), None),
+    }
+}
+
 fn top(ctx: &mut Context) -> CmdResult {
-    let sort = ctx.params.get("sort").unwrap_or("cpu").to_ascii_lowercase();
+    let (sort, bare) = sort_column(ctx);
     if !COLUMNS.contains(&sort.as_str()) {
         return Err(CliError::failure(format!("xe top: sort= takes one of {}; got '{sort}'", COLUMNS.join(", "))));
     }
@@ -91,15 +105,16 @@ fn top(ctx: &mut Context) -> CmdResult {
         })?,
     };
     let with_hosts = ctx.params.flag("hosts");
+    let skip: Vec<String> = bare.into_iter().collect();
     if !ctx.params.flag("once") {
         if !ctx.printer.stdout_is_terminal() {
             return Err(CliError::failure(
                 "xe top: the live view needs a terminal; --once prints one snapshot (with --json, as JSON)",
             ));
         }
-        return live(ctx, interval, sort, with_hosts);
+        return live(ctx, interval, sort, with_hosts, &skip);
     }
-    let mut rows = snapshot(ctx, interval, with_hosts)?;
+    let mut rows = snapshot(ctx, interval, with_hosts, &skip)?;
     sort_rows(&mut rows, &sort);
     if ctx.params.flag("json") {
         let list: Vec<serde_json::Value> = rows.iter().map(Row::json).collect();
@@ -121,8 +136,8 @@ fn sort_rows(rows: &mut [Row], column: &str) {
 }
 
 /// One reading of the pool: the chosen VMs, and the hosts if asked.
-fn snapshot(ctx: &mut Context, interval: i64, with_hosts: bool) -> CmdResult<Vec<Row>> {
-    let vms = chosen_vms(ctx)?;
+fn snapshot(ctx: &mut Context, interval: i64, with_hosts: bool, skip: &[String]) -> CmdResult<Vec<Row>> {
+    let vms = chosen_vms(ctx, skip)?;
     let hosts = records::fetch_all(ctx, "host")?;
     let host_names: HashMap<String, String> = hosts
         .iter()
@@ -196,7 +211,7 @@ const HISTORY: usize = 60;
 /// name; arrows move the selection, whose CPU history shows as a
 /// sparkline; `q`, Esc or Ctrl-C quit. The screen is restored on every
 /// way out ([`Screen`]'s drop).
-fn live(ctx: &mut Context, interval: i64, mut sort: String, with_hosts: bool) -> CmdResult {
+fn live(ctx: &mut Context, interval: i64, mut sort: String, with_hosts: bool, skip: &[String]) -> CmdResult {
     use ratatui::crossterm::event::{self, Event, KeyCode, KeyEventKind, KeyModifiers};
     use std::time::{Duration, Instant};
     let io = |e: std::io::Error| CliError::failure(format!("xe top: the terminal: {e}"));
@@ -208,7 +223,7 @@ fn live(ctx: &mut Context, interval: i64, mut sort: String, with_hosts: bool) ->
     let mut next = Instant::now();
     loop {
         if Instant::now() >= next {
-            match snapshot(ctx, interval, with_hosts) {
+            match snapshot(ctx, interval, with_hosts, skip) {
                 Ok(r) => {
                     for row in &r {
                         let h = history.entry(row.uuid.clone()).or_default();
@@ -334,12 +349,12 @@ fn host_is_live(ctx: &mut Context, rec: &Value) -> bool {
 
 /// The VMs the filters choose: running, not templates or control domains,
 /// unless the command line says otherwise for those fields.
-fn chosen_vms(ctx: &mut Context) -> CmdResult<Vec<(String, Value)>> {
+fn chosen_vms(ctx: &mut Context, skip: &[String]) -> CmdResult<Vec<(String, Value)>> {
     let view = ClassView::new("vm").ok_or_else(|| CliError::Internal("no class vm".into()))?;
     let given: Vec<(String, String)> = ctx
         .params
         .iter()
-        .filter(|(k, _)| !is_standard_key(k) && !OWN.contains(k))
+        .filter(|(k, _)| !is_standard_key(k) && !OWN.contains(k) && !skip.iter().any(|s| s == k))
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let mut pairs: Vec<(String, String)> = Vec::new();
