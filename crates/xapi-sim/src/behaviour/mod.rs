@@ -8,6 +8,7 @@
 
 mod auth;
 mod event;
+mod ha;
 mod host;
 mod message;
 mod network;
@@ -37,6 +38,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         network::register(&mut t);
         role::register(&mut t);
         pool::register(&mut t);
+        ha::register(&mut t);
         t
     })
 }
