@@ -90,7 +90,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "host-emergency-disable-tls-verification",
         "Turn off TLS certificate checks on this host in an emergency, using a local session.",
     ),
-    ("host-emergency-ha-disable", "Disable HA on this host in an emergency, using a local session; requires --force."),
     (
         "host-emergency-management-reconfigure",
         "Move this host's management interface to a network device in an emergency, using a local session.",

@@ -2,6 +2,7 @@
 
 mod evacuate;
 mod forget;
+mod ha;
 mod logs_download;
 mod maintenance;
 mod manage;
@@ -24,6 +25,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     memory::OVERHEAD,
     forget::FORGET,
     forget::DECLARE_DEAD,
+    ha::EMERGENCY_DISABLE,
     manage::SYSLOG,
     manage::HOSTNAME,
     manage::CALL_PLUGIN,

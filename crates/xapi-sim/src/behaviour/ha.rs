@@ -20,6 +20,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("pool.ha_compute_hypothetical_max_host_failures_to_tolerate", Handler::Sync(compute_hypothetical));
     t.insert("pool.ha_failover_plan_exists", Handler::Sync(plan_exists));
     t.insert("pool.ha_compute_vm_failover_plan", Handler::Sync(failover_plan));
+    t.insert("host.emergency_ha_disable", Handler::Sync(emergency_ha_disable));
     t.insert("VM.set_ha_restart_priority", Handler::Sync(set_restart_priority));
     t.insert("VM.set_ha_always_run", Handler::Sync(set_always_run));
     t.insert("VM.set_order", Handler::Sync(set_order));
@@ -286,5 +287,15 @@ fn set_order(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("INVALID_VALUE", ["order must be non-negative".to_string(), value.to_string()]));
     }
     db.set_named(&vm, "order", Value::Int(value));
+    Ok(Value::Nil)
+}
+
+/// xapi's `emergency_ha_disable`: with HA off it fails unless `soft`; with
+/// HA on, the local host stops its HA daemon and fencing, which is state of
+/// the host, not of the database, so the simulator records nothing.
+fn emergency_ha_disable(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    if !enabled(db) && !call.bool(0) {
+        return Err(fail("HA_NOT_ENABLED"));
+    }
     Ok(Value::Nil)
 }
