@@ -189,6 +189,12 @@ fn a_failed_hosts_protected_vms_restart_elsewhere_with_ha_only() {
     let nfs = sr_of_type(&mut x, "nfs");
     x.call("pool.enable_ha", &[Value::Array(vec![s(&nfs)]), Value::Struct(vec![])]).expect("enable_ha");
     x.call("pool.set_ha_host_failures_to_tolerate", &[s(&p), Value::Int(1)]).expect("tolerate one");
+    assert_eq!(field(&mut x, "pool", "ha_plan_exists_for", &p).as_int(), Some(1));
+    // No plan survives every host failing: the change is refused once a plan exists.
+    assert_eq!(
+        api_error(x.call("pool.set_ha_host_failures_to_tolerate", &[s(&p), Value::Int(3)])),
+        ["HA_OPERATION_WOULD_BREAK_FAILOVER_PLAN"]
+    );
     let uuid = text(field(&mut x, "host", "uuid", &h2));
     let (status, body) = post(sim.addr, &format!("/sim/hosts/{uuid}/fail"));
     assert_eq!(status, 200, "{body}");
