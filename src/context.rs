@@ -96,6 +96,11 @@ impl Params {
         self.get(key).ok_or_else(|| CliError::MissingParam(key.to_string()))
     }
 
+    /// Every value of a parameter given several times, in the order given.
+    pub fn all(&self, key: &str) -> Vec<&str> {
+        self.items.iter().filter(|(k, _)| k == key).map(|(_, v)| v.as_str()).collect()
+    }
+
     /// Every parameter, first occurrences only, in the order given.
     pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
         let mut seen: Vec<&str> = Vec::new();

@@ -84,7 +84,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "host-emergency-disable-tls-verification",
         "Turn off TLS certificate checks on this host in an emergency, using a local session.",
     ),
-    ("host-emergency-ha-disable", "Disable HA on this host in an emergency, using a local session; requires --force."),
     (
         "host-emergency-management-reconfigure",
         "Move this host's management interface to a network device in an emergency, using a local session.",
@@ -210,20 +209,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pool-external-auth-set-ldaps", "Turn LDAPS on or off for the external authentication of the pool."),
     ("pool-get-cpu-features", "Print the CPU feature masks common to the pool."),
     ("pool-get-guest-secureboot-readiness", "Report whether the pool is ready to run guests with Secure Boot."),
-    (
-        "pool-ha-compute-hypothetical-max-host-failures-to-tolerate",
-        "Compute how many host failures HA could survive with the given VM restart priorities.",
-    ),
-    (
-        "pool-ha-compute-max-host-failures-to-tolerate",
-        "Compute how many host failures HA can survive with the current configuration.",
-    ),
-    (
-        "pool-ha-compute-vm-failover-plan",
-        "Show where HA would restart the VMs of the given hosts if those hosts failed.",
-    ),
-    ("pool-ha-disable", "Disable high availability for the pool."),
-    ("pool-ha-enable", "Enable high availability for the pool, using the given heartbeat SRs."),
     ("pool-ha-prevent-restarts-for", "Stop HA from restarting VMs for the given number of seconds."),
     ("pool-initialize-wlb", "Connect the pool to a Workload Balancing server."),
     ("pool-install-ca-certificate", "Install a CA certificate file that the pool trusts."),

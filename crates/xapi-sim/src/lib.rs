@@ -21,6 +21,7 @@ pub mod expr;
 pub mod failures;
 pub mod faults;
 pub mod fixtures;
+pub mod ha;
 pub mod handlers;
 pub mod implicit;
 pub mod localtime;

@@ -221,6 +221,7 @@ impl Pools {
             None => Disks::memory(),
         };
         let core = Core::new(db, opts.config.clone(), wal, disks, opts.seed)?;
+        crate::ha::install(&core);
         let weak: Weak<dyn Federation> = self.this.clone();
         core.join_federation(weak);
         tokio::spawn(crate::tasks::collect_garbage(core.clone()));

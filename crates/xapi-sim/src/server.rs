@@ -155,7 +155,9 @@ pub fn build_core_noting(opts: &SimOptions) -> std::io::Result<(Arc<Core>, Vec<S
             w.finish()?;
         }
     }
-    Ok((Core::new(db, opts.config.clone(), wal, disks, opts.seed)?, notes))
+    let core = Core::new(db, opts.config.clone(), wal, disks, opts.seed)?;
+    crate::ha::install(&core);
+    Ok((core, notes))
 }
 
 /// Reads an xapi database file into a database the simulator can serve

@@ -2,6 +2,7 @@
 
 mod evacuate;
 mod forget;
+mod ha;
 mod license;
 mod logs_download;
 mod maintenance;
@@ -25,6 +26,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     memory::OVERHEAD,
     forget::FORGET,
     forget::DECLARE_DEAD,
+    ha::EMERGENCY_DISABLE,
     manage::SYSLOG,
     manage::HOSTNAME,
     manage::CALL_PLUGIN,

@@ -5,6 +5,7 @@
 
 mod dump_database;
 mod external_auth;
+mod ha;
 mod master;
 mod membership;
 mod restore_database;
@@ -24,6 +25,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     master::TRANSITION,
     master::RECOVER,
     master::SYNC,
+    ha::ENABLE,
+    ha::DISABLE,
+    ha::COMPUTE_MAX,
+    ha::COMPUTE_HYPOTHETICAL,
+    ha::FAILOVER_PLAN,
 ];
 
 /// The handler both commands use.

@@ -9,6 +9,7 @@
 mod auth;
 mod data_sources;
 mod event;
+mod ha;
 mod host;
 mod message;
 mod network;
@@ -39,6 +40,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         network::register(&mut t);
         role::register(&mut t);
         pool::register(&mut t);
+        ha::register(&mut t);
         t
     })
 }

@@ -14,9 +14,11 @@
 //! - [`restart`]: what a restart on a saved pool resets (nothing in progress),
 //!   and what a start on a database it did not write fixes up.
 //! - [`membership`]: what goes with a host that joins or leaves a pool.
+//! - [`ha`]: HA failover planning (protected VMs, plans for n host failures).
 //! - [`restore`]: what a host makes of a database backup it restores.
 
 pub mod devices;
+pub mod ha;
 pub mod host;
 pub mod membership;
 pub mod memory;
