@@ -209,7 +209,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pool-external-auth-set-ldaps", "Turn LDAPS on or off for the external authentication of the pool."),
     ("pool-get-cpu-features", "Print the CPU feature masks common to the pool."),
     ("pool-get-guest-secureboot-readiness", "Report whether the pool is ready to run guests with Secure Boot."),
-    ("pool-ha-prevent-restarts-for", "Stop HA from restarting VMs for the given number of seconds."),
     ("pool-initialize-wlb", "Connect the pool to a Workload Balancing server."),
     ("pool-install-ca-certificate", "Install a CA certificate file that the pool trusts."),
     ("pool-install-trusted-certificate", "Install a trusted certificate file, CA or not, for the given purposes."),

@@ -93,3 +93,22 @@ def test_without_ha_a_failed_hosts_vms_stay_down(pool):
     assert status == 200, body
     assert all(x.VM.get_power_state(vm) == "Halted" for vm in lost)
     assert not any(m["name"] == "HA_HOST_FAILED" for m in x.message.get_all_records().values())
+
+
+def test_prevented_restarts_wait_until_the_time_runs_out(pool):
+    import time
+    x = pool.session().xenapi
+    h2 = host_named(x, "xs-host-2")
+    lost = guests(x, h2)
+    plan = x.pool.ha_compute_vm_failover_plan([h2], lost)
+    agile = [vm for vm in lost if "host" in plan[vm]]
+    assert agile, plan
+    for vm in agile:
+        x.VM.set_ha_restart_priority(vm, "restart")
+    x.pool.enable_ha([nfs_sr(x)], {})
+    x.pool.ha_prevent_restarts_for("2")
+    status, body = sim_post(pool, f"/sim/hosts/{x.host.get_uuid(h2)}/fail")
+    assert status == 200, body
+    time.sleep(1)
+    assert all(x.VM.get_power_state(vm) == "Halted" for vm in agile), "held back"
+    assert wait_for(lambda: all(x.VM.get_power_state(vm) == "Running" for vm in agile), timeout=10)

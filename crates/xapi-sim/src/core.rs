@@ -135,6 +135,8 @@ pub struct Core {
     pub disks: Disks,
     /// Run in order after a host fails (see [`HostFailureHook`]).
     pub host_failure_hooks: Mutex<Vec<HostFailureHook>>,
+    /// HA restarts wait until then (`pool.ha_prevent_restarts_for`).
+    pub ha_restarts_prevented_until: Mutex<Option<Instant>>,
     /// The other pools of the process, when there are several.
     federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
     /// The metrics' clock and which data sources users record.
@@ -162,6 +164,7 @@ impl Core {
             config,
             disks,
             host_failure_hooks: Mutex::new(Vec::new()),
+            ha_restarts_prevented_until: Mutex::new(None),
             federation: RwLock::new(None),
         }))
     }

@@ -6,7 +6,8 @@
 //! A "restart" VM that cannot be placed stays halted and
 //! HA_PROTECTED_VM_RESTART_FAILED is filed on it. Without HA nothing happens:
 //! the VMs stay down, as on xapi. The restarts run in the background;
-//! callers watch the VMs' power state.
+//! callers watch the VMs' power state. `pool.ha_prevent_restarts_for`
+//! holds them back until its time runs out.
 
 use crate::core::Core;
 use crate::rules::ha::{self, BEST_EFFORT, RESTART};
@@ -46,6 +47,14 @@ fn on_host_failure(core: &Arc<Core>, host: &str, lost: &[String]) {
     let core = core.clone();
     let vms = std::mem::take(&mut to_restart);
     tokio::spawn(async move {
+        // `pool.ha_prevent_restarts_for` holds the restarts back until it runs out.
+        loop {
+            let until = *core.ha_restarts_prevented_until.lock();
+            match until {
+                Some(t) if t > std::time::Instant::now() => tokio::time::sleep_until(t.into()).await,
+                _ => break,
+            }
+        }
         let session = core.internal_session();
         for vm in vms {
             let started = core

@@ -14,6 +14,21 @@ pub const ENABLE: CommandSpec = CommandSpec {
     run: Run::Fn(enable),
 };
 
+pub const PREVENT_RESTARTS: CommandSpec = CommandSpec {
+    name: "pool-ha-prevent-restarts-for",
+    help: "Hold back HA's restarts of failed VMs for a number of seconds (0 lifts it).",
+    run: Run::Fn(prevent_restarts),
+};
+
+fn prevent_restarts(ctx: &mut Context) -> CmdResult {
+    let text = ctx.params.required("seconds")?.to_string();
+    let seconds = crate::commands::int64::ocaml_int64(&text).ok_or_else(|| {
+        CliError::failure(format!("Failed to parse parameter 'seconds': expected an integer, got '{text}'"))
+    })?;
+    ctx.call("pool.ha_prevent_restarts_for", vec![Value::Int(seconds)])?;
+    Ok(())
+}
+
 pub const DISABLE: CommandSpec =
     CommandSpec { name: "pool-ha-disable", help: "Disable high availability for the pool.", run: Run::Fn(disable) };
 

@@ -27,6 +27,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     master::SYNC,
     ha::ENABLE,
     ha::DISABLE,
+    ha::PREVENT_RESTARTS,
     ha::COMPUTE_MAX,
     ha::COMPUTE_HYPOTHETICAL,
     ha::FAILOVER_PLAN,

@@ -24,6 +24,18 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("VM.set_ha_restart_priority", Handler::Sync(set_restart_priority));
     t.insert("VM.set_ha_always_run", Handler::Sync(set_always_run));
     t.insert("VM.set_order", Handler::Sync(set_order));
+    t.insert("pool.ha_prevent_restarts_for", Handler::Sync(prevent_restarts_for));
+}
+
+/// `ha_prevent_restarts_for(seconds)`: HA restarts wait that long (0 or
+/// less lifts it). Accepted with HA off too, as xapi does, for an HA about
+/// to be enabled.
+fn prevent_restarts_for(call: &Call, _: &mut Db) -> ApiResult<Value> {
+    let seconds = call.args[0].as_int().unwrap_or(0);
+    let until =
+        (seconds > 0).then(|| std::time::Instant::now() + std::time::Duration::from_secs(seconds.unsigned_abs()));
+    *call.core.ha_restarts_prevented_until.lock() = until;
+    Ok(Value::str(""))
 }
 
 fn fail(code: &str) -> Failure {
