@@ -51,7 +51,25 @@ struct Row {
     net_tx: f64,
 }
 
+/// The columns of both views.
+const HEADER: [&str; 9] = ["TYPE", "NAME", "HOST", "CPU%", "MEMORY", "DISK-R/s", "DISK-W/s", "NET-RX/s", "NET-TX/s"];
+
 impl Row {
+    /// The row's cells under [`HEADER`].
+    fn cells(&self) -> [String; 9] {
+        [
+            self.kind.to_string(),
+            self.name.clone(),
+            self.host.clone(),
+            format!("{:.1}", self.cpu),
+            bytes(self.memory),
+            bytes(self.disk_read),
+            bytes(self.disk_write),
+            bytes(self.net_rx),
+            bytes(self.net_tx),
+        ]
+    }
+
     fn key(&self, column: &str) -> f64 {
         match column {
             "cpu" => self.cpu,
@@ -288,23 +306,9 @@ fn draw(
     use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row as TableRow, Sparkline, Table};
     let [top, spark, keys] =
         Layout::vertical([Constraint::Min(3), Constraint::Length(5), Constraint::Length(1)]).areas(f.area());
-    let header = TableRow::new(
-        ["TYPE", "NAME", "HOST", "CPU%", "MEMORY", "DISK-R/s", "DISK-W/s", "NET-RX/s", "NET-TX/s"].map(Cell::from),
-    )
-    .style(Style::default().add_modifier(Modifier::BOLD));
+    let header = TableRow::new(HEADER.map(Cell::from)).style(Style::default().add_modifier(Modifier::BOLD));
     let body = rows.iter().enumerate().map(|(i, r)| {
-        let cells = [
-            r.kind.to_string(),
-            r.name.clone(),
-            r.host.clone(),
-            format!("{:.1}", r.cpu),
-            bytes(r.memory),
-            bytes(r.disk_read),
-            bytes(r.disk_write),
-            bytes(r.net_rx),
-            bytes(r.net_tx),
-        ];
-        let row = TableRow::new(cells.map(Cell::from));
+        let row = TableRow::new(r.cells().map(Cell::from));
         if i == selected {
             row.style(Style::default().add_modifier(Modifier::REVERSED))
         } else {
@@ -433,23 +437,8 @@ fn bytes(v: f64) -> String {
 
 /// The snapshot as a plain table, no escape codes.
 fn table(rows: &[Row]) -> String {
-    let header = ["TYPE", "NAME", "HOST", "CPU%", "MEMORY", "DISK-R/s", "DISK-W/s", "NET-RX/s", "NET-TX/s"];
-    let cells: Vec<[String; 9]> = rows
-        .iter()
-        .map(|r| {
-            [
-                r.kind.to_string(),
-                r.name.clone(),
-                r.host.clone(),
-                format!("{:.1}", r.cpu),
-                bytes(r.memory),
-                bytes(r.disk_read),
-                bytes(r.disk_write),
-                bytes(r.net_rx),
-                bytes(r.net_tx),
-            ]
-        })
-        .collect();
+    let header = HEADER;
+    let cells: Vec<[String; 9]> = rows.iter().map(Row::cells).collect();
     let mut width = header.map(str::len);
     for c in &cells {
         for (w, text) in width.iter_mut().zip(c.iter()) {
