@@ -236,8 +236,7 @@ pub struct PoolsSim {
     pub addr: SocketAddr,
     pub tls: bool,
     pub pools: Arc<Pools>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    thread: Option<std::thread::JoinHandle<()>>,
+    _server: server::Background,
 }
 
 impl PoolsSim {
@@ -248,33 +247,14 @@ impl PoolsSim {
         let addr = listener.local_addr()?;
         let hosts = pools.host_listeners(addr)?;
         let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let p = pools.clone();
-        let thread = std::thread::Builder::new().name("xapi-sim-pools".into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let _ = p
-                    .serve(listener, hosts, tls, async {
-                        let _ = stopped.await;
-                    })
-                    .await;
-            });
+        let server = server::Background::spawn("xapi-sim-pools", move |stopped| async move {
+            let _ = p
+                .serve(listener, hosts, tls, async {
+                    let _ = stopped.await;
+                })
+                .await;
         })?;
-        Ok(PoolsSim { addr, tls: opts.tls, pools, stop: Some(stop), thread: Some(thread) })
-    }
-}
-
-impl Drop for PoolsSim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
+        Ok(PoolsSim { addr, tls: opts.tls, pools, _server: server })
     }
 }

@@ -713,8 +713,45 @@ pub struct Sim {
     pub core: Arc<Core>,
     /// PEM of the server certificate when serving HTTPS.
     pub cert_pem: Option<Vec<u8>>,
+    _server: Background,
+}
+
+/// A server running on a thread of its own (a two-worker runtime), told to
+/// stop and joined when dropped: what [`Sim`] and `pools::PoolsSim` run on.
+pub struct Background {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Runs `serve` on a new thread; it gets the receiver that fires at drop.
+    pub fn spawn<F, Fut>(name: &str, serve: F) -> std::io::Result<Background>
+    where
+        F: FnOnce(tokio::sync::oneshot::Receiver<()>) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = ()>,
+    {
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new().name(name.into()).spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(serve(stopped));
+        })?;
+        Ok(Background { stop: Some(stop), thread: Some(thread) })
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 impl Sim {
@@ -726,37 +763,18 @@ impl Sim {
         let hosts = host_listeners(&core, addr)?;
         let tls = if opts.tls { Some(tls_material(&opts)?) } else { None };
         let cert_pem = tls.as_ref().map(|(c, _)| c.clone());
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let c = core.clone();
-        let thread = std::thread::Builder::new().name("xapi-sim".into()).spawn(move || {
-            let rt = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .enable_all()
-                .build()
-                .expect("tokio runtime");
-            rt.block_on(async move {
-                let _ = serve(c, listener, hosts, tls, async {
-                    let _ = stopped.await;
-                })
-                .await;
-            });
+        let server = Background::spawn("xapi-sim", move |stopped| async move {
+            let _ = serve(c, listener, hosts, tls, async {
+                let _ = stopped.await;
+            })
+            .await;
         })?;
-        Ok(Sim { addr, tls: opts.tls, core, cert_pem, stop: Some(stop), thread: Some(thread) })
+        Ok(Sim { addr, tls: opts.tls, core, cert_pem, _server: server })
     }
 
     /// The base URL, e.g. `http://127.0.0.1:41234`.
     pub fn url(&self) -> String {
         format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(t) = self.thread.take() {
-            let _ = t.join();
-        }
     }
 }
