@@ -108,6 +108,15 @@ class Sim:
         self.proc.wait()
 
 
+def warm(path):
+    """Reads a file once so that xe and curl both upload it from the page
+    cache (whoever went first used to pay for the disk)."""
+    with open(path, "rb") as f:
+        while f.read(8 << 20):
+            pass
+    return path
+
+
 def rm(path):
     if os.path.exists(path):
         os.remove(path)
@@ -130,7 +139,7 @@ def bench(sim, work, image):
     vdi = sim.xe("vdi-create", f"sr-uuid={sr}", "name-label=bench", f"virtual-size={SIZE_GIB}GiB", "type=user")
     vdi_ref_path = f"vdi={vdi}"
     size = SIZE_GIB * GIB
-    row("vdi-import raw", size, sim.timed_xe("vdi-import", f"uuid={vdi}", f"filename={image}"),
+    row("vdi-import raw", size, sim.timed_xe("vdi-import", f"uuid={vdi}", f"filename={warm(image)}"),
         sim.timed_curl(f"/import_raw_vdi?{vdi_ref_path}", upload=image))
     out = os.path.join(work, "out")
     rm(out)
@@ -144,7 +153,7 @@ def bench(sim, work, image):
     rm(out)
     row("vdi-export vhd", vsize, x, sim.timed_curl(f"/export_raw_vdi?{vdi_ref_path}&format=vhd", output=out))
     rm(out)
-    row("vdi-import vhd", vsize, sim.timed_xe("vdi-import", f"uuid={vdi}", f"filename={vhd}", "format=vhd"),
+    row("vdi-import vhd", vsize, sim.timed_xe("vdi-import", f"uuid={vdi}", f"filename={warm(vhd)}", "format=vhd"),
         sim.timed_curl(f"/import_raw_vdi?{vdi_ref_path}&format=vhd", upload=vhd))
     rm(vhd)
 
@@ -163,7 +172,7 @@ def bench(sim, work, image):
         rm(out)
         row(f"vm-export xva compress={compress}", xsize, x, c)
         if os.path.exists(xva):
-            row(f"vm-import xva compress={compress}", xsize, sim.timed_xe("vm-import", f"filename={xva}"),
+            row(f"vm-import xva compress={compress}", xsize, sim.timed_xe("vm-import", f"filename={warm(xva)}"),
                 sim.timed_curl("/import", upload=xva))
         rm(xva)
 

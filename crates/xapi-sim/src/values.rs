@@ -50,3 +50,36 @@ pub fn pairs(v: &Value) -> Vec<(String, String)> {
         })
         .unwrap_or_default()
 }
+
+/// C's `%.<precision>g` (as OCaml's `Printf` writes it): that many
+/// significant digits, trailing zeros dropped, the exponent form below
+/// 1e-4 and from 10^precision; `nan`, `inf`, `-inf`, `0` and `-0`.
+pub fn c_g(x: f64, precision: i32) -> String {
+    if x.is_nan() {
+        return "nan".into();
+    }
+    if x.is_infinite() {
+        return if x > 0.0 { "inf" } else { "-inf" }.into();
+    }
+    if x == 0.0 {
+        return if x.is_sign_negative() { "-0" } else { "0" }.into();
+    }
+    let p = precision.max(1);
+    let sci = format!("{:.*e}", (p - 1) as usize, x);
+    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let trim = |s: &str| -> String {
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s.to_string()
+        }
+    };
+    if (-4..p).contains(&exp) {
+        let decimals = (p - 1 - exp).max(0) as usize;
+        trim(&format!("{x:.decimals$}"))
+    } else {
+        let sign = if exp < 0 { '-' } else { '+' };
+        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
+    }
+}

@@ -225,31 +225,7 @@ fn parse_sexpr(text: &str) -> Result<Sexpr, String> {
 /// OCaml's `Printf.sprintf "%0.18g"`: 18 significant digits, trailing
 /// zeros dropped, exponent form below 1e-4 and from 1e18.
 pub fn format_float(x: f64) -> String {
-    if x.is_nan() {
-        return "nan".into();
-    }
-    if x.is_infinite() {
-        return if x > 0.0 { "inf" } else { "-inf" }.into();
-    }
-    if x == 0.0 {
-        return if x.is_sign_negative() { "-0" } else { "0" }.into();
-    }
-    const P: i32 = 18;
-    let sci = format!("{:.*e}", (P - 1) as usize, x);
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if !(-4..P).contains(&exp) {
-        format!("{}e{}{:02}", trim(mantissa), if exp < 0 { '-' } else { '+' }, exp.abs())
-    } else {
-        trim(&format!("{:.*}", (P - 1 - exp) as usize, x))
-    }
+    crate::values::c_g(x, 18)
 }
 
 /// A field value as the database string of its type.

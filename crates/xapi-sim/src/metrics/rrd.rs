@@ -193,29 +193,7 @@ pub fn f_to_s(x: f64) -> String {
     if x == 0.0 {
         return "0.0".into();
     }
-    g15(x)
-}
-
-/// C's `%.15g`.
-fn g15(x: f64) -> String {
-    const P: i32 = 15;
-    let sci = format!("{:.*e}", (P - 1) as usize, x);
-    let (mantissa, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
-    let exp: i32 = exp.parse().unwrap_or(0);
-    let trim = |s: &str| -> String {
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s.to_string()
-        }
-    };
-    if (-4..P).contains(&exp) {
-        let decimals = (P - 1 - exp).max(0) as usize;
-        trim(&format!("{x:.decimals$}"))
-    } else {
-        let sign = if exp < 0 { '-' } else { '+' };
-        format!("{}e{sign}{:02}", trim(mantissa), exp.abs())
-    }
+    crate::values::c_g(x, 15)
 }
 
 fn escape(s: &str) -> String {
