@@ -162,7 +162,7 @@ impl Pools {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         for c in self.cores() {
-            tokio::spawn(crate::tasks::collect_garbage(c));
+            server::spawn_housekeeping(&c);
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut servers = Vec::new();
@@ -224,7 +224,7 @@ impl Pools {
         crate::ha::install(&core);
         let weak: Weak<dyn Federation> = self.this.clone();
         core.join_federation(weak);
-        tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+        server::spawn_housekeeping(&core);
         cores.push((core.clone(), server::router(core.clone())));
         Ok(core)
     }

@@ -558,6 +558,15 @@ pub fn host_listeners(core: &Core, front: SocketAddr) -> std::io::Result<Vec<(St
     Ok(out)
 }
 
+/// Starts what a pool's core does in the background while it is served:
+/// finished tasks collected, performance alarms checked.
+pub fn spawn_housekeeping(core: &Arc<Core>) {
+    tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+    if let Some(every) = core.config.perfmon_interval {
+        tokio::spawn(crate::perfmon::run(core.clone(), every));
+    }
+}
+
 /// Serves until `shutdown` resolves, then checkpoints the state: the front
 /// door on `listener`, and each host on its own listener (see [`host_listeners`]).
 pub async fn serve(
@@ -567,10 +576,7 @@ pub async fn serve(
     tls: Option<(Vec<u8>, Vec<u8>)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    tokio::spawn(crate::tasks::collect_garbage(core.clone()));
-    if let Some(every) = core.config.perfmon_interval {
-        tokio::spawn(crate::perfmon::run(core.clone(), every));
-    }
+    spawn_housekeeping(&core);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let mut servers = Vec::new();
     for (address, l) in hosts {

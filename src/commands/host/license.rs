@@ -102,10 +102,7 @@ fn apply(ctx: &mut Context) -> CmdResult {
 
 fn pool_apply(ctx: &mut Context) -> CmdResult {
     let edition = ctx.params.required("edition")?.to_string();
-    let pool = match ctx.params.get("uuid").map(str::to_string) {
-        Some(uuid) => ctx.lookup_uuid("pool", &uuid)?,
-        None => ctx.call_refs("pool.get_all", vec![])?.into_iter().next().unwrap_or_default(),
-    };
+    let pool = crate::commands::pool::named_or_only(ctx)?;
     let hosts = ctx.call_refs("host.get_all", vec![])?;
     with_license_server(ctx, &hosts, |ctx| {
         ctx.call("pool.apply_edition", vec![s(&pool), Value::String(edition)]).map(|_| ())

@@ -19,14 +19,6 @@ pub const DISABLE: CommandSpec = CommandSpec {
     run: Run::Fn(disable),
 };
 
-/// `uuid=` or the pool.
-fn pool(ctx: &mut Context) -> CmdResult<String> {
-    match ctx.params.get("uuid").map(str::to_string) {
-        Some(uuid) => ctx.lookup_uuid("pool", &uuid),
-        None => Ok(ctx.call_refs("pool.get_all", vec![])?.into_iter().next().unwrap_or_default()),
-    }
-}
-
 fn config(ctx: &Context) -> Value {
     Value::Struct(ctx.params.map("config").into_iter().map(|(k, v)| (k, Value::String(v))).collect())
 }
@@ -34,7 +26,7 @@ fn config(ctx: &Context) -> Value {
 fn enable(ctx: &mut Context) -> CmdResult {
     let auth_type = ctx.params.required("auth-type")?.to_string();
     let service_name = ctx.params.required("service-name")?.to_string();
-    let pool = pool(ctx)?;
+    let pool = super::named_or_only(ctx)?;
     let config = config(ctx);
     ctx.call(
         "pool.enable_external_auth",
@@ -44,7 +36,7 @@ fn enable(ctx: &mut Context) -> CmdResult {
 }
 
 fn disable(ctx: &mut Context) -> CmdResult {
-    let pool = pool(ctx)?;
+    let pool = super::named_or_only(ctx)?;
     let config = config(ctx);
     ctx.call("pool.disable_external_auth", vec![Value::String(pool), config])?;
     Ok(())

@@ -35,3 +35,11 @@ pub const COMMANDS: &[CommandSpec] = &[
 
 /// The handler both commands use.
 const XMLDB: &str = "/pool/xmldbdump";
+
+/// The pool named by `uuid=`, else the pool (xe's `get_pool_with_default`).
+pub fn named_or_only(ctx: &mut crate::context::Context) -> crate::error::CmdResult<String> {
+    match ctx.params.get("uuid").map(str::to_string) {
+        Some(uuid) => ctx.lookup_uuid("pool", &uuid),
+        None => Ok(ctx.call_refs("pool.get_all", vec![])?.into_iter().next().unwrap_or_default()),
+    }
+}
