@@ -100,7 +100,7 @@ fn lifecycle(v: &Value) -> &'static str {
 
 fn render(model: &Value, defaults: &Defaults) -> String {
     let mut out = String::new();
-    out.push_str("// @generated from xenapi-datamodel.json and xenapi-param-defaults.tsv by crates/xenapi/tests/schema_generated.rs.\n");
+    out.push_str("// @generated from xenapi-datamodel.json, xenapi-param-defaults.tsv and model/hidden-messages.json\n// by crates/xenapi/tests/schema_generated.rs.\n");
     out.push_str("// Facts only (names, types, qualifiers, defaults, signatures). Do not edit by hand:\n");
     out.push_str("// run `XE_BLESS=1 cargo test -p xenapi --test schema_generated`.\n\n");
     out.push_str("use super::{ClassDef, EnumDef, FieldDef, Lifecycle, MessageDef, ParamDefault, Qualifier};\n\n");
@@ -168,6 +168,30 @@ fn render(model: &Value, defaults: &Defaults) -> String {
     out
 }
 
+/// Adds the messages of `model/hidden-messages.json`: calls xapi serves and
+/// xe makes but xapi leaves out of its documentation, hence out of the export.
+fn add_hidden_messages(model: &mut Value) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("model/hidden-messages.json");
+    let text = std::fs::read_to_string(&path).expect("model/hidden-messages.json");
+    let extra: Value = serde_json::from_str(&text).expect("hidden messages parse");
+    for e in extra.as_array().expect("a list") {
+        let name = e["class"].as_str().expect("class");
+        let class = model
+            .as_array_mut()
+            .unwrap()
+            .iter_mut()
+            .find(|c| c["name"] == name)
+            .unwrap_or_else(|| panic!("no class {name}"));
+        let messages = class["messages"].as_array_mut().unwrap();
+        assert!(
+            !messages.iter().any(|m| m["name"] == e["message"]["name"]),
+            "{name}.{} is in the datamodel already",
+            e["message"]["name"]
+        );
+        messages.push(e["message"].clone());
+    }
+}
+
 #[test]
 fn generated_schema_is_fresh() {
     let path = reference_path("xenapi-datamodel.json");
@@ -175,7 +199,8 @@ fn generated_schema_is_fresh() {
         eprintln!("skipping: {} not found", path.display());
         return;
     };
-    let model: Value = serde_json::from_str(&text).expect("datamodel parses");
+    let mut model: Value = serde_json::from_str(&text).expect("datamodel parses");
+    add_hidden_messages(&mut model);
     let tsv = std::fs::read_to_string(reference_path("xenapi-param-defaults.tsv"))
         .expect("defaults table beside the datamodel");
     let defaults = read_defaults(&tsv);

@@ -1,4 +1,5 @@
-// @generated from xenapi-datamodel.json and xenapi-param-defaults.tsv by crates/xenapi/tests/schema_generated.rs.
+// @generated from xenapi-datamodel.json, xenapi-param-defaults.tsv and model/hidden-messages.json
+// by crates/xenapi/tests/schema_generated.rs.
 // Facts only (names, types, qualifiers, defaults, signatures). Do not edit by hand:
 // run `XE_BLESS=1 cargo test -p xenapi --test schema_generated`.
 
@@ -1329,6 +1330,7 @@ pub(super) static CLASSES: &[ClassDef] = &[
             MessageDef { name: "get_by_name_label", params: &[("session ref", "session_id"), ("string", "label")], defaults: &[], result: "host ref set", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
             MessageDef { name: "get_by_uuid", params: &[("session ref", "session_id"), ("string", "uuid")], defaults: &[], result: "host ref", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
             MessageDef { name: "get_record", params: &[("session ref", "session_id"), ("host ref", "self")], defaults: &[], result: "host record", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
+            MessageDef { name: "is_in_emergency_mode", params: &[("session ref", "session_id")], defaults: &[], result: "bool", implicit: false, lifecycle: Lifecycle::Published, roles: 0x7f },
         ],
     },
     ClassDef {
