@@ -85,10 +85,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
         "Turn off TLS certificate checks on this host in an emergency, using a local session.",
     ),
     (
-        "host-emergency-management-reconfigure",
-        "Move this host's management interface to a network device in an emergency, using a local session.",
-    ),
-    (
         "host-emergency-reenable-tls-verification",
         "Turn TLS certificate checks back on after an emergency disable, using a local session.",
     ),
@@ -107,12 +103,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("host-get-system-status", "Download a host status report into a local file, optionally limited to some entries."),
     ("host-get-thread-diagnostics", "Print diagnostics about the threads of the toolstack on a host."),
     ("host-ha-xapi-healthcheck", "Check that the local toolstack is healthy, as the HA watchdog does."),
-    (
-        "host-is-in-emergency-mode",
-        "Print true if this host's toolstack is in emergency mode (cut off from its master).",
-    ),
-    ("host-management-disable", "Turn off the management interface of this host."),
-    ("host-management-reconfigure", "Move a host's management interface to the given PIF."),
     ("host-notify", "Send an internal notification of a given type to the local toolstack."),
     ("host-prepare-for-poweroff", "Do the preparation a host needs before it is powered off."),
     ("host-refresh-pack-info", "Refresh the list of supplemental packs installed on a host."),
@@ -212,7 +202,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pool-initialize-wlb", "Connect the pool to a Workload Balancing server."),
     ("pool-install-ca-certificate", "Install a CA certificate file that the pool trusts."),
     ("pool-install-trusted-certificate", "Install a trusted certificate file, CA or not, for the given purposes."),
-    ("pool-management-reconfigure", "Move the management interface of every host of the pool to the given network."),
     ("pool-reset-telemetry-uuid", "Give the pool's telemetry data a new UUID."),
     ("pool-retrieve-wlb-configuration", "Show the Workload Balancing configuration of the pool."),
     ("pool-retrieve-wlb-diagnostics", "Download Workload Balancing diagnostics into a local file."),

@@ -286,6 +286,20 @@ impl Core {
         self.sessions.lock().get(session).map_or("read-only", |m| m.role)
     }
 
+    /// The host address a session is local to (`slave_local_login_with_password`).
+    pub fn session_local_to(&self, session: &str) -> Option<String> {
+        self.sessions.lock().get(session).and_then(|m| m.local_to.clone())
+    }
+
+    /// Sessions local to a host follow it when its address changes.
+    pub fn move_local_sessions(&self, from: &str, to: &str) {
+        for m in self.sessions.lock().values_mut() {
+            if m.local_to.as_deref() == Some(from) {
+                m.local_to = Some(to.to_string());
+            }
+        }
+    }
+
     /// The role of a configured user: pool-admin unless given another.
     pub fn role_of(&self, user: &str) -> &'static str {
         let given = self.config.roles.iter().find(|(u, _)| u == user).map(|(_, r)| r.as_str());

@@ -3,7 +3,7 @@
 //! pool, `--load` or `--state FILE`); pool K (2..N) starts as a standalone
 //! host `xs-pool-K-host` at 127.0.K.11, kept in `FILE.poolK` with `--state`.
 //!
-//! Every host address gets a listener on the front door's port; a request
+//! Every live host address gets a listener on the front door's port; a request
 //! there goes to the pool the host is in at that moment, so a host that
 //! joined another pool answers as that pool's member (`HOST_IS_SLAVE`) and
 //! an ejected one as the master of its new pool. The front door serves pool 1.
@@ -29,6 +29,8 @@ pub struct Pools {
     opts: SimOptions,
     cores: RwLock<Vec<(Arc<Core>, Router)>>,
     this: Weak<Pools>,
+    /// Woken when any pool's database changes (the host listeners follow).
+    wake: Arc<tokio::sync::Notify>,
 }
 
 /// The state file of pool `k` (1-based): `FILE` for the first, `FILE.poolK` for the others.
@@ -76,6 +78,7 @@ impl Pools {
             opts: opts.clone(),
             cores: RwLock::new(cores.iter().map(|c| (c.clone(), server::router(c.clone()))).collect()),
             this: this.clone(),
+            wake: Arc::new(tokio::sync::Notify::new()),
         });
         let weak: Weak<dyn Federation> = pools.this.clone();
         for c in &cores {
@@ -108,6 +111,19 @@ impl Pools {
             let db = c.db.read();
             for h in db.all("host") {
                 let a = db.string(&h, "address");
+                if !out.contains(&a) {
+                    out.push(a);
+                }
+            }
+        }
+        out
+    }
+
+    /// The host addresses of every pool that answer now (see [`server::wanted_doors`]).
+    fn wanted_doors(&self, front: std::net::IpAddr) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for c in self.cores() {
+            for a in server::wanted_doors(&c.db.read(), front) {
                 if !out.contains(&a) {
                     out.push(a);
                 }
@@ -163,24 +179,27 @@ impl Pools {
     ) -> std::io::Result<()> {
         for c in self.cores() {
             server::spawn_housekeeping(&c);
+            server::wake_on_changes(&c, self.wake.clone());
         }
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-        let mut servers = Vec::new();
-        for (address, l) in hosts {
-            let mut stop = stop_rx.clone();
-            servers.push(tokio::spawn(server::serve_one(self.host_app(address), l, tls.clone(), async move {
-                let _ = stop.wait_for(|s| *s).await;
-            })));
-        }
+        let front_at = listener.local_addr()?;
+        let (p, a) = (self.clone(), self.clone());
+        let doors = tokio::spawn(server::keep_doors(
+            front_at.port(),
+            hosts,
+            tls.clone(),
+            move || p.wanted_doors(front_at.ip()),
+            move |address| a.host_app(address.to_string()),
+            self.wake.clone(),
+            stop_rx,
+        ));
         let first = self.cores()[0].clone();
         let front = server::serve_one(server::router(first), listener, tls, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
         let result = front.await;
-        for s in servers {
-            let _ = s.await;
-        }
+        let _ = doors.await;
         result?;
         for c in self.cores() {
             c.checkpoint()?;
@@ -225,6 +244,7 @@ impl Pools {
         let weak: Weak<dyn Federation> = self.this.clone();
         core.join_federation(weak);
         server::spawn_housekeeping(&core);
+        server::wake_on_changes(&core, self.wake.clone());
         cores.push((core.clone(), server::router(core.clone())));
         Ok(core)
     }

@@ -578,71 +578,138 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     spawn_housekeeping(&core);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let mut servers = Vec::new();
-    for (address, l) in hosts {
-        servers.push(tokio::spawn(host_door(core.clone(), address, l, tls.clone(), stop_rx.clone())));
-    }
+    let front_at = listener.local_addr()?;
+    let wake = Arc::new(tokio::sync::Notify::new());
+    wake_on_changes(&core, wake.clone());
+    let (c, a) = (core.clone(), core.clone());
+    let doors = tokio::spawn(keep_doors(
+        front_at.port(),
+        hosts,
+        tls.clone(),
+        move || wanted_doors(&c.db.read(), front_at.ip()),
+        move |address| {
+            let address = address.to_string();
+            router(a.clone()).layer(axum::middleware::map_request(move |req| at_door(req, address.clone())))
+        },
+        wake,
+        stop_rx,
+    ));
     let front = serve_one(router(core.clone()), listener, tls, async move {
         shutdown.await;
         let _ = stop_tx.send(true);
     });
     let result = front.await;
-    for s in servers {
-        let _ = s.await;
-    }
+    let _ = doors.await;
     result?;
     core.checkpoint()
 }
 
-/// Serves a host's own address while the host is live: its listener closes
-/// when the host goes down (rebooting, shut down, failed) and is bound
-/// again once it is back, as a real host's would be.
-async fn host_door(
-    core: Arc<Core>,
-    address: String,
-    mut listener: std::net::TcpListener,
+/// The addresses where hosts of this pool answer now: every live host with
+/// a management interface (or no PIFs at all) at a loopback address other
+/// than the front door's. A host that goes down, or whose management
+/// interface is disabled, stops answering; one whose management interface
+/// moves answers at its new address.
+pub fn wanted_doors(db: &Db, front: std::net::IpAddr) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for h in db.all("host") {
+        let pifs = db.strings(&h, "PIFs");
+        if !crate::rules::host::is_live(db, &h) || !(pifs.is_empty() || pifs.iter().any(|p| db.bool(p, "management"))) {
+            continue;
+        }
+        let address = db.string(&h, "address");
+        let loopback = address.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback() && ip != front);
+        if loopback && !out.contains(&address) {
+            out.push(address);
+        }
+    }
+    out
+}
+
+/// A host listener being served, and how to close it.
+struct OpenDoor {
+    close: tokio::sync::watch::Sender<bool>,
+    served: tokio::task::JoinHandle<()>,
+}
+
+/// Keeps one listener per wanted address on `port` until `stop`: after each
+/// change (`wake`, or a second passing) the doors no longer wanted are
+/// closed and the new ones opened. `ready` are listeners bound at start.
+pub async fn keep_doors(
+    port: u16,
+    ready: Vec<(String, std::net::TcpListener)>,
     tls: Option<(Vec<u8>, Vec<u8>)>,
+    wanted: impl Fn() -> Vec<String>,
+    app: impl Fn(&str) -> Router,
+    wake: Arc<tokio::sync::Notify>,
     mut stop: tokio::sync::watch::Receiver<bool>,
-) -> std::io::Result<()> {
-    let at = listener.local_addr()?;
-    let mut events = core.subscribe();
+) {
+    let mut ready: std::collections::HashMap<String, std::net::TcpListener> = ready.into_iter().collect();
+    let mut open: std::collections::HashMap<String, OpenDoor> = std::collections::HashMap::new();
     loop {
-        let door = address.clone();
-        let app = router(core.clone()).layer(axum::middleware::map_request(move |req| at_door(req, door.clone())));
-        let (mut quit, mut changes, c, a) = (stop.clone(), core.subscribe(), core.clone(), address.clone());
-        serve_one(app, listener, tls.clone(), async move {
-            tokio::select! {
-                _ = quit.wait_for(|s| *s) => {}
-                () = host_turns(&c, &mut changes, &a, false) => {}
+        let want = wanted();
+        open.retain(|address, door| {
+            let keep = want.contains(address) && !door.served.is_finished();
+            if !keep {
+                let _ = door.close.send(true);
             }
-        })
-        .await?;
+            keep
+        });
+        for address in want {
+            let Ok(ip) = address.parse::<std::net::IpAddr>() else { continue };
+            if open.contains_key(&address) {
+                continue;
+            }
+            let (close, closed) = tokio::sync::watch::channel(false);
+            let listener = ready.remove(&address);
+            let served = tokio::spawn(door(app(&address), SocketAddr::new(ip, port), listener, tls.clone(), closed));
+            open.insert(address, OpenDoor { close, served });
+        }
+        // Listeners bound at start for hosts not wanted now (down) close here.
+        ready.clear();
         tokio::select! {
-            _ = stop.wait_for(|s| *s) => return Ok(()),
-            () = host_turns(&core, &mut events, &address, true) => {}
+            _ = stop.wait_for(|s| *s) => break,
+            () = wake.notified() => {}
+            () = tokio::time::sleep(std::time::Duration::from_secs(1)) => {}
         }
-        if *stop.borrow() {
-            return Ok(());
-        }
-        listener = bind_again(at).await?;
+    }
+    for door in open.values() {
+        let _ = door.close.send(true);
+    }
+    for (_, door) in open {
+        let _ = door.served.await;
     }
 }
 
-/// Returns once the host at `address` is live (or not live), as the database says.
-async fn host_turns(core: &Core, changes: &mut tokio::sync::watch::Receiver<u64>, address: &str, live: bool) {
-    loop {
-        let now = {
-            let db = core.db.read();
-            let host = db.all("host").into_iter().find(|h| db.field_str(h, "address") == address);
-            host.is_none_or(|h| crate::rules::host::is_live(&db, &h))
-        };
-        if now == live {
-            return;
+/// Serves one host address until told to close; binds it first unless a
+/// listener is given (a closed one may take a moment to let go of it).
+async fn door(
+    app: Router,
+    at: SocketAddr,
+    listener: Option<std::net::TcpListener>,
+    tls: Option<(Vec<u8>, Vec<u8>)>,
+    mut closed: tokio::sync::watch::Receiver<bool>,
+) {
+    let listener = match listener {
+        Some(l) => l,
+        None => match bind_again(at).await {
+            Ok(l) => l,
+            Err(_) => return,
+        },
+    };
+    let _ = serve_one(app, listener, tls, async move {
+        let _ = closed.wait_for(|c| *c).await;
+    })
+    .await;
+}
+
+/// Wakes `wake` whenever the core's database changes.
+pub fn wake_on_changes(core: &Core, wake: Arc<tokio::sync::Notify>) {
+    let mut changes = core.subscribe();
+    tokio::spawn(async move {
+        while changes.changed().await.is_ok() {
+            wake.notify_one();
         }
-        if changes.changed().await.is_err() {
-            std::future::pending::<()>().await;
-        }
-    }
+    });
 }
 
 /// Binds a host's address again, retrying for a few seconds while the old

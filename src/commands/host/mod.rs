@@ -7,6 +7,7 @@ mod license;
 mod logs_download;
 mod maintenance;
 mod manage;
+mod management;
 mod memory;
 
 use crate::commands::CommandSpec;
@@ -32,6 +33,11 @@ pub const COMMANDS: &[CommandSpec] = &[
     manage::CALL_PLUGIN,
     manage::CAPABILITIES,
     manage::CPU_INFO,
+    management::RECONFIGURE,
+    management::POOL_RECONFIGURE,
+    management::DISABLE,
+    management::EMERGENCY_RECONFIGURE,
+    management::IN_EMERGENCY,
     license::ADD,
     license::REMOVE,
     license::VIEW,

@@ -35,11 +35,7 @@ fn fail(code: &str) -> Failure {
 
 /// The host a call runs on: the one its session is local to, else the master.
 fn this_host(call: &Call, db: &Db) -> String {
-    let session = call.session.as_deref().unwrap_or_default();
-    let local = call.core.sessions.lock().get(session).and_then(|m| m.local_to.clone());
-    local
-        .and_then(|address| db.all("host").into_iter().find(|h| db.string(h, "address") == address))
-        .unwrap_or_else(|| master(db))
+    crate::rules::host::this_host(db, call.core.session_local_to(call.session.as_deref().unwrap_or_default()))
 }
 
 fn pool_ref(db: &Db) -> String {

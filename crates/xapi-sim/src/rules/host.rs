@@ -28,6 +28,35 @@ pub fn is_live(db: &Db, host: &str) -> bool {
     !db.is(&metrics, "host_metrics") || db.bool(&metrics, "live")
 }
 
+/// The host a call runs on: the one at the address its session is local
+/// to, else the master (where every other session lives).
+pub fn this_host(db: &Db, local_to: Option<String>) -> String {
+    local_to
+        .and_then(|address| db.all("host").into_iter().find(|h| db.string(h, "address") == address))
+        .unwrap_or_else(|| crate::rules::pool::master(db))
+}
+
+/// The address a PIF gives its host: its IPv4 address, or its first IPv6
+/// address without the prefix length when IPv6 is the primary type.
+pub fn address_of(db: &Db, pif: &str) -> String {
+    if db.field_str(pif, "primary_address_type") == "IPv6" {
+        let first = db.strings(pif, "IPv6").into_iter().next().unwrap_or_default();
+        return first.split('/').next().unwrap_or_default().to_string();
+    }
+    db.string(pif, "IP")
+}
+
+/// xapi's `on_dom0_networking_change`: `host.address` becomes `address`;
+/// returns the old one when it changed (the host now answers elsewhere).
+pub fn set_address(db: &mut Db, host: &str, address: &str) -> Option<String> {
+    let old = db.string(host, "address");
+    if old == address {
+        return None;
+    }
+    db.set_named(host, "address", xenapi::Value::str(address));
+    Some(old)
+}
+
 /// xapi's `check_live` before forwarding a call to a host: HOST_OFFLINE.
 pub fn assert_live(db: &Db, host: &str) -> ApiResult<()> {
     db.expect_is(host, "host")?;

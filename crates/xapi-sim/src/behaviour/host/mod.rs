@@ -1,6 +1,7 @@
 //! `host.*` messages: the host's clock, its power and maintenance
 //! (disable, enable, evacuate, reboot, shutdown, power_on), a host that is
-//! gone (declare_dead, destroy), management calls (syslog, hostname,
+//! gone (declare_dead, destroy), the management interface, management
+//! calls (syslog, hostname,
 //! plugins, status report capabilities), and what it
 //! computes about itself (free memory, overheads). The rules they follow
 //! are in [`crate::rules::host`].
@@ -10,6 +11,7 @@ mod evacuate;
 mod forget;
 mod info;
 mod license;
+mod management;
 mod misc;
 mod power;
 
@@ -24,4 +26,5 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     forget::register(t);
     misc::register(t);
     license::register(t);
+    management::register(t);
 }

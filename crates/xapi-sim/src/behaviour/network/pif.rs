@@ -98,11 +98,27 @@ fn reconfigure_ip(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("PIF_IS_MANAGEMENT_INTERFACE", [pif]));
     }
     db.set_named(pif, "ip_configuration_mode", Value::str(&mode));
-    db.set_named(pif, "IP", Value::str(ip));
-    db.set_named(pif, "netmask", Value::str(netmask));
-    db.set_named(pif, "gateway", Value::str(gateway));
+    // The simulated DHCP server leases the PIF the address it had, so a
+    // management interface turned to DHCP keeps its host reachable.
+    let leased = mode == "DHCP" && ip.is_empty();
+    if !leased {
+        db.set_named(pif, "IP", Value::str(ip));
+        db.set_named(pif, "netmask", Value::str(netmask));
+        db.set_named(pif, "gateway", Value::str(gateway));
+    }
     db.set_named(pif, "DNS", Value::str(dns));
+    follow_management(call, db, pif);
     Ok(Value::str(""))
+}
+
+/// A new address on the management interface is the host's new address.
+fn follow_management(call: &Call, db: &mut Db, pif: &str) {
+    if db.bool(pif, "management") {
+        let (host, address) = (db.string(pif, "host"), crate::rules::host::address_of(db, pif));
+        if let Some(old) = crate::rules::host::set_address(db, &host, &address) {
+            call.core.move_local_sessions(&old, &address);
+        }
+    }
 }
 
 fn reconfigure_ipv6(call: &Call, db: &mut Db) -> ApiResult<Value> {
@@ -128,6 +144,7 @@ fn reconfigure_ipv6(call: &Call, db: &mut Db) -> ApiResult<Value> {
     if !dns.is_empty() {
         db.set_named(pif, "DNS", Value::str(dns));
     }
+    follow_management(call, db, pif);
     Ok(Value::str(""))
 }
 
