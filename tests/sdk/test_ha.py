@@ -112,3 +112,36 @@ def test_prevented_restarts_wait_until_the_time_runs_out(pool):
     time.sleep(1)
     assert all(x.VM.get_power_state(vm) == "Halted" for vm in agile), "held back"
     assert wait_for(lambda: all(x.VM.get_power_state(vm) == "Running" for vm in agile), timeout=10)
+
+
+def test_a_failure_that_breaks_the_plan_raises_the_overcommit_alerts(pool):
+    x = pool.session().xenapi
+    p = x.pool.get_all()[0]
+    x.pool.enable_ha([nfs_sr(x)], {})
+    x.pool.set_ha_host_failures_to_tolerate(p, "2")
+    assert int(x.pool.get_ha_plan_exists_for(p)) == 2
+    assert not x.pool.get_ha_overcommitted(p)
+    h3 = host_named(x, "xs-host-3")
+    assert len(x.host.get_ha_network_peers(h3)) == 3
+
+    uuid = x.host.get_uuid(h3)
+    assert sim_post(pool, f"/sim/hosts/{uuid}/fail")[0] == 200
+    # Two live hosts can survive one failure at most: the plan drops to 1.
+    assert wait_for(lambda: x.pool.get_ha_overcommitted(p))
+    assert int(x.pool.get_ha_plan_exists_for(p)) == 1
+    alerts = {m["name"]: m for m in x.message.get_all_records().values() if m["cls"] == "Pool"}
+    assert alerts["HA_POOL_DROP_IN_PLAN_EXISTS_FOR"]["body"] == "1"
+    assert alerts["HA_POOL_DROP_IN_PLAN_EXISTS_FOR"]["obj_uuid"] == x.pool.get_uuid(p)
+    assert "can no longer be guaranteed" in alerts["HA_POOL_OVERCOMMITTED"]["body"]
+    assert x.host.get_ha_statefiles(h3) == []
+    h1 = host_named(x, "xs-host-1")
+    assert wait_for(lambda: len(x.host.get_ha_network_peers(h1)) == 2)
+
+    # Back in the liveset: statefile, peers and the plan for two failures return.
+    assert sim_post(pool, f"/sim/hosts/{uuid}/recover")[0] == 200
+    assert wait_for(lambda: not x.pool.get_ha_overcommitted(p))
+    assert int(x.pool.get_ha_plan_exists_for(p)) == 2
+    assert x.host.get_ha_statefiles(h3) == x.pool.get_ha_statefiles(p)
+    assert len(x.host.get_ha_network_peers(h3)) == 3
+    overcommitted = [m for m in x.message.get_all_records().values() if m["name"] == "HA_POOL_OVERCOMMITTED"]
+    assert len(overcommitted) == 1

@@ -7,7 +7,10 @@
 //! HA_PROTECTED_VM_RESTART_FAILED is filed on it. Without HA nothing happens:
 //! the VMs stay down, as on xapi. The restarts run in the background;
 //! callers watch the VMs' power state. `pool.ha_prevent_restarts_for`
-//! holds them back until its time runs out.
+//! holds them back until its time runs out. [`monitor`] keeps the
+//! liveset's view of the hosts and the pool's plan current, as xapi's HA
+//! monitor does: a failed, rebooted or recovered host changes both, and a
+//! plan that no longer covers the failures to tolerate raises the alerts.
 
 use crate::core::Core;
 use crate::rules::ha::{self, BEST_EFFORT, RESTART};
@@ -19,6 +22,29 @@ use xenapi::Value;
 /// Registers the failover on a pool's core.
 pub fn install(core: &Arc<Core>) {
     core.host_failure_hooks.lock().push(Arc::new(on_host_failure));
+}
+
+/// Runs while the pool is served: whenever the set of live hosts changes
+/// with HA on, the hosts' HA fields and the plan follow ([`ha::refresh_liveset`]).
+pub async fn monitor(core: Arc<Core>) {
+    let mut changes = core.subscribe();
+    let mut last: Option<Vec<String>> = None;
+    loop {
+        let now = {
+            let db = core.db.read();
+            ha::enabled(&db).then(|| ha::live_hosts(&db))
+        };
+        if now.is_some() && now != last {
+            let _ = core.write(|db| {
+                ha::refresh_liveset(db);
+                Ok(())
+            });
+        }
+        last = now;
+        if changes.changed().await.is_err() {
+            return;
+        }
+    }
 }
 
 fn on_host_failure(core: &Arc<Core>, host: &str, lost: &[String]) {

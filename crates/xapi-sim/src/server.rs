@@ -559,9 +559,10 @@ pub fn host_listeners(core: &Core, front: SocketAddr) -> std::io::Result<Vec<(St
 }
 
 /// Starts what a pool's core does in the background while it is served:
-/// finished tasks collected, performance alarms checked.
+/// finished tasks collected, HA's liveset watched, performance alarms checked.
 pub fn spawn_housekeeping(core: &Arc<Core>) {
     tokio::spawn(crate::tasks::collect_garbage(core.clone()));
+    tokio::spawn(crate::ha::monitor(core.clone()));
     if let Some(every) = core.config.perfmon_interval {
         tokio::spawn(crate::perfmon::run(core.clone(), every));
     }

@@ -13,6 +13,7 @@ use crate::db::{ApiResult, Db, Failure};
 use crate::rules::host::is_live;
 use crate::rules::memory::{host_free, needed};
 use crate::rules::placement::assert_can_boot_here;
+use crate::rules::pool::file_message;
 use std::collections::HashMap;
 
 pub const RESTART: &str = "restart";
@@ -138,13 +139,62 @@ pub fn max_failures(db: &Db, protected: &[String]) -> i64 {
     n as i64
 }
 
-/// xapi's `update_pool_status` with HA on: `ha_plan_exists_for` and
-/// `ha_overcommitted` from the current plan. Returns the new maximum.
+/// xapi's `update_pool_status` with HA on: when a plan exists for
+/// `ha_host_failures_to_tolerate` the pool is not overcommitted; otherwise
+/// `ha_plan_exists_for` drops to what a plan exists for (filing
+/// HA_POOL_DROP_IN_PLAN_EXISTS_FOR with the new figure) and, on the change
+/// only, the pool becomes overcommitted and HA_POOL_OVERCOMMITTED is filed.
+/// Returns the largest number of failures a plan exists for.
 pub fn update_pool_status(db: &mut Db) -> i64 {
     let pool = pool_ref(db);
-    let max = max_failures(db, &protected(db));
+    let vms = protected(db);
+    let max = max_failures(db, &vms);
     let wanted = db.int(&pool, "ha_host_failures_to_tolerate");
-    db.set_named(&pool, "ha_plan_exists_for", xenapi::Value::Int(wanted.min(max)));
-    db.set_named(&pool, "ha_overcommitted", xenapi::Value::Bool(wanted > max));
+    let planned_for = db.int(&pool, "ha_plan_exists_for");
+    let uuid = db.string(&pool, "uuid");
+    if wanted <= max {
+        db.set_named(&pool, "ha_overcommitted", xenapi::Value::Bool(false));
+        if planned_for != wanted {
+            db.set_named(&pool, "ha_plan_exists_for", xenapi::Value::Int(wanted));
+        }
+        return max;
+    }
+    if planned_for != max {
+        db.set_named(&pool, "ha_plan_exists_for", xenapi::Value::Int(wanted.min(max)));
+        if max < planned_for {
+            file_message(db, "HA_POOL_DROP_IN_PLAN_EXISTS_FOR", 3, "Pool", &uuid, max.to_string());
+        }
+    }
+    if !db.bool(&pool, "ha_overcommitted") {
+        db.set_named(&pool, "ha_overcommitted", xenapi::Value::Bool(true));
+        let name = db.string(&pool, "name_label");
+        let body = format!(
+            "The failover tolerance for pool '{name}' has dropped and the initially specified number of host \
+             failures to tolerate can no longer be guaranteed"
+        );
+        file_message(db, "HA_POOL_OVERCOMMITTED", 3, "Pool", &uuid, body);
+    }
     max
+}
+
+/// What HA's liveset says of each host, as xapi's monitor records it: a
+/// live host reaches the statefile and has every live host as its network
+/// peer; a host that is down reaches nothing. Then the pool's plan is
+/// brought up to date ([`update_pool_status`]). Only with HA on.
+pub fn refresh_liveset(db: &mut Db) {
+    if !enabled(db) {
+        return;
+    }
+    let statefiles = db.field(&pool_ref(db), "ha_statefiles").cloned().unwrap_or(xenapi::Value::Array(Vec::new()));
+    let live = live_hosts(db);
+    let peers: Vec<xenapi::Value> = live.iter().map(|h| xenapi::Value::String(db.string(h, "uuid"))).collect();
+    for h in db.all("host") {
+        if live.contains(&h) {
+            db.set_named(&h, "ha_statefiles", statefiles.clone());
+            db.set_named(&h, "ha_network_peers", xenapi::Value::Array(peers.clone()));
+        } else {
+            db.set_named(&h, "ha_statefiles", xenapi::Value::Array(Vec::new()));
+        }
+    }
+    update_pool_status(db);
 }
