@@ -2,6 +2,7 @@
 //! generated commands of every generic class, and lookup by name.
 
 pub mod args;
+pub mod audit;
 pub mod by_uuid;
 pub mod confirm;
 pub mod data_source;
@@ -80,6 +81,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     session::COMMANDS,
     data_source::COMMANDS,
     by_uuid::COMMANDS,
+    audit::COMMANDS,
 ];
 
 /// Every explicit command, family by family.

@@ -21,7 +21,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ),
     ("appliance-shutdown", "Shut down every VM of an appliance in order; --force does a hard shutdown."),
     ("appliance-start", "Start every VM of an appliance in order, optionally leaving them paused."),
-    ("audit-log-get", "Download the pool's audit log to a local file, optionally only the entries since a given time."),
     ("blob-create", "Create an empty binary blob attached to a VM, host, SR, network or pool and print its UUID."),
     ("blob-get", "Download the contents of a blob into a local file."),
     ("blob-put", "Upload a local file as the contents of a blob."),

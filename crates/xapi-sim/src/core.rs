@@ -141,6 +141,8 @@ pub struct Core {
     federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
     /// The metrics' clock and which data sources users record.
     pub metrics: Metrics,
+    /// The audit log (`GET /audit_log`).
+    pub audit: crate::audit::AuditLog,
 }
 
 impl Core {
@@ -161,6 +163,7 @@ impl Core {
             faults: Mutex::new(Faults::new(config.faults.clone(), seed)),
             trace,
             metrics: Metrics::new(config.metrics_clock),
+            audit: crate::audit::AuditLog::default(),
             config,
             disks,
             host_failure_hooks: Mutex::new(Vec::new()),

@@ -11,6 +11,7 @@
 // The library never prints (clippy.toml); its unit tests may report timings.
 #![cfg_attr(test, allow(clippy::disallowed_macros))]
 
+pub mod audit;
 pub mod behaviour;
 pub mod call;
 pub mod core;

@@ -222,7 +222,9 @@ impl Context {
         // xapi checks the role before the handler runs: a denial is a 403,
         // and fails the caller's task with the reason.
         let roles = rbac::http_roles(http_action);
-        if !rbac::holds(roles, core.session_role(&session)) {
+        let allowed = rbac::holds(roles, core.session_role(&session));
+        crate::rpc::audit_http(core, &session, http_action, allowed);
+        if !allowed {
             if let Some(task) = &given {
                 if core.db.read().field_str(task, "status") == "pending" {
                     tasks::finish(core, task, Err(rbac::denied(&format!("http/{http_action}"), roles)));

@@ -4,6 +4,7 @@
 //! xapi's error pages. The router is merged after the RPC routes, outside
 //! their body limit, so that data bodies stream.
 
+pub mod audit_log;
 pub mod context;
 pub mod host_logs;
 pub mod raw_vdi;
@@ -25,4 +26,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(xmldb::router())
         .merge(host_logs::routes())
         .merge(rrd::routes())
+        .merge(audit_log::routes())
 }
