@@ -292,3 +292,31 @@ fn repositories_sync_and_host_apply_updates() {
     assert_eq!(text(&call(&mut x, "pool.get_repository_proxy_url", &[s(&pool)])), "");
     assert_eq!(api_error(x.call("secret.get_value", &[s(&secret)]))[0], "HANDLE_INVALID");
 }
+
+#[test]
+fn a_legacy_patch_upload_lands_in_the_default_sr_and_answers_the_patch() {
+    let sim = sim();
+    let mut x = login(&sim, "updates-tests");
+    let sid = x.session_ref().to_string();
+    let i = info("34343434-1111-2222-3333-444444444444", "legacy");
+    let t = text(&call(&mut x, "task.create", &[s("host patch upload"), s("")]));
+    let a = put(sim.addr, &format!("/pool_patch_upload?session_id={sid}&task_id={t}"), render(&i).as_bytes());
+    assert_eq!(a.status(), 200);
+    let (status, info, result) = outcome(&mut x, &t);
+    assert_eq!(status, "success", "{info:?}");
+    let patch = result.trim_start_matches("<value>").trim_end_matches("</value>").to_string();
+    assert_eq!(text(&call(&mut x, "pool_patch.get_uuid", &[s(&patch)])), "34343434-0000-0000-3333-444444444444");
+    let update = text(&call(&mut x, "pool_patch.get_pool_update", &[s(&patch)]));
+    let vdi = text(&call(&mut x, "pool_update.get_vdi", &[s(&update)]));
+    let pool = strings(&call(&mut x, "pool.get_all", &[]))[0].clone();
+    let default_sr = text(&call(&mut x, "pool.get_default_SR", &[s(&pool)]));
+    assert_eq!(text(&call(&mut x, "VDI.get_SR", &[s(&vdi)])), default_sr);
+    // Not an update: the caller's task fails with INVALID_UPDATE, and the VDI goes.
+    let vdis_before = strings(&call(&mut x, "VDI.get_all", &[])).len();
+    let t = text(&call(&mut x, "task.create", &[s("host patch upload"), s("")]));
+    let a = put(sim.addr, &format!("/pool_patch_upload?session_id={sid}&task_id={t}"), b"junk");
+    assert_eq!(a.status(), 200);
+    let (status, info, _) = outcome(&mut x, &t);
+    assert_eq!((status.as_str(), info[0].as_str()), ("failure", "INVALID_UPDATE"));
+    until("the VDI is gone", || strings(&call(&mut x, "VDI.get_all", &[])).len() == vdis_before);
+}

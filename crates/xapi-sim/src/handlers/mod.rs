@@ -6,6 +6,7 @@
 
 pub mod context;
 pub mod host_logs;
+pub mod patch_upload;
 pub mod raw_vdi;
 pub mod rrd;
 pub mod xmldb;
@@ -25,4 +26,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(xmldb::router())
         .merge(host_logs::routes())
         .merge(rrd::routes())
+        .merge(patch_upload::routes())
 }
