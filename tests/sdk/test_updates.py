@@ -123,6 +123,7 @@ def test_repositories_sync_and_apply_updates(fresh_sim):
     assert e.value.details == ["UPDATEINFO_HASH_MISMATCH"]
     assert x.host.apply_updates(host, digest) == []
     assert x.host.get_pending_guidances(host) == ["reboot_host"]
+    assert not x.host.get_enabled(host)
     reboot(x, host)
     assert x.host.get_pending_guidances(host) == []
     assert x.host.get_latest_synced_updates_applied(host) == "yes"

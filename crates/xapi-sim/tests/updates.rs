@@ -256,8 +256,11 @@ fn repositories_sync_and_host_apply_updates() {
     let idle = h.iter().find(|r| guests(&mut x, r) == 0).expect("a member without guests").clone();
     assert_eq!(api_error(x.call("host.apply_updates", &[s(&idle), s("0000")])), ["UPDATEINFO_HASH_MISMATCH"]);
     assert_eq!(api_error(x.call("host.apply_updates", &[s(&busy), s(&hash)])), ["HOST_EVACUATION_IS_REQUIRED", &busy]);
+    // A refusal after the first checks leaves the host disabled, as xapi does.
+    assert_eq!(call(&mut x, "host.get_enabled", &[s(&busy)]).as_bool(), Some(false));
     assert_eq!(call(&mut x, "host.apply_updates", &[s(&idle), s(&hash)]), Value::Array(vec![]));
     assert_eq!(strings(&call(&mut x, "host.get_pending_guidances", &[s(&idle)])), ["reboot_host"]);
+    assert_eq!(call(&mut x, "host.get_enabled", &[s(&idle)]).as_bool(), Some(false));
     assert_eq!(
         api_error(x.call("host.apply_updates", &[s(&idle), s(&hash)])),
         ["HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY", &idle]

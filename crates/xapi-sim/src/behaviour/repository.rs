@@ -9,10 +9,10 @@
 //! it records the repository's `hash` (an MD5 of its URL and that set, so
 //! it is the same for every sync of one repository) and returns it; the
 //! hosts whose last applied hash differs have `latest_synced_updates_applied`
-//! `no`. `host.apply_updates` with that hash installs them: the host's
-//! mandatory guidance becomes `reboot_host` (a host with guests must be
-//! evacuated first, HOST_EVACUATION_IS_REQUIRED), and its next boot clears
-//! it ([`crate::rules::host::came_up`]). The token of a sync is accepted
+//! `no`. `host.apply_updates` with that hash disables the host and
+//! installs them: its mandatory guidance becomes `reboot_host` (a host with
+//! guests must be evacuated first, HOST_EVACUATION_IS_REQUIRED), and its
+//! next boot clears it (and enables the host again) ([`crate::rules::host::came_up`]). The token of a sync is accepted
 //! and not used.
 
 use crate::call::{Call, Handler};
@@ -299,33 +299,41 @@ fn disable_repository_proxy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(void())
 }
 
-/// `apply_updates(self, hash)`: no mandatory guidance pending
-/// (HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY), the hash of the last sync
-/// (UPDATEINFO_HASH_MISMATCH), no guests (HOST_EVACUATION_IS_REQUIRED, the
-/// updates need a reboot). A host that has them already is left as it is.
-/// Returns the live patches that failed: none.
+/// `apply_updates(self, hash)`, in xapi's order: not with HA on
+/// (HA_IS_ENABLED); the host is disabled (and stays so whatever follows,
+/// until its reboot); no mandatory guidance pending
+/// (HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY); the hash of the last sync
+/// (UPDATEINFO_HASH_MISMATCH); no guests, as the updates need a reboot
+/// (HOST_EVACUATION_IS_REQUIRED). A host that has them already gets
+/// nothing new. Returns the live patches that failed: none.
 fn apply_updates(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (host, hash) = (call.str(0), call.str(1));
     db.expect_is(host, "host")?;
+    let pool = pool_of(db);
+    if db.bool(&pool, "ha_enabled") {
+        return Err(Failure::new::<&str>("HA_IS_ENABLED", []));
+    }
+    crate::rules::host::assert_live(db, host)?;
+    if db.bool(host, "enabled") {
+        db.set_named(host, "enabled", Value::Bool(false));
+        crate::rules::host::update_allowed_operations(db, host);
+    }
     if !db.strings(host, "pending_guidances").is_empty() {
         return Err(Failure::new("HOST_PENDING_MANDATORY_GUIDANCE_NOT_EMPTY", [host]));
     }
-    let pool = pool_of(db);
     let repo = single_update_repository(db, &pool)?;
     if hash.is_empty() || hash != db.field_str(&repo, "hash") {
         return Err(Failure::new::<&str>("UPDATEINFO_HASH_MISMATCH", []));
     }
-    crate::rules::host::assert_live(db, host)?;
-    if db.field_str(host, "last_update_hash") == hash {
-        return Ok(Value::Array(Vec::new()));
+    if db.field_str(host, "last_update_hash") != hash {
+        if !crate::rules::host::resident_guests(db, host).is_empty() {
+            return Err(Failure::new("HOST_EVACUATION_IS_REQUIRED", [host]));
+        }
+        db.set_named(host, "pending_guidances", sset(&[GUIDANCE]));
     }
-    if !crate::rules::host::resident_guests(db, host).is_empty() {
-        return Err(Failure::new("HOST_EVACUATION_IS_REQUIRED", [host]));
-    }
-    db.set_named(host, "pending_guidances", sset(&[GUIDANCE]));
-    db.set_named(host, "last_update_hash", Value::str(hash));
-    db.set_named(host, "latest_synced_updates_applied", Value::str("yes"));
     let now = db.now();
     db.set_named(host, "last_software_update", now);
+    db.set_named(host, "latest_synced_updates_applied", Value::str("yes"));
+    db.set_named(host, "last_update_hash", Value::str(hash));
     Ok(Value::Array(Vec::new()))
 }
