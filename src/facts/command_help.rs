@@ -73,10 +73,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("host-disable-ssh", "Disable SSH access to a host."),
     ("host-dmesg", "Print the kernel message buffer of a host."),
     (
-        "host-emergency-clear-mandatory-guidance",
-        "Clear the pending mandatory update guidance of this host, using a local session.",
-    ),
-    (
         "host-emergency-disable-tls-verification",
         "Turn off TLS certificate checks on this host in an emergency, using a local session.",
     ),

@@ -53,6 +53,7 @@ pub const COMMANDS: &[CommandSpec] = &[
     repository::SET_GPGKEY_PATH,
     repository::SYNC,
     repository::APPLY,
+    repository::EMERGENCY_CLEAR_GUIDANCE,
     repository::CONFIGURE_SYNC,
     repository::SET_SYNC_ENABLED,
     repository::CONFIGURE_PROXY,

@@ -39,6 +39,12 @@ pub const APPLY: CommandSpec = CommandSpec {
     run: Run::Fn(apply),
 };
 
+pub const EMERGENCY_CLEAR_GUIDANCE: CommandSpec = CommandSpec {
+    name: "host-emergency-clear-mandatory-guidance",
+    help: "Clear the pending mandatory update guidance of this host, using a local session.",
+    run: Run::Fn(emergency_clear_guidance),
+};
+
 pub const CONFIGURE_SYNC: CommandSpec = CommandSpec {
     name: "pool-configure-update-sync",
     help: "Schedule automatic update synchronisation daily, or weekly on a given day.",
@@ -128,6 +134,13 @@ fn apply(ctx: &mut Context) -> CmdResult {
             ctx.printer.message(l);
         }
     }
+    Ok(())
+}
+
+/// On the host the command reaches, through a local session.
+fn emergency_clear_guidance(ctx: &mut Context) -> CmdResult {
+    ctx.use_local_session();
+    ctx.call("host.emergency_clear_mandatory_guidance", vec![])?;
     Ok(())
 }
 

@@ -41,6 +41,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("pool.configure_repository_proxy", Handler::Sync(configure_repository_proxy));
     t.insert("pool.disable_repository_proxy", Handler::Sync(disable_repository_proxy));
     t.insert("host.apply_updates", Handler::Sync(apply_updates));
+    t.insert("host.emergency_clear_mandatory_guidance", Handler::Sync(emergency_clear_mandatory_guidance));
 }
 
 fn void() -> Value {
@@ -336,4 +337,16 @@ fn apply_updates(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.set_named(host, "latest_synced_updates_applied", Value::str("yes"));
     db.set_named(host, "last_update_hash", Value::str(hash));
     Ok(Value::Array(Vec::new()))
+}
+
+/// Clears the pending guidance of the host the call runs on: the one its
+/// (local) session is on, else the master.
+fn emergency_clear_mandatory_guidance(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let session = call.session.as_deref().unwrap_or_default();
+    let local = call.core.sessions.lock().get(session).and_then(|m| m.local_to.clone());
+    let host = local
+        .and_then(|address| db.all("host").into_iter().find(|h| db.string(h, "address") == address))
+        .unwrap_or_else(|| crate::rules::pool::master(db));
+    db.set_named(&host, "pending_guidances", sset::<&str>(&[]));
+    Ok(void())
 }
