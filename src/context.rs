@@ -340,9 +340,18 @@ impl Context {
             "VM", "host", "SR", "VDI", "VBD", "VIF", "network", "PIF", "PBD", "pool", "task", "Bond", "VLAN", "SM",
             "console",
         ];
+        // Labels that name a class of their own (tried only when named).
+        let named = match hint.trim() {
+            "update" => Some("pool_update"),
+            "patch" => Some("pool_patch"),
+            _ => None,
+        };
         let hinted = CLASSES.iter().find(|c| c.eq_ignore_ascii_case(hint.trim()));
-        let order: Vec<&str> =
-            hinted.into_iter().chain(CLASSES.iter().filter(|c| Some(*c) != hinted)).copied().collect();
+        let order: Vec<&str> = named
+            .into_iter()
+            .chain(hinted.copied())
+            .chain(CLASSES.iter().filter(|c| Some(*c) != hinted).copied())
+            .collect();
         for class in order {
             let Ok(uuid) = self.connector.call(&mut self.printer, &format!("{class}.get_uuid"), vec![Value::str(r)])
             else {

@@ -131,6 +131,8 @@ enum Source {
     VcpusUtilisation,
     /// A VBD's `attachable`: `true`, or `false (error: <exception>)`.
     Attachable,
+    /// A legacy patch's `hosts`: the uuid of the host of each of its `host_patches`.
+    PatchHosts,
     /// A subject's `roles`: the name of each role it holds.
     RoleNames,
     /// A member of the object's own record between single quotes (a VM's `last-boot-record`).
@@ -167,6 +169,7 @@ fn computed(field: &FieldFact) -> Option<Source> {
         }
         ("vbd", "attachable") => Source::Attachable,
         ("subject", "roles") => Source::RoleNames,
+        ("patch", "hosts") => Source::PatchHosts,
         _ => return None,
     })
 }
@@ -229,7 +232,11 @@ impl FieldPlan {
                 Source::Related { class, name, link, target }
             }
         };
-        FieldPlan { field, source, rule: render::Rule::new(field.render), hint: Hint::default() }
+        let mut rule = render::Rule::new(field.render);
+        if matches!(source, Source::Own { .. }) && parts.len() == 2 && parts[1].ends_with(".get_uuid()") {
+            rule = rule.with_uuids();
+        }
+        FieldPlan { field, source, rule, hint: Hint::default() }
     }
 
     /// Renders the field of one object; `Err` when xe's own rendering fails the command.
@@ -314,6 +321,23 @@ impl FieldPlan {
                     }
                 }
                 render::render(Some(&Value::Array(names)), field.render, None, ctx)
+            }
+            Source::PatchHosts => {
+                let refs: Vec<String> = obj
+                    .rec
+                    .get("host_patches")
+                    .and_then(Value::as_array)
+                    .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+                    .unwrap_or_default();
+                let mut uuids = Vec::new();
+                for r in refs {
+                    let host = ctx.record_member("host_patch", &r, "host");
+                    let host = host.as_ref().and_then(Value::as_str).unwrap_or("").to_string();
+                    if let Some(uuid) = ctx.record_member("host", &host, "uuid") {
+                        uuids.push(uuid);
+                    }
+                }
+                render::render(Some(&Value::Array(uuids)), field.render, None, ctx)
             }
             Source::Attachable => match Api::call(ctx, "VBD.assert_attachable", vec![Value::str(obj.r)]) {
                 Ok(_) => Rendered::text("true"),
@@ -595,6 +619,7 @@ pub fn needs(view: &ClassView, fields: &[&FieldFact]) -> (Vec<String>, Vec<(Stri
                 }
                 Source::Quoted(name) => members.push(name.into()),
                 Source::RoleNames => members.push("roles".into()),
+                Source::PatchHosts => members.push("host_patches".into()),
                 _ => {}
             }
             continue;

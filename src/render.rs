@@ -188,6 +188,13 @@ pub struct Rule<'r> {
 }
 
 impl<'r> Rule<'r> {
+    /// The same rule showing refs as uuids: a field whose source reads
+    /// `<class>.get_uuid()` of each ref (`host.updates`, `update.hosts`).
+    pub fn with_uuids(mut self) -> Rule<'r> {
+        self.uuid_list = true;
+        self
+    }
+
     pub fn new(render: &'r str) -> Rule<'r> {
         Rule {
             conv: enum_converter(render),

@@ -6,7 +6,12 @@ use crate::context::Context;
 use crate::error::CmdResult;
 
 /// One row: the command's name, the class and method it calls, its help.
-const fn row(name: &'static str, class: &'static str, method: &'static str, help: &'static str) -> CommandSpec {
+pub(crate) const fn row(
+    name: &'static str,
+    class: &'static str,
+    method: &'static str,
+    help: &'static str,
+) -> CommandSpec {
     CommandSpec { name, help, run: Run::ByUuid { class, method } }
 }
 

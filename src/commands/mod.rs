@@ -25,6 +25,7 @@ pub mod sr;
 pub mod subject;
 pub mod top;
 pub mod transfer;
+pub mod update;
 pub mod vbd;
 pub mod vdi;
 pub mod vm;
@@ -78,6 +79,7 @@ pub const COMMANDS: &[&[CommandSpec]] = &[
     host::COMMANDS,
     secret::COMMANDS,
     subject::COMMANDS,
+    update::COMMANDS,
     session::COMMANDS,
     data_source::COMMANDS,
     by_uuid::COMMANDS,

@@ -38,6 +38,7 @@ pub mod rules;
 pub mod server;
 pub mod tasks;
 pub mod trace;
+pub mod update_file;
 pub mod values;
 pub mod vhd;
 pub mod xmldb;

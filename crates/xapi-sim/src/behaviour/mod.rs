@@ -14,10 +14,12 @@ mod host;
 mod message;
 mod network;
 mod pool;
+mod repository;
 mod role;
 mod session;
 mod storage;
 mod task;
+mod update;
 mod vm;
 
 use crate::call::Handler;
@@ -41,6 +43,8 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         role::register(&mut t);
         pool::register(&mut t);
         ha::register(&mut t);
+        update::register(&mut t);
+        repository::register(&mut t);
         t
     })
 }

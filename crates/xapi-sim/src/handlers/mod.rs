@@ -7,6 +7,7 @@
 pub mod audit_log;
 pub mod context;
 pub mod host_logs;
+pub mod patch_upload;
 pub mod raw_vdi;
 pub mod rrd;
 pub mod xmldb;
@@ -27,4 +28,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(host_logs::routes())
         .merge(rrd::routes())
         .merge(audit_log::routes())
+        .merge(patch_upload::routes())
 }

@@ -694,7 +694,7 @@ fn sr_param(db: &Db, params: &Params) -> Result<Option<String>, String> {
     }
 }
 
-async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
+pub(super) async fn import(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, body: Body) -> Response {
     let params = Params::new(&uri, &headers);
     let ctx = match Context::open_as(&core, &params, &headers, "VDI.import", "Importing raw VDI", "put_import_raw_vdi")
         .await

@@ -277,6 +277,13 @@ pub fn came_up(db: &mut Db, host: &str) {
     db.map_put(host, "other_config", "agent_start_time", Some(&stamp));
     db.set_named(host, "current_operations", smap::<&str, &str>(&[]));
     db.set_named(host, "enabled", xenapi::Value::Bool(true));
+    // A boot is what updates waited for: none requires one any more, and
+    // the guidance to reboot (or restart the toolstack) has been followed.
+    for field in ["updates_requiring_reboot", "pending_guidances"] {
+        if db.field(host, field).and_then(xenapi::Value::as_array).is_some_and(|a| !a.is_empty()) {
+            db.set_named(host, field, xenapi::Value::Array(Vec::new()));
+        }
+    }
     crate::rules::memory::refresh_host(db, host);
     update_allowed_operations(db, host);
 }
