@@ -26,6 +26,7 @@ pub mod placement;
 pub mod pool;
 pub mod restart;
 pub mod restore;
+pub mod secrets;
 pub mod sm;
 pub mod storage;
 pub mod vm;

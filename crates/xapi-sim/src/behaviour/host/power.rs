@@ -126,8 +126,10 @@ fn set_power_on_mode(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let host = call.str(0);
     db.expect_is(host, "host")?;
     let config = call.args.get(2).cloned().unwrap_or_else(crate::values::empty_map);
+    let old = db.field(host, "power_on_config").map(crate::values::pairs).unwrap_or_default();
     db.set_named(host, "power_on_mode", Value::str(call.str(1)));
     db.set_named(host, "power_on_config", config);
+    crate::rules::secrets::clean_out(db, &old);
     update_allowed_operations(db, host);
     Ok(void())
 }

@@ -6,6 +6,7 @@ use super::driver;
 use crate::call::{Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::record::{parse_record, Rec};
+use crate::rules::secrets;
 use crate::rules::storage::refresh_sr_ops;
 use crate::values::{pairs, smap};
 use std::collections::HashMap;
@@ -50,6 +51,8 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     }
     let dc = pairs(rec.get("device_config"));
     assert_no_srmaster(&dc)?;
+    let dc = secrets::move_passwords(db, dc);
+    let dc = secrets::duplicate(db, dc)?;
     let p = make(db, &sr, &host, &dc, rec.get("other_config").clone());
     refresh_sr_ops(db, &sr);
     Ok(Value::String(p))
@@ -62,7 +65,9 @@ fn destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
         return Err(Failure::new("OPERATION_NOT_ALLOWED", ["PBD is currently attached"]));
     }
     let sr = db.string(p, "SR");
+    let dc = db.field(p, "device_config").map(pairs).unwrap_or_default();
     db.destroy(p);
+    secrets::clean_out(db, &dc);
     if db.is(&sr, "SR") {
         refresh_sr_ops(db, &sr);
     }
@@ -134,7 +139,9 @@ fn unplug(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn set_device_config(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let p = call.str(0);
     db.expect_is(p, "PBD")?;
-    assert_no_srmaster(&pairs(&call.args[1]))?;
-    db.set_named(p, "device_config", call.args[1].clone());
+    let dc = pairs(&call.args[1]);
+    assert_no_srmaster(&dc)?;
+    let dc = secrets::move_passwords(db, dc);
+    db.set_named(p, "device_config", smap(&dc));
     Ok(Value::str(""))
 }

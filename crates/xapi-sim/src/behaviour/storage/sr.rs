@@ -82,6 +82,7 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let shared = call.bool(7);
     pbd::assert_no_srmaster(&dc)?;
     driver::check_device_config(&ty, &dc)?;
+    let dc = crate::rules::secrets::move_passwords(db, dc);
     let kind = sm::kind(&ty);
     let given = call.args[2].as_int().unwrap_or(0);
     let size = if given > 0 { given } else { kind.default_size };
@@ -98,7 +99,8 @@ fn create(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.set_named(&sr, "physical_utilisation", Value::Int(0));
     let hosts = if shared { db.all("host") } else { vec![host.to_string()] };
     for h in hosts {
-        let p = pbd::make(db, &sr, &h, &dc, Value::Struct(Vec::new()));
+        let own = crate::rules::secrets::duplicate(db, dc.clone())?;
+        let p = pbd::make(db, &sr, &h, &own, Value::Struct(Vec::new()));
         db.set_named(&p, "currently_attached", Value::Bool(true));
     }
     refresh_sr_ops(db, &sr);
@@ -247,14 +249,14 @@ fn update(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn probe(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
-    let dc = pairs(&call.args[1]);
+    let dc = crate::rules::secrets::move_passwords(db, pairs(&call.args[1]));
     driver::probe(&call.core, db, &ty, &dc).and_then(driver::probe_xml).map(Value::String)
 }
 
 fn probe_ext(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "host")?;
     let ty = driver(db, call.str(2))?;
-    let dc = pairs(&call.args[1]);
+    let dc = crate::rules::secrets::move_passwords(db, pairs(&call.args[1]));
     driver::probe(&call.core, db, &ty, &dc).map(|p| driver::probe_records(p, &dc))
 }
 
