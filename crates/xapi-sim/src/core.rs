@@ -141,6 +141,8 @@ pub struct Core {
     federation: RwLock<Option<std::sync::Weak<dyn Federation>>>,
     /// The metrics' clock and which data sources users record.
     pub metrics: Metrics,
+    /// Each host's server certificate as its listener serves it, and the CRLs.
+    pub certs: crate::certs::CertStore,
 }
 
 impl Core {
@@ -166,6 +168,7 @@ impl Core {
             host_failure_hooks: Mutex::new(Vec::new()),
             ha_restarts_prevented_until: Mutex::new(None),
             federation: RwLock::new(None),
+            certs: crate::certs::CertStore::default(),
         }))
     }
 

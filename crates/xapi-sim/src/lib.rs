@@ -13,6 +13,7 @@
 
 pub mod behaviour;
 pub mod call;
+pub mod certs;
 pub mod core;
 pub mod db;
 pub mod directory;

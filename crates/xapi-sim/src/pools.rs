@@ -158,7 +158,7 @@ impl Pools {
         self: Arc<Pools>,
         listener: std::net::TcpListener,
         hosts: Vec<(String, std::net::TcpListener)>,
-        tls: Option<(Vec<u8>, Vec<u8>)>,
+        tls: bool,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         for c in self.cores() {
@@ -168,11 +168,19 @@ impl Pools {
         let mut servers = Vec::new();
         for (address, l) in hosts {
             let mut stop = stop_rx.clone();
-            servers.push(tokio::spawn(server::serve_one(self.host_app(address), l, tls.clone(), async move {
+            let (pools, at) = (self.clone(), address.clone());
+            let host_tls = tls.then(|| {
+                server::Tls::new(move || {
+                    let own = pools.owner(&at).and_then(|(core, _)| server::host_key(&core, &at));
+                    own.or_else(|| pools.cores()[0].certs.front().map(|s| s.key.clone()))
+                })
+            });
+            servers.push(tokio::spawn(server::serve_one(self.host_app(address), l, host_tls, async move {
                 let _ = stop.wait_for(|s| *s).await;
             })));
         }
         let first = self.cores()[0].clone();
+        let tls = tls.then(|| server::Tls::front(first.clone()));
         let front = server::serve_one(server::router(first), listener, tls, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -246,7 +254,7 @@ impl PoolsSim {
         let listener = std::net::TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let hosts = pools.host_listeners(addr)?;
-        let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
+        let tls = opts.tls;
         let p = pools.clone();
         let server = server::Background::spawn("xapi-sim-pools", move |stopped| async move {
             let _ = p
