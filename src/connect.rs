@@ -469,7 +469,8 @@ impl Connector {
 /// A changed certificate is never accepted here. When another server of
 /// the known-hosts file still presents its pinned certificate and lets the
 /// user log in (following `HOST_IS_SLAVE` to a master whose pin matches
-/// too), xe reads the pool's `Certificate` records through it: if one of
+/// too, or else on a local session of that server, a member answering
+/// from the pool's database), xe reads the pool's `Certificate` records through it: if one of
 /// the pool's hosts has the presented certificate as its server
 /// certificate, the certificate was rotated through the API (an admin ran
 /// `host-server-certificate-install` or `host-reset-server-certificate`),
@@ -511,22 +512,35 @@ pub mod rotation {
     }
 
     /// Finds `presented` among the pool's host certificates, through a
-    /// session whose server's pins all matched.
-    pub fn verdict(session: &mut Session, presented: &str) -> Result<Verdict, Error> {
+    /// session whose server's pins all matched; of several hosts with it,
+    /// the one at `address` (the server xe was reaching) if there is one.
+    pub fn verdict(session: &mut Session, presented: &str, address: &str) -> Result<Verdict, Error> {
         let wanted = canonical(presented);
         let records = session.call("Certificate.get_all_records", &[])?;
-        let found = records.as_struct().unwrap_or(&[]).iter().find(|(_, rec)| {
-            let fp = |f: &str| rec.get(f).and_then(Value::as_str).map(canonical);
-            // Newer servers name the SHA-256 one `fingerprint_sha256`.
-            let matches = fp("fingerprint_sha256").or_else(|| fp("fingerprint")).as_deref() == Some(wanted.as_str());
-            matches && rec.get("type").and_then(Value::as_str) == Some("host")
-        });
-        let Some((_, rec)) = found else { return Ok(Verdict::Unknown) };
-        let host = rec.get("host").and_then(Value::as_str).unwrap_or_default().to_string();
-        let name = session.call("host.get_name_label", &[Value::str(&host)])?;
-        let address = session.call("host.get_address", &[Value::str(&host)])?;
-        let text = |v: &Value| v.as_str().unwrap_or_default().to_string();
-        Ok(Verdict::Recorded { host: text(&name), address: text(&address) })
+        let hosts: Vec<String> = records
+            .as_struct()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|(_, rec)| {
+                let fp = |f: &str| rec.get(f).and_then(Value::as_str).map(canonical);
+                // Newer servers name the SHA-256 one `fingerprint_sha256`.
+                let sha256 = fp("fingerprint_sha256").or_else(|| fp("fingerprint"));
+                sha256.as_deref() == Some(wanted.as_str()) && rec.get("type").and_then(Value::as_str) == Some("host")
+            })
+            .filter_map(|(_, rec)| rec.get("host").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let text = |v: Value| v.as_str().unwrap_or_default().to_string();
+        let mut found = Vec::new();
+        for h in hosts {
+            let name = text(session.call("host.get_name_label", &[Value::str(&h)])?);
+            let at = text(session.call("host.get_address", &[Value::str(&h)])?);
+            found.push(Verdict::Recorded { host: name, address: at });
+        }
+        let here = found.iter().position(|v| matches!(v, Verdict::Recorded { address: a, .. } if a == address));
+        Ok(match here {
+            Some(i) => found.swap_remove(i),
+            None => found.into_iter().next().unwrap_or(Verdict::Unknown),
+        })
     }
 
     /// Asks the pool through the other pinned servers, first that answers.
@@ -544,9 +558,23 @@ pub mod rotation {
             opts.connect_timeout = opts.connect_timeout.min(Duration::from_secs(5));
             opts.read_timeout =
                 Some(opts.read_timeout.map_or(Duration::from_secs(10), |t| t.min(Duration::from_secs(10))));
-            let Ok(conn) = Connection::new(&format!("https://{server}"), opts) else { continue };
-            let Ok(mut session) = Session::login(conn, user, password, "xe-rs") else { continue };
-            let answer = verdict(&mut session, presented);
+            let url = format!("https://{server}");
+            let Ok(conn) = Connection::new(&url, opts.clone()) else { continue };
+            let mut session = match Session::login(conn, user, password, "xe-rs") {
+                Ok(session) => session,
+                Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => continue,
+                // A member whose pin matches, on the way to a master whose
+                // pin does not (the master's certificate is the one that
+                // changed): the member answers a local session from the
+                // pool's database.
+                Err(_) => {
+                    let Ok(conn) = Connection::new(&url, opts) else { continue };
+                    let Ok(session) = Session::login_local(conn, user, password) else { continue };
+                    session
+                }
+            };
+            let address = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h).trim_matches(['[', ']']);
+            let answer = verdict(&mut session, presented, address);
             let _ = session.logout();
             if let Ok(v) = answer {
                 return Some((server, v));
@@ -581,6 +609,31 @@ pub mod rotation {
     #[cfg(test)]
     mod tests {
         use super::*;
+
+        #[test]
+        fn the_pool_says_whose_certificate_it_is() {
+            let sim = xapi_sim::server::Sim::start(xapi_sim::SimOptions::default()).expect("a simulator");
+            let (uuid, address) = {
+                let db = sim.core.db.read();
+                let h = db.all("host").into_iter().find(|h| db.string(h, "name_label") == "xs-host-2").expect("host");
+                (db.string(&h, "uuid"), db.string(&h, "address"))
+            };
+            let presented = sim.core.certs.get(&uuid).expect("a certificate").facts.sha256.clone();
+            let conn = Connection::new(&sim.url(), xenapi::client::Options::new(Tls::Insecure)).expect("a connection");
+            let mut session = Session::login(conn, "root", "xenroot", "test").expect("a session");
+            let recorded = Verdict::Recorded { host: "xs-host-2".into(), address: address.clone() };
+            assert_eq!(verdict(&mut session, &presented, "").unwrap(), recorded);
+            assert_eq!(verdict(&mut session, &presented.to_lowercase(), &address).unwrap(), recorded);
+            let stranger = vec!["AB"; 32].join(":");
+            assert_eq!(verdict(&mut session, &stranger, &address).unwrap(), Verdict::Unknown);
+            // A pool_internal certificate is not what a host serves.
+            let internal = {
+                let db = sim.core.db.read();
+                let c = db.all("Certificate").into_iter().find(|c| db.string(c, "type") == "host_internal").unwrap();
+                db.string(&c, "fingerprint")
+            };
+            assert_eq!(verdict(&mut session, &internal, "").unwrap(), Verdict::Unknown);
+        }
 
         #[test]
         fn other_servers_come_once_each_in_order() {
