@@ -246,6 +246,7 @@ fn a_state_keeps_each_hosts_certificate() {
     let now = time::OffsetDateTime::now_utc().unix_timestamp();
     let pem = xapi_sim::certs::check_server_certificate(SERVER_CRT, SERVER_KEY, "", now).unwrap();
     first.certs.put(&host, &pem).unwrap();
+    assert!(first.certs.crl_add("kept.pem", "a CRL").unwrap());
     let prints: Vec<String> = uuids.iter().map(|u| first.certs.get(u).unwrap().facts.sha256.clone()).collect();
     first.checkpoint().unwrap();
     drop(first);
@@ -253,6 +254,7 @@ fn a_state_keeps_each_hosts_certificate() {
     let again: Vec<String> = uuids.iter().map(|u| second.certs.get(u).unwrap().facts.sha256.clone()).collect();
     assert_eq!(prints, again);
     assert_eq!(again[0], sha256_of_pem(SERVER_CRT));
+    assert_eq!(second.certs.crl_names(), vec!["kept.pem".to_string()]);
     let db = second.db.read();
     let h = db.by_uuid(db.cls("host"), &host).unwrap().to_string();
     let recs = xapi_sim::rules::certificate::of_host(&db, &h, "host");

@@ -106,3 +106,14 @@ pub fn add_ca(db: &mut Db, name: &str, facts: &Facts) -> String {
     }
     r
 }
+
+/// Makes the `host` certificate records of a database that was not written
+/// here (a restored backup) say what its hosts serve, for the hosts whose
+/// served certificate `served` knows (by host uuid).
+pub fn sync_served(db: &mut Db, served: impl Fn(&str) -> Option<Facts>) {
+    for host in db.all("host") {
+        if let Some(facts) = served(&db.string(&host, "uuid")) {
+            sync_host(db, &host, &facts, || None);
+        }
+    }
+}
