@@ -62,6 +62,42 @@ pub const ENABLE_TLS_VERIFICATION: CommandSpec = CommandSpec {
     run: Run::Fn(|ctx| no_args(ctx, "pool.enable_tls_verification")),
 };
 
+pub const ENABLE_CLIENT_CERTIFICATE_AUTH: CommandSpec = CommandSpec {
+    name: "pool-enable-client-certificate-auth",
+    help: "Accept client certificates issued for the given name for authentication to the pool.",
+    run: Run::Fn(enable_client_auth),
+};
+pub const DISABLE_CLIENT_CERTIFICATE_AUTH: CommandSpec = CommandSpec {
+    name: "pool-disable-client-certificate-auth",
+    help: "Stop accepting client certificates for authentication to the pool.",
+    run: Run::Fn(disable_client_auth),
+};
+pub const DISABLE_SSL_LEGACY: CommandSpec = CommandSpec {
+    name: "pool-disable-ssl-legacy",
+    help: "Deprecated, legacy SSL is gone: does nothing, as the real xe.",
+    run: Run::Fn(disable_ssl_legacy),
+};
+
+/// The pool named by `uuid=` (else the pool), as xe's `get_pool_with_default`.
+fn enable_client_auth(ctx: &mut Context) -> CmdResult {
+    let pool = crate::commands::pool::named_or_only(ctx)?;
+    let name = ctx.params.required("name")?.to_string();
+    ctx.call("pool.enable_client_certificate_auth", vec![s(&pool), s(&name)])?;
+    Ok(())
+}
+
+fn disable_client_auth(ctx: &mut Context) -> CmdResult {
+    let pool = crate::commands::pool::named_or_only(ctx)?;
+    ctx.call("pool.disable_client_certificate_auth", vec![s(&pool)])?;
+    Ok(())
+}
+
+/// xe only logs that it does nothing; `uuid=` is read and not looked up.
+fn disable_ssl_legacy(ctx: &mut Context) -> CmdResult {
+    let _ = ctx.params.get("uuid");
+    Ok(())
+}
+
 fn install(ctx: &mut Context, method: &str, what: &str) -> CmdResult {
     let filename = ctx.params.required("filename")?.to_string();
     let text = client_file(&filename, what)?;

@@ -42,6 +42,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     certificates::CRL_UNINSTALL,
     certificates::CRL_LIST,
     certificates::ENABLE_TLS_VERIFICATION,
+    certificates::ENABLE_CLIENT_CERTIFICATE_AUTH,
+    certificates::DISABLE_CLIENT_CERTIFICATE_AUTH,
+    certificates::DISABLE_SSL_LEGACY,
 ];
 
 /// The handler both commands use.

@@ -38,6 +38,8 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("pool.crl_install", Handler::Sync(crl_install));
     t.insert("pool.crl_uninstall", Handler::Sync(crl_uninstall));
     t.insert("pool.crl_list", Handler::Sync(crl_list));
+    t.insert("pool.enable_client_certificate_auth", Handler::Sync(enable_client_certificate_auth));
+    t.insert("pool.disable_client_certificate_auth", Handler::Sync(disable_client_certificate_auth));
 }
 
 fn refused((code, params): Refusal) -> Failure {
@@ -212,4 +214,22 @@ fn crl_uninstall(call: &Call, _db: &mut Db) -> ApiResult<Value> {
 
 fn crl_list(call: &Call, _db: &mut Db) -> ApiResult<Value> {
     Ok(Value::Array(call.core.certs.crl_names().iter().map(Value::str).collect()))
+}
+
+/// Records the name client certificates are accepted for (xapi itself does
+/// no more yet than record it and restart its management interface).
+fn enable_client_certificate_auth(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let pool = call.str(0).to_string();
+    db.expect_is(&pool, "pool")?;
+    db.set_named(&pool, "client_certificate_auth_enabled", Value::Bool(true));
+    db.set_named(&pool, "client_certificate_auth_name", Value::str(call.str(1)));
+    Ok(Value::Nil)
+}
+
+fn disable_client_certificate_auth(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let pool = call.str(0).to_string();
+    db.expect_is(&pool, "pool")?;
+    db.set_named(&pool, "client_certificate_auth_enabled", Value::Bool(false));
+    db.set_named(&pool, "client_certificate_auth_name", Value::str(""));
+    Ok(Value::Nil)
 }
