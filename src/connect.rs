@@ -286,6 +286,7 @@ impl Connector {
             Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => {
                 return Err(CliError::AuthFailed)
             }
+            Err(e @ Error::CertificateMismatch { .. }) => return Err(rotation::explain(s, &user, &password, &e)),
             Err(e) if !s.tls && !s.tls_fallback && speaks_tls(&e) => {
                 return Err(CliError::Connection(format!("{e} (the server seems to speak HTTPS: leave out --nossl)")))
             }
@@ -463,6 +464,185 @@ impl Connector {
 /// Whether a failed plain-HTTP call looks like a TLS server's answer: not an
 /// HTTP response (`invalid HTTP version`, a TLS alert) or a connection
 /// closed without one. A refused connection or a timeout is not.
+/// What xe makes of a pinned certificate that changed: it asks the pool.
+///
+/// A changed certificate is never accepted here. When another server of
+/// the known-hosts file still presents its pinned certificate and lets the
+/// user log in (following `HOST_IS_SLAVE` to a master whose pin matches
+/// too, or else on a local session of that server, a member answering
+/// from the pool's database), xe reads the pool's `Certificate` records through it: if one of
+/// the pool's hosts has the presented certificate as its server
+/// certificate, the certificate was rotated through the API (an admin ran
+/// `host-server-certificate-install` or `host-reset-server-certificate`),
+/// and xe says so and how to accept it; if none has, xe says that the pool
+/// does not know it. Without such a server the message stays the plain
+/// mismatch.
+pub mod rotation {
+    use super::{options, Connection, Error, Session, Settings, Tls};
+    use crate::error::CliError;
+    use std::time::Duration;
+    use xenapi::Value;
+
+    /// Servers asked at most, in the file's order.
+    const MAX_ASKED: usize = 4;
+
+    /// What the pool says of a presented certificate.
+    #[derive(Debug, PartialEq, Eq)]
+    pub enum Verdict {
+        /// A host of the pool has it: its name and address.
+        Recorded { host: String, address: String },
+        /// The pool's records do not have it.
+        Unknown,
+    }
+
+    fn canonical(fp: &str) -> String {
+        fp.chars().filter(char::is_ascii_hexdigit).map(|c| c.to_ascii_uppercase()).collect()
+    }
+
+    /// The other servers pinned in the known-hosts text, in order, once each.
+    pub fn other_servers(text: &str, host_port: &str) -> Vec<String> {
+        let mut out: Vec<String> = Vec::new();
+        for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+            let Some(server) = line.split_whitespace().next() else { continue };
+            if !server.eq_ignore_ascii_case(host_port) && !out.iter().any(|o| o.eq_ignore_ascii_case(server)) {
+                out.push(server.to_string());
+            }
+        }
+        out
+    }
+
+    /// Finds `presented` among the pool's host certificates, through a
+    /// session whose server's pins all matched; of several hosts with it,
+    /// the one at `address` (the server xe was reaching) if there is one.
+    pub fn verdict(session: &mut Session, presented: &str, address: &str) -> Result<Verdict, Error> {
+        let wanted = canonical(presented);
+        let records = session.call("Certificate.get_all_records", &[])?;
+        let hosts: Vec<String> = records
+            .as_struct()
+            .unwrap_or(&[])
+            .iter()
+            .filter(|(_, rec)| {
+                let fp = |f: &str| rec.get(f).and_then(Value::as_str).map(canonical);
+                // Newer servers name the SHA-256 one `fingerprint_sha256`.
+                let sha256 = fp("fingerprint_sha256").or_else(|| fp("fingerprint"));
+                sha256.as_deref() == Some(wanted.as_str()) && rec.get("type").and_then(Value::as_str) == Some("host")
+            })
+            .filter_map(|(_, rec)| rec.get("host").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        let text = |v: Value| v.as_str().unwrap_or_default().to_string();
+        let mut found = Vec::new();
+        for h in hosts {
+            let name = text(session.call("host.get_name_label", &[Value::str(&h)])?);
+            let at = text(session.call("host.get_address", &[Value::str(&h)])?);
+            found.push(Verdict::Recorded { host: name, address: at });
+        }
+        let here = found.iter().position(|v| matches!(v, Verdict::Recorded { address: a, .. } if a == address));
+        Ok(match here {
+            Some(i) => found.swap_remove(i),
+            None => found.into_iter().next().unwrap_or(Verdict::Unknown),
+        })
+    }
+
+    /// Asks the pool through the other pinned servers, first that answers.
+    fn ask(
+        s: &Settings,
+        user: &str,
+        password: &str,
+        host_port: &str,
+        presented: &str,
+        known: &std::path::Path,
+    ) -> Option<(String, Verdict)> {
+        let text = std::fs::read_to_string(known).ok()?;
+        for server in other_servers(&text, host_port).into_iter().take(MAX_ASKED) {
+            let mut opts = options(s, Tls::Known { known_hosts: known.to_path_buf() });
+            opts.connect_timeout = opts.connect_timeout.min(Duration::from_secs(5));
+            opts.read_timeout =
+                Some(opts.read_timeout.map_or(Duration::from_secs(10), |t| t.min(Duration::from_secs(10))));
+            let url = format!("https://{server}");
+            let Ok(conn) = Connection::new(&url, opts.clone()) else { continue };
+            let mut session = match Session::login(conn, user, password, "xe-rs") {
+                Ok(session) => session,
+                Err(Error::Api { code, .. }) if code == "SESSION_AUTHENTICATION_FAILED" => continue,
+                // A member whose pin matches, on the way to a master whose
+                // pin does not (the master's certificate is the one that
+                // changed): the member answers a local session from the
+                // pool's database.
+                Err(_) => {
+                    let Ok(conn) = Connection::new(&url, opts) else { continue };
+                    let Ok(session) = Session::login_local(conn, user, password) else { continue };
+                    session
+                }
+            };
+            let address = host_port.rsplit_once(':').map_or(host_port, |(h, _)| h).trim_matches(['[', ']']);
+            let answer = verdict(&mut session, presented, address);
+            let _ = session.logout();
+            if let Ok(v) = answer {
+                return Some((server, v));
+            }
+        }
+        None
+    }
+
+    /// The error for a changed certificate, with what the pool says of it.
+    pub fn explain(s: &Settings, user: &str, password: &str, e: &Error) -> CliError {
+        let Error::CertificateMismatch { host_port, pinned, presented, known_hosts } = e else {
+            return super::describe_error(e);
+        };
+        let file = known_hosts.display();
+        let head =
+            format!("The certificate of {host_port} has changed (pinned SHA-256 {pinned}, presented {presented})");
+        match ask(s, user, password, host_port, presented, known_hosts) {
+            Some((via, Verdict::Recorded { host, address })) => CliError::Connection(format!(
+                "{head}. The pool, asked through {via} (whose pinned certificate still matches), records it as the \
+                 server certificate of host {host} ({address}): it was rotated through the API. To accept it, \
+                 replace the line for {host_port} in {file} with \"{host_port} {presented}\" and retry"
+            )),
+            Some((via, Verdict::Unknown)) => CliError::Connection(format!(
+                "{head}. The pool, asked through {via} (whose pinned certificate still matches), records no host \
+                 with this certificate: do not trust it unless you know why it changed; to accept it anyway, \
+                 remove the line for {host_port} from {file} and retry"
+            )),
+            None => super::describe_error(e),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_pool_says_whose_certificate_it_is() {
+            let sim = xapi_sim::server::Sim::start(xapi_sim::SimOptions::default()).expect("a simulator");
+            let (uuid, address) = {
+                let db = sim.core.db.read();
+                let h = db.all("host").into_iter().find(|h| db.string(h, "name_label") == "xs-host-2").expect("host");
+                (db.string(&h, "uuid"), db.string(&h, "address"))
+            };
+            let presented = sim.core.certs.get(&uuid).expect("a certificate").facts.sha256.clone();
+            let conn = Connection::new(&sim.url(), xenapi::client::Options::new(Tls::Insecure)).expect("a connection");
+            let mut session = Session::login(conn, "root", "xenroot", "test").expect("a session");
+            let recorded = Verdict::Recorded { host: "xs-host-2".into(), address: address.clone() };
+            assert_eq!(verdict(&mut session, &presented, "").unwrap(), recorded);
+            assert_eq!(verdict(&mut session, &presented.to_lowercase(), &address).unwrap(), recorded);
+            let stranger = vec!["AB"; 32].join(":");
+            assert_eq!(verdict(&mut session, &stranger, &address).unwrap(), Verdict::Unknown);
+            // A pool_internal certificate is not what a host serves.
+            let internal = {
+                let db = sim.core.db.read();
+                let c = db.all("Certificate").into_iter().find(|c| db.string(c, "type") == "host_internal").unwrap();
+                db.string(&c, "fingerprint")
+            };
+            assert_eq!(verdict(&mut session, &internal, "").unwrap(), Verdict::Unknown);
+        }
+
+        #[test]
+        fn other_servers_come_once_each_in_order() {
+            let text = "# c\na:1 AA\nb:2 BB\n\nA:1 CC\nc:3 DD\nb:2 EE\n";
+            assert_eq!(other_servers(text, "a:1"), vec!["b:2", "c:3"]);
+        }
+    }
+}
+
 fn speaks_tls(e: &Error) -> bool {
     match e {
         Error::Connect { reason, .. } | Error::Protocol { reason, .. } => {

@@ -143,6 +143,8 @@ pub struct Core {
     pub metrics: Metrics,
     /// The audit log (`GET /audit_log`).
     pub audit: crate::audit::AuditLog,
+    /// Each host's server certificate as its listener serves it, and the CRLs.
+    pub certs: crate::certs::CertStore,
 }
 
 impl Core {
@@ -169,6 +171,7 @@ impl Core {
             host_failure_hooks: Mutex::new(Vec::new()),
             ha_restarts_prevented_until: Mutex::new(None),
             federation: RwLock::new(None),
+            certs: crate::certs::CertStore::default(),
         }))
     }
 

@@ -14,6 +14,7 @@
 pub mod audit;
 pub mod behaviour;
 pub mod call;
+pub mod certs;
 pub mod core;
 pub mod db;
 pub mod directory;

@@ -242,7 +242,7 @@ fn run(
             None if with_hosts => server::host_listeners(&core, addr)?,
             None => Vec::new(),
         };
-        let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
+        let tls = opts.tls;
         let scheme = if opts.tls { "https" } else { "http" };
         let nossl = if opts.tls { "" } else { ",nossl=true" };
         println!(

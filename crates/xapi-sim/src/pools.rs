@@ -174,7 +174,7 @@ impl Pools {
         self: Arc<Pools>,
         listener: std::net::TcpListener,
         hosts: Vec<(String, std::net::TcpListener)>,
-        tls: Option<(Vec<u8>, Vec<u8>)>,
+        tls: bool,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         for c in self.cores() {
@@ -187,13 +187,25 @@ impl Pools {
         let doors = tokio::spawn(server::keep_doors(
             front_at.port(),
             hosts,
-            tls.clone(),
+            {
+                let pools = self.clone();
+                move |address: &str| {
+                    let (pools, at) = (pools.clone(), address.to_string());
+                    tls.then(|| {
+                        server::Tls::new(move || {
+                            let own = pools.owner(&at).and_then(|(core, _)| server::host_key(&core, &at));
+                            own.or_else(|| pools.cores()[0].certs.front().map(|s| s.key.clone()))
+                        })
+                    })
+                }
+            },
             move || p.wanted_doors(front_at.ip()),
             move |address| a.host_app(address.to_string()),
             self.wake.clone(),
             stop_rx,
         ));
         let first = self.cores()[0].clone();
+        let tls = tls.then(|| server::Tls::front(first.clone()));
         let front = server::serve_one(server::router(first), listener, tls, async move {
             shutdown.await;
             let _ = stop_tx.send(true);
@@ -266,7 +278,7 @@ impl PoolsSim {
         let listener = std::net::TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let hosts = pools.host_listeners(addr)?;
-        let tls = if opts.tls { Some(server::tls_material(&opts)?) } else { None };
+        let tls = opts.tls;
         let p = pools.clone();
         let server = server::Background::spawn("xapi-sim-pools", move |stopped| async move {
             let _ = p

@@ -157,7 +157,59 @@ pub fn build_core_noting(opts: &SimOptions) -> std::io::Result<(Arc<Core>, Vec<S
     }
     let core = Core::new(db, opts.config.clone(), wal, disks, opts.seed)?;
     crate::ha::install(&core);
+    provision_certificates(&core, opts)?;
     Ok((core, notes))
+}
+
+/// Gives every host its server certificate, as its listener serves it: the
+/// one it kept in `STATE.certs` from an earlier run, else for the master
+/// the front door's pair (`--cert`, or the one generated for `--tls`),
+/// else a new self-signed one; the hosts' `Certificate` records follow
+/// (and each host has a `host_internal` one, as xapi's hosts do).
+pub fn provision_certificates(core: &Core, opts: &SimOptions) -> std::io::Result<()> {
+    use crate::certs;
+    if let Some(state) = &opts.state {
+        core.certs.keep_in(with_suffix(state, ".certs"))?;
+    }
+    if opts.tls {
+        let (cert, key) = tls_material(opts)?;
+        let pem = format!("{}\n{}", String::from_utf8_lossy(&key).trim_end(), String::from_utf8_lossy(&cert));
+        core.certs
+            .set_front(certs::served(&pem).map_err(|e| std::io::Error::other(format!("the TLS certificate: {e}")))?);
+    }
+    let (master, hosts) = {
+        let db = core.db.read();
+        let hosts: Vec<(String, String, String, String)> = db
+            .all("host")
+            .into_iter()
+            .map(|h| {
+                let (uuid, name, address) =
+                    (db.string(&h, "uuid"), db.string(&h, "hostname"), db.string(&h, "address"));
+                (h, uuid, name, address)
+            })
+            .collect();
+        (crate::rules::pool::master(&db), hosts)
+    };
+    let mut records = Vec::new();
+    for (host, uuid, name, address) in hosts {
+        let pem = match (core.certs.saved(&uuid), core.certs.front()) {
+            (Some(pem), _) => pem,
+            (None, Some(front)) if host == master => front.pem.clone(),
+            _ => certs::self_signed(&name, &address, certs::SELF_SIGNED_DAYS).map_err(std::io::Error::other)?,
+        };
+        let served = core.certs.put(&uuid, &pem).map_err(std::io::Error::other)?;
+        records.push((host, served.facts.clone(), name, address));
+    }
+    core.write(|db| {
+        for (host, facts, name, address) in records {
+            crate::rules::certificate::sync_host(db, &host, &facts, || {
+                let pem = certs::self_signed(&name, &address, certs::SELF_SIGNED_DAYS).ok()?;
+                certs::served(&pem).ok().map(|s| s.facts.clone())
+            });
+        }
+        Ok(())
+    })
+    .map_err(|e| std::io::Error::other(format!("{e:?}")))
 }
 
 /// Reads an xapi database file into a database the simulator can serve
@@ -574,7 +626,7 @@ pub async fn serve(
     core: Arc<Core>,
     listener: std::net::TcpListener,
     hosts: Vec<(String, std::net::TcpListener)>,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    tls: bool,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     spawn_housekeeping(&core);
@@ -586,7 +638,10 @@ pub async fn serve(
     let doors = tokio::spawn(keep_doors(
         front_at.port(),
         hosts,
-        tls.clone(),
+        {
+            let core = core.clone();
+            move |address: &str| tls.then(|| Tls::host(core.clone(), address.to_string()))
+        },
         move || wanted_doors(&c.db.read(), front_at.ip()),
         move |address| {
             let address = address.to_string();
@@ -595,6 +650,7 @@ pub async fn serve(
         wake,
         stop_rx,
     ));
+    let tls = tls.then(|| Tls::front(core.clone()));
     let front = serve_one(router(core.clone()), listener, tls, async move {
         shutdown.await;
         let _ = stop_tx.send(true);
@@ -634,11 +690,12 @@ struct OpenDoor {
 
 /// Keeps one listener per wanted address on `port` until `stop`: after each
 /// change (`wake`, or a second passing) the doors no longer wanted are
-/// closed and the new ones opened. `ready` are listeners bound at start.
+/// closed and the new ones opened. `ready` are listeners bound at start;
+/// `tls` gives the certificate choice of a door serving HTTPS.
 pub async fn keep_doors(
     port: u16,
     ready: Vec<(String, std::net::TcpListener)>,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    tls: impl Fn(&str) -> Option<Tls>,
     wanted: impl Fn() -> Vec<String>,
     app: impl Fn(&str) -> Router,
     wake: Arc<tokio::sync::Notify>,
@@ -662,7 +719,7 @@ pub async fn keep_doors(
             }
             let (close, closed) = tokio::sync::watch::channel(false);
             let listener = ready.remove(&address);
-            let served = tokio::spawn(door(app(&address), SocketAddr::new(ip, port), listener, tls.clone(), closed));
+            let served = tokio::spawn(door(app(&address), SocketAddr::new(ip, port), listener, tls(&address), closed));
             open.insert(address, OpenDoor { close, served });
         }
         // Listeners bound at start for hosts not wanted now (down) close here.
@@ -687,7 +744,7 @@ async fn door(
     app: Router,
     at: SocketAddr,
     listener: Option<std::net::TcpListener>,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    tls: Option<Tls>,
     mut closed: tokio::sync::watch::Receiver<bool>,
 ) {
     let listener = match listener {
@@ -740,11 +797,68 @@ pub async fn at_door(mut req: axum::extract::Request, address: String) -> axum::
     req
 }
 
+/// Which certificate a TLS listener serves, looked up at every handshake
+/// (so a certificate installed through the API is served from then on):
+/// the front door's, the master's; a host's own address, that host's.
+#[derive(Clone)]
+pub struct Tls {
+    pick: Arc<dyn Fn() -> Option<Arc<rustls::sign::CertifiedKey>> + Send + Sync>,
+}
+
+impl std::fmt::Debug for Tls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Tls")
+    }
+}
+
+impl Tls {
+    /// Any function that picks the certificate.
+    pub fn new(pick: impl Fn() -> Option<Arc<rustls::sign::CertifiedKey>> + Send + Sync + 'static) -> Tls {
+        Tls { pick: Arc::new(pick) }
+    }
+
+    /// The front door: the master's certificate, else the front door's own pair.
+    pub fn front(core: Arc<Core>) -> Tls {
+        Tls::new(move || {
+            let master = {
+                let db = core.db.read();
+                let m = crate::rules::pool::master(&db);
+                db.string(&m, "uuid")
+            };
+            core.certs.get(&master).or_else(|| core.certs.front()).map(|s| s.key.clone())
+        })
+    }
+
+    /// A host's own address: that host's certificate.
+    pub fn host(core: Arc<Core>, address: String) -> Tls {
+        Tls::new(move || host_key(&core, &address))
+    }
+}
+
+/// The certificate of the host at `address` in this pool, if it has one
+/// (else the front door's pair).
+pub fn host_key(core: &Core, address: &str) -> Option<Arc<rustls::sign::CertifiedKey>> {
+    let uuid = {
+        let db = core.db.read();
+        db.all("host").into_iter().find(|h| db.field_str(h, "address") == address).map(|h| db.string(&h, "uuid"))
+    };
+    uuid.and_then(|u| core.certs.get(&u)).or_else(|| core.certs.front()).map(|s| s.key.clone())
+}
+
+#[derive(Debug)]
+struct Resolver(Tls);
+
+impl rustls::server::ResolvesServerCert for Resolver {
+    fn resolve(&self, _hello: rustls::server::ClientHello<'_>) -> Option<Arc<rustls::sign::CertifiedKey>> {
+        (self.0.pick)()
+    }
+}
+
 /// Serves one listener until `shutdown` resolves.
 pub async fn serve_one(
     app: Router,
     listener: std::net::TcpListener,
-    tls: Option<(Vec<u8>, Vec<u8>)>,
+    tls: Option<Tls>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
@@ -757,9 +871,12 @@ pub async fn serve_one(
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
             axum::serve(listener, app).with_graceful_shutdown(shutdown).await?;
         }
-        Some((cert, key)) => {
+        Some(tls) => {
             install_crypto();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem(cert, key).await?;
+            let mut server =
+                rustls::ServerConfig::builder().with_no_client_auth().with_cert_resolver(Arc::new(Resolver(tls)));
+            server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(Arc::new(server));
             let handle = axum_server::Handle::new();
             let h = handle.clone();
             tokio::spawn(async move {
@@ -835,8 +952,8 @@ impl Sim {
         let listener = std::net::TcpListener::bind(opts.listen)?;
         let addr = listener.local_addr()?;
         let hosts = host_listeners(&core, addr)?;
-        let tls = if opts.tls { Some(tls_material(&opts)?) } else { None };
-        let cert_pem = tls.as_ref().map(|(c, _)| c.clone());
+        let tls = opts.tls;
+        let cert_pem = core.certs.front().map(|s| s.leaf_pem.clone().into_bytes());
         let c = core.clone();
         let server = Background::spawn("xapi-sim", move |stopped| async move {
             let _ = serve(c, listener, hosts, tls, async {

@@ -1,5 +1,6 @@
 //! Host commands beyond the generated ones.
 
+mod certificates;
 mod evacuate;
 mod forget;
 mod ha;
@@ -44,4 +45,13 @@ pub const COMMANDS: &[CommandSpec] = &[
     license::APPLY,
     license::EDITIONS,
     license::POOL_APPLY,
+    certificates::INSTALL,
+    certificates::RESET,
+    certificates::REFRESH,
+    certificates::GET,
+    certificates::EMERGENCY_RESET,
+    certificates::EMERGENCY_DISABLE_TLS,
+    certificates::EMERGENCY_REENABLE_TLS,
 ];
+
+pub(crate) use certificates::client_file;

@@ -3,6 +3,7 @@
 //! `/pool/xmldbdump` under a task, as the real xe's `track_http_operation`
 //! does; membership (`pool-join`, `pool-eject`) and master changes.
 
+mod certificates;
 mod dump_database;
 mod external_auth;
 mod ha;
@@ -31,6 +32,19 @@ pub const COMMANDS: &[CommandSpec] = &[
     ha::COMPUTE_MAX,
     ha::COMPUTE_HYPOTHETICAL,
     ha::FAILOVER_PLAN,
+    certificates::INSTALL_CA,
+    certificates::CERTIFICATE_INSTALL,
+    certificates::UNINSTALL_CA,
+    certificates::CERTIFICATE_UNINSTALL,
+    certificates::CERTIFICATE_LIST,
+    certificates::CERTIFICATE_SYNC,
+    certificates::CRL_INSTALL,
+    certificates::CRL_UNINSTALL,
+    certificates::CRL_LIST,
+    certificates::ENABLE_TLS_VERIFICATION,
+    certificates::ENABLE_CLIENT_CERTIFICATE_AUTH,
+    certificates::DISABLE_CLIENT_CERTIFICATE_AUTH,
+    certificates::DISABLE_SSL_LEGACY,
 ];
 
 /// The handler both commands use.

@@ -7,6 +7,7 @@
 //! area's module.
 
 mod auth;
+mod certificates;
 mod data_sources;
 mod event;
 mod ha;
@@ -32,6 +33,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         let mut t = HashMap::new();
         session::register(&mut t);
         auth::register(&mut t);
+        certificates::register(&mut t);
         event::register(&mut t);
         data_sources::register(&mut t);
         host::register(&mut t);

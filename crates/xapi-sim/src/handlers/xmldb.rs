@@ -155,6 +155,8 @@ fn schedule_restart(core: Arc<Core>, mut db: Db, task: Option<String>) {
             }
         }
         crate::rules::restart::adopt(&mut db);
+        // The backup's certificate records give way to what the hosts serve.
+        crate::rules::certificate::sync_served(&mut db, |uuid| core.certs.get(uuid).map(|s| s.facts.clone()));
         // A failure to write the state leaves the old pool serving and the
         // restore staged: the next start applies it.
         let _ = core.replace_db(db);

@@ -4,6 +4,7 @@
 //! knows calls, sessions, tasks or the wire.
 //!
 //! - [`pool`]: the master, and the messages the pool files.
+//! - [`certificate`]: the `Certificate` records of hosts and of the pool's CAs.
 //! - [`vm`]: the operations a VM allows in its state; BIOS strings.
 //! - [`memory`]: domain overheads, free and reserved host memory.
 //! - [`placement`]: where a VM may run.
@@ -17,6 +18,7 @@
 //! - [`ha`]: HA failover planning (protected VMs, plans for n host failures).
 //! - [`restore`]: what a host makes of a database backup it restores.
 
+pub mod certificate;
 pub mod devices;
 pub mod ha;
 pub mod host;
