@@ -304,9 +304,6 @@ pub(crate) mod tests {
             assert!(describe(c.name).starts_with("Deprecated"), "{}: {}", c.name, describe(c.name));
         }
         assert!(describe("vm-memory-balloon").contains("vm-memory-dynamic-range-set"));
-        assert!(describe("pool-certificate-install").contains("pool-install-ca-certificate"));
-        assert!(describe("pool-certificate-list").contains("certificate-list type=ca"));
-        assert!(describe("pool-certificate-uninstall").contains("pool-uninstall-ca-certificate"));
     }
 
     #[test]

@@ -228,3 +228,32 @@ def test_directory_users_log_in_through_their_groups_subject(dsim):
     assert e.value.details[0] == "SESSION_AUTHORIZATION_FAILED"
     root.pool.disable_external_auth(pool, {})
     assert root.host.get_external_auth_type(host) == ""
+
+
+def test_guarded_map_keys_need_their_own_permission(rsim):
+    op = login(rsim, "operator", "pw2").xenapi
+    admin = login(rsim, "admin", "pw:with:colons").xenapi
+    vm = halted_vm(admin)
+    # A vm-operator may file VMs into folders and set XenCenter's custom fields...
+    op.VM.add_to_other_config(vm, "folder", "/web")
+    op.VM.add_to_other_config(vm, "XenCenter.CustomFields.owner", "ops")
+    op.VM.remove_from_other_config(vm, "folder")
+    assert admin.VM.get_other_config(vm)["XenCenter.CustomFields.owner"] == "ops"
+    # ...but not set other keys, which need the message's own permission.
+    with pytest.raises(XenAPI.Failure) as e:
+        op.VM.add_to_other_config(vm, "anything", "x")
+    assert e.value.details[0:2] == ["RBAC_PERMISSION_DENIED", "vm.add_to_other_config"]
+    # Some keys are for the pool admin alone, whatever the message allows.
+    with pytest.raises(XenAPI.Failure) as e:
+        op.VM.add_to_other_config(vm, "pci", "0/0000:00:02.0")
+    assert e.value.details == [
+        "RBAC_PERMISSION_DENIED",
+        "vm.add_to_other_config/key:pci",
+        "No permission in user session. (Roles with this permission: pool-admin)",
+    ]
+    admin.VM.add_to_other_config(vm, "pci", "0/0000:00:02.0")
+    # The key permissions are in the role table, held as the datamodel says.
+    vm_op = admin.role.get_by_name_label("vm-operator")[0]
+    names = {admin.role.get_name_label(p) for p in admin.role.get_permissions(vm_op)}
+    assert {"vm.add_to_other_config/key:folder", "vm.remove_from_other_config/key:xencenter.customfields.*"} <= names
+    assert "vm.add_to_other_config/key:pci" not in names

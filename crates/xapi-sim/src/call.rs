@@ -107,9 +107,17 @@ fn synthesised(class: &Class, name: &str) -> Option<&'static MessageDef> {
 
 /// xapi's RBAC check: the session's role must be among the message's roles,
 /// else RBAC_PERMISSION_DENIED with the permission (the lower-case action)
-/// and the roles that have it, as `Rbac.check` words it.
-fn rbac_check(core: &Core, session: &str, class: &Class, message: &MessageDef) -> ApiResult<()> {
+/// and the roles that have it, as `Rbac.check` words it. Adding or removing
+/// a guarded map key needs that key's permission instead (`rbac::KEY_ROLES`).
+fn rbac_check(core: &Core, session: &str, class: &Class, message: &MessageDef, params: &[Value]) -> ApiResult<()> {
     let role = core.session_role(session);
+    let key = params.get(1).and_then(Value::as_str).unwrap_or_default();
+    if let Some((permission, roles)) = crate::rbac::key_permission(class.name(), message.name, key) {
+        if crate::rbac::holds(roles, role) {
+            return Ok(());
+        }
+        return Err(crate::rbac::denied(&permission, roles));
+    }
     if message.allows(role) {
         return Ok(());
     }
@@ -162,7 +170,7 @@ pub fn prepare(core: &Arc<Core>, method: &str, mut params: Vec<Value>, run: Run)
             other => other.to_string(),
         };
         core.check_session(&s)?;
-        rbac_check(core, &s, class, message)?;
+        rbac_check(core, &s, class, message, &params)?;
         session = Some(s);
     }
     if message.lifecycle == xenapi::model::Lifecycle::Removed {

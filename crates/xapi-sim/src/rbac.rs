@@ -100,6 +100,45 @@ pub fn names(roles: u8) -> Vec<&'static str> {
     ROLES.iter().enumerate().filter(|(i, _)| roles & (1 << i) != 0).map(|(_, r)| *r).collect()
 }
 
+/// Map keys guarded by permissions of their own (xapi's `map_keys_roles`):
+/// `add_to_<field>`/`remove_from_<field>` with such a key need
+/// `<class>.<message>/key:<key>` (lower case), which these roles hold,
+/// instead of the message's own permission. A trailing `*` matches any rest.
+pub const KEY_ROLES: &[(&str, &str, &[(&str, u8)])] = &[
+    (
+        "task",
+        "other_config",
+        &[("applies_to", VM_OP), ("XenCenterUUID", VM_OP), ("XenCenterMeddlingActionTitle", VM_OP)],
+    ),
+    (
+        "network",
+        "other_config",
+        &[("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP), ("XenCenterCreateInProgress", VM_OP)],
+    ),
+    ("SR", "other_config", &[("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP)]),
+    ("VDI", "other_config", &[("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP)]),
+    ("host", "other_config", &[("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP)]),
+    ("pool", "other_config", &[("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP), ("EMPTY_FOLDERS", VM_OP)]),
+    ("VM", "platform", &[("hvm_serial", POOL_ADMIN)]),
+    (
+        "VM",
+        "other_config",
+        &[("pci", POOL_ADMIN), ("hvm_serial", POOL_ADMIN), ("folder", VM_OP), ("XenCenter.CustomFields.*", VM_OP)],
+    ),
+];
+
+/// The key permission a call needs, and its holders, when `message` adds
+/// to or removes from a guarded map of `class` with a guarded `key`.
+pub fn key_permission(class: &str, message: &str, key: &str) -> Option<(String, u8)> {
+    let field = message.strip_prefix("add_to_").or_else(|| message.strip_prefix("remove_from_"))?;
+    let (_, _, keys) = KEY_ROLES.iter().find(|(c, f, _)| *c == class && *f == field)?;
+    let (guarded, roles) = keys.iter().find(|(k, _)| match k.strip_suffix('*') {
+        Some(prefix) => key.starts_with(prefix),
+        None => key == *k,
+    })?;
+    Some((format!("{class}.{message}/key:{guarded}").to_lowercase(), *roles))
+}
+
 /// RBAC_PERMISSION_DENIED for `permission` (lower case), worded as xapi's
 /// `Rbac.check` words it, with the roles that hold the permission.
 pub fn denied(permission: &str, roles: u8) -> Failure {
@@ -156,6 +195,13 @@ pub fn roles() -> &'static [Role] {
         }
         wire.extend(HTTP_ACTIONS.iter().map(|(a, r)| (format!("http/{a}"), *r)));
         wire.push(("task.destroy/any".to_string(), POOL_OP));
+        for (class, field, keys) in KEY_ROLES {
+            for (key, roles) in *keys {
+                for op in ["add_to_", "remove_from_"] {
+                    wire.push((format!("{class}.{op}{field}/key:{key}"), *roles));
+                }
+            }
+        }
         let mut table: Vec<Role> = wire
             .into_iter()
             .filter(|(_, holders)| holders & 1 != 0)
