@@ -100,11 +100,14 @@ pub fn names(roles: u8) -> Vec<&'static str> {
     ROLES.iter().enumerate().filter(|(i, _)| roles & (1 << i) != 0).map(|(_, r)| *r).collect()
 }
 
+/// A map's guarded keys and the roles holding each one's permission.
+pub type GuardedKeys = &'static [(&'static str, u8)];
+
 /// Map keys guarded by permissions of their own (xapi's `map_keys_roles`):
 /// `add_to_<field>`/`remove_from_<field>` with such a key need
 /// `<class>.<message>/key:<key>` (lower case), which these roles hold,
 /// instead of the message's own permission. A trailing `*` matches any rest.
-pub const KEY_ROLES: &[(&str, &str, &[(&str, u8)])] = &[
+pub const KEY_ROLES: &[(&str, &str, GuardedKeys)] = &[
     (
         "task",
         "other_config",

@@ -29,6 +29,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     t.insert("pool_update.pool_apply", Handler::Sync(pool_apply));
     t.insert("pool_update.pool_clean", Handler::Async(pool_clean));
     t.insert("pool_update.destroy", Handler::Sync(destroy));
+    t.insert("pool_update.resync_host", Handler::Sync(resync_host));
     t.insert("pool_patch.precheck", Handler::Sync(patch_precheck));
     t.insert("pool_patch.apply", Handler::Sync(patch_apply));
     t.insert("pool_patch.pool_apply", Handler::Sync(patch_pool_apply));
@@ -343,4 +344,15 @@ fn patch_destroy(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let update = update_of(db, call.str(0))?;
     destroy_update(db, &update)?;
     Ok(void())
+}
+
+/// xapi rereads the updates a host has applied from its disk; a simulated
+/// host's applied list is its `updates` field, so a resync keeps the
+/// entries whose update still exists and drops the others.
+fn resync_host(call: &Call, db: &mut Db) -> ApiResult<Value> {
+    let host = call.str(0);
+    db.expect_is(host, "host")?;
+    let kept: Vec<String> = db.strings(host, "updates").into_iter().filter(|u| db.is(u, "pool_update")).collect();
+    db.set_named(host, "updates", sset(&kept));
+    Ok(Value::Nil)
 }

@@ -499,6 +499,7 @@ pub(super) static CLASSES: &[ClassDef] = &[
             MessageDef { name: "get_by_name_label", params: &[("session ref", "session_id"), ("string", "label")], defaults: &[], result: "pool_update ref set", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
             MessageDef { name: "get_by_uuid", params: &[("session ref", "session_id"), ("string", "uuid")], defaults: &[], result: "pool_update ref", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
             MessageDef { name: "get_record", params: &[("session ref", "session_id"), ("pool_update ref", "self")], defaults: &[], result: "pool_update record", implicit: true, lifecycle: Lifecycle::Published, roles: 0x7f },
+            MessageDef { name: "resync_host", params: &[("session ref", "session_id"), ("host ref", "host")], defaults: &[], result: "void", implicit: false, lifecycle: Lifecycle::Published, roles: 0x03 },
         ],
     },
     ClassDef {
