@@ -237,8 +237,17 @@ impl Db {
     }
 
     /// Returns a record with every field at its default (or zero) value.
+    /// An enum without a default starts at its first member: a field never
+    /// holds a value outside its enum.
     pub fn blank_record(&self, class: usize) -> Vec<Value> {
-        self.class(class).fields.iter().map(|f| f.default_value().unwrap_or_else(|| Value::zero(&f.ty))).collect()
+        let zero = |ty: &Type| match ty {
+            Type::Enum(name) => Schema::get()
+                .enum_def(name)
+                .and_then(|e| e.values.first())
+                .map_or_else(|| Value::zero(ty), |v| Value::str(*v)),
+            _ => Value::zero(ty),
+        };
+        self.class(class).fields.iter().map(|f| f.default_value().unwrap_or_else(|| zero(&f.ty))).collect()
     }
 
     /// Finds an object by ref.

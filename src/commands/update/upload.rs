@@ -65,20 +65,7 @@ fn update_upload(ctx: &mut Context) -> CmdResult {
             }
         }
     };
-    let path = |session: &str, task: &str| {
-        format!("/import_raw_vdi?session_id={session}&sr_id={}&task_id={task}", encode(&sr))
-    };
-    let result = transfer::run(
-        ctx,
-        Request {
-            label: LABEL,
-            direction: Direction::Upload(filename),
-            path: &path,
-            expected: None,
-            report_time: false,
-        },
-    )?;
-    let vdi = result_ref(&result);
+    let vdi = upload(ctx, "import_raw_vdi", &sr, filename)?;
     let update = match ctx.call_string("pool_update.introduce", vec![s(&vdi)]) {
         Ok(u) => u,
         Err(e) => {
@@ -92,25 +79,28 @@ fn update_upload(ctx: &mut Context) -> CmdResult {
     Ok(())
 }
 
+/// Sends the file to `/<handler>` into the SR under a task labelled as
+/// xe labels it; returns the ref the task ends with.
+fn upload(ctx: &mut Context, handler: &str, sr: &str, filename: PathBuf) -> CmdResult<String> {
+    let path =
+        |session: &str, task: &str| format!("/{handler}?session_id={session}&sr_id={}&task_id={task}", encode(sr));
+    let request = Request {
+        label: LABEL,
+        direction: Direction::Upload(filename),
+        path: &path,
+        expected: None,
+        report_time: false,
+    };
+    let result = transfer::run(ctx, request)?;
+    Ok(result_ref(&result))
+}
+
 fn patch_upload(ctx: &mut Context) -> CmdResult {
     let filename = PathBuf::from(ctx.params.required("file-name")?);
     let pools = ctx.call_refs("pool.get_all", vec![])?;
     let pool = pools.first().cloned().unwrap_or_default();
     let sr = ctx.call_string("pool.get_default_SR", vec![s(&pool)])?;
-    let path = |session: &str, task: &str| {
-        format!("/pool_patch_upload?session_id={session}&sr_id={}&task_id={task}", encode(&sr))
-    };
-    let result = transfer::run(
-        ctx,
-        Request {
-            label: LABEL,
-            direction: Direction::Upload(filename),
-            path: &path,
-            expected: None,
-            report_time: false,
-        },
-    )?;
-    let patch = result_ref(&result);
+    let patch = upload(ctx, "pool_patch_upload", &sr, filename)?;
     let uuid = ctx.call_string("pool_patch.get_uuid", vec![s(&patch)])?;
     let update = ctx.call_string("pool_patch.get_pool_update", vec![s(&patch)])?;
     name_vdi(ctx, &update)?;
