@@ -186,10 +186,13 @@ def test_trace_lines_have_no_password(tmp_path):
         vm = guest(x, "Halted")
         with pytest.raises(XenAPI.Failure):
             x.VM.start(vm, False, False)
+        secret = x.secret.create({"value": "never-in-the-trace", "other_config": {}})
+        assert x.secret.get_value(secret) == "never-in-the-trace"
     finally:
         sim.stop()
     text = trace.read_text()
     assert PASSWORD not in text
+    assert "never-in-the-trace" not in text and '"secret.create"' in text
     lines = [json.loads(line) for line in text.splitlines()]
     assert lines[0]["method"] == "session.login_with_password" and lines[0]["result"] == "ok"
     failed = [line for line in lines if line["method"] == "VM.start"]
