@@ -99,6 +99,23 @@ fn main() {
             );
         }
     }
+    // A call with a side effect: a database write, an event, and a line in
+    // the audit log (calls whose name holds `.get` are not audited).
+    println!("audited write: VM.set_name_description(session, vm, text), JSON-RPC");
+    let body = Proto::Json.body("VM.set_name_description", &[&session, &vm, "bench"]);
+    let write = Arc::new(request(addr, Proto::Json.path(), Proto::Json.content_type(), &body));
+    Proto::Json.check(Conn::open(addr).exchange(&write));
+    for &clients in CLIENTS {
+        let r = load(addr, Proto::Json, &write, clients, RUN_FOR);
+        let rps = r.calls as f64 / r.elapsed.as_secs_f64();
+        println!(
+            "  VM.set_name_description {clients:>2} clients: {:>7} RPC/s  p50 {}  p99 {}  ({} calls)",
+            thousands(rps.round() as u64),
+            us(r.p50),
+            us(r.p99),
+            thousands(r.calls),
+        );
+    }
     print_rss("RSS after the RPC runs", sim.pid());
 
     println!();

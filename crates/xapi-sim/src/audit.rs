@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use xenapi::Value;
 
 /// How many lines the log keeps.
-pub const KEEP: usize = 100_000;
+pub const KEEP: usize = 20_000;
 
 /// The lines, oldest first.
 #[derive(Debug, Default)]
