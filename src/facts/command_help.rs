@@ -127,8 +127,6 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("pif-scan", "Scan a host for network devices and create PIFs for new ones."),
     ("pif-set-primary-address-type", "Choose whether a PIF's primary address is IPv4 or IPv6."),
     ("pool-install-trusted-certificate", "Install a trusted certificate file, CA or not, for the given purposes."),
-    ("pool-retrieve-wlb-diagnostics", "Download Workload Balancing diagnostics into a local file."),
-    ("pool-retrieve-wlb-report", "Download a named Workload Balancing report into a local file."),
     ("pool-sync-bundle", "Upload an update bundle file and synchronise it into the pool's bundle repository."),
     ("pool-uninstall-trusted-certificate", "Remove a trusted certificate from the pool."),
     ("pusb-scan", "Scan a host for physical USB devices."),

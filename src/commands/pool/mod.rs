@@ -67,7 +67,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     wlb::DECONFIGURE,
     wlb::INITIALIZE,
     wlb::RETRIEVE_CONFIGURATION,
+    wlb::RETRIEVE_DIAGNOSTICS,
     wlb::RETRIEVE_RECOMMENDATIONS,
+    wlb::RETRIEVE_REPORT,
     wlb::SEND_CONFIGURATION,
 ];
 

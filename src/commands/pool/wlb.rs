@@ -1,11 +1,14 @@
 //! Workload Balancing: `pool-initialize-wlb` (the pool's WLB server and
 //! credentials), `pool-deconfigure-wlb`, `pool-send-wlb-configuration`
 //! (`config:KEY=VALUE`), `pool-retrieve-wlb-configuration` and
-//! `pool-retrieve-wlb-recommendations`, each one pool call, as xe.
+//! `pool-retrieve-wlb-recommendations`, each one pool call, as xe; and
+//! `pool-retrieve-wlb-report` and `-diagnostics`, downloads over xapi's
+//! `/wlb_report` and `/wlb_diagnostics` handlers under a handed-over task.
 
 use crate::commands::args::{map, s};
+use crate::commands::transfer::{self, encode, Direction, Handover, Request, Sink};
 use crate::commands::{CommandSpec, Run};
-use crate::context::Context;
+use crate::context::{is_standard_key, Context};
 use crate::error::CmdResult;
 use crate::output::record::{Field, Record};
 use xenapi::Value;
@@ -80,4 +83,51 @@ fn retrieve_recommendations(ctx: &mut Context) -> CmdResult {
     }
     ctx.printer.records(&[Record { fields }]);
     Ok(())
+}
+
+pub const RETRIEVE_REPORT: CommandSpec = CommandSpec {
+    name: "pool-retrieve-wlb-report",
+    help: "Download a named Workload Balancing report into a local file.",
+    run: Run::Fn(retrieve_report),
+};
+pub const RETRIEVE_DIAGNOSTICS: CommandSpec = CommandSpec {
+    name: "pool-retrieve-wlb-diagnostics",
+    help: "Download Workload Balancing diagnostics into a local file.",
+    run: Run::Fn(retrieve_diagnostics),
+};
+
+/// `/wlb_report?...&report=R&K=V...`: every parameter but `report`,
+/// `filename` and xe's own is passed on to the report, as xe does.
+fn retrieve_report(ctx: &mut Context) -> CmdResult {
+    let report = ctx.params.required("report")?.to_string();
+    let filename = ctx.params.get("filename").unwrap_or("").to_string();
+    let mut query = format!("report={}", encode(&report));
+    for (k, v) in ctx.params.iter() {
+        if k != "report" && k != "filename" && !is_standard_key(k) {
+            query.push_str(&format!("&{}={}", encode(k), encode(v)));
+        }
+    }
+    let label = format!("WLB report: {report}");
+    download(ctx, &filename, "/wlb_report", &query, &label, "Report generation")
+}
+
+fn retrieve_diagnostics(ctx: &mut Context) -> CmdResult {
+    let filename = ctx.params.get("filename").unwrap_or("").to_string();
+    download(ctx, &filename, "/wlb_diagnostics", "", "WLB diagnostics download", "WLB diagnostics download")
+}
+
+/// xe's `download_file_with_task`: a task handed over to the handler.
+fn download(ctx: &mut Context, filename: &str, uri: &str, query: &str, label: &str, what: &str) -> CmdResult {
+    let path = |session: &str, task: &str| {
+        let sep = if query.is_empty() { "" } else { "&" };
+        format!("{uri}?session_id={session}&task_id={task}{sep}{query}")
+    };
+    let req = Request {
+        label,
+        direction: Direction::Download(Sink::from_param(filename)),
+        path: &path,
+        expected: None,
+        report_time: false,
+    };
+    transfer::run_handed_over(ctx, req, &Handover { description: "", what })
 }

@@ -16,6 +16,7 @@ use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::rules::host::is_live;
 use crate::rules::pool::master;
+use crate::rules::wlb;
 use crate::values::empty_map;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, TcpStream};
@@ -285,33 +286,9 @@ fn disable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
     }
 }
 
-/// xapi's `split_host_port`: `host:port` (a path after it allowed), the
-/// host possibly a bracketed IPv6 address.
-fn split_host_port(url: &str) -> ApiResult<(String, u16)> {
-    let invalid = || Failure::new("WLB_URL_INVALID", [url]);
-    let authority = url.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit_once('@').map_or(authority, |(_, a)| a);
-    let (host, port) = authority.rsplit_once(':').ok_or_else(invalid)?;
-    let port: u16 = port.parse().map_err(|_| invalid())?;
-    let host = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
-    if host.is_empty() {
-        return Err(invalid());
-    }
-    Ok((host.to_string(), port))
-}
-
-/// What reaching the WLB server at `url` gives here: there is none.
-fn wlb_unreachable(url: &str) -> Failure {
-    match split_host_port(url) {
-        Err(e) => e,
-        Ok((host, _)) if host.parse::<IpAddr>().is_ok() => fail("WLB_CONNECTION_REFUSED"),
-        Ok(_) => fail("WLB_UNKNOWN_HOST"),
-    }
-}
-
 /// xapi keeps the configuration only after the server accepted the pool.
 fn initialize_wlb(call: &Call, _db: &mut Db) -> ApiResult<Value> {
-    Err(wlb_unreachable(call.str(0)))
+    Err(wlb::unreachable(call.str(0)))
 }
 
 /// WLB_NOT_INITIALIZED without a URL; otherwise the configuration is
@@ -332,11 +309,7 @@ fn deconfigure_wlb(_call: &Call, db: &mut Db) -> ApiResult<Value> {
 
 /// Sending or fetching the optimisation settings: the server must be configured.
 fn wlb_configuration(_call: &Call, db: &mut Db) -> ApiResult<Value> {
-    let url = db.string(&pool_ref(db), "wlb_url");
-    if url.is_empty() {
-        return Err(fail("WLB_NOT_INITIALIZED"));
-    }
-    Err(wlb_unreachable(&url))
+    Err(wlb::request(db))
 }
 
 /// Recommendations need WLB configured and enabled.
@@ -349,7 +322,7 @@ fn retrieve_wlb_recommendations(_call: &Call, db: &mut Db) -> ApiResult<Value> {
     if !db.bool(&pool, "wlb_enabled") {
         return Err(fail("WLB_DISABLED"));
     }
-    Err(wlb_unreachable(&url))
+    Err(wlb::unreachable(&url))
 }
 
 fn is_loopback(host: &str) -> bool {
