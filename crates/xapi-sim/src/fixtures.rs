@@ -293,6 +293,7 @@ const FILE_VHD_FEATURES: &[(&str, i64)] = &[
     ("SR_PROBE", 1),
     ("SR_UPDATE", 1),
     ("SR_CACHING", 1),
+    ("SR_SUPPORTS_LOCAL_CACHING", 1),
     ("VDI_CREATE", 1),
     ("VDI_DELETE", 1),
     ("VDI_ATTACH", 1),

@@ -1,7 +1,8 @@
 //! Pool commands beyond the generated ones: the database dump and restore,
 //! which move the pool database over xapi's HTTP handler
 //! `/pool/xmldbdump` under a task, as the real xe's `track_http_operation`
-//! does; membership (`pool-join`, `pool-eject`) and master changes.
+//! does; membership (`pool-join`, `pool-eject`) and master changes; WLB
+//! (`wlb`) and the single-call commands of issue 13 (`more`).
 
 mod certificates;
 mod dump_database;
@@ -9,7 +10,9 @@ mod external_auth;
 mod ha;
 mod master;
 mod membership;
+mod more;
 mod restore_database;
+mod wlb;
 
 use crate::commands::CommandSpec;
 
@@ -45,6 +48,29 @@ pub const COMMANDS: &[CommandSpec] = &[
     certificates::ENABLE_CLIENT_CERTIFICATE_AUTH,
     certificates::DISABLE_CLIENT_CERTIFICATE_AUTH,
     certificates::DISABLE_SSL_LEGACY,
+    more::DISABLE_BINARY_STORAGE,
+    more::DISABLE_LOCAL_STORAGE_CACHING,
+    more::DISABLE_REDO_LOG,
+    more::DISABLE_SSH,
+    more::ENABLE_BINARY_STORAGE,
+    more::ENABLE_LOCAL_STORAGE_CACHING,
+    more::ENABLE_REDO_LOG,
+    more::ENABLE_SSH,
+    more::EXTERNAL_AUTH_SET_LDAPS,
+    more::GET_CPU_FEATURES,
+    more::GET_GUEST_SECUREBOOT_READINESS,
+    more::RESET_TELEMETRY_UUID,
+    more::SECRET_ROTATE,
+    more::SEND_TEST_POST,
+    more::SET_VSWITCH_CONTROLLER,
+    more::VLAN_CREATE,
+    wlb::DECONFIGURE,
+    wlb::INITIALIZE,
+    wlb::RETRIEVE_CONFIGURATION,
+    wlb::RETRIEVE_DIAGNOSTICS,
+    wlb::RETRIEVE_RECOMMENDATIONS,
+    wlb::RETRIEVE_REPORT,
+    wlb::SEND_CONFIGURATION,
 ];
 
 /// The handler both commands use.

@@ -15,6 +15,7 @@ mod host;
 mod message;
 mod network;
 mod pool;
+mod pool_more;
 mod repository;
 mod role;
 mod session;
@@ -44,6 +45,7 @@ fn table() -> &'static HashMap<&'static str, Handler> {
         network::register(&mut t);
         role::register(&mut t);
         pool::register(&mut t);
+        pool_more::register(&mut t);
         ha::register(&mut t);
         update::register(&mut t);
         repository::register(&mut t);

@@ -10,6 +10,7 @@ pub mod host_logs;
 pub mod patch_upload;
 pub mod raw_vdi;
 pub mod rrd;
+pub mod wlb;
 pub mod xmldb;
 pub mod xva_export;
 pub mod xva_import;
@@ -29,4 +30,5 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(rrd::routes())
         .merge(audit_log::routes())
         .merge(patch_upload::routes())
+        .merge(wlb::routes())
 }

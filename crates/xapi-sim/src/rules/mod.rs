@@ -32,6 +32,7 @@ pub mod secrets;
 pub mod sm;
 pub mod storage;
 pub mod vm;
+pub mod wlb;
 
 pub const MIB: i64 = 1 << 20;
 pub const GIB: i64 = 1 << 30;
