@@ -3,7 +3,8 @@
 //! status report and crash dump uploads, WLB evacuation advice, per-host
 //! external authentication (hidden recovery commands behind `--force`),
 //! pack info, CPU features, the display console, SSH, and the storage and
-//! thread diagnostics, each with the real xe's parameters and output.
+//! thread diagnostics, and the local notifications (notify, networking
+//! change, firewall), each with the real xe's parameters and output.
 
 use super::maintenance::HOSTS;
 use crate::commands::args::s;
@@ -321,5 +322,40 @@ fn sm_dp_destroy(ctx: &mut Context) -> CmdResult {
     let allow_leak = ctx.params.bool("allow-leak", false)?;
     let host = ctx.lookup_param("host", "uuid")?;
     ctx.call("host.sm_dp_destroy", vec![s(&host), s(&dp), Value::Bool(allow_leak)])?;
+    Ok(())
+}
+
+pub const NOTIFY: CommandSpec = CommandSpec {
+    name: "host-notify",
+    help: "Send an internal notification of a given type to the local toolstack.",
+    run: Run::Fn(notify),
+};
+
+pub const SIGNAL_NETWORKING_CHANGE: CommandSpec = CommandSpec {
+    name: "host-signal-networking-change",
+    help: "Tell the local toolstack that the network configuration of the host has changed.",
+    run: Run::Fn(|ctx| local_call(ctx, "host.signal_networking_change")),
+};
+
+pub const UPDATE_FIREWALLD: CommandSpec = CommandSpec {
+    name: "host-update-firewalld-service-status",
+    help: "Update the firewall of this host to match which services are enabled.",
+    run: Run::Fn(|ctx| local_call(ctx, "host.update_firewalld_service_status")),
+};
+
+/// `type=` and `params=` (empty when missing), on the host reached, through
+/// a local session.
+fn notify(ctx: &mut Context) -> CmdResult {
+    let ty = ctx.params.required("type")?.to_string();
+    let params = ctx.params.get("params").unwrap_or("").to_string();
+    ctx.use_local_session();
+    ctx.call("host.notify", vec![s(&ty), s(&params)])?;
+    Ok(())
+}
+
+/// A call without arguments on the host reached, through a local session.
+fn local_call(ctx: &mut Context, method: &str) -> CmdResult {
+    ctx.use_local_session();
+    ctx.call(method, vec![])?;
     Ok(())
 }

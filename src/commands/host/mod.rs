@@ -74,6 +74,9 @@ pub const COMMANDS: &[CommandSpec] = &[
     extras::SM_DIAGNOSTICS,
     extras::THREAD_DIAGNOSTICS,
     extras::SM_DP_DESTROY,
+    extras::NOTIFY,
+    extras::SIGNAL_NETWORKING_CHANGE,
+    extras::UPDATE_FIREWALLD,
 ];
 
 pub(crate) use certificates::client_file;
