@@ -274,14 +274,6 @@ pub(crate) mod tests {
             assert!(describe(c.name).starts_with("Deprecated"), "{}: {}", c.name, describe(c.name));
         }
         assert!(describe("vm-memory-balloon").contains("vm-memory-dynamic-range-set"));
-        // Implemented ones say it in their spec's help.
-        let help = |name: &str| {
-            let spec = crate::commands::COMMANDS.iter().flat_map(|f| f.iter()).find(|c| c.name == name);
-            spec.map_or_else(|| describe(name), |c| c.help)
-        };
-        assert!(help("pool-certificate-install").contains("pool-install-ca-certificate"));
-        assert!(help("pool-certificate-list").contains("certificate-list type=ca"));
-        assert!(help("pool-certificate-uninstall").contains("pool-uninstall-ca-certificate"));
     }
 
     #[test]
