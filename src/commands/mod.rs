@@ -192,5 +192,9 @@ mod tests {
         assert_eq!(help::description("vm-shutdown"), "Shut down a VM cleanly; --force does a hard shutdown instead.");
         assert!(help::description("vm-start").contains("--force skips safety checks"));
         assert!(help::description("event-wait").starts_with("Block until"));
+        // Implemented deprecated commands name their replacement in their help.
+        assert!(help::description("pool-certificate-install").contains("pool-install-ca-certificate"));
+        assert!(help::description("pool-certificate-list").contains("certificate-list type=ca"));
+        assert!(help::description("pool-certificate-uninstall").contains("pool-uninstall-ca-certificate"));
     }
 }

@@ -2,6 +2,7 @@
 
 mod certificates;
 mod evacuate;
+mod extras;
 mod forget;
 mod ha;
 mod license;
@@ -52,6 +53,30 @@ pub const COMMANDS: &[CommandSpec] = &[
     certificates::EMERGENCY_RESET,
     certificates::EMERGENCY_DISABLE_TLS,
     certificates::EMERGENCY_REENABLE_TLS,
+    extras::SYNC_DATA,
+    extras::ENABLE_CACHING,
+    extras::DISABLE_CACHING,
+    extras::DMESG,
+    extras::BUGREPORT_UPLOAD,
+    extras::CRASHDUMP_UPLOAD,
+    extras::CRASHDUMP_DESTROY,
+    extras::SEND_DEBUG_KEYS,
+    extras::WLB_EVACUATE,
+    extras::ENABLE_EXTERNAL_AUTH,
+    extras::DISABLE_EXTERNAL_AUTH,
+    extras::EXTERNAL_AUTH_SET_LDAPS,
+    extras::REFRESH_PACK_INFO,
+    extras::GET_CPU_FEATURES,
+    extras::ENABLE_DISPLAY,
+    extras::DISABLE_DISPLAY,
+    extras::ENABLE_SSH,
+    extras::DISABLE_SSH,
+    extras::SM_DIAGNOSTICS,
+    extras::THREAD_DIAGNOSTICS,
+    extras::SM_DP_DESTROY,
+    extras::NOTIFY,
+    extras::SIGNAL_NETWORKING_CHANGE,
+    extras::UPDATE_FIREWALLD,
 ];
 
 pub(crate) use certificates::client_file;

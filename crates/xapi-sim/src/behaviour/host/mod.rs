@@ -2,12 +2,14 @@
 //! (disable, enable, evacuate, reboot, shutdown, power_on), a host that is
 //! gone (declare_dead, destroy), the management interface, management
 //! calls (syslog, hostname,
-//! plugins, status report capabilities), and what it
+//! plugins, status report capabilities), the rest of its own calls
+//! (dmesg, local caching, display, per-host external auth, uploads), and what it
 //! computes about itself (free memory, overheads). The rules they follow
 //! are in [`crate::rules::host`].
 
 mod clock;
 mod evacuate;
+mod extras;
 mod forget;
 mod info;
 mod license;
@@ -25,6 +27,7 @@ pub(super) fn register(t: &mut HashMap<&'static str, Handler>) {
     info::register(t);
     forget::register(t);
     misc::register(t);
+    extras::register(t);
     license::register(t);
     management::register(t);
 }
