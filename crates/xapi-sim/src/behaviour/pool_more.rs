@@ -15,6 +15,7 @@
 use crate::call::{BoxFuture, Call, Handler};
 use crate::db::{ApiResult, Db, Failure};
 use crate::rules::host::is_live;
+use crate::rules::local_cache;
 use crate::rules::pool::master;
 use crate::rules::wlb;
 use crate::values::empty_map;
@@ -196,61 +197,22 @@ fn disable_redo_log(_call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::Nil)
 }
 
-/// xapi's `assert_bacon_mode`: the host disabled, no guest running on it.
-fn assert_bacon_mode(db: &Db, host: &str) -> ApiResult<()> {
-    if db.bool(host, "enabled") {
-        return Err(fail("HOST_NOT_DISABLED"));
-    }
-    let guest = db.all("VM").into_iter().find(|vm| {
-        db.field_str(vm, "resident_on") == host
-            && db.string(vm, "power_state") == "Running"
-            && !db.bool(vm, "is_control_domain")
-    });
-    match guest {
-        Some(vm) => Err(Failure::new("HOST_IN_USE", [host, "vm", vm.as_str()])),
-        None => Ok(()),
-    }
-}
-
-fn supports_local_caching(db: &Db, sr: &str) -> bool {
-    let ty = db.string(sr, "type");
-    db.all("SM").into_iter().filter(|s| db.string(s, "type") == ty).any(|s| {
-        db.field(&s, "features")
-            .and_then(Value::as_struct)
-            .is_some_and(|f| f.iter().any(|(k, _)| k == "SR_SUPPORTS_LOCAL_CACHING"))
-    })
-}
-
-/// Each host caches on one of its own local SRs whose driver can
-/// (unshared, one PBD); a host where none could fails the call with
+/// Each host caches on one of its own acceptable SRs (unshared, one PBD,
+/// a driver that can): as xapi, `Host.enable_local_storage_caching` is
+/// tried with each; a host where none worked fails the call with
 /// HOSTS_FAILED_TO_ENABLE_CACHING, the others keep their cache.
 fn enable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "pool")?;
+    let acceptable: Vec<String> = db.all("SR").into_iter().filter(|sr| local_cache::acceptable(db, sr)).collect();
     let mut failed = Vec::new();
     for host in db.all("host") {
-        let candidates: Vec<String> = db
-            .all("SR")
-            .into_iter()
-            .filter(|sr| {
-                let pbds = db.strings(sr, "PBDs");
-                !db.bool(sr, "shared")
-                    && pbds.len() == 1
-                    && db.field_str(&pbds[0], "host") == host
-                    && supports_local_caching(db, sr)
-            })
+        let mine: Vec<&String> = acceptable
+            .iter()
+            .filter(|sr| db.strings(sr, "PBDs").first().is_some_and(|p| db.field_str(p, "host") == host))
             .collect();
         let mut done = false;
-        for sr in candidates {
-            if assert_bacon_mode(db, &host).is_err() {
-                continue;
-            }
-            let old = db.string(&host, "local_cache_sr");
-            if db.is(&old, "SR") {
-                db.set_named(&old, "local_cache_enabled", Value::Bool(false));
-            }
-            db.set_named(&host, "local_cache_sr", Value::str(&sr));
-            db.set_named(&sr, "local_cache_enabled", Value::Bool(true));
-            done = true;
+        for sr in mine {
+            done |= local_cache::enable(db, &host, sr).is_ok();
         }
         if !done {
             failed.push(host);
@@ -269,14 +231,8 @@ fn disable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
     db.expect_is(call.str(0), "pool")?;
     let mut failed = Vec::new();
     for host in db.all("host") {
-        if assert_bacon_mode(db, &host).is_err() {
+        if local_cache::disable(db, &host).is_err() {
             failed.push(host);
-            continue;
-        }
-        let sr = db.string(&host, "local_cache_sr");
-        db.set_named(&host, "local_cache_sr", Value::str(NULL_REF));
-        if db.is(&sr, "SR") {
-            db.set_named(&sr, "local_cache_enabled", Value::Bool(false));
         }
     }
     if failed.is_empty() {

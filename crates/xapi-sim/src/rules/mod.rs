@@ -22,6 +22,7 @@ pub mod certificate;
 pub mod devices;
 pub mod ha;
 pub mod host;
+pub mod local_cache;
 pub mod membership;
 pub mod memory;
 pub mod placement;

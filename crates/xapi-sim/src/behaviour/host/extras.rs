@@ -75,42 +75,6 @@ fn dmesg(call: &Call, db: &mut Db) -> ApiResult<Value> {
     Ok(Value::String(text))
 }
 
-/// xapi's "bacon mode", required to change a host's cache SR: the host
-/// disabled (HOST_NOT_DISABLED), no guest running on it and no disk
-/// attached to its control domain (HOST_IN_USE).
-fn assert_bacon_mode(db: &Db, host: &str) -> ApiResult<()> {
-    if db.bool(host, "enabled") {
-        return Err(Failure::new::<&str>("HOST_NOT_DISABLED", []));
-    }
-    let vms = db.all("VM");
-    let running = vms.iter().find(|vm| {
-        db.string(vm, "resident_on") == host
-            && db.field_str(vm, "power_state") == "Running"
-            && !db.bool(vm, "is_control_domain")
-    });
-    if let Some(vm) = running {
-        return Err(Failure::new("HOST_IN_USE", [host, "vm", vm]));
-    }
-    let dom0_vbd = vms
-        .iter()
-        .filter(|vm| db.string(vm, "resident_on") == host && db.bool(vm, "is_control_domain"))
-        .flat_map(|vm| db.strings(vm, "VBDs"))
-        .find(|vbd| db.is(vbd, "VBD") && db.bool(vbd, "currently_attached"));
-    if let Some(vbd) = dom0_vbd {
-        return Err(Failure::new("HOST_IN_USE", [host, "vbd", &vbd]));
-    }
-    Ok(())
-}
-
-/// Whether the SM driver of `ty` can cache (xapi's SR_CACHING feature).
-fn caches(db: &Db, ty: &str) -> bool {
-    db.all("SM")
-        .iter()
-        .find(|sm| db.field_str(sm, "type") == ty)
-        .and_then(|sm| db.field(sm, "features"))
-        .is_some_and(|f| f.get("SR_CACHING").is_some())
-}
-
 /// `(host, sr)`: a local (unshared, one PBD) SR of a type that can cache,
 /// plugged on this host (HOST_CANNOT_SEE_SR otherwise), becomes the host's
 /// cache; the previous cache SR stops being one. Anything else is
@@ -119,20 +83,7 @@ fn enable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let (host, sr) = (call.str(0), call.str(1));
     assert_live(db, host)?;
     db.expect_is(sr, "SR")?;
-    assert_bacon_mode(db, host)?;
-    let pbds = db.strings(sr, "PBDs");
-    if db.bool(sr, "shared") || pbds.len() != 1 || !caches(db, &db.string(sr, "type")) {
-        return Err(Failure::new::<&str>("SR_OPERATION_NOT_SUPPORTED", []));
-    }
-    if db.string(&pbds[0], "host") != host {
-        return Err(Failure::new("HOST_CANNOT_SEE_SR", [host, sr]));
-    }
-    let old = db.string(host, "local_cache_sr");
-    if db.is(&old, "SR") {
-        db.set_named(&old, "local_cache_enabled", Value::Bool(false));
-    }
-    db.set_named(host, "local_cache_sr", Value::str(sr));
-    db.set_named(sr, "local_cache_enabled", Value::Bool(true));
+    crate::rules::local_cache::enable(db, host, sr)?;
     Ok(Value::str(""))
 }
 
@@ -140,12 +91,7 @@ fn enable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
 fn disable_local_storage_caching(call: &Call, db: &mut Db) -> ApiResult<Value> {
     let host = call.str(0);
     assert_live(db, host)?;
-    assert_bacon_mode(db, host)?;
-    let sr = db.string(host, "local_cache_sr");
-    db.set_named(host, "local_cache_sr", Value::str("OpaqueRef:NULL"));
-    if db.is(&sr, "SR") {
-        db.set_named(&sr, "local_cache_enabled", Value::Bool(false));
-    }
+    crate::rules::local_cache::disable(db, host)?;
     Ok(Value::str(""))
 }
 
