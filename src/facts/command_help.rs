@@ -62,11 +62,9 @@ static DESCRIPTIONS: &[(&str, &str)] = &[
     ("gpu-group-create", "Create a GPU group and print its UUID."),
     ("gpu-group-destroy", "Destroy a GPU group."),
     ("gpu-group-get-remaining-capacity", "Print how many more vGPUs of a given type a GPU group can host."),
-    ("host-backup", "Download a backup of a host's control domain into a local file."),
     ("host-get-system-status", "Download a host status report into a local file, optionally limited to some entries."),
     ("host-ha-xapi-healthcheck", "Check that the local toolstack is healthy, as the HA watchdog does."),
     ("host-prepare-for-poweroff", "Do the preparation a host needs before it is powered off."),
-    ("host-restore", "Upload a control-domain backup from a local file to a host so it can be restored."),
     ("host-shutdown-agent", "Stop the toolstack daemon on this host."),
     ("hostdriver-deselect", "Clear the variant selected for a host driver; requires --force."),
     ("hostdriver-rescan", "Rescan a host for drivers and their variants."),
@@ -255,9 +253,12 @@ pub(crate) mod tests {
 
     #[test]
     fn lookup() {
-        assert_eq!(describe("host-backup"), "Download a backup of a host's control domain into a local file.");
+        assert_eq!(
+            describe("host-get-system-status"),
+            "Download a host status report into a local file, optionally limited to some entries."
+        );
         assert_eq!(describe("appliance-assert-can-be-recovered"), DESCRIPTIONS[0].1);
-        assert!(has("host-backup") && !has("vm-list") && !has("vm-start"));
+        assert!(has("host-get-system-status") && !has("vm-list") && !has("vm-start"));
         assert_eq!(describe("vm-list"), "No description available.");
         assert_eq!(describe(""), "No description available.");
         assert_eq!(describe("no-such-command"), "No description available.");

@@ -126,3 +126,36 @@ def test_wlb_uploads_and_a_host_that_is_down(pool):
     assert not x.host_metrics.get_live(metrics)
     for call in (x.host.dmesg, x.host.sync_data, x.host.refresh_pack_info):
         assert failure(call, h3) == ["HOST_OFFLINE", h3]
+
+
+def test_host_backup_is_a_tar_of_the_host_and_restores_only_there(pool):
+    import io
+    import tarfile
+    import time
+    import urllib.request
+
+    s = pool.session()
+    x = s.xenapi
+    h1 = x.host.get_by_name_label("xs-host-1")[0]
+    h2 = x.host.get_by_name_label("xs-host-2")[0]
+    with urllib.request.urlopen(f"{pool.url}host_backup?session_id={s._session}", timeout=10) as r:
+        backup = r.read()
+    with tarfile.open(fileobj=io.BytesIO(backup), mode="r:gz") as tar:
+        assert tar.getnames() == ["etc/xensource-inventory", "var/lib/xcp/state.db"]
+        inventory = tar.extractfile("etc/xensource-inventory").read().decode()
+        assert f"INSTALLATION_UUID='{x.host.get_uuid(h1)}'" in inventory
+        assert "<database>" in tar.extractfile("var/lib/xcp/state.db").read().decode()
+
+    def restore(address, body):
+        task = x.task.create("host backup upload", "")
+        url = f"{pool.scheme}://{address}:{pool.port}/host_restore?session_id={s._session}&task_id={task}"
+        req = urllib.request.Request(url, data=body, method="PUT")
+        urllib.request.urlopen(req, timeout=10).read()
+        while x.task.get_status(task) == "pending":
+            time.sleep(0.02)
+        return x.task.get_status(task), x.task.get_error_info(task)
+
+    assert restore(x.host.get_address(h1), backup) == ("success", [])
+    status, error = restore(x.host.get_address(h2), backup)
+    assert status == "failure" and error[0] == "RESTORE_SCRIPT_FAILED"
+    assert x.host.get_uuid(h1) in error[1]

@@ -1,5 +1,6 @@
 //! Host commands beyond the generated ones.
 
+mod backup;
 mod certificates;
 mod evacuate;
 mod extras;
@@ -17,6 +18,8 @@ use crate::commands::CommandSpec;
 /// The family's commands, for `commands::COMMANDS`.
 pub const COMMANDS: &[CommandSpec] = &[
     logs_download::SPEC,
+    backup::BACKUP,
+    backup::RESTORE,
     maintenance::DISABLE,
     maintenance::ENABLE,
     maintenance::REBOOT,

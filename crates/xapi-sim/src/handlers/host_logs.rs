@@ -125,7 +125,7 @@ fn logs(db: &Db, host: &str) -> Vec<(String, String)> {
 }
 
 /// The files as a gzip-compressed tar, as `logs-download` writes it.
-fn archive(files: &[(String, String)]) -> std::io::Result<Vec<u8>> {
+pub(super) fn archive(files: &[(String, String)]) -> std::io::Result<Vec<u8>> {
     let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
     let mut tar = tar::Builder::new(gz);
     for (path, text) in files {

@@ -6,6 +6,7 @@
 
 pub mod audit_log;
 pub mod context;
+pub mod host_backup;
 pub mod host_logs;
 pub mod patch_upload;
 pub mod raw_vdi;
@@ -27,6 +28,7 @@ pub fn router() -> Router<Arc<Core>> {
         .merge(xva_import::routes())
         .merge(xmldb::router())
         .merge(host_logs::routes())
+        .merge(host_backup::routes())
         .merge(rrd::routes())
         .merge(audit_log::routes())
         .merge(patch_upload::routes())

@@ -102,7 +102,7 @@ async fn restore(State(core): State<Arc<Core>>, uri: Uri, headers: HeaderMap, bo
 }
 
 /// Reads the request body up to `length` bytes (fewer if it ends early).
-async fn read_exactly(mut body: Body, length: u64) -> Result<Vec<u8>, String> {
+pub(super) async fn read_exactly(mut body: Body, length: u64) -> Result<Vec<u8>, String> {
     use http_body::Body as _;
     let mut out = Vec::with_capacity(usize::try_from(length.min(64 << 20)).unwrap_or(0));
     while (out.len() as u64) < length {
@@ -164,7 +164,7 @@ fn schedule_restart(core: Arc<Core>, mut db: Db, task: Option<String>) {
 }
 
 /// An empty body that ends when `.0` fires (or its sender is dropped).
-struct Held(tokio::sync::oneshot::Receiver<()>);
+pub(super) struct Held(pub(super) tokio::sync::oneshot::Receiver<()>);
 
 impl http_body::Body for Held {
     type Data = Bytes;
