@@ -155,14 +155,7 @@ fn enable_caching(ctx: &mut Context) -> CmdResult {
 
 /// Each selected host's log, printed as it comes.
 fn dmesg(ctx: &mut Context) -> CmdResult {
-    let hosts = select::select(ctx, HOSTS)?;
-    let out = select::run_each(ctx, &hosts, |api, h| {
-        let v = api.call("host.dmesg", vec![s(&h.r)])?;
-        Ok(Some(v.as_str().unwrap_or("").to_string()))
-    })?;
-    let logs: Vec<String> = out.into_iter().flatten().collect();
-    ctx.printer.list(&logs);
-    Ok(())
+    super::manage::print_each(ctx, "host.dmesg")
 }
 
 /// `url=` (empty when missing: the server refuses it); every other

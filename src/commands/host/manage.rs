@@ -74,13 +74,18 @@ fn call_plugin(ctx: &mut Context) -> CmdResult {
 
 /// Every selected host's capabilities document (`--multiple` for several).
 fn capabilities(ctx: &mut Context) -> CmdResult {
+    print_each(ctx, "host.get_system_status_capabilities")
+}
+
+/// Calls `method` on each selected host and prints each text it answers.
+pub(super) fn print_each(ctx: &mut Context, method: &'static str) -> CmdResult {
     let hosts = select::select(ctx, HOSTS)?;
     let out = select::run_each(ctx, &hosts, |api, h| {
-        let v = api.call("host.get_system_status_capabilities", vec![s(&h.r)])?;
+        let v = api.call(method, vec![s(&h.r)])?;
         Ok(Some(v.as_str().unwrap_or("").to_string()))
     })?;
-    let docs: Vec<String> = out.into_iter().flatten().collect();
-    ctx.printer.list(&docs);
+    let texts: Vec<String> = out.into_iter().flatten().collect();
+    ctx.printer.list(&texts);
     Ok(())
 }
 
