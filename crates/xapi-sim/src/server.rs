@@ -238,8 +238,17 @@ pub fn router(core: Arc<Core>) -> Router {
         .route("/sim/hosts/{uuid}/recover", post(recover_host))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .merge(crate::handlers::router())
+        .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(core.clone(), silent_when_down))
         .with_state(core)
+}
+
+/// Paths no handler serves answer 404. A request body of up to 1 MiB is
+/// read first, so that a client still sending it gets the answer rather
+/// than a connection closed under it.
+async fn not_found(body: axum::body::Body) -> Response {
+    let _ = axum::body::to_bytes(body, 1 << 20).await;
+    StatusCode::NOT_FOUND.into_response()
 }
 
 /// A host that is down (rebooting, shut down, failed) answers nothing on
