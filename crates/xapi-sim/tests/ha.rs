@@ -5,26 +5,17 @@
 // Tests own the terminal and read the environment.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+mod common;
+
+use common::wire::{self, s, sim};
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
-use xapi_sim::{Sim, SimOptions};
-use xenapi::client::{Connection, Error, Options, Session, Tls};
+use xapi_sim::Sim;
+use xenapi::client::{Error, Session};
 use xenapi::Value;
 
-fn sim() -> Sim {
-    let mut opts = SimOptions::default();
-    opts.config.time_scale = 0.0;
-    Sim::start(opts).expect("simulator")
-}
-
 fn login(sim: &Sim) -> Session {
-    let conn = Connection::new(&sim.url(), Options::new(Tls::Insecure)).expect("connection");
-    Session::login(conn, "root", "xenroot", "ha-tests").expect("login")
-}
-
-fn s(text: &str) -> Value {
-    Value::str(text)
+    wire::login(sim, "ha-tests")
 }
 
 fn text(v: Value) -> String {
@@ -68,19 +59,9 @@ fn guests_on(x: &mut Session, host: &str) -> Vec<String> {
         .collect()
 }
 
-/// `root:xenroot`, as HTTP Basic.
-const ROOT: &str = "Basic cm9vdDp4ZW5yb290";
-
 fn post(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {ROOT}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    tcp.write_all(req.as_bytes()).expect("send");
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).expect("answer");
-    let (head, body) = answer.split_once("\r\n\r\n").expect("a head");
-    (head.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status"), body.to_string())
+    let answer = wire::post_as_root(addr, path);
+    (answer.status(), String::from_utf8_lossy(&answer.body).into_owned())
 }
 
 fn until(what: &str, mut pred: impl FnMut() -> bool) {

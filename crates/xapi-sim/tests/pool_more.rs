@@ -5,27 +5,16 @@
 // Tests own the terminal and read the environment.
 #![allow(clippy::disallowed_macros, clippy::disallowed_methods)]
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use xapi_sim::{Sim, SimOptions};
-use xenapi::client::{Connection, Error, Options, Session, Tls};
+mod common;
+
+use common::wire::{self, s, sim};
+use std::net::SocketAddr;
+use xapi_sim::Sim;
+use xenapi::client::{Error, Session};
 use xenapi::Value;
 
-const ROOT: &str = "Basic cm9vdDp4ZW5yb290";
-
-fn sim() -> Sim {
-    let mut opts = SimOptions::default();
-    opts.config.time_scale = 0.0;
-    Sim::start(opts).expect("simulator")
-}
-
 fn login(sim: &Sim) -> Session {
-    let conn = Connection::new(&sim.url(), Options::new(Tls::Insecure)).expect("connection");
-    Session::login(conn, "root", "xenroot", "pool-more-tests").expect("login")
-}
-
-fn s(text: &str) -> Value {
-    Value::str(text)
+    wire::login(sim, "pool-more-tests")
 }
 
 fn text(v: Value) -> String {
@@ -55,14 +44,7 @@ fn sr_of_type(x: &mut Session, ty: &str) -> String {
 }
 
 fn post(addr: SocketAddr, path: &str) -> u16 {
-    let mut tcp = TcpStream::connect(addr).expect("connect");
-    let req = format!(
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: {ROOT}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    );
-    tcp.write_all(req.as_bytes()).expect("send");
-    let mut answer = String::new();
-    tcp.read_to_string(&mut answer).expect("answer");
-    answer.split(' ').nth(1).and_then(|c| c.parse().ok()).expect("a status")
+    wire::post_as_root(addr, path).status()
 }
 
 #[test]

@@ -125,6 +125,15 @@ pub fn request(addr: SocketAddr, head: &str, body: &[u8]) -> Answer {
     parse(&raw)
 }
 
+/// A POST to a simulator control (`/sim/...`) as `root:xenroot` (HTTP Basic).
+pub fn post_as_root(addr: SocketAddr, path: &str) -> Answer {
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Basic cm9vdDp4ZW5yb290\r\n\
+         Content-Length: 0\r\nConnection: close\r\n\r\n"
+    );
+    request(addr, &head, b"")
+}
+
 /// An HTTP/1.0 GET, as xe sends one.
 pub fn get(addr: SocketAddr, path: &str) -> Answer {
     request(addr, &format!("GET {path} HTTP/1.0\r\n\r\n"), b"")
